@@ -1,0 +1,60 @@
+"""The ``freeprob`` console script.
+
+Subcommands are small modules exposing ``register(subparsers)``; each adds its parser and sets
+``func`` (a callable taking the parsed namespace and returning an exit status).  Built-in
+subcommands live in :mod:`freeprob`; packages higher in the stack (``nn_spectra``) contribute
+theirs through the ``freeprob.commands`` entry-point group, so nothing here imports upward.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from importlib.metadata import entry_points
+
+_BUILTIN = ("freeprob.density_command", "freeprob.symbolic.command")
+
+
+class UsageError(ValueError):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _registrars():
+    for name in _BUILTIN:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a subcommand whose module is not installed
+            if exc.name == name:
+                continue
+            raise
+        yield mod.register
+    for ep in entry_points(group="freeprob.commands"):
+        yield ep.load()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="freeprob",
+        description="Free probability and the spectra of deep networks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in _registrars():
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"freeprob {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,445 @@
+r"""The central object of the toolkit: an immutable probability law on the real line.
+
+Conventions (fixed once, used everywhere; see ``docs/conventions``):
+
+* Cauchy transform :math:`G(z) = \int d\mu(t)/(z-t)`, :math:`G(z)\sim 1/z` at infinity,
+  :math:`\operatorname{Im} G < 0` on :math:`\mathbb C^+`; :math:`F = 1/G`, :math:`h = F - z`.
+* Density by Stieltjes inversion :math:`\rho(x) = -\operatorname{Im} G(x+i0)/\pi`, atom masses
+  :math:`\mu(\{a\}) = \lim_{y\downarrow 0} iy\,G(a+iy)`.
+* R-transform :math:`G(R(w) + 1/w) = w`, :math:`R(w)=\sum_{n\ge1}\kappa_n w^{n-1}`.
+* :math:`\psi(z) = \sum_{n\ge 1} m_n z^n`, :math:`\chi = \psi^{\langle -1\rangle}`,
+  :math:`S(z) = \chi(z)(1+z)/z`.
+
+A subclass provides ``_cauchy`` on the closed upper half-plane (points of the real line off
+the support included), ``support`` and ``atoms``; everything else has a generic default that
+a subclass overrides when a closed form exists.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+from scipy import integrate, optimize
+
+__all__ = ["Law", "as_complex_array", "as_real_array", "check_positive", "check_real"]
+
+
+# ----------------------------------------------------------------------------- validation
+def check_real(name: str, value, *, finite: bool = True) -> float:
+    """Return ``value`` as a float or raise ``ValueError`` naming ``name``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if finite and not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def check_positive(name: str, value, *, strict: bool = True) -> float:
+    """Return ``value`` as a float > 0 (or >= 0 when ``strict`` is false), else ``ValueError``."""
+    v = check_real(name, value)
+    if (strict and v <= 0) or (not strict and v < 0):
+        rng = "(0, inf)" if strict else "[0, inf)"
+        raise ValueError(f"{name} must lie in {rng}, got {value!r}")
+    return v
+
+
+def as_complex_array(name: str, z) -> np.ndarray:
+    """``z`` as a complex128 array; non-numeric input raises ``ValueError`` naming ``name``."""
+    arr = np.asarray(z)
+    if arr.dtype.kind not in "biufc":
+        raise ValueError(f"{name} must be a numeric (real or complex) array, got dtype {arr.dtype}")
+    arr = arr.astype(np.complex128)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+def as_real_array(name: str, x) -> np.ndarray:
+    """``x`` as a float64 array; complex or non-numeric input raises ``ValueError``."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"{name} must not contain NaN")
+    return arr
+
+
+# ----------------------------------------------------------------------------- the law
+class Law:
+    """An immutable probability measure on the real line.
+
+    Subclasses must implement :meth:`_cauchy` (complex128 array in, same shape out, valid for
+    ``Im z >= 0`` with real points only off the support), and the properties :attr:`support`
+    (closed convex hull ``(a, b)`` of the whole support, atoms included) and :attr:`atoms`
+    (``(points, masses)`` float arrays, possibly empty).  They should override :meth:`_pdf`,
+    :meth:`_cdf` and :meth:`_moments` when closed forms exist.
+
+    Instances are immutable: parameters are validated once, in the constructor.
+    """
+
+    #: short name used in ``repr`` and in the CLI
+    name: str = "law"
+
+    # -- to be provided by subclasses -------------------------------------------------
+    def _cauchy(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def support(self) -> tuple[float, float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Atoms as ``(points, masses)``; empty arrays when the law has none."""
+        return np.empty(0), np.empty(0)
+
+    def _kernel_spec(self):
+        """``(kind, params)`` for the compiled Cauchy kernels, or ``None``.
+
+        Laws whose Cauchy transform is known to :mod:`freeprob.cauchy_kernels` return an integer
+        kind code and a float64 parameter vector, so numba fixed-point solvers can evaluate
+        them without calling back into Python.
+        """
+        return None
+
+    # -- immutability -------------------------------------------------------------------
+    def __setattr__(self, key, value):
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"{type(self).__name__} is immutable")
+        object.__setattr__(self, key, value)
+
+    def _freeze(self) -> None:
+        object.__setattr__(self, "_frozen", True)
+
+    # -- Cauchy transform ---------------------------------------------------------------
+    def cauchy(self, z) -> np.ndarray | complex:
+        """Cauchy transform :math:`G(z)=\\int d\\mu(t)/(z-t)`.
+
+        Defined on ``C \\ support``; ``G(conj z) = conj G(z)`` gives the lower half-plane.
+        A real ``z`` inside the support raises ``ValueError`` (use ``z + 1j*eps`` or :meth:`pdf`).
+        """
+        zz = as_complex_array("z", z)
+        scalar = zz.ndim == 0
+        zz = np.atleast_1d(zz)
+        lower = zz.imag < 0
+        w = np.where(lower, zz.conj(), zz)
+        real = w.imag == 0
+        if np.any(real):
+            self._check_off_support(w.real[real])
+        out = np.asarray(self._cauchy(w), dtype=np.complex128)
+        out = np.where(lower, out.conj(), out)
+        if np.any(real):
+            out[real] = out[real].real
+        return out[0] if scalar else out
+
+    def _check_off_support(self, x: np.ndarray) -> None:
+        a, b = self.support
+        pts, _ = self.atoms
+        inside = (x >= a) & (x <= b) & ~self._in_gap(x)
+        if len(pts):
+            inside |= np.isin(x, pts)
+        if np.any(inside):
+            bad = x[inside][0]
+            raise ValueError(
+                f"z = {bad!r} lies on the support [{a}, {b}] of {self!r}, where the Cauchy "
+                "transform is undefined; use a point with Im z != 0"
+            )
+
+    def _in_gap(self, x: np.ndarray) -> np.ndarray:
+        """True where ``x`` is inside the hull but known to be outside the support."""
+        return np.zeros(np.shape(x), dtype=bool)
+
+    def _cauchy_derivative(self, z: np.ndarray) -> np.ndarray:
+        """G'(z) on C⁺; default: central difference, accurate to ~1e-10 because G is analytic."""
+        h = 1e-6 * np.maximum(1.0, np.abs(z))
+        return (self._cauchy(z + h) - self._cauchy(z - h)) / (2 * h)
+
+    def f_transform(self, z) -> np.ndarray:
+        """Reciprocal Cauchy transform ``F = 1/G``."""
+        return 1.0 / self.cauchy(z)
+
+    # -- densities ----------------------------------------------------------------------
+    def pdf(self, x) -> np.ndarray | float:
+        """Density of the absolutely continuous part (atoms excluded)."""
+        xx = as_real_array("x", x)
+        scalar = xx.ndim == 0
+        out = np.maximum(np.asarray(self._pdf(np.atleast_1d(xx)), dtype=float), 0.0)
+        return float(out[0]) if scalar else out
+
+    def _pdf(self, x: np.ndarray) -> np.ndarray:
+        # Stieltjes inversion at a height far below the grid resolution of any plot; laws
+        # with a solver override this with boundary values.
+        a, b = self.support
+        eps = 1e-9 * max(1.0, b - a)
+        pts, _ = self.atoms
+        g = self._cauchy(x + 1j * eps)
+        dens = -g.imag / np.pi
+        if len(pts):
+            dens = np.where(np.isin(x, pts), 0.0, dens)
+        return dens
+
+    def cdf(self, x) -> np.ndarray | float:
+        """Distribution function ``mu((-inf, x])`` (atoms included)."""
+        xx = as_real_array("x", x)
+        scalar = xx.ndim == 0
+        out = np.clip(np.asarray(self._cdf(np.atleast_1d(xx)), dtype=float), 0.0, 1.0)
+        return float(out[0]) if scalar else out
+
+    def _cdf(self, x: np.ndarray) -> np.ndarray:
+        a, b = self.support
+        pts, w = self.atoms
+        out = np.empty_like(x)
+        for i, xi in enumerate(x):
+            if xi < a:
+                out[i] = 0.0
+            elif xi >= b:
+                out[i] = 1.0
+            else:
+                out[i] = self._ac_mass(a, xi) + w[pts <= xi].sum()
+        return out
+
+    def _ac_mass(self, a: float, b: float) -> float:
+        """Mass of the absolutely continuous part on [a, b]."""
+        if b <= a:
+            return 0.0
+        val, _ = integrate.quad(lambda t: float(self._pdf(np.array([t]))[0]), a, b, limit=200)
+        return val
+
+    def ppf(self, q) -> np.ndarray | float:
+        """Quantile function: the smallest ``x`` with ``cdf(x) >= q``, for q in [0, 1]."""
+        qq = as_real_array("q", q)
+        if np.any((qq < 0) | (qq > 1)):
+            raise ValueError("q must lie in [0, 1]")
+        scalar = qq.ndim == 0
+        a, b = self.support
+        out = np.empty(np.atleast_1d(qq).shape)
+        for i, qi in enumerate(np.atleast_1d(qq)):
+            if qi <= 0:
+                out[i] = a
+            elif qi >= 1:
+                out[i] = b
+            else:
+                lo, hi = a, b
+                for _ in range(200):  # bisection: cdf is monotone but may jump at atoms
+                    mid = 0.5 * (lo + hi)
+                    if self._cdf(np.array([mid]))[0] >= qi:
+                        hi = mid
+                    else:
+                        lo = mid
+                    if hi - lo <= 1e-13 * max(1.0, abs(hi)):
+                        break
+                out[i] = hi
+        return float(out[0]) if scalar else out
+
+    # -- moments and cumulants ----------------------------------------------------------
+    def moments(self, n: int) -> np.ndarray:
+        """Moments ``m_1, ..., m_n`` as a float array of length ``n``."""
+        n = _check_order(n)
+        return np.asarray(self._moments(n), dtype=float)
+
+    def _moments(self, n: int) -> np.ndarray:
+        a, b = self.support
+        pts, w = self.atoms
+        k = np.arange(1, n + 1)
+        out = np.zeros(n)
+        if len(pts):
+            out += (w[:, None] * pts[:, None] ** k[None, :]).sum(axis=0)
+        ac = 1.0 - (w.sum() if len(w) else 0.0)
+        if ac > 1e-14:
+            # Gauss-Legendre on the hull after an arcsine change of variable, which absorbs the
+            # square-root edges typical of free laws.
+            t, wt = np.polynomial.legendre.leggauss(400)
+            theta = 0.5 * np.pi * (t + 1)
+            x = 0.5 * (a + b) - 0.5 * (b - a) * np.cos(theta)
+            jac = 0.5 * (b - a) * np.sin(theta) * 0.5 * np.pi
+            dens = self._pdf(x) * jac * wt
+            out += (dens[:, None] * x[:, None] ** k[None, :]).sum(axis=0)
+        return out
+
+    @cached_property
+    def mean(self) -> float:
+        """First moment."""
+        return float(self.moments(1)[0])
+
+    @cached_property
+    def var(self) -> float:
+        """Variance."""
+        m = self.moments(2)
+        return float(m[1] - m[0] ** 2)
+
+    def std(self) -> float:
+        return float(np.sqrt(self.var))
+
+    def free_cumulants(self, n: int) -> np.ndarray:
+        """Free cumulants ``kappa_1, ..., kappa_n`` from the moments."""
+        from .combinatorics import moments_to_free_cumulants
+
+        return np.asarray(moments_to_free_cumulants(self.moments(n)), dtype=float)
+
+    def boolean_cumulants(self, n: int) -> np.ndarray:
+        """Boolean cumulants ``b_1, ..., b_n`` from the moments."""
+        from .combinatorics import moments_to_boolean_cumulants
+
+        return np.asarray(moments_to_boolean_cumulants(self.moments(n)), dtype=float)
+
+    # -- transforms ---------------------------------------------------------------------
+    def r_transform(self, w) -> np.ndarray | complex:
+        """R-transform ``R(w)`` with ``G(R(w) + 1/w) = w`` (the convention without the factor w).
+
+        Generic route: solve ``G(z) = w`` for ``z`` by Newton's method started at
+        ``1/w + mean`` (the branch near infinity) and return ``z - 1/w``.  Valid for ``w`` in the
+        domain of the inverse of ``G`` near 0; laws with closed forms override it.
+        """
+        ww = as_complex_array("w", w)
+        scalar = ww.ndim == 0
+        ww = np.atleast_1d(ww)
+        if np.any(ww == 0):
+            out = np.empty_like(ww)
+            nz = ww != 0
+            out[~nz] = self.mean
+            if np.any(nz):
+                out[nz] = self._inverse_cauchy(ww[nz]) - 1.0 / ww[nz]
+        else:
+            out = self._inverse_cauchy(ww) - 1.0 / ww
+        return out[0] if scalar else out
+
+    def _inverse_cauchy(self, w: np.ndarray) -> np.ndarray:
+        z = 1.0 / w + self.mean
+        for _ in range(100):
+            g = self._cauchy_any(z)
+            dg = self._cauchy_derivative_any(z)
+            step = (g - w) / dg
+            z = z - step
+            if np.all(np.abs(step) <= 1e-14 * np.maximum(1.0, np.abs(z))):
+                break
+        resid = np.abs(self._cauchy_any(z) - w)
+        if np.any(~np.isfinite(resid)) or np.any(resid > 1e-8 * np.maximum(1, np.abs(w))):
+            i = int(np.nanargmax(np.where(np.isfinite(resid), resid, np.inf)))
+            raise ValueError(
+                f"inverse Cauchy transform did not converge at w = {w[i]!r} (residual {resid[i]:.3g}); "
+                "w is probably outside the domain where the R-transform is defined"
+            )
+        return z
+
+    def _cauchy_any(self, z: np.ndarray) -> np.ndarray:
+        """``_cauchy`` extended to the lower half-plane by conjugation."""
+        lower = z.imag < 0
+        w = np.where(lower, z.conj(), z)
+        g = self._cauchy(w)
+        return np.where(lower, g.conj(), g)
+
+    def _cauchy_derivative_any(self, z: np.ndarray) -> np.ndarray:
+        lower = z.imag < 0
+        w = np.where(lower, z.conj(), z)
+        d = self._cauchy_derivative(w)
+        return np.where(lower, d.conj(), d)
+
+    def psi(self, u) -> np.ndarray:
+        """Moment generating function ``psi(u) = sum_{n>=1} m_n u^n = G(1/u)/u - 1``."""
+        uu = as_complex_array("u", u)
+        return self._cauchy_any(1.0 / uu) / uu - 1.0
+
+    def s_transform(self, z) -> np.ndarray | complex:
+        """S-transform ``S(z) = chi(z) (1+z)/z`` with ``chi`` the inverse of ``psi``.
+
+        Defined for laws on ``[0, inf)`` with nonzero mean.  Generic route: Newton's method on
+        ``psi(u) = z`` started from ``u = z/mean`` (the branch through the origin).
+        """
+        self._require_positive("s_transform")
+        zz = as_complex_array("z", z)
+        scalar = zz.ndim == 0
+        zz = np.atleast_1d(zz)
+        m1 = self.mean
+        out = np.empty_like(zz)
+        zero = zz == 0
+        out[zero] = 1.0 / m1
+        if np.any(~zero):
+            zn = zz[~zero]
+            u = self._inverse_psi(zn)
+            out[~zero] = u * (1 + zn) / zn
+        return out[0] if scalar else out
+
+    def _inverse_psi(self, z: np.ndarray) -> np.ndarray:
+        u = z / self.mean
+        for _ in range(100):
+            # psi(u) = G(1/u)/u - 1 ;  psi'(u) = -G'(1/u)/u^3 - G(1/u)/u^2
+            v = 1.0 / u
+            g = self._cauchy_any(v)
+            dg = self._cauchy_derivative_any(v)
+            f = g * v - 1 - z
+            df = -dg * v ** 3 - g * v ** 2
+            step = f / df
+            u = u - step
+            if np.all(np.abs(step) <= 1e-14 * np.maximum(1e-300, np.abs(u))):
+                break
+        resid = np.abs(self._cauchy_any(1 / u) / u - 1 - z)
+        if np.any(~np.isfinite(resid)) or np.any(resid > 1e-8 * np.maximum(1, np.abs(z))):
+            i = int(np.nanargmax(np.where(np.isfinite(resid), resid, np.inf)))
+            raise ValueError(
+                f"inverse of psi did not converge at z = {z[i]!r} (residual {resid[i]:.3g}); "
+                "z is probably outside the domain of the S-transform"
+            )
+        return u
+
+    def _require_positive(self, what: str) -> None:
+        a, _ = self.support
+        if a < 0:
+            raise ValueError(
+                f"{what} needs a law supported on [0, inf); {self!r} has support starting at {a}"
+            )
+        if what == "s_transform" and self.mean == 0:
+            raise ValueError(f"{what} needs a law with nonzero mean; {self!r} is the point mass at 0")
+
+    # -- affine maps and pushforwards ---------------------------------------------------
+    def scale(self, c: float) -> "Law":
+        """Law of ``c X`` (``c`` real, nonzero)."""
+        from .affine import affine
+
+        return affine(self, check_real("c", c), 0.0)
+
+    def shift(self, c: float) -> "Law":
+        """Law of ``X + c``."""
+        from .affine import affine
+
+        return affine(self, 1.0, check_real("c", c))
+
+    def pushforward(self, fn: Callable[[np.ndarray], np.ndarray], name: str | None = None) -> "Law":
+        """Law of ``fn(X)`` (``fn`` vectorised, measurable)."""
+        from .pushforward import pushforward
+
+        return pushforward(self, fn, name=name)
+
+    # -- display ------------------------------------------------------------------------
+    def plot(self, ax=None, grid: int = 800, **kwargs):
+        """Plot the density and the atoms (needs matplotlib)."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:  # pragma: no cover
+            raise ImportError("Law.plot needs matplotlib: pip install 'freeprob[plot]'") from exc
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        a, b = self.support
+        pad = 0.05 * max(b - a, 1e-9)
+        x = np.linspace(a - pad, b + pad, grid)
+        ax.plot(x, self.pdf(x), label=kwargs.pop("label", repr(self)), **kwargs)
+        pts, w = self.atoms
+        if len(pts):
+            ax.vlines(pts, 0, w, colors="k", linewidth=2, label="atoms")
+            ax.plot(pts, w, "ko")
+        ax.set_xlabel("x")
+        ax.set_ylabel("density")
+        ax.legend(fontsize="small")
+        return ax
+
+    def __repr__(self) -> str:
+        return f"{self.name}()"
+
+
+def _check_order(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    return int(n)

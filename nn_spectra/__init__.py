@@ -1,0 +1,1 @@
+"""nn_spectra: deep networks at initialization through free probability."""

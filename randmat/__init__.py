@@ -1,0 +1,1 @@
+"""randmat: random matrices for checking free probability numerically."""
