@@ -19,17 +19,24 @@ class UsageError(ValueError):
     """A user error: printed as one line, exit status 2."""
 
 
+def _load(target: str):
+    """Import ``module`` or ``module:attr``; ``None`` when that module itself is absent."""
+    modname, _, attr = target.partition(":")
+    try:
+        mod = importlib.import_module(modname)
+    except ModuleNotFoundError as exc:
+        if exc.name and (modname == exc.name or modname.startswith(exc.name + ".")):
+            return None
+        raise
+    return getattr(mod, attr or "register")
+
+
 def _registrars():
-    for name in _BUILTIN:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a subcommand whose module is not installed
-            if exc.name == name:
-                continue
-            raise
-        yield mod.register
-    for ep in entry_points(group="freeprob.commands"):
-        yield ep.load()
+    targets = list(_BUILTIN) + [ep.value for ep in entry_points(group="freeprob.commands")]
+    for target in targets:
+        register = _load(target)
+        if register is not None:
+            yield register
 
 
 def build_parser() -> argparse.ArgumentParser:
