@@ -1,10 +1,21 @@
 """freeprob: free probability, numerically and symbolically.
 
-Laws (immutable, scipy.stats-like), their Cauchy/R/S transforms, free additive and
-multiplicative convolutions by subordination, spectra of polynomials in free variables and a
-symbolic layer (:mod:`freeprob.symbolic`).
+Laws (immutable, scipy.stats-like), their Cauchy/R/S transforms, and free additive and
+multiplicative convolutions by subordination.
 """
 from .law import Law
-from .laws import Atoms, Semicircle, atoms, semicircle
+from .laws import (
+    Arcsine,
+    Atoms,
+    FreePoisson,
+    Semicircle,
+    arcsine,
+    atoms,
+    bernoulli,
+    free_poisson,
+    marchenko_pastur,
+    semicircle,
+)
+from .convolution import boxplus, boxtimes
 
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ import numpy as np
 from . import cauchy_kernels as ck
 from .law import Law, as_real_array, check_positive, check_real
 
-__all__ = ["Semicircle", "Atoms", "semicircle", "atoms"]
+__all__ = ["Semicircle", "Atoms", "FreePoisson", "Arcsine", "semicircle", "atoms", "marchenko_pastur", "free_poisson", "bernoulli", "arcsine"]
 
 
 def _sqrt_cut(z: np.ndarray, a: float, b: float) -> np.ndarray:
@@ -175,3 +175,163 @@ def semicircle(var: float = 1.0, mean: float = 0.0) -> Semicircle:
 def atoms(points, weights=None) -> Atoms:
     """Discrete law with the given ``points`` and ``weights`` (summing to 1; uniform if omitted)."""
     return Atoms(points, weights)
+
+
+class FreePoisson(Law):
+    r"""Free Poisson law with rate λ and jump size α (Marchenko–Pastur family).
+
+    .. math:: G(z) = \frac{z + \alpha(1-\lambda) - \sqrt{(z-a)(z-b)}}{2\alpha z},\quad
+              a, b = \alpha(1\mp\sqrt\lambda)^2,\qquad R(w) = \frac{\lambda\alpha}{1-\alpha w},\quad
+              S(z) = \frac{1}{\alpha(\lambda+z)}.
+
+    Atom at 0 of mass :math:`1-\lambda` when λ < 1.  Free cumulants :math:`\kappa_n = \lambda\alpha^n`.
+
+    >>> import freeprob as fp
+    >>> fp.free_poisson(rate=2.0, jump=1.0).moments(3)
+    array([ 2.,  6., 22.])
+    """
+
+    name = "free_poisson"
+
+    def __init__(self, rate: float = 1.0, jump: float = 1.0):
+        self._lam = check_positive("rate", rate)
+        self._alpha = check_positive("jump", jump)
+        self._a = self._alpha * (1 - np.sqrt(self._lam)) ** 2
+        self._b = self._alpha * (1 + np.sqrt(self._lam)) ** 2
+        self._freeze()
+
+    @property
+    def support(self):
+        return (0.0 if self._lam < 1 else self._a, self._b)
+
+    @property
+    def atoms(self):
+        if self._lam < 1:
+            return np.array([0.0]), np.array([1.0 - self._lam])
+        return np.empty(0), np.empty(0)
+
+    def _in_gap(self, x):
+        return (x > 0) & (x < self._a)
+
+    def _cauchy(self, z):
+        al, lam = self._alpha, self._lam
+        return (z + al * (1 - lam) - _sqrt_cut(z, self._a, self._b)) / (2 * al * z)
+
+    def _cauchy_derivative(self, z):
+        # differentiate the quadratic  α z G² − (z + α(1−λ)) G + 1 = 0
+        g = self._cauchy(z)
+        al, lam = self._alpha, self._lam
+        return -(al * g * g - g) / (2 * al * z * g - (z + al * (1 - lam)))
+
+    def _pdf(self, x):
+        u = np.clip((self._b - x) * (x - self._a), 0, None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.sqrt(u) / (2 * np.pi * self._alpha * x)
+        return np.where((x > self._a) & (x < self._b) & (x > 0), d, 0.0)
+
+    def _moments(self, n):
+        from .combinatorics import free_cumulants_to_moments
+
+        return free_cumulants_to_moments(self._lam * self._alpha ** np.arange(1, n + 1))
+
+    def r_transform(self, w):
+        from .law import as_complex_array
+
+        ww = as_complex_array("w", w)
+        return self._lam * self._alpha / (1 - self._alpha * ww)
+
+    def s_transform(self, z):
+        from .law import as_complex_array
+
+        zz = as_complex_array("z", z)
+        return 1.0 / (self._alpha * (self._lam + zz))
+
+    @property
+    def mean(self):
+        return self._lam * self._alpha
+
+    @property
+    def var(self):
+        return self._lam * self._alpha ** 2
+
+    def __repr__(self):
+        return f"free_poisson(rate={self._lam:g}, jump={self._alpha:g})"
+
+
+class Arcsine(Law):
+    r"""Arcsine law on [a, b]: :math:`\rho(x) = 1/(\pi\sqrt{(x-a)(b-x)})`, :math:`G(z) = 1/\sqrt{(z-a)(z-b)}`.
+
+    >>> import freeprob as fp
+    >>> fp.arcsine(-2, 2).moments(4)
+    array([0., 2., 0., 6.])
+    """
+
+    name = "arcsine"
+
+    def __init__(self, a: float = -2.0, b: float = 2.0):
+        self._lo = check_real("a", a)
+        self._hi = check_real("b", b)
+        if not self._lo < self._hi:
+            raise ValueError(f"a must be < b, got a={a!r}, b={b!r}")
+        self._freeze()
+
+    @property
+    def support(self):
+        return (self._lo, self._hi)
+
+    def _cauchy(self, z):
+        return 1.0 / _sqrt_cut(z, self._lo, self._hi)
+
+    def _cauchy_derivative(self, z):
+        c = 0.5 * (self._lo + self._hi)
+        return -(z - c) / _sqrt_cut(z, self._lo, self._hi) ** 3
+
+    def _pdf(self, x):
+        u = (x - self._lo) * (self._hi - x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = 1.0 / (np.pi * np.sqrt(u))
+        return np.where(u > 0, d, 0.0)
+
+    def _cdf(self, x):
+        t = np.clip((x - self._lo) / (self._hi - self._lo), 0, 1)
+        return 2.0 / np.pi * np.arcsin(np.sqrt(t))
+
+    def _moments(self, n):
+        from math import comb
+
+        # centred law on [-r, r]: m_{2k} = r^{2k} binom(2k, k) / 4^k; shift binomially
+        c, r = 0.5 * (self._lo + self._hi), 0.5 * (self._hi - self._lo)
+        cm = [r ** j * comb(j, j // 2) / 2 ** j if j % 2 == 0 else 0.0 for j in range(n + 1)]
+        return np.array([sum(comb(j, i) * cm[i] * c ** (j - i) for i in range(j + 1)) for j in range(1, n + 1)])
+
+    def __repr__(self):
+        return f"arcsine(a={self._lo:g}, b={self._hi:g})"
+
+
+def marchenko_pastur(ratio: float = 1.0, var: float = 1.0) -> FreePoisson:
+    """Marchenko–Pastur law of ``(var/M) X Xᵀ`` with X N×M Gaussian and N/M → ``ratio`` > 0.
+
+    Same family as :func:`free_poisson` with rate ``1/ratio`` and jump ``ratio*var``; an atom of
+    mass ``1 - 1/ratio`` sits at 0 when ``ratio > 1``.
+    """
+    c = check_positive("ratio", ratio)
+    v = check_positive("var", var)
+    return FreePoisson(rate=1.0 / c, jump=c * v)
+
+
+def free_poisson(rate: float = 1.0, jump: float = 1.0) -> FreePoisson:
+    """Free Poisson law with ``rate`` λ > 0 and ``jump`` α > 0."""
+    return FreePoisson(rate=rate, jump=jump)
+
+
+def bernoulli(p: float = 0.5) -> Atoms:
+    """Bernoulli law on {0, 1} with ``P(1) = p``, ``p`` in [0, 1]."""
+    p = check_real("p", p)
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must lie in [0, 1], got {p!r}")
+    return Atoms([0.0, 1.0], [1.0 - p, p])
+
+
+def arcsine(a: float = -2.0, b: float = 2.0) -> Arcsine:
+    """Arcsine law on [a, b] (a < b)."""
+    return Arcsine(a, b)
