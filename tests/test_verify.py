@@ -1,0 +1,189 @@
+"""Tests of ``freeprob verify``: the registry, the runner, the report, the CLI and its honesty."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import freeprob as fp
+import nn_spectra.verify as verify
+from freeprob.cli import main
+from freeprob.laws import Semicircle
+from nn_spectra.verify import Case, Result, get_case, run_case, run_cases, write_report
+
+CHEAP = ["semicircle_moments", "semicircle_cauchy"]
+
+
+@pytest.fixture
+def user_case():
+    """Register a throw-away case and remove it afterwards."""
+    made = []
+
+    def make(name, distance, tolerance=0.5, run=None):
+        case = Case(name=name, title="a user case", how="by hand", metric="abs", tolerance=tolerance,
+                    run=run or (lambda n, rng: Result("p", "m", distance)), quick_size=3, full_size=5)
+        verify.register(case)
+        made.append(name)
+        return case
+
+    yield make
+    for name in made:
+        verify.unregister(name)
+
+
+def test_list_shows_every_case(capsys):
+    assert main(["verify", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in verify.case_names():
+        assert name in out
+    assert {"semicircle_cauchy", "wigner_semicircle"} <= set(verify.case_names())
+
+
+def test_unknown_case_lists_known_ones(capsys, tmp_path):
+    assert main(["verify", "--only", "no_such_case", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_case" in err and "semicircle_cauchy" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_unwritable_output_fails_before_any_work(capsys, tmp_path, monkeypatch):
+    def boom(*a, **k):  # pragma: no cover - must not be reached
+        raise AssertionError("cases ran although the output directory is unusable")
+
+    monkeypatch.setattr(verify, "run_cases", boom)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["verify", "--out", str(blocker / "sub"), "--only", "semicircle_moments"]) == 2
+    err = capsys.readouterr().err
+    assert "not writable" in err and str(blocker) in err
+
+
+def test_cli_writes_report_with_tolerances_and_figures(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["verify", "--quick", "--out", str(out), "--only", *CHEAP, "--seed", "3"]) == 0
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    for name in CHEAP:
+        assert (out / f"{name}.png").stat().st_size > 1000
+        assert name in md and name in html
+        assert f"({name}.png)" in md and f"src='{name}.png'" in html
+    header = "| case | prediction | measurement | distance | tolerance | result | seconds |"
+    assert header in md
+    assert "1e-10" in md and "1e-09" in md  # tolerances stated next to the measurements
+    assert "FAIL" not in md and "seed 3" in md
+    assert "2/2 passed" in capsys.readouterr().out
+
+
+def test_exit_status_one_when_a_case_fails(tmp_path, user_case):
+    user_case("user_failing", distance=1.0, tolerance=0.5)
+    user_case("user_passing", distance=0.1, tolerance=0.5)
+    assert main(["verify", "--out", str(tmp_path), "--only", "user_failing", "user_passing"]) == 1
+    md = (tmp_path / "report.md").read_text()
+    assert "| user_failing |" in md and "FAIL" in md
+    assert main(["verify", "--out", str(tmp_path), "--only", "user_passing"]) == 0
+
+
+def test_broken_case_is_reported_not_raised(tmp_path, user_case):
+    def crash(n, rng):
+        raise RuntimeError("solver diverged at z=1j")
+
+    user_case("user_crashing", distance=0.0, run=crash)
+    user_case("user_nan", distance=float("nan"))
+    s = run_cases(["user_crashing", "user_nan"], out=tmp_path, progress=False)
+    crashed, nan = s.outcomes
+    assert not crashed.passed and "solver diverged at z=1j" in crashed.error
+    assert not nan.passed and nan.error is None
+    write_report(s, tmp_path)
+    assert "solver diverged" in (tmp_path / "report.html").read_text()
+
+
+def test_seeding_is_per_case_and_reproducible():
+    case = get_case("wigner_semicircle")
+    small = Case(**{**case.__dict__, "quick_size": 200})
+    a = run_case(small, seed=1)
+    b = run_case(small, seed=1)
+    c = run_case(small, seed=2)
+    assert a.distance == b.distance != c.distance
+    # the stream depends on (seed, name) only, not on the order or company of cases
+    assert verify.case_rng(5, "x").random() == verify.case_rng(5, "x").random()
+    assert verify.case_rng(5, "x").random() != verify.case_rng(5, "y").random()
+
+
+def test_parallel_run_matches_serial(user_case):
+    user_case("user_rng_a", 0.0, run=lambda n, rng: Result("p", "m", rng.random() * 0.1))
+    user_case("user_rng_b", 0.0, run=lambda n, rng: Result("p", "m", rng.random() * 0.1))
+    names = ["user_rng_a", "user_rng_b"]
+    ser = run_cases(names, seed=7, progress=False)
+    par = run_cases(names, seed=7, jobs=2, progress=False)
+    assert [o.name for o in par.outcomes] == names
+    assert [o.distance for o in par.outcomes] == [o.distance for o in ser.outcomes]
+
+
+# ---------------------------------------------------------------- honesty: a wrong theory must fail
+def test_honesty_wrong_cauchy_transform_fails(monkeypatch):
+    assert run_case(get_case("semicircle_cauchy")).passed
+    honest = Semicircle._cauchy
+    # a perturbation of one part in a million, far below what a plot would show
+    monkeypatch.setattr(Semicircle, "_cauchy", lambda self, z: honest(self, z) * (1 + 1e-6))
+    o = run_case(get_case("semicircle_cauchy"))
+    assert not o.passed and o.distance > 1e-7
+
+
+def test_honesty_wrong_limit_law_fails(monkeypatch):
+    case = get_case("wigner_semicircle")
+    assert run_case(case).passed
+    honest = Semicircle._cdf
+    wrong = fp.semicircle(var=1.1)  # 10 % too wide: the Wigner limit must reject it
+    monkeypatch.setattr(Semicircle, "_cdf", lambda self, x: honest(wrong, x))
+    o = run_case(case)
+    assert not o.passed and o.distance > 2 * o.tolerance
+
+
+def test_honesty_wrong_moments_fail(monkeypatch):
+    honest = Semicircle._moments
+    monkeypatch.setattr(Semicircle, "_moments", lambda self, n: honest(self, n) + np.r_[np.zeros(n - 1), 1e-6])
+    assert not run_case(get_case("semicircle_moments")).passed
+
+
+# ---------------------------------------------------------------- bad input
+def test_case_validation_names_the_parameter():
+    ok = dict(name="c", title="t", how="h", metric="m", tolerance=0.1, run=lambda n, r: None, quick_size=1, full_size=2)
+    with pytest.raises(ValueError, match="name"):
+        Case(**{**ok, "name": "bad name"})
+    with pytest.raises(ValueError, match="tolerance"):
+        Case(**{**ok, "tolerance": -1.0})
+    with pytest.raises(ValueError, match="run"):
+        Case(**{**ok, "run": 3})
+    with pytest.raises(ValueError, match="already registered"):
+        verify.register(get_case("semicircle_cauchy"))
+    with pytest.raises(ValueError, match="known cases"):
+        get_case("nope")
+    with pytest.raises(ValueError, match="mode"):
+        run_cases(["semicircle_moments"], mode="medium")
+    with pytest.raises(ValueError, match="jobs"):
+        run_cases(["semicircle_moments"], jobs=0)
+
+
+@given(st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3)))
+def test_invalid_sizes_rejected(size):
+    with pytest.raises(ValueError, match="quick_size"):
+        Case(name="c", title="t", how="h", metric="m", tolerance=0.1, run=lambda n, r: None,
+             quick_size=size, full_size=2)
+
+
+@pytest.mark.parametrize("argv", [["--jobs", "0"], ["--seed", "-1"], ["--quick", "--full"]])
+def test_bad_flags_exit_2(argv, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--out", str(tmp_path), *argv])
+    assert exc.value.code == 2
+
+
+@pytest.mark.slow
+def test_quick_run_passes_everything(tmp_path):
+    """The README's main job, end to end (slow: every case at --quick size)."""
+    assert main(["verify", "--out", str(tmp_path), "--jobs", "2"]) == 0
+    assert os.path.exists(tmp_path / "report.html")
