@@ -89,18 +89,21 @@ def numeric_table() -> dict:
     """Functions of the numeric language: the built-in laws and the convolutions."""
     import freeprob as fp
 
-    return {
-        "semicircle": fp.semicircle,
-        "marchenko_pastur": fp.marchenko_pastur,
-        "free_poisson": fp.free_poisson,
-        "arcsine": fp.arcsine,
-        "bernoulli": fp.bernoulli,
+    table = {
         "atoms": lambda points, weights=None: fp.atoms(list(points), None if weights is None else list(weights)),
-        "boxplus": fp.boxplus,
-        "boxtimes": fp.boxtimes,
+        "empirical": lambda samples: fp.empirical(list(samples)),
         "scale": lambda law, c: law.scale(c),
         "shift": lambda law, c: law.shift(c),
     }
+    # every law constructor and law operation exported by freeprob is callable by its own name
+    for name in ("semicircle", "marchenko_pastur", "free_poisson", "arcsine", "bernoulli", "uniform",
+                 "kesten_mckay", "fuss_catalan", "normal", "boxplus", "boxtimes", "free_power"):
+        fn = getattr(fp, name, None)
+        if fn is not None:
+            table[name] = fn
+    if not hasattr(fp, "empirical"):
+        del table["empirical"]
+    return table
 
 
 def law_from_expression(text: str):
