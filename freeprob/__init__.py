@@ -16,6 +16,11 @@ from .laws import (
     marchenko_pastur,
     semicircle,
 )
+from .laws import KestenMcKay, Uniform, kesten_mckay, uniform
+from .normal import Normal, normal
+from .fuss_catalan import FussCatalan, fuss_catalan
+from .empirical import Empirical, empirical
+from .pushforward import PushforwardLaw, pushforward
 from .convolution import boxplus, boxtimes
 
 __version__ = "0.1.0"

@@ -215,25 +215,25 @@ class Law:
         if np.any((qq < 0) | (qq > 1)):
             raise ValueError("q must lie in [0, 1]")
         scalar = qq.ndim == 0
-        a, b = self.support
-        out = np.empty(np.atleast_1d(qq).shape)
-        for i, qi in enumerate(np.atleast_1d(qq)):
-            if qi <= 0:
-                out[i] = a
-            elif qi >= 1:
-                out[i] = b
-            else:
-                lo, hi = a, b
-                for _ in range(200):  # bisection: cdf is monotone but may jump at atoms
-                    mid = 0.5 * (lo + hi)
-                    if self._cdf(np.array([mid]))[0] >= qi:
-                        hi = mid
-                    else:
-                        lo = mid
-                    if hi - lo <= 1e-13 * max(1.0, abs(hi)):
-                        break
-                out[i] = hi
+        out = self._ppf(np.atleast_1d(qq).astype(float))
         return float(out[0]) if scalar else out
+
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
+        # vectorised bisection on the hull: the cdf is monotone but may jump at atoms, so
+        # bisection (not Newton) finds the smallest x with cdf(x) >= q
+        a, b = self.support
+        lo = np.full(q.shape, a, dtype=float)
+        hi = np.full(q.shape, b, dtype=float)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            right = np.asarray(self._cdf(mid)) >= q
+            hi = np.where(right, mid, hi)
+            lo = np.where(right, lo, mid)
+            if np.all(hi - lo <= 1e-13 * np.maximum(1.0, np.abs(hi))):
+                break
+        for p in self.atoms[0]:  # a quantile inside a jump is the atom itself, exactly
+            hi = np.where((lo <= p) & (p <= hi) | (np.abs(hi - p) <= 4e-13 * max(1.0, abs(p))), p, hi)
+        return np.where(q <= 0, a, np.where(q >= 1, b, hi))
 
     # -- moments and cumulants ----------------------------------------------------------
     def moments(self, n: int) -> np.ndarray:
@@ -423,6 +423,8 @@ class Law:
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.5))
         a, b = self.support
+        if not np.isfinite(a) or not np.isfinite(b):  # unbounded laws: central 99.98%
+            a, b = (self.ppf(1e-4) if not np.isfinite(a) else a), (self.ppf(1 - 1e-4) if not np.isfinite(b) else b)
         pad = 0.05 * max(b - a, 1e-9)
         x = np.linspace(a - pad, b + pad, grid)
         ax.plot(x, self.pdf(x), label=kwargs.pop("label", repr(self)), **kwargs)

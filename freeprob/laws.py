@@ -11,11 +11,24 @@ import numpy as np
 from . import cauchy_kernels as ck
 from .law import Law, as_real_array, check_positive, check_real
 
-__all__ = ["Semicircle", "Atoms", "FreePoisson", "Arcsine", "semicircle", "atoms", "marchenko_pastur", "free_poisson", "bernoulli", "arcsine"]
+__all__ = ["Semicircle", "Atoms", "FreePoisson", "Arcsine", "Uniform", "KestenMcKay", "semicircle", "atoms",
+           "marchenko_pastur", "free_poisson", "bernoulli", "arcsine", "uniform", "kesten_mckay"]
 
 
 def _sqrt_cut(z: np.ndarray, a: float, b: float) -> np.ndarray:
     return np.sqrt(z - a) * np.sqrt(z - b)
+
+
+def _quadratic_root(u: np.ndarray, s: np.ndarray, denom: np.ndarray) -> np.ndarray:
+    """``(u - s)/denom`` where ``(u - s)(u + s) = 2 denom``, without cancellation.
+
+    Far from the support ``u`` and ``s`` nearly agree and ``u - s`` loses every digit; there
+    the equivalent ``2/(u + s)`` is exact.  Near a pole of ``1/(u + s)`` (an atom) the first
+    form is the stable one, so pick per point.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = np.abs(u + s) >= np.abs(u - s)
+        return np.where(far, 2.0 / np.where(far, u + s, 1.0), (u - s) / np.where(far, 1.0, denom))
 
 
 class Semicircle(Law):
@@ -35,7 +48,7 @@ class Semicircle(Law):
     def __init__(self, var: float = 1.0, mean: float = 0.0):
         self._var = check_positive("var", var)
         self._mean = check_real("mean", mean)
-        self._r = 2.0 * np.sqrt(self._var)
+        self._r = 2.0 * float(np.sqrt(self._var))
         self._freeze()
 
     @property
@@ -44,7 +57,8 @@ class Semicircle(Law):
 
     def _cauchy(self, z):
         w = z - self._mean
-        return (w - _sqrt_cut(w, -self._r, self._r)) / (2 * self._var)
+        # (w - s)(w + s) = 4 var
+        return _quadratic_root(w, _sqrt_cut(w, -self._r, self._r), 2 * self._var)
 
     def _cauchy_derivative(self, z):
         g = self._cauchy(z)
@@ -196,8 +210,8 @@ class FreePoisson(Law):
     def __init__(self, rate: float = 1.0, jump: float = 1.0):
         self._lam = check_positive("rate", rate)
         self._alpha = check_positive("jump", jump)
-        self._a = self._alpha * (1 - np.sqrt(self._lam)) ** 2
-        self._b = self._alpha * (1 + np.sqrt(self._lam)) ** 2
+        self._a = float(self._alpha * (1 - np.sqrt(self._lam)) ** 2)
+        self._b = float(self._alpha * (1 + np.sqrt(self._lam)) ** 2)
         self._freeze()
 
     @property
@@ -215,7 +229,8 @@ class FreePoisson(Law):
 
     def _cauchy(self, z):
         al, lam = self._alpha, self._lam
-        return (z + al * (1 - lam) - _sqrt_cut(z, self._a, self._b)) / (2 * al * z)
+        # u = z + α(1−λ), s = sqrt((z−a)(z−b)):  (u − s)(u + s) = 4αz
+        return _quadratic_root(z + al * (1 - lam), _sqrt_cut(z, self._a, self._b), 2 * al * z)
 
     def _cauchy_derivative(self, z):
         # differentiate the quadratic  α z G² − (z + α(1−λ)) G + 1 = 0
@@ -335,3 +350,135 @@ def bernoulli(p: float = 0.5) -> Atoms:
 def arcsine(a: float = -2.0, b: float = 2.0) -> Arcsine:
     """Arcsine law on [a, b] (a < b)."""
     return Arcsine(a, b)
+
+
+class Uniform(Law):
+    r"""Uniform law on [a, b].
+
+    .. math:: G(z) = \frac{1}{b-a}\log\frac{z-a}{z-b}
+                   = \frac{1}{b-a}\operatorname{log1p}\frac{b-a}{z-b},\qquad
+              R(w) = m + c\left(\coth(cw) - \frac{1}{cw}\right),
+
+    with :math:`m = (a+b)/2`, :math:`c = (b-a)/2`; the principal logarithm is the right branch on
+    :math:`\mathbb C^+` because :math:`\arg(z-a) - \arg(z-b)\in(-\pi, 0)` there.
+
+    >>> import freeprob as fp
+    >>> fp.uniform(-1, 1).moments(4)
+    array([0.        , 0.33333333, 0.        , 0.2       ])
+    """
+
+    name = "uniform"
+
+    def __init__(self, a: float = 0.0, b: float = 1.0):
+        self._lo = check_real("a", a)
+        self._hi = check_real("b", b)
+        if not self._lo < self._hi:
+            raise ValueError(f"a must be < b, got a={a!r}, b={b!r}")
+        self._freeze()
+
+    @property
+    def support(self):
+        return (self._lo, self._hi)
+
+    def _cauchy(self, z):
+        L = self._hi - self._lo
+        return np.log1p(L / (z - self._hi)) / L
+
+    def _cauchy_derivative(self, z):
+        return 1.0 / ((z - self._hi) * (z - self._lo))
+
+    def _pdf(self, x):
+        return np.where((x >= self._lo) & (x <= self._hi), 1.0 / (self._hi - self._lo), 0.0)
+
+    def _cdf(self, x):
+        return np.clip((x - self._lo) / (self._hi - self._lo), 0.0, 1.0)
+
+    def _ppf(self, q):
+        return self._lo + q * (self._hi - self._lo)
+
+    def _moments(self, n):
+        k = np.arange(1, n + 1)
+        a, b = self._lo, self._hi
+        return (b ** (k + 1) - a ** (k + 1)) / ((k + 1) * (b - a))
+
+    def r_transform(self, w):
+        from .law import as_complex_array
+
+        ww = as_complex_array("w", w)
+        m, c = 0.5 * (self._lo + self._hi), 0.5 * (self._hi - self._lo)
+        cw = c * ww
+        small = np.abs(cw) < 1e-3
+        with np.errstate(divide="ignore", invalid="ignore"):
+            exact = 1.0 / np.tanh(np.where(small, 1.0, cw)) - 1.0 / np.where(small, 1.0, cw)
+        # coth u − 1/u = u/3 − u³/45 + 2u⁵/945 near 0
+        series = cw / 3 - cw ** 3 / 45 + 2 * cw ** 5 / 945
+        return m + c * np.where(small, series, exact)
+
+    def __repr__(self):
+        return f"uniform(a={self._lo:g}, b={self._hi:g})"
+
+
+class KestenMcKay(Law):
+    r"""Kesten–McKay law of degree d ≥ 2 (spectral law of the infinite d-regular tree).
+
+    .. math:: \rho(x) = \frac{d\sqrt{4(d-1)-x^2}}{2\pi(d^2-x^2)},\quad |x|\le 2\sqrt{d-1},\qquad
+              G(z) = \frac{(d-2)z - d\sqrt{z^2-4(d-1)}}{2(d^2-z^2)}
+                   = \frac{2(d-1)}{(d-2)z + d\sqrt{z^2-4(d-1)}},
+
+    the second form having no removable pole at ±d.  It is the d-fold free additive convolution
+    :math:`\mathrm{KM}(d) = \beta^{\boxplus d}` of the symmetric Bernoulli law β on {−1, 1};
+    d = 2 is the arcsine law on [−2, 2].
+
+    >>> import freeprob as fp
+    >>> fp.kesten_mckay(3).moments(6)[1::2].round(8)
+    array([ 3., 15., 87.])
+    """
+
+    name = "kesten_mckay"
+
+    def __init__(self, d: float = 3.0):
+        d = check_real("d", d)
+        if d < 2:
+            raise ValueError(f"d must lie in [2, inf), got {d!r}")
+        self._d = d
+        self._r = 2.0 * float(np.sqrt(d - 1))
+        self._freeze()
+
+    @property
+    def support(self):
+        return (-self._r, self._r)
+
+    def _cauchy(self, z):
+        d = self._d
+        return 2 * (d - 1) / ((d - 2) * z + d * _sqrt_cut(z, -self._r, self._r))
+
+    def _cauchy_derivative(self, z):
+        d = self._d
+        s = _sqrt_cut(z, -self._r, self._r)
+        den = (d - 2) * z + d * s
+        return -2 * (d - 1) * ((d - 2) + d * z / s) / den ** 2
+
+    def _pdf(self, x):
+        d = self._d
+        u = np.clip(self._r ** 2 - x * x, 0, None)
+        return d * np.sqrt(u) / (2 * np.pi * (d * d - x * x))
+
+    def _moments(self, n):
+        from .combinatorics import free_cumulants_to_moments, moments_to_free_cumulants
+
+        # KM(d) = β^{⊞d}: free cumulants are d times those of the symmetric Bernoulli law
+        beta = np.array([0.0 if k % 2 else 1.0 for k in range(1, n + 1)])
+        return free_cumulants_to_moments(self._d * np.asarray(moments_to_free_cumulants(beta), dtype=float))
+
+    def __repr__(self):
+        return f"kesten_mckay(d={self._d:g})"
+
+
+def uniform(a: float = 0.0, b: float = 1.0) -> Uniform:
+    """Uniform law on [a, b] (a < b)."""
+    return Uniform(a, b)
+
+
+def kesten_mckay(d: float = 3.0) -> KestenMcKay:
+    """Kesten–McKay law with degree ``d`` >= 2."""
+    return KestenMcKay(d)
