@@ -1,1 +1,27 @@
-"""nn_spectra: deep networks at initialization through free probability."""
+"""nn_spectra: deep networks at initialization through free probability.
+
+Forward theory (this layer): activations and their Gaussian integrals, mean-field signal propagation
+(:mod:`nn_spectra.mean_field`), a numpy :class:`MLP` for finite-width checks.
+"""
+from .activations import ACTIVATIONS, Activation, activation
+from .gaussian_integrals import (
+    activation_kernel,
+    activation_moments,
+    gauss_hermite,
+    gaussian_expectation,
+    gaussian_expectation_2d,
+)
+from .mean_field import (
+    PhaseDiagram,
+    c_map,
+    c_star,
+    chi1,
+    chi_c,
+    critical_sigma_w2,
+    depth_scales,
+    phase_diagram,
+    q_map,
+    q_star,
+    trainability_depth,
+)
+from .mlp import MLP, haar_orthogonal_isometry
