@@ -40,7 +40,7 @@ def _exact(name: str, value, *, lower=None, strict: bool = True, upper=None, int
         raise ValueError(f"{name} must be a number or a sympy expression, got {value!r}") from None
     if not v.is_real or not v.is_finite:
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    rng = f"{'(' if strict else '['}{lower if lower is not None else '-inf'}, {upper if upper is not None else 'inf'}]"
+    rng = f"{'(' if strict else '['}{lower if lower is not None else '-inf'}, {upper if upper is not None else 'inf'}{']' if upper is not None else ')'}"
     if lower is not None and (v < lower or (strict and v == lower)):
         raise ValueError(f"{name} must lie in {rng}, got {value!r}")
     if upper is not None and v > upper:

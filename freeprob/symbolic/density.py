@@ -1,0 +1,126 @@
+r"""Densities of algebraic laws: closed forms where the degree allows, exact support edges always.
+
+On the real line :math:`\rho(x) = -\operatorname{Im} G(x + i0)/\pi`, and :math:`G(x+i0)` is a
+non-real root of :math:`P(\cdot, x)` exactly where the density is positive.
+
+* Degree 2, :math:`AG^2 + BG + C`: with :math:`\Delta = B^2 - 4AC`, the two roots are complex
+  conjugate iff :math:`\Delta(x) < 0`, so
+  :math:`\rho(x) = \sqrt{-\Delta(x)}/(2\pi|A(x)|)` where :math:`\Delta(x) < 0` and 0 elsewhere.
+* Degree 3: a real cubic has a conjugate pair iff its discriminant is negative; then, for the
+  depressed cubic :math:`t^3 + pt + q` (:math:`G = t - b/(3a)`), Cardano's real cube roots
+  :math:`u, v = \sqrt[3]{-q/2 \pm \sqrt{q^2/4 + p^3/27}}` give the pair
+  :math:`-(u+v)/2 \pm i\frac{\sqrt3}{2}(u - v)`, so :math:`\rho = \frac{\sqrt3}{2\pi}|u - v|`.
+* Higher degree: no formula; the density is evaluated by numeric branch tracking.
+
+Support edges are the real roots of the discriminant of P in G at which the density switches
+on or off; they are returned exactly (radicals or :class:`sympy.CRootOf`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from .algebraic import G, AlgebraicLaw, z
+
+__all__ = ["Density", "density", "support_edges", "x"]
+
+#: The real variable of density formulas.
+x = sp.Symbol("x", real=True)
+
+
+def _formula(law: AlgebraicLaw):
+    p = sp.Poly(law.polynomial.subs(z, x), G)
+    deg = p.degree()
+    if deg == 1:
+        return sp.Integer(0)
+    if deg == 2:
+        a, b, c = p.all_coeffs()
+        disc = sp.expand(b ** 2 - 4 * a * c)
+        return sp.Piecewise((sp.sqrt(-disc) / (2 * sp.pi * sp.Abs(a)), disc < 0), (0, True))
+    if deg == 3:
+        a, b, c, d = p.all_coeffs()
+        pp = sp.cancel((3 * a * c - b ** 2) / (3 * a ** 2))
+        qq = sp.cancel((2 * b ** 3 - 9 * a * b * c + 27 * a ** 2 * d) / (27 * a ** 3))
+        disc = sp.expand(b ** 2 * c ** 2 - 4 * a * c ** 3 - 4 * b ** 3 * d - 27 * a ** 2 * d ** 2 + 18 * a * b * c * d)
+        root = sp.sqrt(qq ** 2 / 4 + pp ** 3 / 27)
+        u = sp.real_root(-qq / 2 + root, 3)
+        v = sp.real_root(-qq / 2 - root, 3)
+        return sp.Piecewise((sp.sqrt(3) / (2 * sp.pi) * sp.Abs(u - v), disc < 0), (0, True))
+    return None
+
+
+@dataclass
+class Density:
+    """The density of an algebraic law.
+
+    Attributes
+    ----------
+    law : AlgebraicLaw
+    expr : sympy expression or None
+        Piecewise formula in :data:`x` (degree <= 3), else ``None``.
+    edges : list
+        Exact support edges (numeric parameters only; empty with symbolic parameters).
+    atoms : tuple
+        ``(points, masses)`` of the atoms, numerically.
+    """
+
+    law: AlgebraicLaw
+    expr: object
+    edges: list = field(default_factory=list)
+    atoms: tuple = (np.empty(0), np.empty(0))
+
+    def __call__(self, xs, values: dict | None = None) -> np.ndarray:
+        """Evaluate at real ``xs`` (float array); parameters substituted from ``values``."""
+        xs = np.asarray(xs, dtype=float)
+        if self.expr is not None:
+            e = self.expr.subs(values or {})
+            if e.free_symbols - {x}:
+                raise ValueError(f"values must fix the parameters {sorted(map(str, e.free_symbols - {x}))}")
+            f = sp.lambdify(x, e, modules=["numpy"])
+            with np.errstate(invalid="ignore"):
+                out = np.broadcast_to(np.asarray(f(xs), dtype=float), xs.shape).copy()
+            return np.where(np.isfinite(out), out, 0.0)
+        law = self.law.subs(values) if values else self.law
+        return law.to_numeric().pdf(xs)
+
+    def latex(self) -> str:
+        """LaTeX of the formula, or of the defining polynomial when there is none."""
+        return sp.latex(self.expr) if self.expr is not None else sp.latex(self.law.equation())
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex()}$"
+
+
+def support_edges(law: AlgebraicLaw) -> list:
+    """Exact endpoints of the intervals where the density is positive (numeric parameters)."""
+    from .numeric import candidate_points
+
+    if law.parameters:
+        raise ValueError("support_edges needs numeric parameters; substitute them with law.subs({...})")
+    num = law.to_numeric()
+    cands = candidate_points(law)
+    vals = np.array([float(sp.N(c, 20)) for c in cands])
+    out = []
+    for lo, hi in num.components:
+        for e in (lo, hi):
+            ex = cands[int(np.argmin(np.abs(vals - e)))]
+            if not out or out[-1] != ex:
+                out.append(ex)
+    return [sp.nsimplify(e) if isinstance(e, sp.CRootOf) and sp.Poly(e.expr, e.poly.gen).degree() <= 2 else e
+            for e in out]
+
+
+def density(law: AlgebraicLaw) -> Density:
+    """The :class:`Density` of ``law``: formula (degree <= 3), exact edges, atoms.
+
+    >>> from freeprob.symbolic import semicircle
+    >>> density(semicircle()).expr
+    Piecewise((sqrt(4 - x**2)/(2*pi), x**2 - 4 < 0), (0, True))
+    """
+    expr = _formula(law)
+    if law.parameters:
+        return Density(law, expr)
+    num = law.to_numeric()
+    return Density(law, expr, support_edges(law), num.atoms)
