@@ -47,13 +47,13 @@ class Empirical(Atoms):
     def smoothed_pdf(self, x, eta: float | None = None) -> np.ndarray:
         """Density estimate :math:`-\\operatorname{Im} G_N(x + i\\eta)/\\pi`.
 
-        The default η is the spread of the sample times :math:`N^{-1/2}`, a compromise between
-        the bias (η) and the fluctuation (1/(Nη)) of the estimate.
+        The default :math:`\eta = 2\,\mathrm{sd}\,N^{-1/2}` balances the bias (of order η) against
+        the fluctuation (of order :math:`1/\sqrt{N\eta}`) of the estimate.
         """
         xx = as_real_array("x", x)
         if eta is None:
-            a, b = self.support
-            eta = max(b - a, 1e-12) / np.sqrt(self._n)
+            sd = float(np.sqrt(max(self.var, 0.0)))
+            eta = 2.0 * max(sd, 1e-12) / np.sqrt(self._n)
         if not eta > 0:
             raise ValueError(f"eta must lie in (0, inf), got {eta!r}")
         g = self._cauchy(np.atleast_1d(xx) + 1j * eta)

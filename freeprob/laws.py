@@ -352,6 +352,16 @@ def arcsine(a: float = -2.0, b: float = 2.0) -> Arcsine:
     return Arcsine(a, b)
 
 
+def _log1p_complex(u: np.ndarray) -> np.ndarray:
+    """log(1 + u) accurate for small complex u (numpy's complex log1p is log(1 + u) verbatim).
+
+    Kahan's device: with w = fl(1 + u), log(w)·u/(w − 1) cancels the rounding of 1 + u.
+    """
+    w = 1.0 + u
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(w == 1.0, u, np.log(w) * u / (w - 1.0))
+
+
 class Uniform(Law):
     r"""Uniform law on [a, b].
 
@@ -382,10 +392,10 @@ class Uniform(Law):
 
     def _cauchy(self, z):
         L = self._hi - self._lo
-        return np.log1p(L / (z - self._hi)) / L
+        return _log1p_complex(L / (z - self._hi)) / L
 
     def _cauchy_derivative(self, z):
-        return 1.0 / ((z - self._hi) * (z - self._lo))
+        return -1.0 / ((z - self._hi) * (z - self._lo))
 
     def _pdf(self, x):
         return np.where((x >= self._lo) & (x <= self._hi), 1.0 / (self._hi - self._lo), 0.0)
