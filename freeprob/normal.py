@@ -56,8 +56,8 @@ class Normal(Law):
         return -1j * np.sqrt(np.pi / 2) / self._s * special.wofz(zeta)
 
     def _cauchy_derivative(self, z):
-        # w'(ζ) = −2ζ w(ζ) + 2i/√π  ⇒  G'(z) = −((z−m)/σ²) G(z) − 1/σ²
-        return (-(z - self._m) * self._cauchy(z) - 1.0) / self._v
+        # Stein's identity E[(X−m) f(X)] = σ² E[f'(X)] with f = 1/(z−·):  G' = (1 − (z−m) G)/σ²
+        return (1.0 - (z - self._m) * self._cauchy(z)) / self._v
 
     def _pdf(self, x):
         return stats.norm.pdf(x, self._m, self._s)
