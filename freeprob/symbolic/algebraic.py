@@ -213,7 +213,9 @@ class AlgebraicLaw:
         :math:`D(z)` split over its roots, :math:`\sqrt{c}\prod_i\sqrt{z - r_i}` (principal roots),
         which is analytic on :math:`\mathbb C^+`; the sign gives :math:`G\sim 1/z`.  Degrees 3 and 4
         use Cardano/Ferrari radicals with principal branches: the expression is the Cauchy
-        transform near :math:`z = +i\infty` only (use :meth:`to_numeric` elsewhere).
+        transform on the imaginary axis far from the support (the root is chosen at
+        :math:`z = 10^8 i`); away from it the principal branches of the radicals may switch
+        sheets (use :meth:`to_numeric` there).
         """
         from .transforms import explicit_cauchy
 

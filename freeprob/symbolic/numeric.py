@@ -164,9 +164,12 @@ class NumericAlgebraicLaw(Law):
             # snap to the exact candidate and measure the residue i*eta*G(a + i*eta)
             if len(c):
                 r = float(c[np.argmin(np.abs(c - r))])
-            eta = 1e-9 * self._scale
-            mass = float((1j * eta * self._track(np.array([r + 1j * eta])))[0].real)
-            if mass > 1e-7:
+            # an atom has i*eta*G -> mass at every small eta; an inverse-square-root edge (arcsine)
+            # also makes the leading coefficient vanish but its "mass" decays like sqrt(eta)
+            eta = np.array([1e-8, 1e-10]) * self._scale
+            m_hi, m_lo = (1j * eta * self._track(r + 1j * eta)).real
+            mass = float(m_lo)
+            if mass > 1e-9 and abs(m_hi - m_lo) < 1e-3 * mass:
                 pts.append(r)
                 masses.append(mass)
         return comps, (np.array(pts), np.array(masses))
