@@ -17,7 +17,7 @@ on or off; they are returned exactly (radicals or :class:`sympy.CRootOf`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import sympy as sp
@@ -38,7 +38,7 @@ def _formula(law: AlgebraicLaw):
     if deg == 2:
         a, b, c = p.all_coeffs()
         disc = sp.expand(b ** 2 - 4 * a * c)
-        return sp.Piecewise((sp.sqrt(-disc) / (2 * sp.pi * sp.Abs(a)), disc < 0), (0, True))
+        return sp.Piecewise((sp.sqrt(-disc) / (2 * sp.pi * sp.Abs(a, evaluate=False)), disc < 0), (0, True))
     if deg == 3:
         a, b, c, d = p.all_coeffs()
         pp = sp.cancel((3 * a * c - b ** 2) / (3 * a ** 2))
@@ -47,11 +47,10 @@ def _formula(law: AlgebraicLaw):
         root = sp.sqrt(qq ** 2 / 4 + pp ** 3 / 27)
         u = sp.real_root(-qq / 2 + root, 3)
         v = sp.real_root(-qq / 2 - root, 3)
-        return sp.Piecewise((sp.sqrt(3) / (2 * sp.pi) * sp.Abs(u - v), disc < 0), (0, True))
+        return sp.Piecewise((sp.sqrt(3) / (2 * sp.pi) * sp.Abs(u - v, evaluate=False), disc < 0), (0, True))
     return None
 
 
-@dataclass
 class Density:
     """The density of an algebraic law.
 
@@ -59,17 +58,27 @@ class Density:
     ----------
     law : AlgebraicLaw
     expr : sympy expression or None
-        Piecewise formula in :data:`x` (degree <= 3), else ``None``.
+        Piecewise formula in :data:`x` (degree <= 3), else ``None`` (numeric tracking is used).
     edges : list
-        Exact support edges (numeric parameters only; empty with symbolic parameters).
+        Exact support edges (computed on first access; numeric parameters only).
     atoms : tuple
-        ``(points, masses)`` of the atoms, numerically.
+        ``(points, masses)`` of the atoms, numerically (computed on first access).
     """
 
-    law: AlgebraicLaw
-    expr: object
-    edges: list = field(default_factory=list)
-    atoms: tuple = (np.empty(0), np.empty(0))
+    def __init__(self, law: AlgebraicLaw, expr):
+        self.law = law
+        self.expr = expr
+
+    @cached_property
+    def edges(self) -> list:
+        return support_edges(self.law)
+
+    @cached_property
+    def atoms(self) -> tuple:
+        return self.law.to_numeric().atoms
+
+    def __repr__(self) -> str:
+        return f"Density({self.expr if self.expr is not None else self.law.equation()})"
 
     def __call__(self, xs, values: dict | None = None) -> np.ndarray:
         """Evaluate at real ``xs`` (float array); parameters substituted from ``values``."""
@@ -119,8 +128,4 @@ def density(law: AlgebraicLaw) -> Density:
     >>> density(semicircle()).expr
     Piecewise((sqrt(4 - x**2)/(2*pi), x**2 - 4 < 0), (0, True))
     """
-    expr = _formula(law)
-    if law.parameters:
-        return Density(law, expr)
-    num = law.to_numeric()
-    return Density(law, expr, support_edges(law), num.atoms)
+    return Density(law, _formula(law))
