@@ -14,6 +14,8 @@ from numba import njit
 
 SEMICIRCLE = 1   # params = [mean, var]
 ATOMS = 2        # params = [p_1..p_k, w_1..w_k]
+FREE_POISSON = 3  # params = [rate λ, jump α]
+ARCSINE = 4      # params = [a, b]
 
 
 @njit(cache=True)
@@ -44,6 +46,24 @@ def cauchy_nb(kind, params, z):
             d = z - params[i]
             g += params[k + i] / d
             dg -= params[k + i] / (d * d)
+        return g, dg
+    elif kind == FREE_POISSON:
+        lam = params[0]
+        al = params[1]
+        sl = np.sqrt(lam)
+        a = al * (1.0 - sl) ** 2
+        b = al * (1.0 + sl) ** 2
+        c = z + al * (1.0 - lam)
+        g = (c - _sqrt_cut(z, a, b)) / (2.0 * al * z)
+        # G' from the quadratic  α z G² − (z + α(1−λ)) G + 1 = 0
+        dg = -(al * g * g - g) / (2.0 * al * z * g - c)
+        return g, dg
+    elif kind == ARCSINE:
+        a = params[0]
+        b = params[1]
+        root = _sqrt_cut(z, a, b)
+        g = 1.0 / root
+        dg = -(z - 0.5 * (a + b)) / (root * root * root)
         return g, dg
     return np.nan + 0j, np.nan + 0j
 
