@@ -6,7 +6,10 @@ non-real root of :math:`P(\cdot, x)` exactly where the density is positive.
 * Degree 2, :math:`AG^2 + BG + C`: with :math:`\Delta = B^2 - 4AC`, the two roots are complex
   conjugate iff :math:`\Delta(x) < 0`, so
   :math:`\rho(x) = \sqrt{-\Delta(x)}/(2\pi|A(x)|)` where :math:`\Delta(x) < 0` and 0 elsewhere.
-* Degree 3: a real cubic has a conjugate pair iff its discriminant is negative; then, for the
+* Degree 3: a real cubic has a conjugate pair iff its discriminant is negative (outside the
+  support this can also happen, on the two non-Cauchy roots, so for numeric parameters the
+  condition is intersected with the exact support intervals; with symbolic parameters the formula
+  holds on the support only); then, for the
   depressed cubic :math:`t^3 + pt + q` (:math:`G = t - b/(3a)`), Cardano's real cube roots
   :math:`u, v = \sqrt[3]{-q/2 \pm \sqrt{q^2/4 + p^3/27}}` give the pair
   :math:`-(u+v)/2 \pm i\frac{\sqrt3}{2}(u - v)`, so :math:`\rho = \frac{\sqrt3}{2\pi}|u - v|`.
@@ -47,7 +50,13 @@ def _formula(law: AlgebraicLaw):
         root = sp.sqrt(qq ** 2 / 4 + pp ** 3 / 27)
         u = sp.real_root(-qq / 2 + root, 3)
         v = sp.real_root(-qq / 2 - root, 3)
-        return sp.Piecewise((sp.sqrt(3) / (2 * sp.pi) * sp.Abs(u - v, evaluate=False), disc < 0), (0, True))
+        cond = disc < 0
+        if not law.parameters:
+            # outside the support G(x) is real but the two other roots may still be a conjugate
+            # pair, so the discriminant alone does not locate the support: add the exact edges
+            edges = support_edges(law)
+            cond = sp.And(cond, sp.Or(*[sp.And(x > lo, x < hi) for lo, hi in zip(edges[::2], edges[1::2])]))
+        return sp.Piecewise((sp.sqrt(3) / (2 * sp.pi) * sp.Abs(u - v, evaluate=False), cond), (0, True))
     return None
 
 
@@ -87,6 +96,8 @@ class Density:
             e = self.expr.subs(values or {})
             if e.free_symbols - {x}:
                 raise ValueError(f"values must fix the parameters {sorted(map(str, e.free_symbols - {x}))}")
+            # isolated real roots (exact edges) have no numpy counterpart: evaluate them to 30 digits
+            e = e.replace(lambda a: isinstance(a, sp.CRootOf), lambda a: sp.Float(a.evalf(30), 30))
             f = sp.lambdify(x, e, modules=["numpy"])
             with np.errstate(invalid="ignore"):
                 out = np.broadcast_to(np.asarray(f(xs), dtype=float), xs.shape).copy()
