@@ -45,7 +45,7 @@ class Empirical(Atoms):
         return self._n
 
     def smoothed_pdf(self, x, eta: float | None = None) -> np.ndarray:
-        """Density estimate :math:`-\\operatorname{Im} G_N(x + i\\eta)/\\pi`.
+        r"""Density estimate :math:`-\operatorname{Im} G_N(x + i\eta)/\pi`.
 
         The default :math:`\eta = 2\,\mathrm{sd}\,N^{-1/2}` balances the bias (of order η) against
         the fluctuation (of order :math:`1/\sqrt{N\eta}`) of the estimate.
