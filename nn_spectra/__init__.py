@@ -10,6 +10,7 @@ from .gaussian_integrals import (
     gauss_hermite,
     gaussian_expectation,
     gaussian_expectation_2d,
+    hermite_coefficients,
 )
 from .mean_field import (
     PhaseDiagram,
@@ -22,6 +23,7 @@ from .mean_field import (
     phase_diagram,
     q_map,
     q_star,
+    tabulated_mean_field,
     trainability_depth,
 )
 from .mlp import MLP, haar_orthogonal_isometry

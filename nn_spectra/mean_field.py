@@ -22,10 +22,12 @@ import warnings
 import numpy as np
 
 from .activations import activation
-from .gaussian_integrals import activation_kernel, activation_moments
+from scipy.interpolate import CubicSpline
+
+from .gaussian_integrals import activation_kernel, activation_moments, hermite_coefficients
 
 __all__ = ["q_map", "q_star", "c_map", "c_star", "chi1", "chi_c", "depth_scales", "critical_sigma_w2",
-           "phase_diagram", "trainability_depth", "PhaseDiagram"]
+           "phase_diagram", "trainability_depth", "PhaseDiagram", "tabulated_mean_field"]
 
 _Q_INF_PROBE = 1e12  # where q* diverges (unbounded φ, chaotic side) moments are taken at this q
 
@@ -421,6 +423,9 @@ def phase_diagram(act, sigma_w2=(0.5, 4.0), sigma_b2=(0.0, 0.3), n: int = 50, *,
     with_xi_c : bool
         Compute the correlation depth scale (needs c* in the chaotic phase, the costly part).
 
+    Built-in activations use :func:`tabulated_mean_field` (Gaussian integrals tabulated once in
+    :math:`\sqrt q`, Mehler series for the correlation map); custom ones the pointwise solvers.
+
     Returns
     -------
     PhaseDiagram
@@ -435,7 +440,13 @@ def phase_diagram(act, sigma_w2=(0.5, 4.0), sigma_b2=(0.0, 0.3), n: int = 50, *,
     act = activation(act)
     w = np.linspace(*sigma_w2, int(n)) if np.size(sigma_w2) == 2 else np.asarray(sigma_w2, float)
     b = np.linspace(*sigma_b2, int(n)) if np.size(sigma_b2) == 2 else np.asarray(sigma_b2, float)
+    _variances(w, 0.0)
+    _variances(1.0, b)
     W, B = np.meshgrid(w, b)
+    if act.code >= 0:
+        t = tabulated_mean_field(act, W, B, with_xi_c=with_xi_c)
+        return PhaseDiagram(act, W, B, t["q_star"], t["chi1"], t["xi_c"], t["critical_sigma_b2"],
+                            t["critical_sigma_w2"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         qs = np.asarray(q_star(act, W, B), float)
@@ -463,3 +474,128 @@ def trainability_depth(act, sigma_w2, sigma_b2, factor: float = 6.0):
         raise ValueError(f"factor must lie in (0, inf), got {factor!r}")
     _, xc = depth_scales(act, sigma_w2, sigma_b2)
     return _out(factor * np.asarray(xc))
+
+
+# ----------------------------------------------------------------------------- fast phase diagrams
+# On a grid of (σ_w², σ_b²) all points share the same functions of q: F(q) = E[φ(√q z)²],
+# F₁(q) = E[φ'(√q z)²] and, for the correlation map at equal lengths, the normalised Hermite
+# coefficients b_k(q) (Mehler: E[φ(u₁)φ(u₂)] = Σ b_k² c^k, E[φ'(u₁)φ'(u₂)] = Σ k b_k² c^{k-1}/q).
+# They are computed once on a table in s = √q by the accurate quadrature and interpolated by cubic
+# splines; the fixed points are then solved for all grid points at once.  Points whose q* leaves the
+# table are solved exactly.
+
+
+def _bisect_root(g, lo, hi, iters: int = 60):
+    # invariant g(lo) >= 0 > g(hi): converges to the stable (down-crossing) fixed point
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        gm = g(mid)
+        lo = np.where(gm >= 0, mid, lo)
+        hi = np.where(gm >= 0, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def tabulated_mean_field(act, W: np.ndarray, B: np.ndarray, *, with_xi_c: bool = True, order: int = 80,
+                         table_size: int = 1200) -> dict:
+    r"""q*, χ₁, c*, ξ_c on the grid ``(W, B)`` of (σ_w², σ_b²) and the critical line at each distinct σ_b².
+
+    Returns
+    -------
+    dict with keys ``q_star, chi1, c_star, xi_c, critical_sigma_b2, critical_sigma_w2, mehler_tail``.
+    """
+    act = activation(act)
+    W, B = np.broadcast_arrays(np.asarray(W, float), np.asarray(B, float))
+    # a table range that holds q* for bounded φ (|φ| <= 1 for tanh, erf, hard tanh, sigmoid); other
+    # activations fall back to the exact solver where q* leaves it
+    qcap = 2.0 * (W.max() + B.max()) + 1.0
+    s = np.linspace(0.0, np.sqrt(qcap), int(table_size))
+    qt = s * s
+    F, F1, _ = activation_moments(act, qt)
+    spF, spF1 = CubicSpline(s, F), CubicSpline(s, F1)
+
+    def g_s(sv, w, b):
+        return w * spF(sv) + b - sv * sv
+
+    smax = s[-1]
+    w, b = W.ravel(), B.ravel()
+    inside = g_s(np.full(w.shape, smax), w, b) < 0
+    sst = _bisect_root(lambda sv: g_s(sv, w[inside], b[inside]), np.zeros(inside.sum()),
+                       np.full(inside.sum(), smax))
+    qs = np.empty(w.shape)
+    qs[inside] = sst * sst
+    if (~inside).any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            qs[~inside] = np.asarray(q_star(act, w[~inside], b[~inside]), float)
+    qfin = np.where(np.isfinite(qs), qs, 1e12)
+    x1 = np.where(inside, w * spF1(np.sqrt(np.minimum(qfin, qt[-1]))), 0.0)
+    if (~inside).any():
+        x1[~inside] = w[~inside] * activation_moments(act, qfin[~inside])[1]
+    out = {"q_star": qs.reshape(W.shape), "chi1": x1.reshape(W.shape)}
+
+    cs = np.ones(w.shape)
+    xc = _xi(x1)
+    tail = np.zeros(w.shape)
+    if with_xi_c:
+        chaos = np.flatnonzero(x1 > 1.0)
+        if chaos.size:
+            qc = qfin[chaos]
+            in_tab = qc <= qt[-1]
+            bk = np.empty((chaos.size, order + 1))
+            if in_tab.any():
+                spb = CubicSpline(s, hermite_coefficients(act, qt, order=order), axis=0)
+                bk[in_tab] = spb(np.sqrt(qc[in_tab]))
+            if (~in_tab).any():
+                bk[~in_tab] = hermite_coefficients(act, qc[~in_tab], order=order)
+            b2 = bk * bk
+            k = np.arange(order + 1)
+            Fq = np.where(in_tab, spF(np.sqrt(np.minimum(qc, qt[-1]))), 0.0)
+            if (~in_tab).any():
+                Fq[~in_tab] = activation_moments(act, qc[~in_tab])[0]
+            tail[chaos] = np.maximum(Fq - b2.sum(axis=1), 0.0)
+            ww, bb = w[chaos], b[chaos]
+            qn = ww * Fq + bb
+
+            def h(c):
+                pw = c[:, None] ** k
+                return (ww * (b2 * pw).sum(axis=1) + bb) / qn - c
+
+            lo = -np.ones(chaos.size)
+            hi = np.full(chaos.size, 1 - 1e-9)
+            at_one = h(hi) >= 0
+            c_ = _bisect_root(h, lo, hi, iters=55)
+            c_[at_one] = 1.0
+            cs[chaos] = c_
+            kd = (k[1:] * b2[:, 1:] * c_[:, None] ** (k[1:] - 1)).sum(axis=1) / qc
+            xc[chaos] = np.where(at_one, _xi(x1[chaos]), _xi(ww * kd))
+    else:
+        xc = np.full(w.shape, np.nan)
+    out.update(c_star=cs.reshape(W.shape), xi_c=np.asarray(xc).reshape(W.shape), mehler_tail=tail.reshape(W.shape))
+
+    # critical line: χ₁(σ_w², σ_b²) = 1 along each distinct σ_b², bisection in σ_w² on the table
+    bvals = np.unique(B)
+    lo = np.full(bvals.shape, 1e-3)
+    hi = np.full(bvals.shape, 1.0)
+
+    def chi_of(wv):
+        ins = g_s(np.full(wv.shape, smax), wv, bvals) < 0
+        sv = _bisect_root(lambda x: g_s(x, wv, bvals), np.zeros(wv.shape), np.full(wv.shape, smax))
+        val = wv * spF1(sv)
+        if (~ins).any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                qq = np.asarray(q_star(act, wv[~ins], bvals[~ins]), float)
+            val[~ins] = wv[~ins] * activation_moments(act, np.where(np.isfinite(qq), qq, 1e12))[1]
+        return val - 1.0
+
+    for _ in range(60):
+        need = chi_of(hi) < 0
+        if not need.any():
+            break
+        lo, hi = np.where(need, hi, lo), np.where(need, 2 * hi, hi)
+    for _ in range(45):
+        mid = np.sqrt(lo * hi)
+        neg = chi_of(mid) < 0
+        lo, hi = np.where(neg, mid, lo), np.where(neg, hi, mid)
+    out.update(critical_sigma_b2=bvals, critical_sigma_w2=0.5 * (lo + hi))
+    return out
