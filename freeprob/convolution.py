@@ -32,12 +32,12 @@ Atoms are exact (Bercovici–Voiculescu): for ⊞ an atom at b + c iff μ{b} + �
 Support.  The absolutely continuous part is located on a cosine-spaced grid over the hull of
 the inputs' supports (:attr:`SubordinatedLaw.grid_size` points), and each edge is refined by
 bisection on the test :math:`-\operatorname{Im} G(x + i\varepsilon) > K\varepsilon` with
-ε = 1e-14·scale and K = 1e7.  Inside the support the left side stays of the order of the density;
-outside it is :math:`\varepsilon\,|G'(x)| = O(\varepsilon/\sqrt{d})` at a distance d from a
-square-root edge, while inside it is about :math:`c\sqrt d` for a density :math:`c\sqrt d`: the test
-brackets such an edge between :math:`(K\varepsilon/c)^2` inside and :math:`(c/2K)^2` outside, i.e.
-to about 1e-13·scale for c of order one (measured: 1e-12 for semicircles, Kesten–McKay).
-Gaps narrower than the grid spacing are not resolved.
+ε = 1e-15·scale and K = 1e6.  Outside the support the left side is
+:math:`\varepsilon\,|G'(x)| \approx \varepsilon c/(2\sqrt d)` at a distance d from a square-root
+edge where the density is :math:`c\sqrt{d}`, inside it is about :math:`\pi c\sqrt d`: the test
+brackets the edge between :math:`(K\varepsilon/\pi c)^2` inside and :math:`(c/2K)^2` outside.
+Measured: edges within 1e-12·scale for semicircles, Kesten–McKay, Fuss–Catalan (tests assert
+1e-9·scale).  Gaps narrower than the grid spacing are not resolved.
 """
 from __future__ import annotations
 
@@ -65,38 +65,34 @@ class SubordinationError(ValueError):
 
 
 # ============================================================================ compiled solver
-@njit(cache=True)
-def _F_nb(kind, params, w):
-    g, dg = ck.cauchy_nb(kind, params, w)
-    return 1.0 / g, -dg / (g * g)
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _map_nb(op, k1, p1, k2, p2, tp, z, w1):
-    """(T(w1), T'(w1), w2) for the fixed-point map of ``op`` (see the module docstring)."""
+    """(T(w1), T'(w1), w2) for the fixed-point map of ``op`` (see the module docstring).
+
+    Written with h = F − id (:func:`freeprob.cauchy_kernels.h_nb`), which the kernels compute
+    without the cancellation of ``1/G − w`` far from the support.
+    """
+    h1, dh1 = ck.h_nb(k1, p1, w1)
     if op == POWER:
         # ω = z + (t − 1) h_μ(ω)  (free_power; tp = t)
-        f1, df1 = _F_nb(k1, p1, w1)
-        return z + (tp - 1.0) * (f1 - w1), (tp - 1.0) * (df1 - 1.0), w1
-    f1, df1 = _F_nb(k1, p1, w1)
+        return z + (tp - 1.0) * h1, (tp - 1.0) * dh1, w1
     if op == PLUS:
-        w2 = z + f1 - w1
+        w2 = z + h1
         if w2.imag <= 0.0:  # only by rounding: Im h ≥ 0 on C⁺
             w2 = complex(w2.real, abs(z.imag))
-        f2, df2 = _F_nb(k2, p2, w2)
-        return z + f2 - w2, (df2 - 1.0) * (df1 - 1.0), w2
-    d1 = w1 - f1
-    w2 = z / d1
+        h2, dh2 = ck.h_nb(k2, p2, w2)
+        return z + h2, dh2 * dh1, w2
+    # ⊠: Ω₂ = ζ/(Ω₁ − F_μ(Ω₁)) = −ζ/h_μ(Ω₁),  T = −ζ/h_ν(Ω₂)
+    w2 = ck.div(-z, h1)
     if w2.imag <= 0.0:
         w2 = complex(w2.real, abs(z.imag))
-    f2, df2 = _F_nb(k2, p2, w2)
-    d2 = w2 - f2
-    dw2 = -z * (1.0 - df1) / (d1 * d1)
-    dt = -z * (1.0 - df2) / (d2 * d2)
-    return z / d2, dt * dw2, w2
+    h2, dh2 = ck.h_nb(k2, p2, w2)
+    dw2 = ck.div(z * dh1, h1 * h1)
+    dt = ck.div(z * dh2, h2 * h2)
+    return ck.div(-z, h2), dt * dw2, w2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _newton_nb(op, k1, p1, k2, p2, tp, z, w, maxit):
     """Guarded Newton on Φ(w) = w − T(w); returns (w, |Φ(w)|, |T'(w)|)."""
     t, dt, _ = _map_nb(op, k1, p1, k2, p2, tp, z, w)
@@ -105,7 +101,7 @@ def _newton_nb(op, k1, p1, k2, p2, tp, z, w, maxit):
         if r0 <= 1e-14 * max(1.0, abs(w)):
             break
         phi = w - t
-        step = phi / (1.0 - dt)
+        step = ck.div(phi, 1.0 - dt)
         if not (np.isfinite(step.real) and np.isfinite(step.imag)):
             step = 0.5 * phi
         lam = 1.0
@@ -130,7 +126,7 @@ def _newton_nb(op, k1, p1, k2, p2, tp, z, w, maxit):
     return w, r0, abs(dt)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _solve_nb(op, k1, p1, k2, p2, tp, z, c0, scale, warm):
     """Ω₁ at every z (1-D, Im z > 0), with its residual; c0 is the start's shift (⊞) or divisor (⊠)."""
     n = z.shape[0]
@@ -181,11 +177,18 @@ def kernel_of(law: Law):
     return None
 
 
-def _dF(law: Law, w: np.ndarray):
-    """(F(w), F'(w)) for w in C⁺."""
-    g = law._cauchy(w)
-    dg = law._cauchy_derivative(w)
-    return 1.0 / g, -dg / (g * g)
+def _h_dh(law: Law, w: np.ndarray):
+    """(h(w), h'(w)) with h = F − id, for w in C⁺ (1-D): compiled kernel, solver, or generic."""
+    w = np.ascontiguousarray(w, dtype=np.complex128)
+    spec = kernel_of(law)
+    if spec is not None:
+        return ck.h_array_nb(spec[0], spec[1], w)
+    if isinstance(law, SubordinatedLaw):
+        g, dg = law._g_dg(w)  # one solve for both
+    else:
+        g, dg = law._cauchy(w), law._cauchy_derivative(w)
+    with np.errstate(all="ignore"):
+        return 1.0 / g - w, -dg / (g * g) - 1.0
 
 
 # ============================================================================ common machinery
@@ -213,7 +216,7 @@ class SubordinatedLaw(Law):
         raise NotImplementedError
 
     def _dg_from_w(self, z, w1):  # pragma: no cover - abstract
-        """(∂g/∂z, ∂g/∂Ω₁)."""
+        """(g, ∂g/∂z, ∂g/∂Ω₁)."""
         raise NotImplementedError
 
     @property
@@ -262,37 +265,47 @@ class SubordinatedLaw(Law):
         return self._newton(z, w)
 
     def _newton(self, z, w, iters: int = 60):
+        """Vectorised guarded Newton (as the compiled one), iterating only on unconverged points."""
+        w = w.copy()
+        act = np.arange(w.size)
+        t, dt, _ = self._map(z, w)
         for _ in range(iters):
-            t, dt, _ = self._map(z, w)
-            phi = w - t
+            phi = w[act] - t
             r0 = np.abs(phi)
-            if np.all(r0 <= 1e-14 * np.maximum(1.0, np.abs(w))):
+            keep = r0 > 1e-14 * np.maximum(1.0, np.abs(w[act]))
+            act, phi, r0, dt = act[keep], phi[keep], r0[keep], dt[keep]
+            if act.size == 0:
                 break
+            za, wa = z[act], w[act]
             with np.errstate(all="ignore"):
                 step = phi / (1 - dt)
-            step = np.where(~np.isfinite(step), 0.5 * phi, step)
-            lam = np.ones(w.shape)
-            accepted = np.zeros(w.shape, dtype=bool)
+            step = np.where(np.isfinite(step), step, 0.5 * phi)
+            new_t = np.empty_like(wa)
+            new_dt = np.empty_like(wa)
+            todo = np.arange(act.size)
+            lam = 1.0
             for _h in range(30):
-                cand = w - lam * step
-                ok_dom = cand.imag > 0
-                cz = np.where(ok_dom, cand, w)
-                tc, _, _ = self._map(z, cz)
-                rc = np.abs(cz - tc)
-                good = ok_dom & (rc < r0) & ~accepted
-                w = np.where(good, cand, w)
-                accepted |= good
-                if np.all(accepted | (r0 == 0)):
+                cand = wa[todo] - lam * step[todo]
+                ok = cand.imag > 0
+                cz = np.where(ok, cand, wa[todo])
+                tc, dtc, _ = self._map(za[todo], cz)
+                good = ok & (np.abs(cz - tc) < r0[todo])
+                idx = todo[good]
+                wa[idx], new_t[idx], new_dt[idx] = cand[good], tc[good], dtc[good]
+                todo = todo[~good]
+                if todo.size == 0:
                     break
-                lam = np.where(accepted, lam, lam * 0.5)
-            stuck = ~accepted & (r0 > 0)
-            if np.any(stuck):
-                ws, zs = w[stuck], z[stuck]
+                lam *= 0.5
+            if todo.size:
+                # no descent from Newton here: averaged fixed-point steps (they stay in C⁺)
+                ws, zs = wa[todo], za[todo]
                 for _k in range(50):
                     ts, _, _ = self._map(zs, ws)
                     ws = np.where(ts.imag > 0, 0.5 * (ws + ts), ws)
-                w = w.copy()
-                w[stuck] = ws
+                wa[todo] = ws
+                new_t[todo], new_dt[todo], _ = self._map(zs, ws)
+            w[act] = wa
+            t, dt = new_t, new_dt
         return w
 
     def subordination(self, z):
@@ -322,16 +335,18 @@ class SubordinatedLaw(Law):
     def _cauchy_upper(self, z):
         return self._g_from_w(z, self._solve(z))
 
-    def _cauchy_derivative(self, z):
-        """G'(z) by implicit differentiation of Ω₁ = T(z, Ω₁): Ω₁' = T_z / (1 − T_w)."""
-        z = np.asarray(z, dtype=complex)
-        shape = z.shape
-        z = z.ravel()
+    def _g_dg(self, z):
+        """(G(z), G'(z)) on C⁺ (1-D) from one solve; G' by implicit differentiation of
+        Ω₁ = T(z, Ω₁):  Ω₁' = T_z / (1 − T_w)."""
         w1 = self._solve(z)
         _, dt, w2 = self._map(z, w1)
         dw = self._dT_dz(z, w1, w2) / (1 - dt)
-        gz, gw = self._dg_from_w(z, w1)
-        return (gz + gw * dw).reshape(shape)
+        g, gz, gw = self._dg_from_w(z, w1)
+        return g, gz + gw * dw
+
+    def _cauchy_derivative(self, z):
+        z = np.asarray(z, dtype=complex)
+        return self._g_dg(z.ravel())[1].reshape(z.shape)
 
     # -- support --------------------------------------------------------------------------
     def _raw_density(self, x: np.ndarray, eps: float) -> np.ndarray:
@@ -344,9 +359,9 @@ class SubordinatedLaw(Law):
         return dens
 
     def _inside(self, x: np.ndarray) -> np.ndarray:
-        eps = 1e-14 * self._scale
-        # K = 1e7: see the module docstring for the resulting edge accuracy
-        return self._raw_density(x, eps) > 1e7 * eps / np.pi
+        eps = 1e-15 * self._scale
+        # K = 1e6: see the module docstring for the resulting edge accuracy
+        return self._raw_density(x, eps) > 1e6 * eps / np.pi
 
     @cached_property
     def intervals(self) -> tuple[tuple[float, float], ...]:
@@ -487,35 +502,27 @@ class FreeConvolution(SubordinatedLaw):
 
     # -- the fixed-point map T and its derivatives --------------------------------------
     def _map(self, z, w1):
-        """(T(w1), T'(w1), w2)."""
+        """(T(w1), T'(w1), w2), as the compiled map (in terms of h = F − id)."""
+        h1, dh1 = _h_dh(self.mu, w1)
         if self.kind == "plus":
-            f1, df1 = _dF(self.mu, w1)
-            w2 = z + f1 - w1
+            w2 = z + h1
             w2 = np.where(w2.imag > 0, w2, w2.real + 1j * np.abs(z.imag))
-            f2, df2 = _dF(self.nu, w2)
-            t = z + f2 - w2
-            return t, (df2 - 1) * (df1 - 1), w2
-        f1, df1 = _dF(self.mu, w1)
-        d1 = w1 - f1
-        w2 = z / d1
-        w2 = np.where(w2.imag > 0, w2, w2.real + 1j * np.abs(z.imag))
-        f2, df2 = _dF(self.nu, w2)
-        d2 = w2 - f2
-        t = z / d2
-        dw2 = -z * (1 - df1) / d1**2
-        dt = -z * (1 - df2) / d2**2
-        return t, dt * dw2, w2
+            h2, dh2 = _h_dh(self.nu, w2)
+            return z + h2, dh2 * dh1, w2
+        with np.errstate(all="ignore"):
+            w2 = -z / h1
+            w2 = np.where(w2.imag > 0, w2, w2.real + 1j * np.abs(z.imag))
+            h2, dh2 = _h_dh(self.nu, w2)
+            return -z / h2, (z * dh2 / h2**2) * (z * dh1 / h1**2), w2
 
     def _dT_dz(self, z, w1, w2):
-        _, df2 = _dF(self.nu, w2)
+        h2, dh2 = _h_dh(self.nu, w2)
         if self.kind == "plus":
-            # T = z + h_ν(w2), w2 = z + h_μ(w1):  ∂T/∂z = 1 + h_ν'(w2) = F_ν'(w2)
-            return df2
-        f1 = 1.0 / self.mu._cauchy(w1)
-        d1 = w1 - f1
-        d2 = w2 - 1.0 / self.nu._cauchy(w2)
-        # T = z/d2(w2), w2 = z/d1:  ∂T/∂z = 1/d2 − z (1 − F_ν'(w2)) / d2² · 1/d1
-        return 1.0 / d2 - z * (1 - df2) / (d2**2 * d1)
+            # T = z + h_ν(w2), w2 = z + h_μ(w1):  ∂T/∂z = 1 + h_ν'(w2)
+            return 1.0 + dh2
+        h1, _ = _h_dh(self.mu, w1)
+        # T = −z/h_ν(w2), w2 = −z/h_μ(w1):  ∂T/∂z = −1/h_ν − z h_ν' / (h_ν² h_μ)
+        return -1.0 / h2 - z * dh2 / (h2**2 * h1)
 
     def _start(self, z):
         if self.kind == "plus":
@@ -531,8 +538,8 @@ class FreeConvolution(SubordinatedLaw):
         g = self.mu._cauchy(w1)
         dg = self.mu._cauchy_derivative(w1)
         if self.kind == "plus":
-            return np.zeros_like(g), dg
-        return -w1 * g / z**2, (g + w1 * dg) / z
+            return g, np.zeros_like(g), dg
+        return w1 * g / z, -w1 * g / z**2, (g + w1 * dg) / z
 
     # -- Law interface ------------------------------------------------------------------
     @property

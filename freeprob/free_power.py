@@ -27,7 +27,7 @@ from functools import cached_property
 import numpy as np
 
 from .combinatorics import free_cumulants_to_moments
-from .convolution import POWER, SubordinatedLaw, _dF, kernel_of
+from .convolution import POWER, SubordinatedLaw, _h_dh, kernel_of
 from .law import Law, check_real
 
 __all__ = ["FreePower", "free_power"]
@@ -55,8 +55,8 @@ class FreePower(SubordinatedLaw):
         return (POWER, s[0], s[1], s[0], s[1], self.t, (self.t - 1.0) * float(self.mu.mean))
 
     def _map(self, z, w1):
-        f, df = _dF(self.mu, w1)
-        return z + (self.t - 1) * (f - w1), (self.t - 1) * (df - 1), w1
+        h, dh = _h_dh(self.mu, w1)
+        return z + (self.t - 1) * h, (self.t - 1) * dh, w1
 
     def _dT_dz(self, z, w1, w2):
         return np.ones_like(w1)
@@ -69,7 +69,7 @@ class FreePower(SubordinatedLaw):
         return self.mu._cauchy(w1)
 
     def _dg_from_w(self, z, w1):
-        return np.zeros_like(w1), self.mu._cauchy_derivative(w1)
+        return self.mu._cauchy(w1), np.zeros_like(w1), self.mu._cauchy_derivative(w1)
 
     def subordination(self, z):
         """``(omega, omega)``: the single subordination function, G(z) = G_μ(ω(z)), returned twice
