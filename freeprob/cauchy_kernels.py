@@ -108,7 +108,7 @@ def h_nb(kind, params, z):
     large; forming ``1/G - z`` there would lose the digits that matter.
     Semicircle: :math:`h = -m - \sigma^2 G`; free Poisson: :math:`h = \alpha(1-\lambda) - \alpha z G`
     (both from the quadratic equation for G); arcsine: :math:`h = \sqrt{(z-a)(z-b)} - z
-    = (ab - (a+b)z)/(\sqrt{(z-a)(z-b)} + z)`; atoms: ``1/G - z``.
+    = (ab - (a+b)z)/(\sqrt{(z-a)(z-b)} + z)`; atoms: :math:`h = -A/G`, :math:`A = \sum_i w_i p_i/(z - p_i)`.
     """
     g, dg = cauchy_nb(kind, params, z)
     if kind == SEMICIRCLE:
@@ -123,6 +123,16 @@ def h_nb(kind, params, z):
         b = params[1]
         root = _sqrt_cut(z, a, b)
         return div(a * b - (a + b) * z, root + z), div(z - 0.5 * (a + b), root) - 1.0
+    elif kind == ATOMS:
+        # 1 − zG = −Σ w p/(z − p) =: −A, so h = (1 − zG)/G = −A/G and h' = −(A'G − AG')/G²
+        k = params.shape[0] // 2
+        a = 0j
+        da = 0j
+        for i in range(k):
+            d = z - params[i]
+            a += div(params[k + i] * params[i], d)
+            da -= div(params[k + i] * params[i], d * d)
+        return div(-a, g), div(-(da * g - a * dg), g * g)
     return div(1.0, g) - z, div(-dg, g * g) - 1.0
 
 

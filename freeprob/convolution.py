@@ -233,8 +233,13 @@ class SubordinatedLaw(Law):
         return float(max(b - a, abs(a), abs(b), 1e-3))
 
     # -- solving ------------------------------------------------------------------------
-    def _solve(self, z: np.ndarray, warm: bool = True) -> np.ndarray:
-        """Ω₁ at ``z`` (1-D, Im z > 0); ``SubordinationError`` with the worst point otherwise."""
+    @cached_property
+    def _swapped(self):
+        """The same law with the roles of the inputs exchanged (None when there is no such pair)."""
+        return None
+
+    def _solve_raw(self, z: np.ndarray, warm: bool):
+        """(Ω₁, residual, converged) at ``z`` without raising."""
         z = np.ascontiguousarray(z, dtype=np.complex128)
         if self._kernel_args is not None:
             op, k1, p1, k2, p2, tp, c0 = self._kernel_args
@@ -243,10 +248,30 @@ class SubordinatedLaw(Law):
             w = self._solve_numpy(z)
             t, _, _ = self._map(z, w)
             resid = np.abs(w - t)
-        tol = _TOL * np.maximum(1.0, np.abs(w))
-        bad = ~np.isfinite(resid) | (resid > tol) | ~(w.imag > 0)
-        if np.any(bad):
-            i = int(np.argmax(np.where(bad, np.where(np.isfinite(resid), resid / tol, np.inf), -1.0)))
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(resid) & (resid <= _TOL * np.maximum(1.0, np.abs(w))) & (w.imag > 0)
+        return w, resid, ok
+
+    def _solve(self, z: np.ndarray, warm: bool = True) -> np.ndarray:
+        """Ω₁ at ``z`` (1-D, Im z > 0); ``SubordinationError`` with the worst point otherwise.
+
+        Where Ω₁ itself is ill-conditioned (it tends to infinity where G of the result vanishes on
+        the real axis, e.g. in the middle of a gap), the points are solved for Ω₂ with the inputs
+        exchanged, which is then bounded, and Ω₁ is recovered from the explicit half of the map.
+        """
+        z = np.ascontiguousarray(z, dtype=np.complex128)
+        w, resid, ok = self._solve_raw(z, warm)
+        if not np.all(ok) and self._swapped is not None:
+            bad = np.flatnonzero(~ok)
+            w2, r2, ok2 = self._swapped._solve_raw(z[bad], warm)
+            _, _, w1 = self._swapped._map(z[bad], w2)
+            fix = ok2 & np.isfinite(w1) & (w1.imag > 0)
+            w[bad[fix]] = w1[fix]
+            ok[bad[fix]] = True
+            resid[bad] = np.where(fix, 0.0, np.minimum(resid[bad], r2))
+        if not np.all(ok):
+            tol = _TOL * np.maximum(1.0, np.abs(w))
+            i = int(np.argmax(np.where(~ok, np.where(np.isfinite(resid), resid / tol, np.inf), -1.0)))
             raise SubordinationError(
                 f"{self.name} subordination did not converge at z = {z[i]!r} "
                 f"(residual |Ω - T(Ω)| = {resid[i]:.3g}, tolerance {tol[i]:.3g})"
@@ -333,7 +358,17 @@ class SubordinatedLaw(Law):
         return out.reshape(shape)
 
     def _cauchy_upper(self, z):
-        return self._g_from_w(z, self._solve(z))
+        g = self._g_from_w(z, self._solve(z))
+        # a Cauchy transform maps C⁺ into the closed lower half-plane; anything else means that
+        # an input was not the transform of a probability law (the fixed point exists regardless)
+        wrong = g.imag > 1e-9 * np.maximum(np.abs(g), 1e-300)
+        if np.any(wrong):
+            i = int(np.flatnonzero(wrong)[0])
+            raise SubordinationError(
+                f"{self.name}: Im G = {g.imag[i]:.3g} > 0 at z = {z[i]!r}; an input is not the Cauchy "
+                "transform of a probability law"
+            )
+        return g
 
     def _g_dg(self, z):
         """(G(z), G'(z)) on C⁺ (1-D) from one solve; G' by implicit differentiation of
@@ -491,6 +526,10 @@ class FreeConvolution(SubordinatedLaw):
         self.mu, self.nu, self.kind = mu, nu, kind
         self.name = "boxplus" if kind == "plus" else "boxtimes"
         self._freeze()
+
+    @cached_property
+    def _swapped(self):
+        return FreeConvolution(self.nu, self.mu, self.kind)
 
     @cached_property
     def _kernel_args(self):

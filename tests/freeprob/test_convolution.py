@@ -145,3 +145,204 @@ def test_bad_input():
         fp.boxtimes(fp.semicircle(), fp.bernoulli(0.5))
     with pytest.raises(ValueError, match="Law"):
         fp.boxplus(fp.semicircle(), 3.0)
+
+
+# ---------------------------------------------------------------------------- support edges
+def _real_discriminant_roots(poly_in_g_z):
+    """Real roots in z of the discriminant in G of P(G, z): the candidate support edges."""
+    import sympy as sp
+
+    G, Z = sp.symbols("G Z")
+    disc = sp.Poly(sp.discriminant(poly_in_g_z(G, Z), G), Z)
+    roots = [complex(r) for r in sp.Poly(disc, Z).nroots(n=30, maxsteps=200)]
+    return np.array(sorted(r.real for r in roots if abs(r.imag) < 1e-12))
+
+
+def _assert_edges_are_roots(rho, roots, tol):
+    for lo, hi in rho.intervals:
+        for e in (lo, hi):
+            assert np.min(np.abs(roots - e)) < tol, (e, roots)
+
+
+def test_support_edges_semicircle_plus_free_poisson():
+    rho = fp.boxplus(fp.semicircle(1.0), fp.free_poisson(1.0, 1.0))
+    roots = _real_discriminant_roots(lambda G, Z: G**3 - (1 + Z) * G**2 + Z * G - 1)
+    _assert_edges_are_roots(rho, roots, 1e-9 * 6)
+    # the true edges, not the hull (-2, 6) of the inputs' supports
+    assert rho.support[0] > -2 + 0.1 and rho.support[1] < 6 - 0.1
+    assert isinstance(rho.support[0], float) and len(rho.intervals) == 1
+
+
+def test_support_with_a_gap_two_intervals():
+    """atoms(±3) ⊞ semicircle(1): G = E[1/(z − G − a)] gives G³ − 2zG² + (z² − 8)G − z = 0."""
+    rho = fp.boxplus(fp.atoms([-3.0, 3.0], [0.5, 0.5]), fp.semicircle(1.0))
+    roots = _real_discriminant_roots(lambda G, Z: G**3 - 2 * Z * G**2 + (Z**2 - 8) * G - Z)
+    assert len(rho.intervals) == 2
+    _assert_edges_are_roots(rho, roots, 1e-9 * 10)
+    (a, b), (c, d) = rho.intervals
+    assert a == pytest.approx(-d, abs=1e-12) and b == pytest.approx(-c, abs=1e-12)  # symmetry
+    # in the gap: density 0 and the real Cauchy transform is defined (G(0) = 0 by symmetry)
+    assert rho.pdf(0.0) == 0.0 and abs(rho.cauchy(0.0)) < 1e-12
+    x = np.linspace(a, d, 57)
+    g = rho.cauchy(x + 1e-9j)
+    assert np.max(np.abs(g**3 - 2 * x * g**2 + (x**2 - 8) * g - x)) < 1e-8
+
+
+def test_nested_products_fuss_catalan_edges():
+    """MP(1)^{⊠s} is Fuss–Catalan: support [0, (s+1)^{s+1}/s^s]; nested ⊠ runs the numpy path."""
+    mp1 = fp.free_poisson(1.0, 1.0)
+    rho2 = fp.boxtimes(mp1, mp1)
+    assert rho2.support[1] == pytest.approx(27 / 4, abs=1e-9 * 7)
+    rho3 = fp.boxtimes(mp1, mp1, mp1)
+    assert rho3.support[1] == pytest.approx(256 / 27, abs=1e-9 * 10)
+    assert rho3.support[0] == 0.0
+    # moments of the solver's density (quadrature, x = u^4 absorbs the x^{-3/4} singularity at 0)
+    from math import comb
+
+    top = rho3.support[1] ** 0.25
+    t, wt = np.polynomial.legendre.leggauss(400)
+    u = 0.5 * top * (t + 1)
+    dens = 4 * u**3 * rho3.pdf(u**4) * 0.5 * top * wt
+    for n in (1, 2, 3):
+        assert np.sum(dens * u ** (4 * n)) == pytest.approx(comb(4 * n, n) / (3 * n + 1), rel=1e-6)
+
+
+def test_nested_sums_numpy_path():
+    rho = fp.boxplus(fp.semicircle(1.0), fp.semicircle(2.0), fp.semicircle(0.5, mean=1.0))
+    assert rho._kernel_args is None  # the outer sum has a solver law inside: numpy path
+    x = np.linspace(-2.5, 4.5, 29)
+    assert np.max(np.abs(rho.pdf(x) - fp.semicircle(3.5, mean=1.0).pdf(x))) < 1e-8
+    r = 2 * np.sqrt(3.5)
+    assert rho.intervals[0] == pytest.approx((1 - r, 1 + r), abs=1e-9 * 8)
+
+
+# ---------------------------------------------------------------------------- atoms
+def test_boxplus_atoms_bercovici_voiculescu():
+    mu = fp.atoms([0.0, 1.0], [0.7, 0.3])
+    nu = fp.atoms([0.0, 2.0], [0.6, 0.4])
+    rho = fp.boxplus(mu, nu)
+    pts, w = rho.atoms
+    # 0 + 0: 0.7 + 0.6 − 1;  0 + 2: 0.7 + 0.4 − 1;  1 + 0: 0.3 + 0.6 < 1;  1 + 2: 0.3 + 0.4 < 1
+    assert pts.tolist() == [0.0, 2.0] and w.tolist() == pytest.approx([0.3, 0.1], abs=1e-15)
+    for a, m in zip(pts, w):
+        # each atom is isolated from the density, so i y G(a + iy) = m + O(y)
+        assert all(not (lo <= a <= hi) for lo, hi in rho.intervals)
+        y = 1e-8
+        assert abs(complex(1j * y * rho.cauchy(a + 1j * y)) - m) < 1e-6
+    # total mass: ∫ density + atoms = 1 (quadrature of the solver's pdf over its intervals)
+    from scipy import integrate
+
+    ac = sum(integrate.quad(lambda t: float(rho.pdf(t)), lo, hi, limit=200)[0] for lo, hi in rho.intervals)
+    assert ac + w.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_atoms_plus_semicircle_has_no_atoms():
+    mu = fp.atoms([-1.0, 2.0], [0.3, 0.7])
+    rho = fp.boxplus(mu, fp.semicircle(0.5))
+    assert len(rho.atoms[0]) == 0
+    # G = Σ w/(z − G/2 − a): cubic 0.3(u − 2) + 0.7(u + 1) = G (u + 1)(u − 2), u = z − G/2
+    x = np.linspace(rho.support[0], rho.support[1], 41)[1:-1]
+    z = x + 1e-10j
+    g = rho.cauchy(z)
+    u = z - 0.5 * g
+    assert np.max(np.abs(0.3 * (u - 2) + 0.7 * (u + 1) - g * (u + 1) * (u - 2))) < 1e-8
+    assert np.all(g.imag <= 0)
+
+
+def test_boxtimes_three_point_atoms():
+    mu = fp.atoms([0.5, 2.0], [0.8, 0.2])
+    nu = fp.atoms([1.0, 3.0], [0.7, 0.3])
+    rho = fp.boxtimes(mu, nu)
+    pts, w = rho.atoms
+    assert pts.tolist() == [0.5, 1.5] and w.tolist() == pytest.approx([0.5, 0.1], abs=1e-14)
+    for a, m in zip(pts, w):
+        y = 1e-8
+        assert abs(complex(1j * y * rho.cauchy(a + 1j * y)) - m) < 1e-6
+    from scipy import integrate
+
+    ac = sum(integrate.quad(lambda t: float(rho.pdf(t)), lo, hi, limit=200)[0] for lo, hi in rho.intervals)
+    assert ac + w.sum() == pytest.approx(1.0, abs=1e-6)
+    # first two moments of the solver's law against the exact ones of free multiplication
+    mom = [sum(integrate.quad(lambda t, k=k: t**k * float(rho.pdf(t)), lo, hi, limit=200)[0]
+               for lo, hi in rho.intervals) + float((w * pts**k).sum()) for k in (1, 2)]
+    a1, a2 = 0.8 * 0.5 + 0.2 * 2, 0.8 * 0.25 + 0.2 * 4
+    b1, b2 = 0.7 + 0.9, 0.7 + 0.3 * 9
+    # E[ab] = a1 b1, E[abab] = a2 b1² + a1² b2 − a1² b1² for free a, b
+    assert mom == pytest.approx([a1 * b1, a2 * b1**2 + a1**2 * b2 - a1**2 * b1**2], rel=1e-6)
+
+
+# ---------------------------------------------------------------------------- errors
+class _BrokenLaw(fp.Law):
+    name = "broken"
+    support = (-1.0, 1.0)
+
+    def __init__(self, g):
+        self._g = g
+
+    def _cauchy(self, z):
+        return self._g(np.asarray(z, dtype=complex))
+
+    def _moments(self, n):
+        return np.zeros(n)
+
+
+def test_non_convergence_reports_point_and_residual():
+    # a transform that is NaN off the imaginary axis: the fixed point cannot be found there
+    rho = fp.boxplus(_BrokenLaw(lambda z: np.where(z.real > 0.2, np.nan, 1 / z)), fp.semicircle(1.0))
+    with pytest.raises(fp.convolution.SubordinationError, match=r"did not converge at z = .*0\.3.*residual"):
+        rho.cauchy(np.array([-0.1 + 0.5j, 0.3 + 0.5j]))
+
+
+def test_input_that_is_not_a_cauchy_transform_is_reported():
+    # G(z) = −1/z maps C⁺ into C⁺: the fixed point exists but G of the "sum" has Im G > 0
+    rho = fp.boxplus(_BrokenLaw(lambda z: -1 / z), fp.semicircle(1.0))
+    with pytest.raises(fp.convolution.SubordinationError, match="not the Cauchy"):
+        rho.cauchy(np.array([0.3 + 0.5j]))
+
+
+# ---------------------------------------------------------------------------- properties
+def _total_mass(rho, eta=0.5):
+    """−(1/π)∫ Im G(x + iη) dx over R, by x = c + η tan θ and Gauss–Legendre in θ."""
+    t, wt = np.polynomial.legendre.leggauss(400)
+    theta = 0.5 * np.pi * t
+    c = 0.5 * sum(rho.support)
+    x = c + eta * np.tan(theta)
+    g = rho.cauchy(x + 1j * eta)
+    return float(np.sum(-g.imag / np.pi * eta / np.cos(theta) ** 2 * wt) * 0.5 * np.pi)
+
+
+positive_atomic = st.integers(1, 3).flatmap(
+    lambda k: st.tuples(
+        st.lists(st.floats(0.1, 3), min_size=k, max_size=k, unique=True),
+        st.lists(st.floats(0.05, 1), min_size=k, max_size=k),
+    )
+)
+
+
+@settings(max_examples=10)
+@given(atomic, atomic, st.floats(-2, 2), st.floats(0.05, 2))
+def test_boxplus_mass_and_r_additivity(a, b, x, y):
+    mu, nu = _law(a), _law(b)
+    rho = fp.boxplus(mu, nu)
+    assert _total_mass(rho) == pytest.approx(1.0, abs=1e-6)
+    g = rho.cauchy(np.array([x + 1j * y]))
+    assert g.imag[0] < 0
+    w = np.array([0.02 + 0.01j, -0.015 + 0.005j])
+    assert np.allclose(fp.Law.r_transform(rho, w), mu.r_transform(w) + nu.r_transform(w), atol=1e-8)
+
+
+@settings(max_examples=10)
+@given(positive_atomic, positive_atomic, st.floats(0, 9), st.floats(0.05, 2))
+def test_boxtimes_properties(a, b, x, y):
+    mu, nu = _law(a), _law(b)
+    rho = fp.boxtimes(mu, nu)
+    z = np.array([x + 1j * y])
+    g = rho.cauchy(z)
+    assert g.imag[0] < 0
+    assert _total_mass(rho) == pytest.approx(1.0, abs=1e-6)
+    # subordination: ζ G(ζ) = Ω₁ G_μ(Ω₁) = Ω₂ G_ν(Ω₂)
+    w1, w2 = rho.subordination(z)
+    assert abs(w1[0] * mu.cauchy(w1[0]) - z[0] * g[0]) < 1e-9 * max(1, abs(z[0] * g[0]))
+    assert abs(w2[0] * nu.cauchy(w2[0]) - z[0] * g[0]) < 1e-9 * max(1, abs(z[0] * g[0]))
+    s = np.array([-0.05, 0.03])
+    assert np.allclose(fp.Law.s_transform(rho, s), mu.s_transform(s) * nu.s_transform(s), rtol=1e-7)
