@@ -301,9 +301,12 @@ def test_input_that_is_not_a_cauchy_transform_is_reported():
 
 
 # ---------------------------------------------------------------------------- properties
+_GL400 = np.polynomial.legendre.leggauss(400)
+
+
 def _total_mass(rho, eta=0.5):
     """−(1/π)∫ Im G(x + iη) dx over R, by x = c + η tan θ and Gauss–Legendre in θ."""
-    t, wt = np.polynomial.legendre.leggauss(400)
+    t, wt = _GL400
     theta = 0.5 * np.pi * t
     c = 0.5 * sum(rho.support)
     x = c + eta * np.tan(theta)
