@@ -26,4 +26,5 @@ from .mean_field import (
     tabulated_mean_field,
     trainability_depth,
 )
+from .kernels import nngp_ntk
 from .mlp import MLP, haar_orthogonal_isometry

@@ -38,6 +38,7 @@ __all__ = ["gauss_hermite", "gaussian_expectation", "gaussian_expectation_2d", "
 _Z = 13.0  # ϕ(13) ≈ 1e-37: the Gaussian tail beyond it is far below float64 resolution
 _GL_N = 16  # per piece; with the graded breakpoints this reaches ~1e-15 (tests compare with mpmath)
 _BASE_BREAKS = (-6.0, -3.0, 0.0, 3.0, 6.0)  # caps every piece at length 7 whatever the scale
+_DENSE_BREAKS = np.arange(-12.5, 12.75, 0.5)  # for Hermite coefficients of high order
 _LADDER_1D = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384)
 _LADDER_2D = (12, 16, 24, 32, 48, 64, 96, 128)
 # geometric grading in the u variable so that sharp transitions (tanh(√q z) with large q) sit at a
@@ -300,7 +301,7 @@ def hermite_coefficients(act, q, order: int = 80) -> np.ndarray:
     Examples
     --------
     >>> b = hermite_coefficients("linear", 2.0, order=3)
-    >>> np.round(b, 12).tolist()                  # √q z = √2 He_1(z)
+    >>> (np.round(b, 12) + 0.0).tolist()          # √q z = √2 He_1(z)
     [0.0, 1.414213562373, 0.0, 0.0]
     """
     act = activation(act)
@@ -312,7 +313,9 @@ def hermite_coefficients(act, q, order: int = 80) -> np.ndarray:
     flat = np.ascontiguousarray(qa.ravel())
     x, wx = _gauss_legendre(_GL_N)
     out = np.empty((flat.size, int(order) + 1))
-    _hermite_coeff_kernel(act.code, act.alpha, flat, _pts(act), np.array(_BASE_BREAKS), _Z, x, wx, out)
+    # pieces of length 1/2 whatever the scale: He_k oscillates on a length ~π/√(2k) and the default
+    # pieces (up to 7 long) would not resolve it for k beyond ~40
+    _hermite_coeff_kernel(act.code, act.alpha, flat, _pts(act), _DENSE_BREAKS, _Z, x, wx, out)
     return out.reshape(qa.shape + (int(order) + 1,))
 
 
