@@ -41,7 +41,7 @@ def _formula(law: AlgebraicLaw):
     if deg == 2:
         a, b, c = p.all_coeffs()
         disc = sp.expand(b ** 2 - 4 * a * c)
-        return sp.Piecewise((sp.sqrt(-disc) / (2 * sp.pi * sp.Abs(a, evaluate=False)), disc < 0), (0, True))
+        return sp.Piecewise((sp.sqrt(-disc) / (2 * sp.pi * sp.Abs(a)), disc < 0), (0, True))
     if deg == 3:
         a, b, c, d = p.all_coeffs()
         pp = sp.cancel((3 * a * c - b ** 2) / (3 * a ** 2))
@@ -137,6 +137,6 @@ def density(law: AlgebraicLaw) -> Density:
 
     >>> from freeprob.symbolic import semicircle
     >>> density(semicircle()).expr
-    Piecewise((sqrt(4 - x**2)/(2*pi), x**2 - 4 < 0), (0, True))
+    Piecewise((sqrt(4 - x**2)/(2*pi), x**2 < 4), (0, True))
     """
     return Density(law, _formula(law))

@@ -115,10 +115,11 @@ class NumericAlgebraicLaw(Law):
         if not np.any(low):
             return g
         xs, ys, gs = x[low], y[low], g[low]
-        floor = 1e-12 * self._scale
-        # geometric descent to max(y, floor), about 12 steps per decade
+        floor = 1e-11 * self._scale
+        # geometric descent to max(y, floor), 8 steps per decade with linear extrapolation
+        # (12 per decade changes no digit in the tests, at 1.5 times the cost)
         ytgt = np.maximum(ys, floor)
-        nsteps = int(np.ceil(12 * np.log10(h / ytgt.min()))) + 2
+        nsteps = int(np.ceil(8 * np.log10(h / ytgt.min()))) + 2
         t = np.linspace(0.0, 1.0, nsteps + 1)[1:]
         prev = gs.copy()
         prev2 = None
