@@ -26,5 +26,6 @@ from .mean_field import (
     tabulated_mean_field,
     trainability_depth,
 )
+from .double_descent import min_norm_risk, optimal_ridge_lambda, plot_double_descent, ridge_risk, simulate_risk
 from .kernels import nngp_ntk
 from .mlp import MLP, haar_orthogonal_isometry
