@@ -187,3 +187,36 @@ def test_cubic_density_formula_vanishes_off_the_support():
     num = fp.boxtimes(fp.free_poisson(1.75), fp.free_poisson(1.25))
     assert np.allclose(dens(xs), num.pdf(xs), atol=1e-7)
     assert np.allclose(dens(xs), law.to_numeric().pdf(xs), atol=1e-10)
+
+
+def test_quartic_branch_tracking_matches_numeric_boxplus():
+    # degree 4 in G: no density formula, so this exercises the homotopy tracking from i∞
+    law = fs.boxplus(fs.kesten_mckay(3), fs.free_poisson(2))
+    assert law.degree == 4 and law.density().expr is None
+    num = fp.boxplus(fp.kesten_mckay(3), fp.free_poisson(2.0))
+    track = law.to_numeric()
+    rng = np.random.default_rng(5)
+    zs = rng.uniform(-4, 9, 40) + 1j * np.exp(rng.uniform(np.log(1e-4), np.log(5), 40))
+    assert np.allclose(track.cauchy(zs), num.cauchy(zs), rtol=1e-10, atol=1e-12)
+    lo, hi = (float(e) for e in law.support_edges())
+    xs = np.linspace(lo, hi, 33)[1:-1]
+    assert np.allclose(track.pdf(xs), num.pdf(xs), atol=1e-8)
+    assert np.allclose(num.support, (lo, hi), atol=1e-9)
+
+
+def test_branch_data_singles_out_the_cauchy_transform():
+    inv = fs.semicircle().shift(3).inverse()
+    assert inv.branch_data == (sp.Rational(3, 2) - sp.sqrt(5) / 2,)
+    with pytest.raises(ValueError, match="several branches"):
+        fs.AlgebraicLaw(inv.polynomial)
+    again = fs.AlgebraicLaw(inv.polynomial, moments=inv.branch_data)
+    # E[X^-2] for X = 3 + semicircle, by quadrature of the semicircle density
+    num = fp.semicircle(mean=3.0)
+    quad, _ = integrate.quad(lambda x: num.pdf(x) / x ** 2, 1, 5)
+    assert float(again.moments(2)[1]) == pytest.approx(quad, rel=1e-9)
+    # the numeric face follows the branch picked by the data
+    zz = np.array([0.3 + 0.1j, 0.5 + 1e-3j])
+    # G_{1/X}(z) = 1/z - G_X(1/z)/z^2
+    expected = 1 / zz - num.cauchy(1 / zz) / zz ** 2
+    got = inv.to_numeric().cauchy(zz)
+    assert np.allclose(got, expected, rtol=1e-9)
