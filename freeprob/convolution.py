@@ -127,16 +127,26 @@ def _newton_nb(op, k1, p1, k2, p2, tp, z, w, maxit):
 
 
 @njit(cache=True, error_model="numpy")
-def _solve_nb(op, k1, p1, k2, p2, tp, z, c0, scale, warm):
-    """Ω₁ at every z (1-D, Im z > 0), with its residual; c0 is the start's shift (⊞) or divisor (⊠)."""
+def _solve_nb(op, k1, p1, k2, p2, tp, z, c0, scale, warm, guess):
+    """Ω₁ at every z (1-D, Im z > 0), with its residual; c0 is the start's shift (⊞) or divisor (⊠).
+
+    Warm starts, each accepted only under the test of the module docstring: ``guess[i]`` when it
+    is finite (e.g. the previous step of a bisection), else the neighbour's solution when
+    ``warm`` and the neighbour is close; otherwise height continuation.
+    """
     n = z.shape[0]
     out = np.empty(n, dtype=np.complex128)
     res = np.empty(n)
     for i in range(n):
         zi = z[i]
         done = False
-        if warm and i > 0 and abs(zi - z[i - 1]) < 0.05 * scale and np.isfinite(res[i - 1]):
-            w, r, adt = _newton_nb(op, k1, p1, k2, p2, tp, zi, out[i - 1], 40)
+        start = complex(np.nan, np.nan)
+        if np.isfinite(guess[i].real) and np.isfinite(guess[i].imag) and guess[i].imag > 0.0:
+            start = guess[i]
+        elif warm and i > 0 and abs(zi - z[i - 1]) < 0.05 * scale and np.isfinite(res[i - 1]):
+            start = out[i - 1]
+        if np.isfinite(start.real):
+            w, r, adt = _newton_nb(op, k1, p1, k2, p2, tp, zi, start, 40)
             if w.imag > 0.0 and r <= _TOL * max(1.0, abs(w)) and adt <= 1.0 + 1e-6:
                 out[i] = w
                 res[i] = r
@@ -238,12 +248,13 @@ class SubordinatedLaw(Law):
         """The same law with the roles of the inputs exchanged (None when there is no such pair)."""
         return None
 
-    def _solve_raw(self, z: np.ndarray, warm: bool):
+    def _solve_raw(self, z: np.ndarray, warm: bool, guess=None):
         """(Ω₁, residual, converged) at ``z`` without raising."""
         z = np.ascontiguousarray(z, dtype=np.complex128)
         if self._kernel_args is not None:
             op, k1, p1, k2, p2, tp, c0 = self._kernel_args
-            w, resid = _solve_nb(op, k1, p1, k2, p2, tp, z, c0, self._scale, warm)
+            g0 = np.full(z.shape, np.nan + 0j) if guess is None else np.ascontiguousarray(guess, dtype=np.complex128)
+            w, resid = _solve_nb(op, k1, p1, k2, p2, tp, z, c0, self._scale, warm, g0)
         else:
             w = self._solve_numpy(z)
             t, _, _ = self._map(z, w)
@@ -252,7 +263,7 @@ class SubordinatedLaw(Law):
             ok = np.isfinite(resid) & (resid <= _TOL * np.maximum(1.0, np.abs(w))) & (w.imag > 0)
         return w, resid, ok
 
-    def _solve(self, z: np.ndarray, warm: bool = True) -> np.ndarray:
+    def _solve(self, z: np.ndarray, warm: bool = True, guess=None) -> np.ndarray:
         """Ω₁ at ``z`` (1-D, Im z > 0); ``SubordinationError`` with the worst point otherwise.
 
         Where Ω₁ itself is ill-conditioned (it tends to infinity where G of the result vanishes on
@@ -260,7 +271,7 @@ class SubordinatedLaw(Law):
         exchanged, which is then bounded, and Ω₁ is recovered from the explicit half of the map.
         """
         z = np.ascontiguousarray(z, dtype=np.complex128)
-        w, resid, ok = self._solve_raw(z, warm)
+        w, resid, ok = self._solve_raw(z, warm, guess)
         if not np.all(ok) and self._swapped is not None:
             bad = np.flatnonzero(~ok)
             w2, r2, ok2 = self._swapped._solve_raw(z[bad], warm)
@@ -358,7 +369,9 @@ class SubordinatedLaw(Law):
         return out.reshape(shape)
 
     def _cauchy_upper(self, z):
-        g = self._g_from_w(z, self._solve(z))
+        return self._check_cauchy(z, self._g_from_w(z, self._solve(z)))
+
+    def _check_cauchy(self, z, g):
         # a Cauchy transform maps C⁺ into the closed lower half-plane; anything else means that
         # an input was not the transform of a probability law (the fixed point exists regardless)
         wrong = g.imag > 1e-9 * np.maximum(np.abs(g), 1e-300)
@@ -384,19 +397,23 @@ class SubordinatedLaw(Law):
         return self._g_dg(z.ravel())[1].reshape(z.shape)
 
     # -- support --------------------------------------------------------------------------
-    def _raw_density(self, x: np.ndarray, eps: float) -> np.ndarray:
-        """−Im G(x + iε)/π minus the atoms' Lorentzians at height ε."""
-        g = self._cauchy_upper(np.asarray(x, dtype=float) + 1j * eps)
+    def _raw_density(self, x: np.ndarray, eps: float, guess=None, want_w: bool = False):
+        """−Im G(x + iε)/π minus the atoms' Lorentzians at height ε (and Ω₁ if ``want_w``)."""
+        z = np.asarray(x, dtype=float) + 1j * eps
+        w = self._solve(z, guess=guess)
+        g = self._check_cauchy(z, self._g_from_w(z, w))
         dens = -g.imag / np.pi
-        pts, w = self.atoms
+        pts, m = self.atoms
         if len(pts):
-            dens = dens - (w[None, :] * eps / np.pi / ((x[:, None] - pts[None, :]) ** 2 + eps**2)).sum(axis=1)
-        return dens
+            dens = dens - (m[None, :] * eps / np.pi / ((x[:, None] - pts[None, :]) ** 2 + eps**2)).sum(axis=1)
+        return (dens, w) if want_w else dens
 
-    def _inside(self, x: np.ndarray) -> np.ndarray:
+    def _inside(self, x: np.ndarray, guess=None, want_w: bool = False):
         eps = 1e-15 * self._scale
         # K = 1e6: see the module docstring for the resulting edge accuracy
-        return self._raw_density(x, eps) > 1e6 * eps / np.pi
+        d, w = self._raw_density(x, eps, guess=guess, want_w=True)
+        ins = d > 1e6 * eps / np.pi
+        return (ins, w) if want_w else ins
 
     @cached_property
     def intervals(self) -> tuple[tuple[float, float], ...]:
@@ -436,11 +453,13 @@ class SubordinatedLaw(Law):
             hi_out.append(x[e + 1] if e < x.size - 1 else x[-1])
         o = np.array(lo_out + hi_out)
         i = np.array(lo_in + hi_in)
+        guess = None
         for _ in range(60):
             if np.all(np.abs(o - i) <= 1e-13 * self._scale):
                 break
             mid = 0.5 * (o + i)
-            ins = self._inside(mid)
+            # warm start from the previous midpoint's Ω₁ (accepted only under the solver's test)
+            ins, guess = self._inside(mid, guess=guess, want_w=True)
             i = np.where(ins, mid, i)
             o = np.where(ins, o, mid)
         edges = 0.5 * (o + i)
@@ -468,7 +487,7 @@ class SubordinatedLaw(Law):
         return out
 
     def _pdf(self, x):
-        eps = 1e-11 * self._scale
+        eps = 1e-15 * self._scale  # the smoothing error is ε·|ρ'|; the solver is accurate down there
         out = np.zeros_like(x)
         inside = np.zeros(x.shape, dtype=bool)
         for u, v in self.intervals:

@@ -1,0 +1,207 @@
+"""Speed and accuracy of freeprob's free convolutions against rmtool's polynomial method.
+
+Run from the repository root (writes docs/benchmarks/convolution.md unless --no-write)::
+
+    pip install rmtool
+    python benchmarks/bench_convolution.py [--repeat 7] [--no-write]
+
+Problem A (issue 2): the density of semicircle(1) ⊞ marchenko_pastur(0.5) on 2,001 points of
+[-2.5, 4.5].  Its Cauchy transform solves the cubic G³ − (z+2)G² + (2z−1)G − 2 = 0 (R-transform
+w + 1/(1 − w/2)); the reference density is −Im/π of the root with negative imaginary part, from
+mpmath.polyroots at 30 digits.  Contenders:
+
+* freeprob, compiled: ``fp.boxplus(...).pdf(x)`` on a freshly built law each run (so the support
+  search, 2,001 grid points plus the edge bisections, is included in the time);
+* freeprob, numpy path: the same iteration vectorised in numpy (the compiled kernels disabled);
+* rmtool 1.0 (PyPI): ``AplusB(wignerpol(), wishartpol(0.5))`` (symbolic, resultants) and
+  ``Lmz2pdf(L, x)`` (numpy.roots of the cubic at each x, root with the largest imaginary part).
+
+Problem B (issue 2): Bern(½) ⊠ Bern(½) density on 2,001 points of [0, 1] plus its atoms; the
+reference is the closed form 1/(2π sqrt(x(1−x))) and the atom ½ at 0.
+
+Compile time: the first call in a fresh interpreter with an empty numba cache (cold) and with the
+cache filled (warm), both measured in subprocesses.  Times are medians over ``--repeat`` runs in
+one process, on whatever machine runs the script (the table records its CPU count and load).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import mpmath
+import numpy as np
+
+import freeprob as fp
+
+ROOT = Path(__file__).resolve().parents[1]
+X_A = np.linspace(-2.5, 4.5, 2001)
+X_B = np.linspace(0.0, 1.0, 2001)
+
+
+def reference_density_a(x: np.ndarray) -> np.ndarray:
+    """−Im G/π from the cubic's root with Im G < 0 (none: density 0), mpmath at 30 digits."""
+    out = np.zeros(x.size)
+    with mpmath.workdps(30):
+        for i, xi in enumerate(x):
+            z = mpmath.mpf(float(xi))
+            roots = mpmath.polyroots([1, -(z + 2), 2 * z - 1, -2], maxsteps=200, extraprec=60)
+            im = [-float(mpmath.im(r)) for r in roots]
+            out[i] = max(0.0, max(im)) / np.pi
+    return out
+
+
+def median_time(fn, repeat: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def freeprob_a():
+    return fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5)).pdf(X_A)
+
+
+def freeprob_a_numpy():
+    rho = fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5))
+    rho.__dict__["_kernel_args"] = None  # disable the compiled kernels: same iteration in numpy
+    rho._swapped.__dict__["_kernel_args"] = None
+    return rho.pdf(X_A)
+
+
+def rmtool_a():
+    from rmtool import AplusB, Lmz2pdf, wignerpol, wishartpol
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        poly = AplusB(wignerpol(), wishartpol(0.5))
+        info = Lmz2pdf(poly, X_A)
+    return np.nan_to_num(info.density)
+
+
+def freeprob_b():
+    rho = fp.boxtimes(fp.bernoulli(0.5), fp.bernoulli(0.5))
+    return rho.pdf(X_B), rho.atoms
+
+
+_FIRST_CALL = (
+    "import time; t0 = time.perf_counter(); import freeprob as fp, numpy as np; t1 = time.perf_counter(); "
+    "fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5)).pdf(np.linspace(-2.5, 4.5, 2001)); "
+    "t2 = time.perf_counter(); print(t1 - t0, t2 - t1)"
+)
+
+
+def first_call(cache_dir: str | None) -> tuple[float, float]:
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    out = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    imp, call = (float(v) for v in out.stdout.split())
+    return imp, call
+
+
+def main(argv=None) -> str:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as d:
+        cold = first_call(d)  # empty cache: compiles every kernel
+        warm = first_call(d)  # same directory, now filled
+    freeprob_a()  # make sure this process has the kernels loaded
+
+    ref = reference_density_a(X_A)
+    t_fp, d_fp = median_time(freeprob_a, args.repeat)
+    t_np, d_np = median_time(freeprob_a_numpy, max(3, args.repeat // 2))
+    t_rm, d_rm = median_time(rmtool_a, max(3, args.repeat // 2))
+    rho = fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5))
+    lo, hi = rho.support
+    away = (np.abs(X_A - lo) > 1e-3) & (np.abs(X_A - hi) > 1e-3)
+
+    def err(d):
+        return float(np.max(np.abs(d - ref))), float(np.max(np.abs(d - ref)[away]))
+
+    e_fp, e_np, e_rm = err(d_fp), err(d_np), err(d_rm)
+
+    # support edges: the discriminant of the cubic in G, real roots (mpmath), against rho.support
+    import sympy as sp
+
+    G, Z = sp.symbols("G Z")
+    disc = sp.Poly(sp.discriminant(G**3 - (Z + 2) * G**2 + (2 * Z - 1) * G - 2, G), Z)
+    droots = sorted(float(sp.re(r)) for r in disc.nroots(n=30) if abs(sp.im(r)) < 1e-20)
+    edge_err = max(min(abs(e - r) for r in droots) for e in (lo, hi))
+
+    t_b, (d_b, atoms_b) = median_time(freeprob_b, args.repeat)
+    inner = (X_B > 1e-3) & (X_B < 1 - 1e-3)
+    closed = 1.0 / (2 * np.pi * np.sqrt(X_B[inner] * (1 - X_B[inner])))
+    e_b = float(np.max(np.abs(d_b[inner] - closed)))
+    atom_err = float(abs(atoms_b[1][0] - 0.5)) if atoms_b[0].tolist() == [0.0] else float("inf")
+
+    import rmtool
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        "# Benchmark: free convolutions",
+        "",
+        "Command (from the repository root; `pip install rmtool` first):",
+        "",
+        "```",
+        "python benchmarks/bench_convolution.py --repeat 7",
+        "```",
+        "",
+        f"Machine: {os.cpu_count()} CPUs, load average {load:.1f} at the start (shared machine: absolute",
+        "times are noisy, ratios measured in the same run are the figure of merit). "
+        f"numpy {np.__version__}, rmtool {getattr(rmtool, '__version__', '?')}.",
+        "",
+        "## A. Density of semicircle(1) ⊞ marchenko_pastur(0.5) on 2,001 points",
+        "",
+        "Reference: the root of G³ − (z+2)G² + (2z−1)G − 2 = 0 with Im G < 0, mpmath at 30 digits.",
+        f"Error 'away' excludes points within 1e-3 of the support edges ({lo:.12f}, {hi:.12f}).",
+        "",
+        "| method | median time (s) | vs freeprob | max abs error | max abs error away from edges |",
+        "|---|---|---|---|---|",
+        f"| freeprob (numba kernels, law rebuilt each run, support search included) | {t_fp:.4f} | 1× | {e_fp[0]:.2e} | {e_fp[1]:.2e} |",
+        f"| freeprob, same iteration in numpy (kernels disabled) | {t_np:.4f} | {t_np / t_fp:.0f}× slower | {e_np[0]:.2e} | {e_np[1]:.2e} |",
+        f"| rmtool `AplusB` + `Lmz2pdf` (polynomial method) | {t_rm:.4f} | {t_rm / t_fp:.0f}× slower | {e_rm[0]:.2e} | {e_rm[1]:.2e} |",
+        "",
+        f"Support edges found by freeprob vs the real roots of the cubic's discriminant: max error {edge_err:.1e}.",
+        "",
+        "Compile time (first call, fresh interpreter, import excluded):",
+        "",
+        f"- empty numba cache (compiles the kernels): {cold[1]:.2f} s (import {cold[0]:.2f} s)",
+        f"- filled cache (`cache=True`): {warm[1]:.2f} s (import {warm[0]:.2f} s)",
+        "",
+        "## B. Bern(½) ⊠ Bern(½): density on 2,001 points and atoms",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| median time, law rebuilt each run (atoms + support + density) | {t_b:.4f} s |",
+        f"| max abs error vs 1/(2π sqrt(x(1−x))) on (1e-3, 1 − 1e-3) | {e_b:.2e} |",
+        f"| atoms | {atoms_b[0].tolist()} with masses {atoms_b[1].tolist()} (error {atom_err:.1e}) |",
+        "",
+        "Requirement of issue 2: A at least 50× faster than rmtool's polynomial method and more accurate;",
+        "B under 1 s on one core.",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        out = ROOT / "docs" / "benchmarks" / "convolution.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+    return text
+
+
+if __name__ == "__main__":
+    main()
