@@ -349,3 +349,18 @@ def test_boxtimes_properties(a, b, x, y):
     assert abs(w2[0] * nu.cauchy(w2[0]) - z[0] * g[0]) < 1e-9 * max(1, abs(z[0] * g[0]))
     s = np.array([-0.05, 0.03])
     assert np.allclose(fp.Law.s_transform(rho, s), mu.s_transform(s) * nu.s_transform(s), rtol=1e-7)
+
+
+# ---------------------------------------------------------------------------- verify cases
+def test_verify_cases_pass_at_quick_size():
+    pytest.importorskip("matplotlib")
+    from nn_spectra.verify.cases import free_convolutions
+    from nn_spectra.verify.case import get_case
+
+    names = ["boxplus_density_and_edges", "free_power_kesten_mckay", "free_projections_atoms"]
+    assert free_convolutions is not None
+    for name in names:
+        case = get_case(name)
+        res = case.run(case.quick_size, np.random.default_rng(0))
+        assert res.distance <= case.tolerance_at(case.quick_size), (name, res.distance)
+        assert res.figure is not None

@@ -37,16 +37,24 @@ def test_free_poisson_rate_scales(lam, t):
     assert np.max(np.abs(rho.pdf(x) - ref.pdf(x))) < 1e-8
 
 
-@pytest.mark.parametrize("t", [2.0, 2.5, 3.0, 5.25])
+@pytest.mark.parametrize("t", [1.25, 1.5, 2.0, 2.5, 3.0, 5.25])
 def test_bernoulli_power_is_kesten_mckay_for_real_t(t):
-    """Symmetric Bernoulli^{⊞t}: density t·sqrt(4(t−1) − x²)/(2π(t² − x²)) (t = 2: arcsine)."""
+    """Symmetric Bernoulli^{⊞t}: density t·sqrt(4(t−1) − x²)/(2π(t² − x²)) (t = 2: arcsine),
+    plus atoms 1 − t/2 at ±t when t < 2."""
     rho = free_power(SYM_BERN, t)
     r = 2 * np.sqrt(t - 1)
     x = np.linspace(-0.97 * r, 0.97 * r, 31)
     km = t * np.sqrt(4 * (t - 1) - x**2) / (2 * np.pi * (t**2 - x**2))
     assert np.max(np.abs(rho.pdf(x) - km)) < 1e-8
-    assert rho.support == pytest.approx((-r, r), abs=1e-9 * r)
-    assert len(rho.atoms[0]) == 0  # t·½ − (t − 1) ≤ 0
+    assert len(rho.intervals) == 1
+    assert np.max(np.abs(np.array(rho.intervals[0]) - [-r, r])) < 1e-9 * r
+    pts, w = rho.atoms
+    if t < 2:
+        assert pts.tolist() == [-t, t] and w.tolist() == pytest.approx([1 - t / 2] * 2, abs=1e-14)
+        assert rho.support == (-t, t)
+    else:
+        assert len(pts) == 0  # t·½ − (t − 1) ≤ 0
+        assert rho.support == pytest.approx((-r, r), abs=1e-9 * r)
     if t == 2.0:
         assert np.max(np.abs(rho.pdf(x) - fp.arcsine(-2, 2).pdf(x))) < 1e-8
 
