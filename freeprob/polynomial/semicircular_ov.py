@@ -23,10 +23,23 @@ __all__ = ["solve_semicircular"]
 
 @njit(cache=True)
 def _eta(G, A):
+    # explicit loops: A[j] slices are not typed contiguous, and n is small
     n = G.shape[0]
     out = np.zeros((n, n), dtype=np.complex128)
+    tmp = np.empty((n, n), dtype=np.complex128)
     for j in range(A.shape[0]):
-        out += A[j] @ G @ A[j]
+        for a in range(n):
+            for b in range(n):
+                s = 0j
+                for c in range(n):
+                    s += A[j, a, c] * G[c, b]
+                tmp[a, b] = s
+        for a in range(n):
+            for b in range(n):
+                s = 0j
+                for c in range(n):
+                    s += tmp[a, c] * A[j, c, b]
+                out[a, b] += s
     return out
 
 
@@ -83,7 +96,12 @@ def _newton(G, W0, A, iters, tol):
         J = np.zeros((n * n, n * n), dtype=np.complex128)
         AG = np.empty((A.shape[0], n, n), dtype=np.complex128)
         for j in range(A.shape[0]):
-            AG[j] = A[j] @ G
+            for a in range(n):
+                for b in range(n):
+                    s = 0j
+                    for c in range(n):
+                        s += A[j, a, c] * G[c, b]
+                    AG[j, a, b] = s
         for a in range(n):
             for b in range(n):
                 row = a * n + b
@@ -94,7 +112,7 @@ def _newton(G, W0, A, iters, tol):
                         for j in range(A.shape[0]):
                             s += A[j, a, c] * AG[j, d, b]
                         J[row, c * n + d] -= s
-        step = np.linalg.solve(J, -R.ravel()).reshape((n, n))
+        step = np.ascontiguousarray(np.linalg.solve(J, -R.ravel())).reshape((n, n))
         lam = 1.0
         accepted = False
         for _h in range(30):
@@ -139,13 +157,15 @@ def solve_semicircular(a0, A, x, y, eps, heights, tol):
         G = _averaged(G, W0, A, 2000)
         r = 0.0
         last = False
+        floor = min(y[p], eps)
         for hh in range(heights.shape[0] + 1):
-            h = heights[hh] if hh < heights.shape[0] else y[p]
-            if h <= y[p]:
-                h = y[p]
+            h = heights[hh] if hh < heights.shape[0] else floor
+            if h <= floor:
+                h = floor
                 last = True
+            # the (1,1) entry descends to Im z, the regulariser entries to eps, independently
             W0 = -a0.copy()
-            W0[0, 0] += x[p] + 1j * h
+            W0[0, 0] += x[p] + 1j * max(h, y[p])
             for i in range(1, n):
                 W0[i, i] += 1j * max(h, eps)
             G, r = _newton(G, W0, A, 60, tol)
