@@ -364,3 +364,17 @@ def test_verify_cases_pass_at_quick_size():
         res = case.run(case.quick_size, np.random.default_rng(0))
         assert res.distance <= case.tolerance_at(case.quick_size), (name, res.distance)
         assert res.figure is not None
+
+
+def test_cdf_against_closed_forms():
+    """cdf = atoms + ∫ density: free projections (arcsine-type edges at the atom) and semicircles."""
+    rho = fp.boxtimes(fp.bernoulli(0.5), fp.bernoulli(0.5))
+    x = np.linspace(0, 1, 101)
+    assert np.max(np.abs(rho.cdf(x) - (0.5 + np.arcsin(np.sqrt(x)) / np.pi))) < 1e-6
+    rho = fp.boxplus(fp.semicircle(1.0), fp.semicircle(3.0))
+    x = np.linspace(-5, 5, 101)
+    assert np.max(np.abs(rho.cdf(x) - fp.semicircle(4.0).cdf(x))) < 1e-6
+    rho = fp.boxplus(fp.atoms([0.0, 1.0], [0.7, 0.3]), fp.atoms([0.0, 2.0], [0.6, 0.4]))
+    # jumps of the theorem's atoms (0.3 at 0, 0.1 at 2), 0 below and 1 above the support
+    c = rho.cdf(np.array([-0.1, -1e-9, 0.0, 2.0 - 1e-9, 2.0, 3.5]))
+    assert [c[0], c[2] - c[1], c[4] - c[3], c[5]] == pytest.approx([0, 0.3, 0.1, 1.0], abs=1e-6)
