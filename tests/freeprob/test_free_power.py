@@ -123,3 +123,35 @@ def test_power_properties(a, t, x, y):
     # R-transform scales by t (generic inverse of the solver's G against the closed atoms)
     ww = np.array([0.02 + 0.01j, -0.01 + 0.004j])
     assert np.allclose(fp.Law.r_transform(rho, ww), t * mu.r_transform(ww), atol=1e-8)
+
+
+def _compressed_spectrum(points, weights, n, t, rng):
+    """Eigenvalues of t·(P O A Oᵀ P) on the range of P (rank n/t), A diagonal with the atoms, O Haar.
+
+    Nica–Speicher: compressing by a free projection of trace 1/t and rescaling by t gives μ^{⊞t}.
+    """
+    counts = np.round(np.array(weights) * n).astype(int)
+    counts[-1] = n - counts[:-1].sum()
+    a = np.repeat(points, counts)
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    o = q * np.sign(np.diag(r))  # Haar orthogonal (Mezzadri's sign correction)
+    k = int(round(n / t))
+    b = (o[:k] * a) @ o[:k].T
+    return t * np.linalg.eigvalsh(b), k
+
+
+def _ks(eigs, law):
+    e = np.sort(eigs)
+    c = law.cdf(e)
+    n = e.size
+    return float(max(np.max(np.arange(1, n + 1) / n - c), np.max(c - np.arange(n) / n)))
+
+
+@pytest.mark.parametrize("n", [pytest.param(400, id="fast"), pytest.param(3000, id="slow", marks=pytest.mark.slow)])
+def test_power_matches_compressed_random_matrices(n):
+    """KS distance between the compressed spectrum and μ^{⊞t} shrinks like 1/k (k = n/t eigenvalues);
+    the tolerance 4/k is a few times what finite-size effects leave at these sizes."""
+    pts, w, t = [0.0, 1.0, 3.0], [0.5, 0.3, 0.2], 2.5
+    rho = free_power(fp.atoms(pts, w), t)
+    eigs, k = _compressed_spectrum(pts, w, n, t, np.random.default_rng(7))
+    assert _ks(eigs, rho) < 4.0 / k
