@@ -31,7 +31,7 @@ Atoms are exact (Bercovici–Voiculescu): for ⊞ an atom at b + c iff μ{b} + �
 
 Support.  The absolutely continuous part is located on a cosine-spaced grid over the hull of
 the inputs' supports (:attr:`SubordinatedLaw.grid_size` points), and each edge is refined by
-bisection on the test :math:`-\operatorname{Im} G(x + i\varepsilon) > K\varepsilon` with
+bracketing (16 sections per round) on the test :math:`-\operatorname{Im} G(x + i\varepsilon) > K\varepsilon` with
 ε = 1e-15·scale and K = 1e6.  Outside the support the left side is
 :math:`\varepsilon\,|G'(x)| \approx \varepsilon c/(2\sqrt d)` at a distance d from a square-root
 edge where the density is :math:`c\sqrt{d}`, inside it is about :math:`\pi c\sqrt d`: the test
@@ -145,6 +145,11 @@ def _solve_nb(op, k1, p1, k2, p2, tp, z, c0, scale, warm, guess):
             start = guess[i]
         elif warm and i > 0 and abs(zi - z[i - 1]) < 0.05 * scale and np.isfinite(res[i - 1]):
             start = out[i - 1]
+            if i > 1 and np.isfinite(res[i - 2]) and abs(z[i - 1] - z[i - 2]) > 0.0:
+                # secant predictor along the grid; kept only if it stays in C⁺
+                pred = out[i - 1] + (out[i - 1] - out[i - 2]) * ((zi - z[i - 1]) / (z[i - 1] - z[i - 2]))
+                if pred.imag > 0.0:
+                    start = pred
         if np.isfinite(start.real):
             w, r, adt = _newton_nb(op, k1, p1, k2, p2, tp, zi, start, 40)
             if w.imag > 0.0 and r <= _TOL * max(1.0, abs(w)) and adt <= 1.0 + 1e-6:
@@ -458,15 +463,21 @@ class SubordinatedLaw(Law):
             hi_out.append(x[e + 1] if e < x.size - 1 else x[-1])
         o = np.array(lo_out + hi_out)
         i = np.array(lo_in + hi_in)
-        guess = None
-        for _ in range(60):
+        # 16-section search: each round tests 15 interior points of every bracket (one solver
+        # call, warm-started along each bracket) and keeps the sub-bracket where the test flips
+        frac = np.arange(1, 16) / 16.0
+        for _ in range(20):
             if np.all(np.abs(o - i) <= 1e-13 * self._scale):
                 break
-            mid = 0.5 * (o + i)
-            # warm start from the previous midpoint's Ω₁ (accepted only under the solver's test)
-            ins, guess = self._inside(mid, guess=guess, want_w=True)
-            i = np.where(ins, mid, i)
-            o = np.where(ins, o, mid)
+            pts = o[:, None] + (i - o)[:, None] * frac[None, :]  # from the outside end inward
+            ins = self._inside(pts.ravel()).reshape(pts.shape)
+            # first inside point along each row (the test is monotone across a simple edge;
+            # otherwise this still keeps a valid (outside, inside) bracket)
+            first = np.where(ins.any(axis=1), ins.argmax(axis=1), frac.size)
+            rows = np.arange(o.size)
+            new_i = np.where(first < frac.size, pts[rows, np.minimum(first, frac.size - 1)], i)
+            new_o = np.where(first > 0, pts[rows, np.maximum(first - 1, 0)], o)
+            o, i = new_o, new_i
         edges = 0.5 * (o + i)
         k = len(starts)
         lo = [a if s == 0 else float(edges[j]) for j, s in enumerate(starts)]
