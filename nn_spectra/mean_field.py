@@ -124,7 +124,7 @@ def q_star(act, sigma_w2, sigma_b2, q0: float = 1.0, return_trajectory: bool = F
     for _ in range(200):
         if not grow.any():
             break
-        hi[grow] *= 4.0
+        hi[grow] *= 16.0
         g, _ = _g_and_slope(act, hi[grow], sw[grow], sb[grow])
         still = g >= 0
         idx = np.flatnonzero(grow)
@@ -133,6 +133,7 @@ def q_star(act, sigma_w2, sigma_b2, q0: float = 1.0, return_trajectory: bool = F
         too_big = hi > 1e150
         res[grow & too_big] = np.inf
         grow &= ~too_big
+    res[grow] = np.inf
     todo = np.flatnonzero(np.isnan(res))
     if todo.size:
         a, b, ssw, ssb = lo[todo], hi[todo], sw[todo], sb[todo]
