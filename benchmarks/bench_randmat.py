@@ -116,22 +116,27 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "randmat.md"))
     args = ap.parse_args(argv)
-    from threadpoolctl import threadpool_limits
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # threadpoolctl comes with scikit-learn; without it BLAS keeps its default
+        threadpool_limits = None
 
     t0 = time.time()
     # one BLAS thread everywhere (loky workers get one each as well): on a shared 2-core machine
     # this makes CPU times reproducible and the 1-vs-2-worker comparison fair
-    limits = threadpool_limits(1)
+    limits = threadpool_limits(1) if threadpool_limits else None
     haar_md, haar = bench_haar(1000, args.runs)
     fs_md, fs = bench_free_sum(2000, max(3, args.runs // 2))
     ens_md, ens = bench_ensemble(12, max(3, args.runs // 2))
-    limits.restore_original_limits()
+    if limits is not None:
+        limits.restore_original_limits()
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
     header = [
         "# randmat benchmarks", "",
         "Produced by `python benchmarks/bench_randmat.py --runs "
         f"{args.runs}` on {platform.machine()} with {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, scipy {scipy.__version__}, BLAS limited to one thread; load average at the end "
+        f"numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"BLAS {'limited to one thread' if limits is not None else 'with its default threads'}; load average at the end "
         f"{load[0]:.1f} (the machine is shared with other jobs, so wall times are noisy; CPU "
         f"times and ratios of interleaved runs are the meaningful figures). Total time {time.time() - t0:.0f} s.", "",
     ]

@@ -4,8 +4,9 @@ r"""A reproducible Monte-Carlo runner on top of joblib.
 ``rng_k = numpy.random.default_rng(s_k)`` and :math:`s_0, s_1, \dots` are the children
 ``SeedSequence(root).spawn(trials)`` of one root seed. Child seed sequences are statistically
 independent streams, and trial ``k`` sees the same stream whatever the number of workers, the
-backend or the order in which trials finish; so serial, multi-process and Dask runs return
-identical numbers.
+backend or the order in which trials finish; so serial, multi-process and Dask runs draw identical
+random numbers and, unless a trial's floating-point result depends on the BLAS thread count of
+the worker (large matrix products can round differently), return identical results.
 
 The work is dispatched by :class:`joblib.Parallel` without naming a backend, so the active
 ``joblib.parallel_backend`` context (``"loky"``, ``"threading"``, ``"dask"`` with a
