@@ -97,7 +97,9 @@ def _corr(q11, q22, q12):
 def _relu_kernel(q11, q22, q12):
     # arc-cosine kernel of degree 1 and 0 (Cho & Saul 2009)
     c, den = _corr(q11, q22, q12)
-    theta = np.arccos(c)
+    # θ from atan2(√(q11 q22 − q12²), q12): exact 0 on a consistent diagonal, unlike arccos of a
+    # rounded correlation (whose error 1e-16 becomes 1e-8 in θ)
+    theta = np.arctan2(np.sqrt(np.maximum(q11 * q22 - q12 * q12, 0.0)), q12)
     k = den * (np.sin(theta) + (np.pi - theta) * c) / (2 * np.pi)
     kd = np.where(den > 0, (np.pi - theta) / (2 * np.pi), 0.0)
     return k, kd

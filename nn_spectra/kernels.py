@@ -183,14 +183,21 @@ def nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0, sig
     layers = {"nngp": [S.copy()], "ntk": [T.copy()], "nngp_dot": []} if return_layers else None
     for layer in range(depth):
         # for homogeneous φ, K(λQ) = λK(Q) and K̇(λQ) = K̇(Q): the normalised kernels go in as they are
+        prev_d1 = d1
         K, Kd = _pair_kernel(act, d1, d2, S, symmetric)
         e1 = activation_moments(act, d1)[0]
         e2 = e1 if symmetric else activation_moments(act, d2)[0]
         bias = sb * math.exp(-logc)
         S = sw * K + bias
         Sd = sw * Kd
-        T = T * Sd + S
         d1, d2 = sw * e1 + bias, sw * e2 + bias
+        if symmetric:
+            # the diagonal from the 1-D integral, so that c = 1 exactly there: near c = 1 the
+            # arc-cosine kernel's derivative has a square-root singularity that turns a rounding
+            # error of 1e-16 in c into 1e-8 in Σ̇
+            np.fill_diagonal(S, d1)
+            np.fill_diagonal(Sd, sw * activation_moments(act, prev_d1)[1])
+        T = T * Sd + S
         if homog:
             m = float(max(np.max(d1), np.max(d2)))
             if m > 0 and math.isfinite(m):
