@@ -7,11 +7,6 @@ pytest.importorskip("matplotlib")
 from nn_spectra.verify.cases import random_matrices  # noqa: E402  (registers the cases)
 from nn_spectra.verify.case import all_cases  # noqa: E402
 
-# bernoulli_free_sum compares with freeprob.boxplus(±1, ±1), whose tabulated cdf is off by
-# 0.015 from the exact arcsine cdf (trapezoid in x at inverse-square-root edges); the Monte Carlo
-# itself matches the closed form (tests/randmat/test_free_realisations.py)
-KNOWN_FREEPROB_ISSUES = {"bernoulli_free_sum"}
-
 CASES = [c for c in all_cases() if c.run.__module__ == random_matrices.__name__]
 
 
@@ -23,8 +18,6 @@ def test_topic_has_the_new_cases():
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_case_passes_at_quick_size(case):
-    if case.name in KNOWN_FREEPROB_ISSUES:
-        pytest.xfail("freeprob boxplus cdf inaccurate at inverse-square-root edges")
     result = case.run(case.quick_size, np.random.default_rng(20261123))
     assert result.figure is not None
     assert result.distance <= case.tolerance_at(case.quick_size), (case.name, result.measurement)
