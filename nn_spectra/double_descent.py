@@ -105,7 +105,7 @@ def simulate_risk(n: int, p: int, lam: float = 0.0, r2: float = 1.0, sigma2: flo
                   rng=None) -> tuple[float, float]:
     r"""Monte-Carlo risk :math:`\|\hat\beta-\beta\|^2`: mean and standard error over ``trials`` draws.
 
-    ``lam = 0`` is the min-norm solution (``numpy.linalg.lstsq``, i.e. the pseudo-inverse); ``lam > 0``
+    ``lam = 0`` is the min-norm solution :math:`X^+y` (normal equations on the smaller side); ``lam > 0``
     ridge with penalty :math:`n\lambda` on :math:`X^\top X`.  β is uniform on the sphere of radius √r2.
     """
     n, p, trials = int(n), int(p), int(trials)
@@ -119,7 +119,11 @@ def simulate_risk(n: int, p: int, lam: float = 0.0, r2: float = 1.0, sigma2: flo
         beta *= np.sqrt(r2) / np.linalg.norm(beta)
         X = rng.standard_normal((n, p))
         y = X @ beta + np.sqrt(sigma2) * rng.standard_normal(n)
-        if lam == 0:
+        if lam == 0 and p > n:
+            bh = X.T @ np.linalg.solve(X @ X.T, y)      # min-norm interpolator X⁺y
+        elif lam == 0 and p < n:
+            bh = np.linalg.solve(X.T @ X, X.T @ y)
+        elif lam == 0:
             bh = np.linalg.lstsq(X, y, rcond=None)[0]
         else:
             bh = np.linalg.solve(X.T @ X + n * lam * np.eye(p), X.T @ y)
