@@ -21,6 +21,7 @@ from .normal import Normal, normal
 from .fuss_catalan import FussCatalan, fuss_catalan
 from .empirical import Empirical, empirical
 from .pushforward import PushforwardLaw, pushforward
-from .convolution import boxplus, boxtimes
+from .convolution import SubordinationError, boxplus, boxtimes
+from .free_power import FreePower, free_power
 
 __version__ = "0.1.0"

@@ -6,7 +6,7 @@ Topics are imported in report order; a topic whose module is absent is skipped.
 """
 import importlib
 
-TOPICS = ("laws", "convolution", "symbolic", "polynomial", "random_matrices", "mean_field", "deep_spectra")
+TOPICS = ("laws", "free_convolutions", "symbolic", "polynomial", "random_matrices", "mean_field", "deep_spectra")
 
 for _topic in TOPICS:
     try:
