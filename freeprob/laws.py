@@ -269,6 +269,9 @@ class FreePoisson(Law):
     def var(self):
         return self._lam * self._alpha ** 2
 
+    def _kernel_spec(self):
+        return ck.FREE_POISSON, np.array([self._lam, self._alpha])
+
     def __repr__(self):
         return f"free_poisson(rate={self._lam:g}, jump={self._alpha:g})"
 
@@ -318,6 +321,9 @@ class Arcsine(Law):
         c, r = 0.5 * (self._lo + self._hi), 0.5 * (self._hi - self._lo)
         cm = [r ** j * comb(j, j // 2) / 2 ** j if j % 2 == 0 else 0.0 for j in range(n + 1)]
         return np.array([sum(comb(j, i) * cm[i] * c ** (j - i) for i in range(j + 1)) for j in range(1, n + 1)])
+
+    def _kernel_spec(self):
+        return ck.ARCSINE, np.array([self._lo, self._hi])
 
     def __repr__(self):
         return f"arcsine(a={self._lo:g}, b={self._hi:g})"
