@@ -152,3 +152,14 @@ def test_chi1_predicts_jacobian_growth():
     # tolerance: four standard errors of the seed average (each network is one Monte-Carlo sample)
     se = np.std(logs, ddof=1) / np.sqrt(len(logs))
     assert abs(np.mean(logs) - np.log(sw * x1 ** depth)) < 4 * se + 0.02
+
+
+def test_verify_cases_pass_at_quick_size():
+    import nn_spectra.verify.cases.mean_field  # noqa: F401  (registers the cases)
+    from nn_spectra.verify.case import get_case
+
+    for name in ("tanh_criticality", "ntk_finite_width", "double_descent"):
+        case = get_case(name)
+        res = case.run(case.quick_size, np.random.default_rng(0))
+        assert res.distance <= case.tolerance_at(case.quick_size), (name, res.measurement)
+        assert res.figure is not None
