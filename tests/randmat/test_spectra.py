@@ -158,3 +158,14 @@ def test_law_without_cdf():
 
     with pytest.raises(ValueError, match="no distribution function"):
         rm.ks_distance([0.5], NoCdf())
+
+
+@pytest.mark.skipif(not hasattr(fp, "normal"), reason="freeprob.normal not available")
+def test_unbounded_support_law():
+    x = np.random.default_rng(5).standard_normal(400)
+    law = fp.normal()
+    assert abs(rm.ks_distance(x, law) - stats.kstest(x, "norm").statistic) < 1e-12
+    m = 200000
+    ref = stats.wasserstein_distance(x, stats.norm.ppf((np.arange(m) + 0.5) / m))
+    # the reference's own discretisation error is ~1e-5 (the tails beyond the 1/(2m) quantiles)
+    assert abs(rm.wasserstein_distance(x, law) - ref) < 5e-5

@@ -13,7 +13,8 @@ CASES = [c for c in all_cases() if c.run.__module__ == random_matrices.__name__]
 def test_topic_has_the_new_cases():
     names = {c.name for c in CASES}
     assert {"haar_moments", "haar_unitary_angles", "orthogonal_arcsine", "asymptotic_freeness_sweep",
-            "wigner_semicircle", "marchenko_pastur", "semicircle_free_sum"} <= names
+            "wigner_semicircle", "marchenko_pastur", "semicircle_free_sum", "bernoulli_free_sum",
+            "mp_free_product", "permutation_kesten_mckay"} <= names
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)

@@ -1,5 +1,5 @@
 r"""Random-matrix theorems against Monte Carlo with :mod:`randmat`: Haar moments and eigen-angles,
-Wigner, Marchenko–Pastur, O + Oᵀ → arcsine, free convolutions of Haar-rotated matrices, and the
+random permutations → Kesten–McKay, Wigner, Marchenko–Pastur, O + Oᵀ → arcsine, free convolutions of Haar-rotated matrices, and the
 measured decay of the freeness defect.
 
 Kolmogorov–Smirnov distances of one N×N spectrum to its limit are O(log N / N) (eigenvalue
@@ -121,6 +121,23 @@ if rm is not None:
         metric="KS distance", tolerance=lambda n: 1.5 * _ks_tolerance(n),
         run=_run_orthogonal_arcsine, quick_size=800, full_size=3000, topic="random matrices",
     ))
+
+    if hasattr(fp, "kesten_mckay"):
+        def _run_permutation_kesten_mckay(size: int, rng: np.random.Generator) -> Result:
+            # adjacency of a random 4-regular multigraph: two independent uniform permutations
+            a = sum(p + p.T for p in (rm.haar_permutation(size, rng) for _ in range(2)))
+            return _ks_result(rm.eigenvalues(a), fp.kesten_mckay(4),
+                              "P₁ + P₁ᵀ + P₂ + P₂ᵀ (random 4-regular graph) vs Kesten–McKay(4)",
+                              "kesten_mckay(4) CDF", f"eigenvalues of the sum of two random permutations "
+                              f"and their transposes, N={size}")
+
+        register(Case(
+            name="permutation_kesten_mckay",
+            title="Random regular graphs: two uniform permutations and their transposes give Kesten–McKay(4)",
+            how="eigenvalues of P₁ + P₁ᵀ + P₂ + P₂ᵀ for independent randmat.haar_permutation draws, KS distance",
+            metric="KS distance", tolerance=_ks_tolerance,
+            run=_run_permutation_kesten_mckay, quick_size=800, full_size=3000, topic="random matrices",
+        ))
 
     # ------------------------------------------------------------------ limit laws
     def _run_wigner(size: int, rng: np.random.Generator) -> Result:
