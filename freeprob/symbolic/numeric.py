@@ -5,7 +5,7 @@ found by following the right root of :math:`P(G, z) = 0` along the vertical path
 :math:`x + iy`, from a height :math:`H` where the root closest to the moment series
 :math:`\sum_k m_k z^{-k-1}` is unambiguously the Cauchy transform, down to ``Im z`` (or to the
 real axis, for densities).  At each step all roots are computed at once (companion matrices,
-vectorised over points) and the one nearest the linear extrapolation of the path is kept.
+vectorised over points) and the one nearest the extrapolation of the path is kept.
 Choosing "the root with the largest imaginary part" instead fails in general.
 
 The support is computed exactly: its edges are real roots of the discriminant of P in G (and
@@ -76,21 +76,28 @@ class NumericAlgebraicLaw(Law):
 
     # -- root tracking ---------------------------------------------------------------------
     def _all_roots(self, zs: np.ndarray) -> np.ndarray:
-        """All roots in G at each point of ``zs`` (shape (n, deg)); NaN where the degree drops."""
-        a = np.stack([np.polyval(c, zs) for c in self._coeffs], axis=-1)  # (n, deg+1), a[:,0] leading
-        lead = a[:, 0]
-        ok = np.abs(lead) > 1e-14 * np.max(np.abs(a), axis=1)
+        """All roots in G at each point of ``zs`` (shape (n, deg)).
+
+        Where the leading coefficient is small (near atoms and poles, where a root runs off to
+        infinity) the companion matrix of the reversed polynomial, in H = 1/G, is used instead;
+        a root at infinity comes out as ``inf`` and is never the nearest.
+        """
+        a = np.stack([np.polyval(c, zs) for c in self._coeffs], axis=-1)  # (n, deg+1), leading first
+        rev = np.abs(a[:, 0]) < np.abs(a[:, -1])
+        b = np.where(rev[:, None], a[:, ::-1], a)
+        lead = b[:, 0]
+        dead = lead == 0
+        safe = np.where(dead, 1.0, lead)
         if self._deg == 1:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = (-a[:, 1] / lead)[:, None]
-            r[~ok] = np.nan
-            return r
-        comp = np.zeros((len(zs), self._deg, self._deg), dtype=complex)
-        safe = np.where(ok, lead, 1.0)
-        comp[:, 0, :] = -a[:, 1:] / safe[:, None]
-        comp[:, np.arange(1, self._deg), np.arange(self._deg - 1)] = 1.0
-        r = np.linalg.eigvals(comp)
-        r[~ok] = np.nan
+            r = (-b[:, 1] / safe)[:, None]
+        else:
+            comp = np.zeros((len(zs), self._deg, self._deg), dtype=complex)
+            comp[:, 0, :] = -b[:, 1:] / safe[:, None]
+            comp[:, np.arange(1, self._deg), np.arange(self._deg - 1)] = 1.0
+            r = np.linalg.eigvals(comp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(rev[:, None], 1.0 / r, r)
+        r[dead] = np.nan
         return r
 
     def _series(self, zs: np.ndarray) -> np.ndarray:
@@ -121,14 +128,23 @@ class NumericAlgebraicLaw(Law):
         ytgt = np.maximum(ys, floor)
         nsteps = int(np.ceil(8 * np.log10(h / ytgt.min()))) + 2
         t = np.linspace(0.0, 1.0, nsteps + 1)[1:]
-        prev = gs.copy()
-        prev2 = None
+        # steps are uniform in log(y), where G is smooth both at ordinary points and at atoms
+        # (G ~ c/(iy) grows geometrically); quadratic extrapolation in the step index follows
+        # both, so the nearest root is the continued branch even where two pole branches c/(iy),
+        # c'/(iy) run off to infinity together
+        hist = [gs.copy()]
         for tk in t:
             yk = h * (ytgt / h) ** tk
             zk = xs + 1j * yk
-            pred = prev if prev2 is None else prev + 0.5 * (prev - prev2)
-            cur = self._nearest(self._all_roots(zk), pred, prev)
-            prev2, prev = prev, cur
+            if len(hist) >= 3:
+                pred = 3 * hist[-1] - 3 * hist[-2] + hist[-3]
+            elif len(hist) == 2:
+                pred = 2 * hist[-1] - hist[-2]
+            else:
+                pred = hist[-1]
+            cur = self._nearest(self._all_roots(zk), pred, hist[-1])
+            hist = hist[-2:] + [cur]
+        prev = hist[-1]
         real = ys < floor
         if np.any(real):
             zk = xs[real] + 1j * ys[real]
