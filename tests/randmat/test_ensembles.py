@@ -159,3 +159,10 @@ def test_from_law_without_cdf():
 
     with pytest.raises(ValueError, match="no distribution function"):
         rm.from_law(NoCdf(), 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [2000, 4000])
+def test_goe_and_wishart_large(n):
+    assert rm.ks_distance(rm.goe(n, rng=n), fp.semicircle()) < _tol(n)
+    assert rm.ks_distance(rm.wishart(n, 2 * n, rng=n), fp.marchenko_pastur(ratio=0.5)) < _tol(n)
