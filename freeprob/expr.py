@@ -4,6 +4,11 @@
 ``semicircle().scale(2)``, ``-1.5``...  The text is parsed with :mod:`ast` and walked with a
 whitelist of node types and names; nothing is ever passed to ``eval``.
 
+Polynomials in free variables: ``poly(x*y + y*x, x=semicircle(), y=semicircle())``.  Inside the
+first argument of ``poly`` (and only there) bare names are variables and ``+ - *`` and ``**`` with
+a small non-negative integer exponent (at most 12) are allowed, with numeric coefficients; each
+variable gets its law as a keyword argument.
+
 >>> law_from_expression("boxplus(semicircle(var=1), semicircle(var=3))")
 boxplus(semicircle(var=1, mean=0), semicircle(var=3, mean=0))
 """
@@ -28,6 +33,35 @@ class Call:
 
 
 _METHODS = {"scale", "shift"}
+_MAX_POWER = 12
+
+
+@dataclass(frozen=True)
+class PolyExpr:
+    """A polynomial written inside ``poly(...)``: a tree of ``(op, operands)`` tuples,
+    variable names (``str``) and float coefficients."""
+
+    tree: Any
+
+
+def _convert_poly(node):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _convert_poly(node.operand)
+        return ("neg", inner) if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+        op = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul"}[type(node.op)]
+        return (op, _convert_poly(node.left), _convert_poly(node.right))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        ex = node.right
+        if not (isinstance(ex, ast.Constant) and isinstance(ex.value, int) and not isinstance(ex.value, bool)
+                and 0 <= ex.value <= _MAX_POWER):
+            raise ExpressionError(f"exponents in poly(...) must be integers in [0, {_MAX_POWER}], got '{ast.unparse(ex)}'")
+        return ("pow", _convert_poly(node.left), int(ex.value))
+    raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in a polynomial (names, numbers, + - * and ** only)")
 
 
 def parse_expression(text: str):
@@ -53,6 +87,15 @@ def _convert(node):
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.List):
         return tuple(_convert(e) for e in node.elts)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "poly":
+        if len(node.args) != 1:
+            raise ExpressionError("poly takes one polynomial and the variables' laws as keywords: poly(x*y + y*x, x=..., y=...)")
+        kwargs = []
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise ExpressionError("**kwargs are not allowed")
+            kwargs.append((kw.arg, _convert(kw.value)))
+        return Call("poly", (PolyExpr(_convert_poly(node.args[0])),), tuple(kwargs))
     if isinstance(node, ast.Call):
         kwargs = []
         for kw in node.keywords:
@@ -70,6 +113,8 @@ def _convert(node):
 
 def evaluate(tree, table: Mapping[str, Callable[..., Any]]):
     """Evaluate a parsed tree with the functions of ``table`` (``"scale"``/``"shift"`` for methods)."""
+    if isinstance(tree, PolyExpr):
+        return tree
     if isinstance(tree, (float, tuple)) and not isinstance(tree, Call):
         return tuple(evaluate(t, table) for t in tree) if isinstance(tree, tuple) else tree
     name = tree.name.lstrip(".")
@@ -103,7 +148,45 @@ def numeric_table() -> dict:
             table[name] = fn
     if not hasattr(fp, "empirical"):
         del table["empirical"]
+    table["poly"] = _poly
     return table
+
+
+def _poly_to_sympy(tree, symbols: dict):
+    if isinstance(tree, float):
+        import sympy
+
+        return sympy.nsimplify(tree) if float(tree).is_integer() else sympy.Float(tree)
+    if isinstance(tree, str):
+        if tree not in symbols:
+            raise ExpressionError(f"variable '{tree}' has no law; write poly(..., {tree}=<law>)")
+        return symbols[tree]
+    op = tree[0]
+    if op == "neg":
+        return -_poly_to_sympy(tree[1], symbols)
+    if op == "pow":
+        return _poly_to_sympy(tree[1], symbols) ** tree[2]
+    a, b = _poly_to_sympy(tree[1], symbols), _poly_to_sympy(tree[2], symbols)
+    return a + b if op == "add" else a - b if op == "sub" else a * b
+
+
+def _poly(p, **laws):
+    """``poly(EXPR, x=law, ...)``: the law of a polynomial in free variables."""
+    from .law import Law
+    from .polynomial import free_variables, polynomial_law
+
+    if not isinstance(p, PolyExpr):
+        raise ExpressionError("poly's first argument must be a polynomial in variable names")
+    for name, law in laws.items():
+        if not isinstance(law, Law):
+            raise ExpressionError(f"poly: the law of '{name}' must be a law expression, got {law!r}")
+    if not laws:
+        raise ExpressionError("poly needs the variables' laws as keywords, e.g. x=semicircle()")
+    syms = free_variables(" ".join(laws))
+    syms = syms if isinstance(syms, tuple) else (syms,)
+    symbols = dict(zip(laws, syms))
+    expr = _poly_to_sympy(p.tree, symbols)
+    return polynomial_law(expr, {symbols[n]: law for n, law in laws.items()})
 
 
 def law_from_expression(text: str):

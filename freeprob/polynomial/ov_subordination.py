@@ -206,7 +206,7 @@ def _newton(sys, b, om, iters, tol):
     return om, r0
 
 
-def solve_subordination(a0, variables, x, y, eps, top, tol=1e-12, ratio=0.3, max_rungs=400):
+def solve_subordination(a0, variables, x, y, eps, top, tol=1e-12, ratio=0.3, max_rungs=40):
     """Solve the subordination system at ``Λ = diag(x + i y, i eps, ...)`` for every point.
 
     Continuation starts at height ``top`` and divides the height by ``1/ratio`` per rung; a
@@ -256,6 +256,6 @@ def solve_subordination(a0, variables, x, y, eps, top, tol=1e-12, ratio=0.3, max
         rho[bad] = np.sqrt(rho[bad])
         r0[bad] = rc[~ok]
         # a point whose step has shrunk to nothing is given up; the caller reports its residual
-        finished = finished | (h <= floor) | (rho > 0.97)
+        finished = finished | (h <= floor) | (rho > 0.995)
     G = variables[0].cauchy(om[:, 0])
     return G, r0
