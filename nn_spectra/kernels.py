@@ -16,9 +16,9 @@ for :math:`l = 1..\mathrm{depth}`; the returned kernels are :math:`\Sigma^{(\mat
 :math:`\Theta^{(\mathrm{depth}+1)}` (the readout included).
 
 Gaussian integrals: closed forms for relu, leaky relu, erf, linear; for the other built-ins Mehler's
-series :math:`\sum_k b_k(q_1)b_k(q_2)c^k` in the normalised Hermite coefficients (order 200) wherever
-its rigorous truncation bound is below 1e-10, the nested piecewise Gauss–Legendre rule elsewhere
-(correlations near ±1).
+series :math:`\sum_k b_k(q_1)b_k(q_2)c^k` in the normalised Hermite coefficients, summed per pair
+(compiled) until its rigorous Cauchy–Schwarz truncation bound falls below 1e-12 (at most 200 terms),
+the nested piecewise Gauss–Legendre rule for the pairs where it does not (correlations near ±1).
 
 Numerics: float64 throughout; correlations clipped into [−1, 1]; for positively homogeneous φ (relu,
 leaky relu, linear) the recursion runs on kernels normalised by their largest diagonal entry with the
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from .activations import activation
@@ -71,31 +72,58 @@ def _mehler(act, d1, d2, S, tol):
     m2 = m1 if d2 is d1 else activation_moments(act, d2)
     D1 = np.sqrt(k[1:]) * B1[:, 1:]   # coefficients of f'(z) = √q φ'(√q z)
     D2 = np.sqrt(k[1:]) * B2[:, 1:]
-    # Parseval tails; a clearly negative one means inaccurate coefficients: mark it infinite so those
-    # pairs go to the quadrature instead
-    def tail(total, coef):
-        t = total - np.sum(coef[:, :K + 1] ** 2, axis=1)
-        return np.where(t < -1e-13 * np.maximum(1.0, total), np.inf, np.maximum(t, 0.0))
+    # cumulative Parseval tails t_k = E[f²] − Σ_{j≤k} b_j²; a clearly negative one means inaccurate
+    # coefficients: marked infinite so that those pairs go to the quadrature instead
+    def tails(total, coef):
+        t = total[:, None] - np.cumsum(coef[:, :K + 1] ** 2, axis=1)
+        return np.where(t < -1e-13 * np.maximum(1.0, total)[:, None], np.inf, np.maximum(t, 0.0))
 
-    t1, t2 = tail(m1[0], B1), tail(m2[0], B2)
-    u1, u2 = tail(d1 * m1[1], D1), tail(d2 * m2[1], D2)
-    den = np.sqrt(np.outer(d1, d2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.clip(np.where(den > 0, S / np.where(den > 0, den, 1.0), 0.0), -1.0, 1.0)
-    acc = np.zeros_like(S)
-    accd = np.zeros_like(S)
-    for j in range(K, -1, -1):  # Horner in c
-        acc = acc * c + np.outer(B1[:, j], B2[:, j])
-        accd = accd * c + np.outer(D1[:, j], D2[:, j])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kd = np.where(den > 0, accd / np.where(den > 0, den, 1.0), 0.0)
-        cp = np.abs(c) ** (K + 1)
-        ok = (cp * np.sqrt(np.outer(t1, t2)) <= tol) & \
-             (cp * np.sqrt(np.outer(u1, u2)) <= tol * np.where(den > 0, den, 1.0)) & (den > 0)
-    return acc, kd, ok
+    T1, T2 = tails(m1[0], B1), tails(m2[0], B2)
+    U1, U2 = tails(d1 * m1[1], D1), tails(d2 * m2[1], D2)
+    out = np.empty(S.shape + (3,))
+    _mehler_sum(np.ascontiguousarray(B1[:, :K + 1]), np.ascontiguousarray(B2[:, :K + 1]),
+                np.ascontiguousarray(D1[:, :K + 1]), np.ascontiguousarray(D2[:, :K + 1]),
+                T1, T2, U1, U2, np.ascontiguousarray(d1, dtype=float), np.ascontiguousarray(d2, dtype=float),
+                np.ascontiguousarray(S, dtype=float), float(tol), d2 is d1, out)
+    return out[..., 0], out[..., 1], out[..., 2] > 0.5
 
 
-def _pair_kernel(act, d1, d2, S, symmetric, tol=1e-10):
+@numba.njit(cache=True)
+def _mehler_sum(B1, B2, D1, D2, T1, T2, U1, U2, d1, d2, S, tol, symmetric, out):
+    # per pair, sum the series until the Cauchy–Schwarz bound |c|^{k+1} √(t_k t'_k) of the rest is
+    # below tol for both kernels (typically a few dozen terms unless |c| is close to 1)
+    n1, n2 = S.shape
+    K = B1.shape[1] - 1
+    for i in range(n1):
+        j0 = i if symmetric else 0
+        for j in range(j0, n2):
+            den = math.sqrt(d1[i] * d2[j])
+            ok = 0.0
+            a = 0.0
+            ad = 0.0
+            if den > 0:
+                c = min(1.0, max(-1.0, S[i, j] / den))
+                ac = abs(c)
+                p = 1.0
+                for k in range(K + 1):
+                    a += B1[i, k] * B2[j, k] * p
+                    ad += D1[i, k] * D2[j, k] * p
+                    p *= c
+                    r = ac ** (k + 1)
+                    if r * math.sqrt(T1[i, k] * T2[j, k]) <= tol and r * math.sqrt(U1[i, k] * U2[j, k]) <= tol * den:
+                        ok = 1.0
+                        break
+                ad /= den
+            out[i, j, 0] = a
+            out[i, j, 1] = ad
+            out[i, j, 2] = ok
+            if symmetric:
+                out[j, i, 0] = a
+                out[j, i, 1] = ad
+                out[j, i, 2] = ok
+
+
+def _pair_kernel(act, d1, d2, S, symmetric, tol=1e-12):
     # E[φφ], E[φ'φ'] on every pair; the symmetric case evaluates the upper triangle only
     if act.kernel_2d is None and act.code >= 0 and S.size > 16:
         K, Kd, ok = _mehler(act, d1, d2 if not symmetric else d1, S, tol)
