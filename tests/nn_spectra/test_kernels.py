@@ -61,7 +61,9 @@ def test_per_layer_kernels_and_asymmetric_inputs():
     assert np.allclose(layers["nngp"][-1], K, atol=1e-15) and np.allclose(layers["ntk"][-1], T, atol=1e-15)
     assert np.allclose(layers["ntk"][0], layers["nngp"][0])
     Kf, Tf = ns.nngp_ntk(np.vstack([X1, X2]), depth=3, act="tanh", sigma_w2=1.5, sigma_b2=0.1)
-    assert np.max(np.abs(Kf[:4, 4:] - K)) < 1e-12 and np.max(np.abs(Tf[:4, 4:] - T)) < 1e-12
+    # the two runs sum the Mehler series to different orders (each stopped at a 1e-12 bound), and the
+    # NTK recursion multiplies such errors by Σ̇ over the layers
+    assert np.max(np.abs(Kf[:4, 4:] - K)) < 1e-10 and np.max(np.abs(Tf[:4, 4:] - T)) < 1e-10
     assert np.allclose(Kf, Kf.T) and np.all(np.linalg.eigvalsh(Kf) > -1e-10)
 
 
