@@ -220,3 +220,16 @@ def test_branch_data_singles_out_the_cauchy_transform():
     expected = 1 / zz - num.cauchy(1 / zz) / zz ** 2
     got = inv.to_numeric().cauchy(zz)
     assert np.allclose(got, expected, rtol=1e-9)
+
+
+def test_free_projections_atom_next_to_singular_density():
+    # PQP with p = q = 1/2: atom 1/2 at 0 and an inverse-square-root density at 0 (REFERENCES:
+    # atoms are where naive solvers fail); by the symmetry P <-> 1 - P the cdf at 1/2 is 3/4
+    law = fs.boxtimes(fs.bernoulli(sp.Rational(1, 2)), fs.bernoulli(sp.Rational(1, 2)))
+    num = law.to_numeric()
+    pts, w = num.atoms
+    assert np.allclose(pts, [0.0]) and abs(w[0] - 0.5) < 1e-6
+    assert num.cdf(0.5) == pytest.approx(0.75, abs=1e-6)
+    xs = np.concatenate([np.geomspace(1e-8, 1e-1, 20), np.linspace(0.1, 0.99, 20)])
+    formula = law.density()(xs)   # degree 2: exact closed form
+    assert np.allclose(num.pdf(xs), formula, rtol=1e-6)
