@@ -20,7 +20,6 @@ the right-continuous value except ``relu`` which uses :math:`\varphi'(0)=0`.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Callable
 
