@@ -160,10 +160,21 @@ def _rat(x) -> sp.Rational:
     return sp.Rational(repr(float(x)))
 
 
+def _is_algebraic(law) -> bool:
+    try:
+        algebraic(law)
+    except ValueError:
+        return False
+    return True
+
+
 def algebraic(law) -> AlgebraicLaw:
     """The symbolic twin of a numeric :class:`freeprob.law.Law` (or ``law`` itself if algebraic).
 
     Float parameters become exact rationals through their shortest decimal representation.
+    Affine images and free convolutions of algebraic laws are converted through
+    :func:`~freeprob.symbolic.scale`, :func:`~freeprob.symbolic.shift`,
+    :func:`~freeprob.symbolic.boxplus` and :func:`~freeprob.symbolic.boxtimes`.
     Laws that are not algebraic (uniform, normal, empirical, solver-backed convolutions) raise
     ``ValueError`` suggesting the numeric route.
     """
@@ -183,6 +194,15 @@ def algebraic(law) -> AlgebraicLaw:
     if cls == "Atoms":
         pts, wts = law.atoms
         return atoms([_rat(p) for p in pts], [_rat(x) for x in wts])
+    if cls == "AffineLaw":  # law of c X + b
+        from .resultants import scale, shift
+
+        return shift(scale(algebraic(law.base), _rat(law.c)), _rat(law.b))
+    if cls == "FreeConvolution" and all(_is_algebraic(x) for x in (law.mu, law.nu)):
+        from .resultants import boxplus, boxtimes
+
+        op = boxplus if law.kind == "plus" else boxtimes
+        return op(algebraic(law.mu), algebraic(law.nu))
     for attr_cls, ctor, attrs in (("KestenMcKay", kesten_mckay, ("d", "_d")), ("FussCatalan", fuss_catalan, ("s", "_s"))):
         if cls == attr_cls:
             for a in attrs:
