@@ -29,6 +29,12 @@ class AffineLaw(Law):
         return (lo, hi)
 
     @property
+    def _ac_hull(self):
+        a0, b0 = self.base._ac_hull
+        lo, hi = sorted((self.c * a0 + self.b, self.c * b0 + self.b))
+        return (lo, hi)
+
+    @property
     def atoms(self):
         p, w = self.base.atoms
         order = np.argsort(self.c * p + self.b)

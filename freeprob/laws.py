@@ -227,6 +227,10 @@ class FreePoisson(Law):
     def _in_gap(self, x):
         return (x > 0) & (x < self._a)
 
+    @property
+    def _ac_hull(self):
+        return (self._a, self._b)
+
     def _cauchy(self, z):
         al, lam = self._alpha, self._lam
         # u = z + α(1−λ), s = sqrt((z−a)(z−b)):  (u − s)(u + s) = 4αz
