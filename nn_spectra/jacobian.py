@@ -448,15 +448,20 @@ class JacobianLaw(Law):
         order = np.argsort(out_p)
         return np.array(out_p)[order], np.array(out_m)[order]
 
-    def _solve_path(self, x: np.ndarray) -> np.ndarray:
-        """zeta at the points x (C+, same small height) by continuation along the real axis.
+    def _solve_path(self, x: np.ndarray, strict: bool = True):
+        """(zeta, x_used) at the points x (C+, same small height) by continuation along the real axis.
 
         Points are visited from right to left, each Newton solve warm-started from its neighbour
-        (a few iterations each); a point where that fails is solved by the ladder in Im x.
+        (a few iterations each); a point where that fails is solved by the ladder in Im x.  Right next
+        to a nonzero atom (where G is the atom's pole) the ladder may stall at the tiny height; such a
+        point is solved at the height 1e-6 b instead (a Poisson smoothing at that scale), and
+        ``x_used`` says so.
         """
         order = np.argsort(-x.real)
         out = np.empty(x.shape, dtype=complex)
+        used = x.copy()
         zeta = v = None
+        b = self.support[1]
         for i in order:
             xi = x[i: i + 1]
             ok = False
@@ -464,12 +469,27 @@ class JacobianLaw(Law):
                 zt, vt, res = self._newton(xi, zeta, v, iters=10, tol=1e-12)
                 ok = bool(np.isfinite(res[0]) and res[0] <= 1e-10)
             if not ok:
-                zt, vt = self._solve(xi)
+                try:
+                    zt, vt = self._solve(xi)
+                except JacobianSolverError:
+                    if not len(self.atoms[0][self.atoms[0] > 0]):
+                        raise
+                    xi = xi.real + 1j * max(float(xi.imag[0]), 1e-6 * b)
+                    try:
+                        zt, vt = self._solve(xi)
+                    except JacobianSolverError:
+                        if strict:
+                            raise
+                        # CDF table only: this point is dropped from the quadrature (see _cdf_table)
+                        out[i] = np.nan
+                        zeta = None
+                        continue
+                    used[i] = xi[0]
             zeta, v = zt, vt
             out[i] = zt[0]
-        return out
+        return out, used
 
-    def _pdf(self, x):
+    def _pdf(self, x, strict: bool = True):
         a, b = self.support
         out = np.zeros_like(x)
         inside = (x > a) & (x < b)
@@ -480,14 +500,15 @@ class JacobianLaw(Law):
             inside &= np.min(np.abs(x[:, None] - nz[None, :]), axis=1) > 1e-5 * max(b, 1e-300)
         if np.any(inside):
             eps = 1e-10 * max(b, 1e-300)
-            xi = x[inside] + 1j * eps
-            g = (1 + self._solve_path(xi)) / xi
+            zeta, xi = self._solve_path(x[inside] + 1j * eps, strict=strict)
+            g = (1 + zeta) / xi
             dens = -g.imag / np.pi
             pts, w = self.atoms
             if len(pts):
                 # remove the atoms' Lorentzian tails seen at height eps
-                dens -= (w[None, :] * eps / np.pi / ((x[inside, None] - pts[None, :]) ** 2 + eps ** 2)).sum(axis=1)
-            out[inside] = np.maximum(dens, 0.0)
+                y = xi.imag[:, None]
+                dens -= (w[None, :] * y / np.pi / ((x[inside, None] - pts[None, :]) ** 2 + y ** 2)).sum(axis=1)
+            out[inside] = np.where(np.isnan(dens), np.nan, np.maximum(dens, 0.0))
         return out
 
     @cached_property
@@ -499,7 +520,11 @@ class JacobianLaw(Law):
         x = 0.5 * (a + b) - 0.5 * (b - a) * np.cos(t)
         if a == 0:
             x = np.unique(np.concatenate([np.geomspace(1e-8 * b, 1e-2 * b, 160), x[x > 1e-2 * b], [0.0]]))
-        d = self._pdf(x)
+        # within a hair of a nonzero atom the solver may stall; those few grid points are dropped
+        # (the trapezoid bridges them) and the absolutely continuous mass is renormalised below
+        d = self._pdf(x, strict=False)
+        keep = np.isfinite(d)
+        x, d = x[keep], d[keep]
         c = np.concatenate([[0.0], np.cumsum(0.5 * (d[1:] + d[:-1]) * np.diff(x))])
         if a == 0 and d[1] > 0 and d[2] > 0:
             # mass below the first grid point from the local power law rho ~ x^(-alpha)

@@ -1,0 +1,182 @@
+"""jacobian_law against exact moments, independent solvers and real networks; dynamical_isometry."""
+from __future__ import annotations
+
+import time
+from math import comb
+
+import numpy as np
+import pytest
+
+import freeprob as fp
+import randmat as rm
+from nn_spectra.gaussian_integrals import gaussian_expectation
+from nn_spectra.activations import activation
+from nn_spectra.isometry import critical_spread, dynamical_isometry
+from nn_spectra.jacobian import (jacobian_law, jacobian_law_from_d2, jacobian_variance,
+                                 sample_jacobian_spectrum)
+from nn_spectra.mean_field import critical_sigma_w2, q_star
+
+
+# ----------------------------------------------------------------------------- exact moments
+@pytest.mark.parametrize("L", [1, 2, 3, 5])
+def test_gaussian_linear_is_fuss_catalan(L):
+    # products of L Ginibre matrices: m_n = binom((L+1)n, n)/(Ln+1) exactly
+    law = jacobian_law_from_d2(fp.atoms([1.0]), 1.0, depth=L, weights="gaussian")
+    exact = [comb((L + 1) * n, n) / (L * n + 1) for n in range(1, 7)]
+    np.testing.assert_allclose(law.moments(6), exact, rtol=1e-10)
+    # upper edge (L+1)^(L+1)/L^L
+    assert law.support[1] == pytest.approx((L + 1) ** (L + 1) / L ** L, rel=1e-8)
+
+
+def test_gaussian_linear_depth_100_edge_and_moments():
+    L = 100
+    law = jacobian_law_from_d2(fp.atoms([1.0]), 1.0, depth=L, weights="gaussian")
+    np.testing.assert_allclose(law.moments(3), [comb((L + 1) * n, n) / (L * n + 1) for n in (1, 2, 3)], rtol=1e-9)
+    assert law.support[1] == pytest.approx((L + 1) ** (L + 1) / L ** L, rel=1e-8)
+
+
+def test_orthogonal_linear_is_a_point_mass():
+    # J = sigma_w^L O_L ... O_1: J J^T = sigma_w^{2L} I
+    law = jacobian_law_from_d2(fp.atoms([1.0]), 1.3, depth=7, weights="orthogonal")
+    pts, w = law.atoms
+    np.testing.assert_allclose(pts, [1.3 ** 7])
+    np.testing.assert_allclose(w, [1.0])
+    np.testing.assert_allclose(law.moments(3), [1.3 ** 7, 1.3 ** 14, 1.3 ** 21], rtol=1e-12)
+
+
+def test_relu_orthogonal_matches_subordination_boxtimes():
+    # relu at criticality: D^2 = Bernoulli(1/2), orthogonal: JJ^T = 8 * Bern^{boxtimes 3}
+    law = jacobian_law_from_d2(fp.bernoulli(0.5), 2.0, depth=3, weights="orthogonal")
+    ref = fp.boxtimes(fp.bernoulli(0.5), fp.bernoulli(0.5), fp.bernoulli(0.5)).scale(8.0)
+    x = np.linspace(0.05, 6.7, 9)
+    np.testing.assert_allclose(law.pdf(x), ref.pdf(x), rtol=1e-6, atol=1e-9)
+    pts, w = law.atoms
+    np.testing.assert_allclose(pts, [0.0])
+    np.testing.assert_allclose(w, [0.5])
+
+
+def test_fuss_catalan_density_against_freeprob():
+    law = jacobian_law_from_d2(fp.atoms([1.0]), 1.0, depth=3, weights="gaussian")
+    fc = fp.fuss_catalan(3)
+    x = np.geomspace(1e-2, 9.0, 12)
+    np.testing.assert_allclose(law.pdf(x), fc.pdf(x), rtol=1e-6)
+    # near the x^(-3/4) singularity the Stieltjes height 1e-10 b costs a relative O(1e-10 b / x)
+    x0 = np.array([1e-4, 1e-3])
+    np.testing.assert_allclose(law.pdf(x0), fc.pdf(x0), rtol=2e-5)
+
+
+def test_unequal_widths_against_exact_wishart_moments_and_monte_carlo():
+    # J = W2 W1 with widths 600 -> 300 -> 400: the law in dimension 400 has a zero atom 1/4
+    law = jacobian_law_from_d2(fp.atoms([1.0]), 1.0, depth=2, weights="gaussian", widths=[600, 300, 400])
+    pts, w = law.atoms
+    np.testing.assert_allclose(w[pts == 0], [0.25])
+    # exact first moment: tr(W2 W1 W1^T W2^T)/400 with entry variances 1/600, 1/300: 300*... = 1
+    assert law.moments(1)[0] == pytest.approx(1.0, rel=1e-12)
+    rng = np.random.default_rng(0)
+    ev = []
+    for _ in range(3):
+        W1 = rng.standard_normal((300, 600)) / np.sqrt(600)
+        W2 = rng.standard_normal((400, 300)) / np.sqrt(300)
+        J = W2 @ W1
+        ev.append(np.linalg.eigvalsh(J @ J.T))
+    ev = np.clip(np.concatenate(ev), 0, None)
+    np.testing.assert_allclose(law.moments(3), [np.mean(ev ** k) for k in (1, 2, 3)], rtol=0.03)
+    assert rm.ks_distance(ev, law, atom_tol=1e-8) < 0.03
+
+
+# ----------------------------------------------------------------------------- PSG closed form
+def _mu(act, q, k):
+    a = activation(act)
+    return float(gaussian_expectation(lambda u: a.dphi(u) ** (2 * k), q, kinks=a.kinks))
+
+
+@pytest.mark.parametrize("act,sb2", [("relu", 0.0), ("hard_tanh", 1e-3), ("tanh", 1e-3)])
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_variance_on_the_critical_line(act, sb2, weights):
+    # independent route: mu_k by Gaussian quadrature of phi'^(2k), PSG's L(mu2/mu1^2 - 1 - s1)
+    sw2 = float(critical_sigma_w2(act, sb2))
+    q = float(q_star(act, sw2, sb2))
+    L = 10
+    law = jacobian_law(act, sw2, sb2, depth=L, weights=weights)
+    mu1, mu2 = _mu(act, q, 1), _mu(act, q, 2)
+    s1 = -1.0 if weights == "gaussian" else 0.0
+    expected = L * (mu2 / mu1 ** 2 - 1 - s1)
+    assert law.mean == pytest.approx(1.0, rel=1e-7)
+    assert law.var == pytest.approx(expected, rel=1e-6)
+    assert jacobian_variance(act, sw2, sb2, L, weights) == pytest.approx(expected, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- real networks
+def _ks_tol(n):
+    # finite-width error of the spectrum near the hard edge at 0 decays slowly: C / sqrt(N)
+    return 1.0 / np.sqrt(n)
+
+
+@pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("hard_tanh", 1.05, 1e-4), ("tanh", 1.05, 1e-4)])
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_monte_carlo_real_networks(act, sw2, sb2, weights):
+    L, n = 3, 500
+    law = jacobian_law(act, sw2, sb2, depth=L, weights=weights)
+    ev = np.concatenate([sample_jacobian_spectrum(act, sw2, sb2, L, n, weights, rng=s) for s in range(2)])
+    assert rm.ks_distance(ev, law, atom_tol=1e-7 * law.support[1]) < _ks_tol(n)
+    # variance within 12% (one network's spectrum fluctuates by O(1/sqrt(N)) through q^l)
+    assert ev.var() == pytest.approx(law.var, rel=0.12)
+    # top edge: lambda_max of the network within 10% of the predicted support edge
+    assert ev.max() == pytest.approx(law.support[1], rel=0.10)
+
+
+def test_depth_100_density_cost_and_mass():
+    # tanh at its dynamical-isometry point for depth 100 (spread 1/2)
+    law = jacobian_law("tanh", 1.0375715254140596, 8.603483444754348e-06, depth=100, weights="orthogonal")
+    a, b = law.support
+    x = np.linspace(a, b, 1001)
+    t0 = time.perf_counter()
+    d = law.pdf(x)
+    elapsed = time.perf_counter() - t0
+    assert np.all(np.isfinite(d)) and np.all(d >= 0)
+    assert law.cdf(b) == pytest.approx(1.0, abs=1e-12)
+    assert elapsed < 20.0  # shared 2-core machine; the benchmark reports the quiet-machine figure
+
+
+# ----------------------------------------------------------------------------- isometry
+def test_dynamical_isometry_tanh_and_relu():
+    p = dynamical_isometry("tanh", depth=100, target_spread=0.5)
+    assert p.spread <= 0.5 + 1e-9
+    assert p.sigma_b2 > 0
+    # on the critical line: chi_1 = sigma_w^2 mu_1 = 1
+    assert p.sigma_w2 * _mu("tanh", p.q_star, 1) == pytest.approx(1.0, rel=1e-6)
+    # the Jacobian law at that point has the requested spread
+    law = jacobian_law("tanh", p.sigma_w2, p.sigma_b2, depth=100)
+    assert np.sqrt(law.var) == pytest.approx(0.5, rel=1e-4)
+    with pytest.raises(ValueError, match="unreachable"):
+        dynamical_isometry("relu", depth=10, target_spread=1.0)
+    with pytest.raises(ValueError, match="unreachable"):
+        dynamical_isometry("tanh", depth=16, target_spread=1.0, weights="gaussian")
+    assert critical_spread("relu", 0.0, 4).spread == pytest.approx(2.0, rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_input():
+    with pytest.raises(ValueError, match="depth"):
+        jacobian_law("tanh", 1.0, 0.1, depth=0)
+    with pytest.raises(ValueError, match="weights"):
+        jacobian_law("tanh", 1.0, 0.1, depth=2, weights="haar")
+    with pytest.raises(ValueError, match="widths"):
+        jacobian_law("tanh", 1.0, 0.1, depth=2, widths=[10, 10])
+    with pytest.raises(ValueError, match="sigma_w2"):
+        jacobian_law("tanh", -1.0, 0.1, depth=2)
+    with pytest.raises(ValueError, match="fixed point"):
+        with pytest.warns(RuntimeWarning):
+            jacobian_law("relu", 2.5, 0.0, depth=2)
+    with pytest.raises(ValueError, match="d2"):
+        jacobian_law_from_d2(fp.semicircle(), 1.0, depth=2)
+
+
+def test_verify_cases_pass():
+    from nn_spectra.verify.cases import deep_spectra
+    from nn_spectra.verify.case import get_case
+
+    for name in deep_spectra.CASE_NAMES:
+        case = get_case(name)
+        res = case.run(case.quick_size, np.random.default_rng(0))
+        assert res.distance <= case.tolerance_at(case.quick_size), (name, res.distance)
