@@ -206,7 +206,7 @@ def _newton(sys, b, om, iters, tol):
     return om, r0
 
 
-def solve_subordination(a0, variables, x, y, eps, top, tol=1e-12, ratio=0.3, max_rungs=40):
+def solve_subordination(a0, variables, x, y, eps, top, tol=1e-12, ratio=0.3, max_rungs=80):
     """Solve the subordination system at ``Λ = diag(x + i y, i eps, ...)`` for every point.
 
     Continuation starts at height ``top`` and divides the height by ``1/ratio`` per rung; a
@@ -257,5 +257,7 @@ def solve_subordination(a0, variables, x, y, eps, top, tol=1e-12, ratio=0.3, max
         r0[bad] = rc[~ok]
         # a point whose step has shrunk to nothing is given up; the caller reports its residual
         finished = finished | (h <= floor) | (rho > 0.995)
+    # a point that never reached its target height has not been solved: report it as such
+    r0 = np.where(h <= floor, r0, np.inf)
     G = variables[0].cauchy(om[:, 0])
     return G, r0

@@ -72,6 +72,10 @@ class PolynomialLaw(Law):
                 raise ValueError(f"the law of {v} must be a freeprob Law, got {law!r}")
         p = sympy.sympify(p)
         syms = sorted((s for s in p.free_symbols), key=str)
+        comm = [str(s) for s in syms if s.is_commutative]
+        if comm:
+            raise ValueError(f"{', '.join(comm)}: commutative symbols in a polynomial; variables must come "
+                             "from free_variables()")
         missing = [str(s) for s in syms if s not in laws]
         if missing:
             raise ValueError(f"variable(s) {', '.join(missing)} have no law; give one in laws")
@@ -132,7 +136,9 @@ class PolynomialLaw(Law):
         shape = z.shape
         z = z.ravel()
         y = np.where(z.imag > 0, z.imag, 1e-13 * self._bound)
-        g = self._checked(z.real, y, min(self._eps, float(y.min())), warn=False)
+        eps = min(self._eps, float(y.min()))
+        # G(eps) = G(0) + c eps + O(eps²): Richardson removes the regulariser's first-order error
+        g = 2 * self._checked(z.real, y, eps, warn=False) - self._checked(z.real, y, 2 * eps, warn=False)
         g = np.where(z.imag > 0, g, g.real)
         return g.reshape(shape)
 
@@ -269,10 +275,10 @@ class PolynomialLaw(Law):
     def solver_moments(self, n: int, nodes: int = 128) -> np.ndarray:
         """Moments recomputed from the solver: trapezoid rule for the contour integral on a circle."""
         n = _check_order(n)
-        R = 2.0 * max(self._bound, 1e-3)
+        R = 1.5 * max(self._bound, 1e-3)
         th = 2 * np.pi * (np.arange(nodes // 2) + 0.5) / nodes  # upper half; conjugate symmetry gives the rest
         z = R * np.exp(1j * th)
-        g = self._checked(z.real, z.imag, self._eps, warn=False)
+        g = self._cauchy(z)
         k = np.arange(1, n + 1)
         # mean over the full circle of z^{k+1} G(z) = Re of the mean over the upper half
         return np.real((z[None, :] ** (k[:, None] + 1) * g[None, :]).mean(axis=1))
