@@ -99,7 +99,8 @@ class Density:
             # isolated real roots (exact edges) have no numpy counterpart: evaluate them to 30 digits
             e = e.replace(lambda a: isinstance(a, sp.CRootOf), lambda a: sp.Float(a.evalf(30), 30))
             f = sp.lambdify(x, e, modules=["numpy"])
-            with np.errstate(invalid="ignore"):
+            # numpy evaluates every branch of the Piecewise, also where it is not selected
+            with np.errstate(invalid="ignore", divide="ignore"):
                 out = np.broadcast_to(np.asarray(f(xs), dtype=float), xs.shape).copy()
             return np.where(np.isfinite(out), out, 0.0)
         law = self.law.subs(values) if values else self.law
