@@ -72,7 +72,9 @@ class NumericAlgebraicLaw(Law):
         self._scale = max([1.0] + [abs(c) for c in cands] + [abs(self._mom[1])])
         self._height = 8.0 * (self._scale + 1.0)
         self._steps_per_decade = 8
+        self._jumps = False  # no shortcuts while the support (and atoms) are being located
         self._components, self._atoms = self._find_support()
+        self._jumps = not len(self._atoms[0])
         if len(self._atoms[0]):
             # next to an atom with a singular density (free projections) two branches share the
             # pole c/z and separate only like sqrt(z): smaller steps keep them apart
@@ -136,10 +138,14 @@ class NumericAlgebraicLaw(Law):
         # (G ~ c/(iy) grows geometrically); quadratic extrapolation in the step index follows
         # both, so the nearest root is the continued branch even where two pole branches c/(iy),
         # c'/(iy) run off to infinity together
+        final = np.where(ys < floor, ys, ytgt)   # where each point must end up
+        out = np.empty_like(gs)
+        active = np.arange(len(xs))
         hist = [gs.copy()]
-        for tk in t:
-            yk = h * (ytgt / h) ** tk
-            zk = xs + 1j * yk
+        spd = self._steps_per_decade
+        for k, tk in enumerate(t):
+            yk = h * (ytgt[active] / h) ** tk
+            zk = xs[active] + 1j * yk
             if len(hist) >= 3:
                 pred = 3 * hist[-1] - 3 * hist[-2] + hist[-3]
             elif len(hist) == 2:
@@ -148,11 +154,28 @@ class NumericAlgebraicLaw(Law):
                 pred = hist[-1]
             cur = self._nearest(self._all_roots(zk), pred, hist[-1])
             hist = hist[-2:] + [cur]
-        prev = hist[-1]
-        real = ys < floor
-        if np.any(real):
-            zk = xs[real] + 1j * ys[real]
-            prev[real] = self._nearest(self._all_roots(zk), prev[real], prev[real])
+            if self._jumps and (k + 1) % spd == 0 and k + 1 < len(t):
+                # once a decade, try the jump straight to the target: accepted only where the
+                # nearest root is at most 1/100 of the distance to every other root, i.e. where
+                # the remaining path cannot reach another branch
+                zf = xs[active] + 1j * final[active]
+                roots = self._all_roots(zf)
+                d = np.sort(np.where(np.isnan(roots), np.inf, np.abs(roots - cur[:, None])), axis=1)
+                ok = (yk <= 1e-2 * self._scale) & (d[:, 0] <= 1e-2 * d[:, 1])
+                if np.any(ok):
+                    out[active[ok]] = self._nearest(roots[ok], cur[ok], cur[ok])
+                    active = active[~ok]
+                    hist = [v[~ok] for v in hist]
+                    if not len(active):
+                        break
+        if len(active):
+            prev = hist[-1]
+            real = ys[active] < floor
+            if np.any(real):
+                zk = xs[active][real] + 1j * ys[active][real]
+                prev[real] = self._nearest(self._all_roots(zk), prev[real], prev[real])
+            out[active] = prev
+        prev = out
         g[low] = prev
         return g
 
