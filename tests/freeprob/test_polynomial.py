@@ -206,3 +206,17 @@ def test_cli_poly(capsys):
     assert "not self-adjoint" in capsys.readouterr().err
     assert main(["density", "poly(x**x, x=semicircle())"]) == 2
     assert main(["density", "poly(__import__('os'), x=semicircle())"]) == 2
+
+
+# ----------------------------------------------------------------------------- verify cases
+def test_verify_cases_pass_at_quick_size():
+    import nn_spectra.verify.cases.polynomial  # noqa: F401  (registers)
+    from nn_spectra.verify.case import get_case
+
+    names = ["polynomial_anticommutator_goe", "polynomial_quadratic_goe",
+             "polynomial_compression_boxtimes", "polynomial_moments"]
+    for name in names:
+        case = get_case(name)
+        res = case.run(case.quick_size, np.random.default_rng(0))
+        assert res.distance <= case.tolerance_at(case.quick_size), (name, res.distance)
+        assert res.figure is not None
