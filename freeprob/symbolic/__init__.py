@@ -16,11 +16,16 @@ from .builtins import (
     marchenko_pastur,
     semicircle,
 )
+from .density import Density, density, support_edges
+from .numeric import NumericAlgebraicLaw
 from .resultants import boxplus, boxtimes, compression, free_power, inverse, scale, shift, wishart
+from .subordination import SubordinationEquations, subordination_equations
 
 __all__ = [
     "AlgebraicLaw", "G", "z", "R", "w", "S",
     "algebraic", "semicircle", "free_poisson", "marchenko_pastur", "arcsine", "atoms", "bernoulli",
     "kesten_mckay", "fuss_catalan",
     "boxplus", "boxtimes", "scale", "shift", "inverse", "compression", "free_power", "wishart",
+    "subordination_equations", "SubordinationEquations", "density", "Density", "support_edges",
+    "NumericAlgebraicLaw",
 ]
