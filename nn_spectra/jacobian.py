@@ -469,22 +469,24 @@ class JacobianLaw(Law):
                 zt, vt, res = self._newton(xi, zeta, v, iters=10, tol=1e-12)
                 ok = bool(np.isfinite(res[0]) and res[0] <= 1e-10)
             if not ok:
-                try:
-                    zt, vt = self._solve(xi)
-                except JacobianSolverError:
-                    if not len(self.atoms[0][self.atoms[0] > 0]):
-                        raise
-                    xi = xi.real + 1j * max(float(xi.imag[0]), 1e-6 * b)
+                zt = None
+                # the ladder may stall right next to an atom or in a gap of the support, where the
+                # D^2 quadrature is poor near the axis: fall back to a Poisson smoothing at 1e-6 b,
+                # then 1e-4 b (x_used records the height)
+                for height in ((0.0, 1e-6 * b, 1e-4 * b) if strict else (0.0,)):
+                    xt = xi.real + 1j * max(float(xi.imag[0]), height)
                     try:
-                        zt, vt = self._solve(xi)
+                        zt, vt = self._solve(xt)
+                        used[i] = xt[0]
+                        break
                     except JacobianSolverError:
-                        if strict:
+                        if height == 1e-4 * b and strict:
                             raise
-                        # CDF table only: this point is dropped from the quadrature (see _cdf_table)
-                        out[i] = np.nan
-                        zeta = None
-                        continue
-                    used[i] = xi[0]
+                if zt is None:
+                    # CDF table only: this point is dropped from the quadrature (see _cdf_table)
+                    out[i] = np.nan
+                    zeta = None
+                    continue
             zeta, v = zt, vt
             out[i] = zt[0]
         return out, used
