@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import freeprob as fp
 from freeprob.combinatorics import free_cumulants_to_moments
-from freeprob.polynomial import ConvergenceWarning, free_variables, linearize, polynomial_law
+from freeprob.polynomial import free_variables, linearize, polynomial_law
 from freeprob.polynomial.linearization import LinearizationError, verify_pencil
 from freeprob.polynomial.nc_moments import polynomial_moments
 from freeprob.polynomial.variables import poly_to_words
@@ -129,29 +129,27 @@ def test_quadratic_polynomial_moments_and_goe():
 
 
 # ----------------------------------------------------------------------------- general laws
-def test_free_compression_x_d_x_against_boxtimes():
+@pytest.fixture(scope="module")
+def xdx():
     d = free_variables("d")
+    return polynomial_law(x * d * x, {x: SC, d: fp.bernoulli(0.4)})
+
+
+def test_free_compression_x_d_x_against_boxtimes(xdx):
     law_d = fp.bernoulli(0.4)
-    with pytest.warns(ConvergenceWarning, match="did not converge") if False else _nullcontext():
-        mu = polynomial_law(x * d * x, {x: SC, d: law_d})
+    mu = xdx
     assert mu.solver == "subordination" and mu.pencil.size == 3
     ref = fp.boxtimes(fp.marchenko_pastur(1), law_d)  # x d x ~ x² ⊠ d, x² ~ MP(1)
     grid = np.linspace(0.15, 2.65, 60)
     assert np.max(np.abs(mu.pdf(grid) - ref.pdf(grid))) < 1e-8
     np.testing.assert_allclose(mu.moments(6), ref.moments(6), rtol=1e-12)
     pts, w = mu.atoms
-    assert len(pts) == 1 and pts[0] == 0 and abs(w[0] - 0.6) < 3e-3
+    # mass extrapolated from heights >= 0.02 (see PolynomialLaw.atoms): stated accuracy 1e-3
+    assert len(pts) == 1 and pts[0] == 0 and abs(w[0] - 0.6) < 1e-3
 
 
-def _nullcontext():
-    import contextlib
-
-    return contextlib.nullcontext()
-
-
-def test_free_compression_monte_carlo():
-    d = free_variables("d")
-    mu = polynomial_law(x * d * x, {x: SC, d: fp.bernoulli(0.4)})
+def test_free_compression_monte_carlo(xdx):
+    mu = xdx
     rng = np.random.default_rng(11)
     n = 1000
     X = _goe(n, rng)
@@ -172,7 +170,7 @@ def test_free_compression_monte_carlo():
 
 # ----------------------------------------------------------------------------- hypothesis
 _words = st.lists(st.tuples(st.lists(st.integers(0, 1), min_size=1, max_size=3).map(tuple),
-                            st.integers(-3, 3).filter(bool)), min_size=1, max_size=4)
+                            st.integers(-3, 3).filter(bool)), min_size=1, max_size=3)
 
 
 @given(_words)
@@ -184,7 +182,7 @@ def test_random_self_adjoint_polynomials(terms):
     laws = {v: SC for v in p.free_symbols}
     mu = polynomial_law(p, laws)  # builds and symbolically verifies the pencil
     exact = np.array([float(m) for m in mu.exact_moments(4)])
-    solver = mu.solver_moments(4)
+    solver = mu.solver_moments(4, nodes=64)
     scale = max(1.0, mu._bound) ** np.arange(1, 5)
     assert np.all(np.abs(solver - exact) <= 1e-8 * scale)
     # total mass: (1/2π)∮ z G(z) dθ on a circle around the support
