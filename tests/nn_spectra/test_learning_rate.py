@@ -1,0 +1,54 @@
+"""2/lambda_max: the 1/depth law and the stability boundary of gradient descent on load_digits."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nn_spectra.fisher import fim_statistics
+from nn_spectra.learning_rate import digits_data, learning_rate_experiment, max_learning_rate, train_gd
+from nn_spectra.mlp import MLP
+
+
+def test_one_over_depth():
+    # relu at criticality: each hidden layer adds a comparable kappa term, lambda_max ~ (L - 1);
+    # not exactly, because the layer correlations q^_2^l still drift with l (the c-map)
+    Ls = np.array([3, 5, 9, 17])
+    etas = np.array([max_learning_rate("relu", 2.0, 0.0, int(L), 500, 50) for L in Ls])
+    prod = etas * (Ls - 1)
+    assert np.ptp(prod) / prod.mean() < 0.10
+    s = fim_statistics("relu", 2.0, 0.0, 5, 500, 50)
+    assert max_learning_rate("relu", 2.0, 0.0, 5, 500, 50) == pytest.approx(2 / s.lambda_max)
+
+
+def test_gradient_descent_below_and_above_two_over_lambda_max():
+    # measured lambda_max at initialisation: 0.5 * 2/lambda trains, 2.5 * 2/lambda is unstable
+    g = learning_rate_experiment(depths=(2, 4), c=(0.5, 2.5), width=64, n_samples=50, steps=25,
+                                 reference="measured", rng=1)
+    assert not g.diverged[:, 0].any()
+    assert g.diverged[:, 1].all()
+
+
+def test_mean_field_boundary_tracks_depth():
+    g = learning_rate_experiment(depths=(3, 6), c=(0.4, 3.0), width=96, n_samples=60, steps=25, rng=2)
+    # within a factor ~3 of the mean-field line at both depths (the digits' overlaps are not i.i.d.)
+    assert not g.diverged[:, 0].any()
+    assert g.diverged[:, 1].all()
+    assert g.eta_pred[1] < g.eta_pred[0]
+
+
+def test_training_decreases_the_loss():
+    X, Y = digits_data(40, rng=0)
+    assert X.shape == (40, 64) and Y.shape == (40, 1)
+    net = MLP([64, 32, 32, 1], "relu", 2.0, 0.0, rng=0)
+    lam = np.linalg.eigvalsh(net.empirical_ntk(X, parameterization="standard") / 40)[-1]
+    hist = train_gd(net, X, Y, eta=0.5 / lam, steps=30)
+    assert hist[-1] < hist[0]
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="source"):
+        max_learning_rate("relu", 2.0, 0.0, 3, 10, 5, source="x")
+    with pytest.raises(ValueError, match="n_samples"):
+        digits_data(0)
+    with pytest.raises(ValueError, match="reference"):
+        learning_rate_experiment(reference="nope")
