@@ -218,3 +218,13 @@ def test_verify_cases_pass_at_quick_size():
         res = case.run(case.quick_size, np.random.default_rng(0))
         assert res.distance <= case.tolerance_at(case.quick_size), (name, res.distance)
         assert res.figure is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [1000, 4000])
+def test_anticommutator_goe_ks_shrinks_with_n(n):
+    # KS of one GOE sample against the limit law: tolerance (1 + log n)/n shrinks with n
+    mu = polynomial_law(x * y + y * x, {x: SC, y: SC})
+    rng = np.random.default_rng(n)
+    a, b = _goe(n, rng), _goe(n, rng)
+    assert _ks(np.linalg.eigvalsh(a @ b + b @ a), mu.cdf) < (1 + np.log(n)) / n
