@@ -125,7 +125,7 @@ def test_quadratic_polynomial_moments_and_goe():
     n = 2000
     X1, X2 = _goe(n, rng), _goe(n, rng)
     eigs = np.linalg.eigvalsh(X1 @ X1 + X1 @ X2 + X2 @ X1)
-    assert _ks(eigs, mu.cdf) < 0.01
+    assert _ks(eigs, mu.cdf) < (1 + np.log(n)) / n  # 0.0043; measured 0.0016 with this seed
 
 
 # ----------------------------------------------------------------------------- general laws
