@@ -96,9 +96,10 @@ def _corr(q11, q22, q12):
 def _relu_kernel(q11, q22, q12):
     # arc-cosine kernel of degree 1 and 0 (Cho & Saul 2009)
     c, den = _corr(q11, q22, q12)
-    # θ from atan2(√(q11 q22 − q12²), q12): exact 0 on a consistent diagonal, unlike arccos of a
-    # rounded correlation (whose error 1e-16 becomes 1e-8 in θ)
-    theta = np.arctan2(np.sqrt(np.maximum(q11 * q22 - q12 * q12, 0.0)), q12)
+    # near c = 1, θ ≈ √(2(1−c)): a rounding error of 1e-16 in c costs 1e-8 in θ and in K̇.  θ is
+    # taken from the clipped correlation, which is exactly 1 when q12 = √(q11 q22) as computed (the
+    # kernel recursion sets its diagonal from the 1-D integral for that reason)
+    theta = np.arccos(c)
     k = den * (np.sin(theta) + (np.pi - theta) * c) / (2 * np.pi)
     kd = np.where(den > 0, (np.pi - theta) / (2 * np.pi), 0.0)
     return k, kd
