@@ -228,3 +228,17 @@ def test_anticommutator_goe_ks_shrinks_with_n(n):
     rng = np.random.default_rng(n)
     a, b = _goe(n, rng), _goe(n, rng)
     assert _ks(np.linalg.eigvalsh(a @ b + b @ a), mu.cdf) < (1 + np.log(n)) / n
+
+
+def test_deterministic_diagonal_via_atoms_and_nonconvergence_is_reported():
+    from freeprob.polynomial import ConvergenceWarning
+
+    d = free_variables("d")
+    D = fp.atoms([-1.0, 1.0], [0.5, 0.5])  # a deterministic diagonal ±1 matrix
+    mu = polynomial_law(x + d, {x: SC, d: D})
+    ref = fp.boxplus(SC, D)
+    grid = np.linspace(-2.5, 2.5, 40)  # avoids x = 0, a near-cusp where the density is ~6e-6
+    assert np.max(np.abs(mu.pdf(grid) - ref.pdf(grid))) < 1e-10
+    with pytest.warns(ConvergenceWarning, match=r"did not converge .* x = "):
+        val = mu.pdf(np.array([0.0]))
+    assert np.all(np.isfinite(val))
