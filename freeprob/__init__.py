@@ -23,5 +23,6 @@ from .empirical import Empirical, empirical
 from .pushforward import PushforwardLaw, pushforward
 from .convolution import SubordinationError, boxplus, boxtimes
 from .free_power import FreePower, free_power
+from .polynomial import free_variables, polynomial_law
 
 __version__ = "0.1.0"
