@@ -203,7 +203,31 @@ def _pw_moments_kernel(code, alpha, q, pts, kinks, jumps, base, zmax, x, wx, out
 
 
 @numba.njit(cache=True)
-def _pw_kernel2d(code, alpha, q11, q22, q12, pts, base, zmax, x, wx, out):
+def _outer_breaks(pts, kinks, s1, s2c, sd, base, zmax):
+    # breakpoints of the outer variable z1: where u = s1 z1 meets pts, where the conditional mean
+    # s2c z1 of v meets pts, and, around each kink k of φ, where it is k ± (1, 3, 10)·sd: the inner
+    # integral is then a smoothed step of width sd that a single piece would not resolve
+    grades = np.array([-10.0, -3.0, -1.0, 1.0, 3.0, 10.0])
+    m = pts.shape[0] + kinks.shape[0] * grades.shape[0]
+    ext = np.empty(m)
+    for k in range(pts.shape[0]):
+        ext[k] = pts[k]
+    for k in range(kinks.shape[0]):
+        for g in range(grades.shape[0]):
+            ext[pts.shape[0] + k * grades.shape[0] + g] = kinks[k] + grades[g] * sd
+    a = _breakpoints(pts, 0.0, s1, base, zmax)
+    if s2c == 0.0:
+        return a
+    b = np.empty(m)
+    for k in range(m):
+        b[k] = min(zmax, max(-zmax, ext[k] / s2c))
+    out = np.concatenate((a, b))
+    out.sort()
+    return out
+
+
+@numba.njit(cache=True)
+def _pw_kernel2d(code, alpha, q11, q22, q12, pts, kinks, base, zmax, x, wx, out):
     # nested piecewise Gauss–Legendre: z1 split where u = √q11 z1 meets pts, z2 where v meets pts
     c0 = 1.0 / math.sqrt(2.0 * math.pi)
     for i in range(q11.shape[0]):
@@ -213,7 +237,7 @@ def _pw_kernel2d(code, alpha, q11, q22, q12, pts, base, zmax, x, wx, out):
         c = q12[i] / den if den > 0 else 0.0
         c = min(1.0, max(-1.0, c))
         sd = s2 * math.sqrt(max(0.0, 1.0 - c * c))
-        br1 = _breakpoints(pts, 0.0, s1, base, zmax)
+        br1 = _outer_breaks(pts, kinks, s1, s2 * c, sd, base, zmax)
         a = 0.0
         b = 0.0
         for p in range(br1.shape[0] - 1):
@@ -426,7 +450,23 @@ def _piecewise_2d(f, g, fk, gk, q11, q22, c, chunk: int = 64):
     for s in range(0, q11.size, chunk):
         sl = slice(s, s + chunk)
         s1, s2, cc = np.sqrt(q11[sl]), np.sqrt(q22[sl]), c[sl]
-        z1, w1 = _pieces(_breaks_for(fk, s1))                     # (p, N1)
+        sdv = s2 * np.sqrt(np.maximum(0.0, 1 - cc * cc))
+        # outer breaks as in the compiled kernel: kinks/scales of f, the conditional mean of v at the
+        # kinks/scales of g, and graded around g's kinks by multiples of the conditional deviation
+        grades = np.array([-10.0, -3.0, -1.0, 1.0, 3.0, 10.0])
+        gpts = np.concatenate([np.array(tuple(gk) + _SCALE_POINTS, dtype=float),
+                               (np.array(gk, dtype=float)[:, None] + 0 * grades).ravel()])
+        shift = np.concatenate([np.zeros(len(gk) + len(_SCALE_POINTS)),
+                                np.repeat(np.ones(len(gk)), len(grades)) * 0.0])
+        s2c = s2 * cc
+        with np.errstate(divide="ignore", invalid="ignore"):
+            extra = np.concatenate([(gpts[None, :len(gk) + len(_SCALE_POINTS)]) / s2c[:, None],
+                                    (np.array(gk, dtype=float)[None, :, None]
+                                     + grades[None, None, :] * sdv[:, None, None]).reshape(len(s1), -1)
+                                    / s2c[:, None]], axis=1)
+        extra = np.nan_to_num(np.where(np.isfinite(extra), extra, _Z), nan=0.0)
+        del shift
+        z1, w1 = _pieces(np.concatenate([_breaks_for(fk, s1), extra], axis=1))   # (p, N1)
         m = (s2 * cc)[:, None] * z1                               # conditional mean of v
         sd = np.broadcast_to((s2 * np.sqrt(np.maximum(0.0, 1 - cc * cc)))[:, None], m.shape)
         z2, w2 = _pieces(_breaks_for(gk, sd, m))                  # (p, N1, N2)
@@ -647,7 +687,8 @@ def activation_kernel(act, q11, q22, q12, *, tol: float = 1e-10, method: str = "
     if act.code >= 0:
         x, wx = _gauss_legendre(_GL_N)
         out = np.empty((fa.size, 2))
-        _pw_kernel2d(act.code, act.alpha, fa, fb, fc, _pts(act), np.array(_BASE_BREAKS), _Z, x, wx, out)
+        _pw_kernel2d(act.code, act.alpha, fa, fb, fc, _pts(act), np.array(act.kinks, dtype=float),
+                     np.array(_BASE_BREAKS), _Z, x, wx, out)
         return out[:, 0].reshape(a.shape), out[:, 1].reshape(a.shape)
     c = _clip_corr(fa, fb, fc)
     k = _piecewise_2d(act.phi, act.phi, act.kinks, act.kinks, fa, fb, c)

@@ -30,6 +30,11 @@ def _reference_recursion(X, depth, act, sw, sb):
     for _ in range(depth):
         q = np.diag(S)
         k, kd = gi.activation_kernel(act, q[:, None], q[None, :], S, method="legendre")
+        # on the diagonal u = v exactly: the 1-D integrals (a rounded c = 1 − 1e-16 would cost 1e-8
+        # in the arc-cosine K̇, whose derivative is singular at c = 1)
+        e2, d2, _ = gi.activation_moments(act, q, method="legendre")
+        np.fill_diagonal(k, e2)
+        np.fill_diagonal(kd, d2)
         S = sw * k + sb
         T = T * sw * kd + S
     return S, T
