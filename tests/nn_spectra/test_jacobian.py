@@ -112,10 +112,12 @@ def _ks_tol(n):
     return 1.0 / np.sqrt(n)
 
 
-@pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("hard_tanh", 1.05, 1e-4), ("tanh", 1.05, 1e-4)])
+# hard_tanh at sigma_w2 = 1.3 so that D = 0 is not a rare event (at p(D=0) ~ 3% one network's variance
+# is dominated by the Poisson noise of a dozen zeros per layer)
+@pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("hard_tanh", 1.3, 0.05), ("tanh", 1.05, 1e-4)])
 @pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
 def test_monte_carlo_real_networks(act, sw2, sb2, weights):
-    L, n = 3, 500
+    L, n = 3, 400
     law = jacobian_law(act, sw2, sb2, depth=L, weights=weights)
     ev = np.concatenate([sample_jacobian_spectrum(act, sw2, sb2, L, n, weights, rng=s) for s in range(2)])
     assert rm.ks_distance(ev, law, atom_tol=1e-7 * law.support[1]) < _ks_tol(n)
