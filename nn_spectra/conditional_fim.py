@@ -248,7 +248,7 @@ class ConditionalFIMLaw(Law):
 
     @cached_property
     def support(self):
-        """Rigorous hull :math:`[\hat q, \hat q\sum_{k<L}(\sigma_w^2\max D^2)^k]` (``H_{l+1} >= q^ I``); the
+        r"""Rigorous hull :math:`[\hat q, \hat q\sum_{k<L}(\sigma_w^2\max D^2)^k]` (``H_{l+1} >= q^ I``); the
         spectrum concentrates near its top under dynamical isometry, where the hull is nearly tight."""
         if self.depth == 1 or self._atomic:
             pts, _ = self.atoms
