@@ -311,7 +311,6 @@ class ConditionalFIMLaw(Law):
 
         from freeprob.combinatorics import boxtimes_moments
 
-        mu_m = self.d2.moments(n)
         kap_mu = self.d2.free_cumulants(n)
         m = np.array([self.qhat ** k for k in range(1, n + 1)], dtype=float)
         for _ in range(self.depth - 1):
@@ -319,7 +318,6 @@ class ConditionalFIMLaw(Law):
             full = np.concatenate([[1.0], prod])
             m = np.array([sum(comb(k, j) * full[j] * self.qhat ** (k - j) for j in range(k + 1))
                           for k in range(1, n + 1)])
-        del mu_m
         return m
 
     def __repr__(self):

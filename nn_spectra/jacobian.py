@@ -41,7 +41,7 @@ import numpy as np
 from scipy import optimize
 
 import freeprob as fp
-from freeprob.law import Law, check_positive, check_real
+from freeprob.law import Law, check_positive
 
 __all__ = ["JacobianLaw", "jacobian_law", "jacobian_law_from_d2", "d2_law", "jacobian_variance",
            "sample_jacobian_spectrum",
@@ -358,15 +358,12 @@ class JacobianLaw(Law):
         # real points off the support: approach from just above the axis
         zz = np.where(z.imag <= 0, z.real + 1j * 1e-13 * max(1.0, b), z)
         out = np.empty_like(zz)
-        pts, w = self.atoms
-        zero_mass = w[pts == 0].sum() if len(pts) else 0.0
         big = np.abs(zz) > 1e8 * max(b, 1e-300)
         out[big] = 1.0 / zz[big] + self.mean / zz[big] ** 2
         if np.any(~big):
             zeta, _ = self._solve(zz[~big])
             out[~big] = (1 + zeta) / zz[~big]
         out = np.where(z.imag <= 0, out.real + 0j, out)
-        del zero_mass
         return out.reshape(shape)
 
     # -- Law interface ------------------------------------------------------------------
