@@ -184,3 +184,16 @@ def test_verify_cases_pass():
         case = get_case(name)
         res = case.run(case.quick_size, np.random.default_rng(0))
         assert res.distance <= case.tolerance_at(case.quick_size), (name, res.distance)
+
+
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_unequal_widths_real_networks(weights):
+    # MLP convention: orthogonal rectangular layers are scaled to entry variance sigma_w^2/n_in
+    ws = [300, 450, 200, 350]
+    law = jacobian_law("tanh", 1.2, 0.05, depth=3, weights=weights, widths=ws)
+    ev = np.concatenate([sample_jacobian_spectrum("tanh", 1.2, 0.05, 3, 0, weights, widths=ws, rng=s)
+                         for s in range(2)])
+    pts, w = law.atoms
+    assert w[pts == 0][0] == pytest.approx(1 - 200 / 350, rel=1e-12)    # rank bottleneck
+    assert np.mean(ev < 1e-9) == pytest.approx(1 - 200 / 350, abs=1e-12)
+    assert rm.ks_distance(ev, law, atom_tol=1e-8) < _ks_tol(200)
