@@ -29,3 +29,9 @@ from .mean_field import (
 from .double_descent import min_norm_risk, optimal_ridge_lambda, plot_double_descent, ridge_risk, simulate_risk
 from .kernels import nngp_ntk
 from .mlp import MLP, haar_orthogonal_isometry
+from .jacobian import JacobianLaw, d2_law, jacobian_law, jacobian_law_from_d2, jacobian_variance, sample_jacobian_spectrum
+from .isometry import IsometryPoint, critical_spread, dynamical_isometry
+from .fisher import FIMStatistics, fim_inputs, fim_statistics, measure_fim_statistics, order_parameters
+from .conditional_fim import ConditionalFIMLaw, conditional_fim_law, sample_conditional_fim_spectrum
+from .layerwise_freeness import layerwise_families, layerwise_freeness
+from .learning_rate import LearningRateGrid, digits_data, learning_rate_experiment, max_learning_rate, train_gd
