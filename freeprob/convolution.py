@@ -48,7 +48,7 @@ from numba import njit
 
 from . import cauchy_kernels as ck
 from .combinatorics import boxtimes_moments, free_cumulants_to_moments
-from .law import Law, as_complex_array
+from .law import Law, as_complex_array, tabulated_cdf
 
 __all__ = ["boxplus", "boxtimes", "FreeConvolution", "SubordinatedLaw", "SubordinationError"]
 
@@ -534,12 +534,7 @@ class SubordinatedLaw(Law):
         return x, c
 
     def _cdf(self, x):
-        xs, cs = self._cdf_table
-        pts, w = self.atoms
-        out = np.interp(x, xs, cs, left=0.0, right=cs[-1])
-        if len(pts):
-            out = out + (w[None, :] * (pts[None, :] <= x[:, None])).sum(axis=1)
-        return out
+        return tabulated_cdf(x, self._cdf_table, self.atoms)
 
 
 # ============================================================================ ⊞ and ⊠

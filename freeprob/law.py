@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 from scipy import integrate, optimize
 
-__all__ = ["Law", "as_complex_array", "as_real_array", "check_positive", "check_real"]
+__all__ = ["Law", "as_complex_array", "as_real_array", "check_positive", "check_real", "tabulated_cdf"]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -66,6 +66,20 @@ def as_real_array(name: str, x) -> np.ndarray:
     if np.any(np.isnan(arr)):
         raise ValueError(f"{name} must not contain NaN")
     return arr
+
+
+def tabulated_cdf(x: np.ndarray, table: tuple[np.ndarray, np.ndarray], atoms: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Distribution function from a table ``(xs, cs)`` of the absolutely continuous part's cdf
+    (increasing ``xs``; linear interpolation, constant beyond the ends) plus the atoms' jumps.
+
+    Solver-backed laws integrate their density once onto such a table.
+    """
+    xs, cs = table
+    out = np.interp(x, xs, cs, left=0.0, right=cs[-1])
+    pts, w = atoms
+    if len(pts):
+        out = out + (w[None, :] * (pts[None, :] <= np.asarray(x)[:, None])).sum(axis=1)
+    return out
 
 
 # Gauss–Legendre on [0, 1] with panels graded towards 0 (the edge an integral starts from)

@@ -43,7 +43,7 @@ from functools import cached_property
 
 import numpy as np
 
-from freeprob.law import Law, check_positive
+from freeprob.law import Law, check_positive, tabulated_cdf
 
 __all__ = ["ConditionalFIMLaw", "conditional_fim_law", "sample_conditional_fim_spectrum"]
 
@@ -299,11 +299,7 @@ class ConditionalFIMLaw(Law):
         pts, w = self.atoms
         if self.depth == 1 or self._atomic:
             return (w[None, :] * (pts[None, :] <= x[:, None])).sum(axis=1)
-        xs, cs = self._cdf_table
-        out = np.interp(x, xs, cs, left=0.0, right=cs[-1])
-        if len(pts):
-            out = out + (w[None, :] * (pts[None, :] <= x[:, None])).sum(axis=1)
-        return out
+        return tabulated_cdf(x, self._cdf_table, (pts, w))
 
     def _moments(self, n):
         # exact recursion on moments: boxtimes by free cumulants, then scale and binomial shift

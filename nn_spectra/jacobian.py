@@ -41,7 +41,7 @@ import numpy as np
 from scipy import optimize
 
 import freeprob as fp
-from freeprob.law import Law, check_positive
+from freeprob.law import Law, check_positive, tabulated_cdf
 
 __all__ = ["JacobianLaw", "jacobian_law", "jacobian_law_from_d2", "d2_law", "jacobian_variance",
            "sample_jacobian_spectrum",
@@ -536,12 +536,7 @@ class JacobianLaw(Law):
         return x, c
 
     def _cdf(self, x):
-        xs, cs = self._cdf_table
-        pts, w = self.atoms
-        out = np.interp(x, xs, cs, left=0.0, right=cs[-1])
-        if len(pts):
-            out = out + (w[None, :] * (pts[None, :] <= x[:, None])).sum(axis=1)
-        return out
+        return tabulated_cdf(x, self._cdf_table, self.atoms)
 
     def _moments(self, n):
         return jacobian_moments_series(self.d2.moments(n), self.sigma_w2, self.widths, self.weights, n)

@@ -29,7 +29,7 @@ from typing import Mapping
 import numpy as np
 import sympy
 
-from ..law import Law, _check_order
+from ..law import Law, _check_order, tabulated_cdf
 from ..laws import Semicircle
 from .linearization import Pencil, linearize
 from .nc_moments import polynomial_moments
@@ -265,12 +265,7 @@ class PolynomialLaw(Law):
         return float(self._cdf_table[1][-1])
 
     def _cdf(self, x):
-        xs, cs = self._cdf_table
-        out = np.interp(x, xs, cs, left=0.0, right=cs[-1])
-        pts, w = self.atoms
-        if len(pts):
-            out = out + (w[None, :] * (pts[None, :] <= x[:, None])).sum(axis=1)
-        return out
+        return tabulated_cdf(x, self._cdf_table, self.atoms)
 
     # -- moments ---------------------------------------------------------------------
     def exact_moments(self, n: int) -> list[Fraction]:
