@@ -91,7 +91,7 @@ class VerifyGallery(Directive):
 
 
 class BenchmarkResults(Directive):
-    """Show the assembled ``benchmarks.md`` verbatim (Markdown, so as a literal block)."""
+    """Show ``docs/benchmarks.md`` (written by ``benchmarks/assemble.py``) verbatim, or its parts."""
 
     has_content = False
 
