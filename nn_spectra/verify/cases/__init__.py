@@ -6,7 +6,8 @@ Topics are imported in report order; a topic whose module is absent is skipped.
 """
 import importlib
 
-TOPICS = ("laws", "free_convolutions", "symbolic", "polynomial", "random_matrices", "mean_field", "deep_spectra")
+TOPICS = ("laws", "free_convolutions", "symbolic", "polynomial", "random_matrices", "mean_field", "deep_spectra",
+          "deep_training")
 
 for _topic in TOPICS:
     try:

@@ -1,0 +1,337 @@
+r"""Deep networks at initialisation and the first steps of training, against real finite networks:
+Jacobian spread for Gaussian versus orthogonal weights, layerwise asymptotic freeness, the
+batch-norm reduction of the Fisher information's top eigenvalue, the linear growth of the
+conditional FIM with depth, the :math:`1/\text{depth}` learning-rate boundary on a real dataset
+(scikit-learn digits) and the order/chaos phase diagram.
+
+Every theory function is looked up on the :mod:`nn_spectra` package at run time (``ns.name``), so a
+monkeypatched prediction is the one the case checks.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import nn_spectra as ns
+
+from ..case import Case, Result, register
+from ..figure import new_figure
+
+CASE_NAMES: list[str] = []
+TOPIC = "deep networks: training"
+
+
+def _have(*names: str) -> bool:
+    return all(hasattr(ns, n) for n in names)
+
+
+def _add(case: Case) -> None:
+    register(case)
+    CASE_NAMES.append(case.name)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Jacobian spread, Gaussian versus orthogonal weights
+# --------------------------------------------------------------------------------------------
+if _have("jacobian_law", "jacobian_variance", "sample_jacobian_spectrum", "critical_sigma_w2"):
+
+    # Gaussian-weight networks are cheap but their spectra are heavy-tailed (the variance of one
+    # network's spectrum fluctuates a lot), so they are averaged over more networks.
+    _JAC_NETS = {"gaussian": 24, "orthogonal": 2}
+
+    def _run_jacobian_weights(size: int, rng: np.random.Generator) -> Result:
+        act, sb2, L = "tanh", 1e-3, 10
+        sw2 = float(ns.critical_sigma_w2(act, sb2))
+        fig, axes = new_figure(2, width=4.6)
+        pred, meas, errs = {}, {}, []
+        for ax, w in zip(axes, ("gaussian", "orthogonal")):
+            pred[w] = float(ns.jacobian_variance(act, sw2, sb2, L, weights=w))
+            spectra = [ns.sample_jacobian_spectrum(act, sw2, sb2, L, size, w, rng=rng) for _ in range(_JAC_NETS[w])]
+            meas[w] = float(np.mean([ev.var() for ev in spectra]))
+            errs.append(abs(meas[w] / pred[w] - 1))
+            law = ns.jacobian_law(act, sw2, sb2, L, weights=w)
+            ev = np.concatenate(spectra)
+            top = float(np.quantile(ev, 0.995)) if w == "gaussian" else float(law.support[1])
+            bins = np.linspace(0, top, 60)
+            ax.hist(ev[ev <= top], bins=bins, density=True, alpha=0.5,
+                    label=f"{_JAC_NETS[w]} networks, width {size}")
+            x = np.linspace(0, top, 400)[1:-1]
+            ax.plot(x, law.pdf(x), "k-", label="jacobian_law")
+            ax.set_title(f"{w}: var pred {pred[w]:.3g}, meas {meas[w]:.3g}", fontsize="small")
+            ax.set_xlabel("eigenvalue of J Jᵀ")
+            if w == "gaussian":
+                ax.set_yscale("log")
+            ax.legend(fontsize="x-small")
+        # the qualitative claim: orthogonal weights give a much narrower spectrum
+        dist = max(errs) if meas["orthogonal"] < meas["gaussian"] else float("inf")
+        return Result(
+            prediction=f"var(JJᵀ) gaussian {pred['gaussian']:.4g}, orthogonal {pred['orthogonal']:.4g} "
+                       f"(tanh, σ_w² = {sw2:.4f}, σ_b² = {sb2}, depth {L})",
+            measurement=f"mean spectral variance gaussian {meas['gaussian']:.4g}, "
+                        f"orthogonal {meas['orthogonal']:.4g}",
+            distance=float(dist), figure=fig)
+
+    _add(Case(
+        name="jacobian_gaussian_vs_orthogonal",
+        title="Jacobian spectrum at criticality: variance L(μ₂/μ₁² − 1 − s₁), larger for Gaussian than orthogonal weights",
+        how="eigenvalues of J Jᵀ of real tanh MLPs (numpy) with Gaussian and Haar-orthogonal weights, "
+            "input at q*; spectral variance averaged over networks",
+        metric="max relative error of the spectral variance (inf if orthogonal is not narrower)",
+        tolerance=lambda n: 2.5 / np.sqrt(n),
+        run=_run_jacobian_weights, quick_size=200, full_size=800, topic=TOPIC))
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Layerwise asymptotic freeness
+# --------------------------------------------------------------------------------------------
+if _have("layerwise_freeness"):
+
+    def _run_layerwise(size: int, rng: np.random.Generator) -> Result:
+        # size = largest matrix size of the sweep; four doublings below it
+        sizes = tuple(int(size) >> k for k in (3, 2, 1, 0))
+        act, sw2, sb2, L = "tanh", 1.2, 0.05, 3
+        sweeps = {w: ns.layerwise_freeness(act, sw2, sb2, depth=L, sizes=sizes, weights=w, trials=3,
+                                           rng=rng, n_jobs=1)
+                  for w in ("orthogonal", "identity")}
+        orth, ident = sweeps["orthogonal"], sweeps["identity"]
+        fig, (ax,) = new_figure()
+        for w, sw, mk in (("orthogonal", orth, "o"), ("identity", ident, "s")):
+            n = np.asarray(sw.sizes, float)
+            d = np.asarray(sw.defects, float)
+            ax.loglog(np.repeat(n, d.shape[1]), d.ravel(), mk, alpha=0.35, label=f"{w} weights (trials)")
+            ax.loglog(n, np.exp(sw.intercept) * n ** sw.exponent, "-",
+                      label=f"fit: N^{sw.exponent:.2f}  CI [{sw.ci[0]:.2f}, {sw.ci[1]:.2f}]")
+        ax.set_xlabel("width N")
+        ax.set_ylabel("freeness defect")
+        ax.legend(fontsize="x-small")
+        # the free (orthogonal) exponent must be compatible with -1 and the identity one with 0;
+        # distance in units of each fit's confidence half-width (<= 1 means inside the interval)
+        half = lambda sw: max(0.5 * (sw.ci[1] - sw.ci[0]), 1e-12)  # noqa: E731
+        dist = max(abs(orth.exponent + 1) / half(orth), abs(ident.exponent) / half(ident))
+        # and the two must be distinguished: the free defect decays faster than the non-free one
+        if not orth.ci[1] < ident.ci[0]:
+            dist = max(dist, float("inf"))
+        return Result(
+            prediction="defect ~ N^-1 for orthogonal weights (asymptotically free), N^0 for identity weights",
+            measurement=f"exponent orthogonal {orth.exponent:.3f} CI [{orth.ci[0]:.3f}, {orth.ci[1]:.3f}], "
+                        f"identity {ident.exponent:.3f} CI [{ident.ci[0]:.3f}, {ident.ci[1]:.3f}] "
+                        f"(sizes {sizes})",
+            distance=float(dist), figure=fig)
+
+    _add(Case(
+        name="layerwise_freeness",
+        title="Layerwise asymptotic freeness of D_l² and W_{l+1}ᵀ D_{l+1}² W_{l+1} (orthogonal, not identity weights)",
+        how="mixed free cumulants of the two families in real tanh MLPs at four widths, log-log fit of the decay",
+        metric="max(|β_orth + 1|, |β_id|) in units of the fit's confidence half-width; inf if the CIs overlap",
+        tolerance=1.0,
+        run=_run_layerwise, quick_size=384, full_size=1024, topic=TOPIC))
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Batch-norm reduction of the FIM's λ_max
+# --------------------------------------------------------------------------------------------
+if _have("fim_statistics", "measure_fim_statistics"):
+
+    def _run_fim_bn(size: int, rng: np.random.Generator) -> Result:
+        args = ("tanh", 1.5, 0.3, 3, size, 16, 1)
+        pred = ns.fim_statistics(*args)
+        meas = [ns.measure_fim_statistics(*args, rng=rng) for _ in range(3)]
+        lam = float(np.mean([m.lambda_max for m in meas]))
+        lam_bn = float(np.mean([m.lambda_max_bn for m in meas]))
+        err = max(abs(lam / pred.lambda_max - 1), abs(lam_bn / pred.lambda_max_bn - 1))
+        # batch norm must remove the outlier: a large reduction, measured and predicted
+        if not (lam_bn < 0.5 * lam and pred.lambda_max_bn < 0.5 * pred.lambda_max):
+            err = float("inf")
+        fig, (ax,) = new_figure()
+        labels = ["λ_max", "λ_max with batch norm"]
+        xs = np.arange(2)
+        ax.bar(xs - 0.2, [pred.lambda_max, pred.lambda_max_bn], 0.4, label="predicted (fim_statistics)")
+        ax.bar(xs + 0.2, [lam, lam_bn], 0.4, label="measured (NTK dual, 3 networks)")
+        for m in meas:
+            ax.plot(xs + 0.2, [m.lambda_max, m.lambda_max_bn], "k.", ms=4)
+        ax.set_xticks(xs, labels)
+        ax.set_title(f"tanh, depth 3, width {size}, T = 16", fontsize="small")
+        ax.legend(fontsize="x-small")
+        return Result(
+            prediction=f"λ_max {pred.lambda_max:.4g} → {pred.lambda_max_bn:.4g} with batch norm "
+                       f"(×{pred.lambda_max_bn / pred.lambda_max:.3f})",
+            measurement=f"λ_max {lam:.4g} → {lam_bn:.4g} with batch norm (×{lam_bn / lam:.3f})",
+            distance=float(err), figure=fig)
+
+    _add(Case(
+        name="fim_batchnorm",
+        title="Karakida: mean-subtracting batch norm in the last layer removes the FIM's λ_max outlier",
+        how="top eigenvalue of the dual Θ/T (empirical NTK of real tanh MLPs) before and after centring the "
+            "outputs over the batch",
+        metric="max relative error of (λ_max, λ_max with batch norm); inf if the reduction is below 2×",
+        # the batch-norm value is the bulk atom (A - B)/T; the finite-width bulk around it has a
+        # spread of order 1/sqrt(width) that lifts its top (measured: 0.48 at 200, 0.09 at 2000)
+        tolerance=lambda n: 8.0 / np.sqrt(n),
+        run=_run_fim_bn, quick_size=800, full_size=3000, topic=TOPIC))
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Conditional FIM grows linearly with depth
+# --------------------------------------------------------------------------------------------
+if _have("conditional_fim_law", "sample_conditional_fim_spectrum", "critical_sigma_w2"):
+
+    def _run_cfim_depth(size: int, rng: np.random.Generator) -> Result:
+        act, sb2 = "tanh", 1e-3
+        sw2 = float(ns.critical_sigma_w2(act, sb2))
+        depths = np.array([2, 4, 6, 8])
+        # first moment and root mean square of the spectrum of H/N, law (exact moments) vs networks
+        law_m = np.array([ns.conditional_fim_law(act, sw2, sb2, int(L)).moments(2) for L in depths])
+        law_mean, law_rms = law_m[:, 0], np.sqrt(law_m[:, 1])
+        spectra = [ns.sample_conditional_fim_spectrum(act, sw2, sb2, int(L), size, rng=rng) for L in depths]
+        net_mean = np.array([ev.mean() for ev in spectra])
+        net_rms = np.array([np.sqrt(np.mean(ev ** 2)) for ev in spectra])
+        net_top = np.array([ev.max() for ev in spectra])
+        slope = lambda y: float(np.polyfit(depths, y, 1)[0])  # noqa: E731
+        errs = {"mean": abs(slope(net_mean) / slope(law_mean) - 1),
+                "rms": abs(slope(net_rms) / slope(law_rms) - 1)}
+        fig, (ax,) = new_figure()
+        ax.plot(depths, law_mean, "k-", label="law: mean")
+        ax.plot(depths, net_mean, "o", label=f"networks: mean (width {size})")
+        ax.plot(depths, law_rms, "k--", label="law: rms")
+        ax.plot(depths, net_rms, "s", label="networks: rms")
+        ax.plot(depths, net_top, "^", label="networks: top eigenvalue")
+        ax.set_xlabel("depth L")
+        ax.set_ylabel("eigenvalue of H/N")
+        ax.legend(fontsize="x-small")
+        return Result(
+            prediction=f"slope per layer: mean {slope(law_mean):.4g}, rms {slope(law_rms):.4g}",
+            measurement=f"slope per layer: mean {slope(net_mean):.4g}, rms {slope(net_rms):.4g} "
+                        f"(top eigenvalue {slope(net_top):.4g})",
+            distance=float(max(errs.values())), figure=fig)
+
+    _add(Case(
+        name="conditional_fim_depth",
+        title="Hayase-Karakida: the conditional FIM spectrum grows linearly with depth on the critical line",
+        how="eigenvalues of H/N of real orthogonal tanh MLPs at depths 2, 4, 6, 8; least-squares slopes",
+        metric="max relative error of the fitted slopes of the mean and the rms eigenvalue",
+        tolerance=lambda n: 1.0 / np.sqrt(n),
+        run=_run_cfim_depth, quick_size=200, full_size=800, topic=TOPIC))
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The 1/depth learning-rate boundary on scikit-learn digits
+# --------------------------------------------------------------------------------------------
+if _have("learning_rate_experiment", "max_learning_rate", "digits_data"):
+
+    def _diverges(hist: np.ndarray) -> bool:
+        # the same instability criterion as learning_rate_experiment: the loss rises above its start
+        return bool((not np.all(np.isfinite(hist))) or hist.max() > hist[0] * (1 + 1e-9))
+
+    def _run_lr_depth(size: int, rng: np.random.Generator) -> Result:
+        depths, cs = (3, 5, 7), (0.5, 2.5)
+        act, sw2, sb2, T, steps = "relu", 2.0, 0.0, 50, 10
+        grid = ns.learning_rate_experiment(depths=depths, c=cs, act=act, sigma_w2=sw2, sigma_b2=sb2,
+                                           width=size, n_samples=T, steps=steps, reference="predicted", rng=rng)
+        expected = np.array([[False, True]] * len(depths))
+        wrong = int(np.sum(grid.diverged != expected))
+        # control for the 1/depth scaling: the deepest network trained at the shallowest depth's
+        # stable rate 0.5·2/λ_max(3) must diverge, since λ_max(7) ≈ 3 λ_max(3) puts it at c ≈ 1.5
+        X, Y = ns.digits_data(T, rng=rng)
+        net = ns.MLP([X.shape[1]] + [size] * (depths[-1] - 1) + [1], act, sw2, sb2, rng=rng)
+        eta_shallow = cs[0] * float(grid.eta_pred[0])
+        control = ns.train_gd(net, X, Y, eta=eta_shallow, steps=steps)
+        wrong += 0 if _diverges(control) else 1
+        L = np.asarray(depths)
+        fig, axes = new_figure(2, width=4.6)
+        axes[0].plot(L, grid.lambda_max_pred, "k-", label="predicted λ_max (mean field)")
+        axes[0].plot(L, grid.lambda_max_measured, "o", label="measured λ_max (NTK dual, 1 net)")
+        axes[0].set_xlabel("depth L")
+        axes[0].legend(fontsize="x-small")
+        for j, c in enumerate(cs):
+            axes[1].plot(L, np.where(np.isfinite(grid.final_loss[:, j]), grid.final_loss[:, j], np.nan), "o-",
+                         label=f"η = {c}·2/λ_max(L)")
+        axes[1].plot([L[-1]], [control[-1] if np.isfinite(control[-1]) else np.nan], "kx",
+                     label="L = 7 at 0.5·2/λ_max(3)")
+        axes[1].set_yscale("log")
+        axes[1].set_xlabel("depth L")
+        axes[1].set_ylabel(f"loss after {steps} steps (missing = blow-up)")
+        axes[1].legend(fontsize="x-small")
+        ratio = grid.lambda_max_measured / grid.lambda_max_pred
+        return Result(
+            prediction="η = 0.5·2/λ_max(L) trains and 2.5·2/λ_max(L) diverges at L = 3, 5, 7 with "
+                       f"λ_max = {np.array2string(grid.lambda_max_pred, precision=4)} ∝ L − 1; "
+                       "the L = 3 rate diverges at L = 7",
+            measurement=f"diverged = {grid.diverged.tolist()}, control diverged = {_diverges(control)}; "
+                        f"{wrong} wrong; measured/predicted λ_max = {np.array2string(ratio, precision=3)}",
+            distance=float(wrong), figure=fig)
+
+    _add(Case(
+        name="learning_rate_depth",
+        title="Karakida: the gradient-descent learning-rate boundary 2/λ_max scales as 1/depth (digits)",
+        how="full-batch gradient descent of real ReLU MLPs on 50 scikit-learn digits at depths 3, 5, 7 "
+            "(loss rising above its start = divergence), plus a depth-7 network at the depth-3 rate",
+        metric="number of wrong stable/divergent outcomes (7 trainings)",
+        tolerance=0.0,
+        run=_run_lr_depth, quick_size=64, full_size=128, topic=TOPIC))
+
+
+# --------------------------------------------------------------------------------------------
+# 6. The order/chaos phase diagram against a direct simulation of χ₁
+# --------------------------------------------------------------------------------------------
+if _have("phase_diagram"):
+
+    def _simulate_log_chi1(act, sigma_w2: float, sigma_b2: float, width: int, rng: np.random.Generator,
+                           burn_in: int = 20, layers: int = 20) -> float:
+        """Mean log growth per layer of a tangent vector pushed through a wide Gaussian network,
+        measured after ``burn_in`` layers so the pre-activations sit at their fixed length."""
+        phi = ns.activation(act)
+        x = rng.standard_normal(width)
+        v = rng.standard_normal(width)
+        logs = []
+        for layer in range(burn_in + layers):
+            W = rng.standard_normal((width, width)) * np.sqrt(sigma_w2 / width)
+            h = W @ x + rng.standard_normal(width) * np.sqrt(sigma_b2)
+            x = phi.phi(h)
+            v_new = phi.dphi(h) * (W @ v)
+            if layer >= burn_in:
+                logs.append(np.log(v_new @ v_new / (v @ v)))
+            v = v_new / np.linalg.norm(v_new) * np.sqrt(width)  # renormalise: only the ratio matters
+        return float(np.mean(logs))
+
+    def _run_phase(size: int, rng: np.random.Generator) -> Result:
+        act = "tanh"
+        pd = ns.phase_diagram(act, (0.5, 3.0), (0.0, 0.3), n=7, with_xi_c=False)
+        # points: on the predicted critical line, and 0.6x / 1.6x of it (ordered / chaotic side)
+        pts = []
+        for k in (0, 3, 6):
+            sb2, swc = float(pd.critical_sigma_b2[k]), float(pd.critical_sigma_w2[k])
+            for f in (0.6, 1.0, 1.6):
+                pts.append((f, swc * f, sb2))
+        meas = np.array([_simulate_log_chi1(act, sw, sb, size, rng) for _, sw, sb in pts])
+        dist = 0.0
+        for (f, _, _), m in zip(pts, meas):
+            if f == 1.0:
+                dist = max(dist, abs(m))  # χ₁ = 1 on the line
+            elif np.sign(m) != np.sign(f - 1.0):
+                dist = float("inf")  # wrong side of the line
+        fig, (ax,) = new_figure()
+        ax.plot(pd.critical_sigma_w2, pd.critical_sigma_b2, "k-", label="critical line χ₁ = 1 (phase_diagram)")
+        sw = np.array([p[1] for p in pts])
+        sb = np.array([p[2] for p in pts])
+        lim = float(np.max(np.abs(meas)))
+        sc = ax.scatter(sw, sb, c=meas, cmap="coolwarm", vmin=-lim, vmax=lim, edgecolor="k",
+                        label=f"simulated log χ₁ (width {size})")
+        fig.colorbar(sc, ax=ax, label="simulated log χ₁")
+        ax.set_xlabel("σ_w²")
+        ax.set_ylabel("σ_b²")
+        ax.legend(fontsize="x-small")
+        on_line = meas[[i for i, p in enumerate(pts) if p[0] == 1.0]]
+        return Result(
+            prediction="log χ₁ < 0 at 0.6× the critical σ_w², = 0 on the line, > 0 at 1.6×",
+            measurement=f"simulated log χ₁: {np.array2string(meas, precision=3)}; on the line max "
+                        f"|log χ₁| = {np.max(np.abs(on_line)):.3g}",
+            distance=float(dist), figure=fig)
+
+    _add(Case(
+        name="phase_diagram",
+        title="Order/chaos phase diagram of tanh networks: the critical line χ₁ = 1",
+        how="growth rate of a tangent vector through real wide Gaussian tanh networks (numpy, 20 layers "
+            "after a 20-layer burn-in) at 9 points on and on both sides of the line",
+        metric="max |simulated log χ₁| on the line (inf if a point off the line is on the wrong side)",
+        # per-layer log-ratio has standard deviation ~ sqrt(2/width); 20 layers averaged
+        tolerance=lambda n: 3.0 / np.sqrt(n),
+        run=_run_phase, quick_size=400, full_size=2000, topic=TOPIC))

@@ -1,0 +1,68 @@
+"""The deep-training verification cases pass at quick size, and a broken prediction makes one fail."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+
+import nn_spectra as ns
+from nn_spectra.verify.case import get_case
+from nn_spectra.verify.cases import deep_training
+
+EXPECTED = ("jacobian_gaussian_vs_orthogonal", "layerwise_freeness", "fim_batchnorm", "conditional_fim_depth",
+            "learning_rate_depth", "phase_diagram")
+
+
+def test_all_cases_registered():
+    assert set(EXPECTED) <= set(deep_training.CASE_NAMES)
+    for name in EXPECTED:
+        case = get_case(name)
+        assert case.quick_size < case.full_size
+        assert case.how and case.metric
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_case_passes_at_quick_size(name):
+    case = get_case(name)
+    res = case.run(case.quick_size, np.random.default_rng(20261123))
+    tol = case.tolerance_at(case.quick_size)
+    assert np.isfinite(res.distance), res.measurement
+    assert res.distance <= tol, f"{name}: distance {res.distance} > tolerance {tol}; {res.measurement}"
+    assert res.figure is not None and res.figure.axes
+
+
+def test_monte_carlo_tolerances_shrink():
+    for name in ("jacobian_gaussian_vs_orthogonal", "fim_batchnorm", "conditional_fim_depth", "phase_diagram"):
+        case = get_case(name)
+        assert case.tolerance_at(case.full_size) < case.tolerance_at(case.quick_size)
+
+
+def test_broken_fim_prediction_fails(monkeypatch):
+    true_fim = ns.fim_statistics
+
+    def doubled(*args, **kwargs):
+        s = true_fim(*args, **kwargs)
+        return dataclasses.replace(s, lambda_max=2 * s.lambda_max)
+
+    monkeypatch.setattr(ns, "fim_statistics", doubled)
+    case = get_case("fim_batchnorm")
+    res = case.run(case.quick_size, np.random.default_rng(20261123))
+    assert res.distance > case.tolerance_at(case.quick_size)
+
+
+def test_broken_critical_line_fails(monkeypatch):
+    # a phase diagram whose critical line sits at 1.5x the true sigma_w^2 puts the "on the line"
+    # points deep in the chaotic phase and the "ordered" ones near the true line
+    true_pd = ns.phase_diagram
+
+    def shifted(*args, **kwargs):
+        pd = copy.copy(true_pd(*args, **kwargs))
+        pd.critical_sigma_w2 = 1.5 * np.asarray(pd.critical_sigma_w2)
+        return pd
+
+    monkeypatch.setattr(ns, "phase_diagram", shifted)
+    case = get_case("phase_diagram")
+    res = case.run(case.quick_size, np.random.default_rng(20261123))
+    assert res.distance > case.tolerance_at(case.quick_size)
