@@ -254,11 +254,15 @@ if _have("learning_rate_experiment", "max_learning_rate", "digits_data"):
         axes[0].set_xlabel("depth L")
         axes[0].legend(fontsize="x-small")
         for j, c in enumerate(cs):
-            fin = np.where(np.isfinite(grid.final_loss[:, j]), grid.final_loss[:, j], np.nan)
-            axes[1].plot(L, fin, "o-", label=f"η = {c}·2/λ_max")
-        axes[1].set_yscale("log")
+            for i, d in enumerate(L):
+                div = bool(grid.diverged[i, j])
+                axes[1].plot(d, c, "rx" if div else "go", ms=9)
+        axes[1].plot([], [], "go", label="loss decreased")
+        axes[1].plot([], [], "rx", label="loss rose above its start")
+        axes[1].set_yticks(cs, [f"{c}·2/λ_max" for c in cs])
+        axes[1].set_ylim(0, 3)
         axes[1].set_xlabel("depth L")
-        axes[1].set_ylabel(f"loss after {steps} steps (missing = blow-up)")
+        axes[1].set_title(f"{steps} steps of full-batch GD, width {size}", fontsize="small")
         axes[1].legend(fontsize="x-small")
         dist = spread if wrong == 0 else float("inf")
         return Result(
@@ -336,7 +340,7 @@ if _have("phase_diagram"):
         fig.colorbar(sc, ax=ax, label="simulated log χ₁")
         ax.set_xlabel("σ_w²")
         ax.set_ylabel("σ_b²")
-        ax.legend(fontsize="x-small")
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
         on_line = meas[[i for i, p in enumerate(pts) if p[0] == 1.0]]
         return Result(
             prediction="log χ₁ < 0 at 0.6× the critical σ_w², = 0 on the line, > 0 at 1.6×",
