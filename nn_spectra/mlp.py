@@ -236,3 +236,136 @@ class MLP:
     def __repr__(self) -> str:
         return (f"MLP(widths={self.widths}, act={self.act.name!r}, sigma_w2={self.sigma_w2}, "
                 f"sigma_b2={self.sigma_b2}, init={self.init!r})")
+
+    # ------------------------------------------------------------------ matrix-free products
+    # Jacobian-vector (forward tangent) and vector-Jacobian (backward cotangent) products, so that
+    # spectra of J^T J, of the conditional-Fisher dual and of the NTK can be taken without ever
+    # forming a Jacobian.  ``forward`` lets repeated products at the same inputs reuse one forward pass.
+    def _linearization(self, X, forward):
+        X = self._check_input(X)
+        if forward is None:
+            forward = self.forward(X, return_all=True)
+        return X, forward[1], forward[2]
+
+    def _stop_layer(self, layer) -> int:
+        L = len(self.weights)
+        if layer is None:
+            return L
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L - 1:
+            raise ValueError(f"layer must be None (the output h_L) or a hidden layer in [1, {L - 1}], got {layer!r}")
+        return int(layer)
+
+    def jvp(self, X, V, layer: int | None = None, forward=None) -> np.ndarray:
+        r"""Jacobian-vector product :math:`(\partial y/\partial x)\,v` without forming the Jacobian.
+
+        ``y`` is the output :math:`f = h_L` (``layer=None``) or the hidden activation :math:`x_k`
+        (``layer=k``, :math:`1 \le k \le L-1`; then :math:`\partial x_k/\partial x_0 = D_kW_{k-1}\cdots D_1W_0`,
+        the Jacobian of :func:`nn_spectra.jacobian_law`).  ``V`` has shape ``(batch, n_0)`` (one tangent per
+        input) or, for a single input, ``(m, n_0)`` (``m`` tangents at the same point); cost
+        :math:`O(m\sum_l n_l n_{l+1})`.
+
+        >>> net = MLP([4, 6, 3], "tanh", 1.0, 0.0, rng=0)
+        >>> x, v = np.ones(4), np.arange(4.0)
+        >>> bool(np.allclose(net.jvp(x, v[None]), net.input_output_jacobian(x) @ v))
+        True
+        """
+        X, hs, _ = self._linearization(X, forward)
+        stop, L = self._stop_layer(layer), len(self.weights)
+        t = np.asarray(V, dtype=float)
+        for l in range(stop):
+            t = t @ self.weights[l].T
+            if l < L - 1:
+                t = t * self.act.dphi(hs[l])
+        return t
+
+    def vjp(self, X, U, layer: int | None = None, forward=None) -> np.ndarray:
+        r"""Vector-Jacobian product :math:`u^\top(\partial y/\partial x)`, the transpose of :meth:`jvp`.
+
+        ``U`` has shape ``(batch, n_y)`` or, for a single input, ``(m, n_y)``; returns ``(…, n_0)``.
+
+        >>> net = MLP([4, 6, 3], "tanh", 1.0, 0.0, rng=0)
+        >>> x, u = np.ones(4), np.arange(3.0)
+        >>> bool(np.allclose(net.vjp(x, u[None]), u @ net.input_output_jacobian(x)))
+        True
+        """
+        X, hs, _ = self._linearization(X, forward)
+        stop, L = self._stop_layer(layer), len(self.weights)
+        g = np.asarray(U, dtype=float)
+        for l in range(stop - 1, -1, -1):
+            if l < L - 1:
+                g = g * self.act.dphi(hs[l])
+            g = g @ self.weights[l]
+        return g
+
+    def preactivation_vjp(self, X, U, forward=None) -> list[np.ndarray]:
+        r"""Cotangents :math:`g_l = u^\top\partial h_L/\partial h_l` at every pre-activation, ``[g_1, …, g_L]``.
+
+        :math:`g_L = u`, :math:`g_l = (g_{l+1}W_l)\odot\phi'(h_l)`; ``g_l`` has the shape of ``U`` with
+        last axis :math:`n_l`.  The weight gradient of :math:`u^\top f` is :math:`\partial/\partial W_l = g_{l+1}^\top x_l`.
+        """
+        X, hs, _ = self._linearization(X, forward)
+        g = np.asarray(U, dtype=float)
+        out = [g]
+        for l in range(len(self.weights) - 1, 0, -1):
+            g = (g @ self.weights[l]) * self.act.dphi(hs[l - 1])
+            out.append(g)
+        return out[::-1]
+
+    def preactivation_jvp(self, X, injections, forward=None) -> np.ndarray:
+        r"""Output tangent when the tangents ``injections[l]`` are added to the pre-activations :math:`h_{l+1}`.
+
+        :math:`t_1 = e_0`, :math:`t_{l+1} = W_l(\phi'(h_l)\odot t_l) + e_l`, returns :math:`t_L` (shape of the
+        injections with last axis :math:`n_L`); the transpose of :meth:`preactivation_vjp`.  A weight
+        tangent :math:`dW_l` enters as :math:`e_l = x_l\,dW_l^\top`.
+        """
+        X, hs, _ = self._linearization(X, forward)
+        L = len(self.weights)
+        if len(injections) != L:
+            raise ValueError(f"injections must list {L} arrays (one per pre-activation h_1..h_L), got {len(injections)}")
+        t = np.asarray(injections[0], dtype=float)
+        for l in range(1, L):
+            t = (t * self.act.dphi(hs[l - 1])) @ self.weights[l].T + injections[l]
+        return t
+
+    def param_vjp(self, X, U, parameterization: str = "standard", forward=None) -> np.ndarray:
+        r""":math:`\sum_i U_i^\top\,\partial f(x_i)/\partial\theta`, a flat vector of length :math:`P`.
+
+        ``U`` has shape ``(batch, n_L)``; order and scaling of the parameters as in :meth:`param_gradients`.
+
+        >>> net = MLP([3, 5, 2], "relu", 2.0, 0.1, rng=1)
+        >>> X, U = np.ones((4, 3)), np.ones((4, 2))
+        >>> bool(np.allclose(net.param_vjp(X, U), np.einsum("ia,iap->p", U, net.param_gradients(X))))
+        True
+        """
+        X, hs, xs = self._linearization(X, forward)
+        sw, sb = self._param_scales(parameterization)
+        gs = self.preactivation_vjp(X, U, forward=(None, hs, xs))
+        blocks = []
+        for l, (g, x) in enumerate(zip(gs, xs)):
+            blocks.append((g.T @ x).ravel() * sw[l])
+            blocks.append(g.sum(axis=0) * sb)
+        return np.concatenate(blocks)
+
+    def param_jvp(self, X, dtheta, parameterization: str = "standard", forward=None) -> np.ndarray:
+        r""":math:`(\partial f(x_i)/\partial\theta)\,d\theta` for every input, shape ``(batch, n_L)``.
+
+        ``dtheta`` is a flat vector of length :math:`P` in the order of :meth:`parameters`.
+
+        >>> net = MLP([3, 5, 2], "relu", 2.0, 0.1, rng=1)
+        >>> X, d = np.ones((4, 3)), np.arange(net.num_parameters) / 10.0
+        >>> bool(np.allclose(net.param_jvp(X, d), net.param_gradients(X) @ d))
+        True
+        """
+        X, hs, xs = self._linearization(X, forward)
+        sw, sb = self._param_scales(parameterization)
+        dtheta = np.asarray(dtheta, dtype=float)
+        if dtheta.shape != (self.num_parameters,):
+            raise ValueError(f"dtheta must have shape ({self.num_parameters},), got {dtheta.shape}")
+        inj, k = [], 0
+        for l, (w, x) in enumerate(zip(self.weights, xs)):
+            dw = dtheta[k:k + w.size].reshape(w.shape) * sw[l]
+            k += w.size
+            db = dtheta[k:k + w.shape[0]] * sb
+            k += w.shape[0]
+            inj.append(x @ dw.T + db)
+        return self.preactivation_jvp(X, inj, forward=(None, hs, xs))
