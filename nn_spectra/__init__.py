@@ -28,6 +28,7 @@ from .mean_field import (
 )
 from .double_descent import min_norm_risk, optimal_ridge_lambda, plot_double_descent, ridge_risk, simulate_risk
 from .kernels import nngp_ntk
+from .network import Network, as_network
 from .mlp import MLP, haar_orthogonal_isometry
 from .jacobian import JacobianLaw, d2_law, jacobian_law, jacobian_law_from_d2, jacobian_variance, sample_jacobian_spectrum
 from .isometry import IsometryPoint, critical_spread, dynamical_isometry

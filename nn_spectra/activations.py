@@ -82,6 +82,30 @@ class Activation:
         extra = f", alpha={self.alpha}" if self.name == "leaky_relu" else ""
         return f"Activation({self.name!r}{extra})"
 
+    # Built-ins are identified by name and parameter, so that equal descriptions compare equal
+    # (a frozen Network holding one is then hashable and comparable) and pickle by name rather
+    # than by their local lambdas; a custom activation is identified by the callables it wraps.
+    def _key(self):
+        if self.code >= 0:
+            return ("builtin", self.name, self.alpha)
+        spec = getattr(self, "_spec", None)
+        return ("custom", id(self)) if spec is None else ("custom",) + tuple(id(f) for f in spec[:3]) + spec[3:]
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Activation) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __reduce__(self):
+        if self.code >= 0:
+            return (_rebuild_builtin, (self.name, self.alpha))
+        spec = getattr(self, "_spec", None)
+        if spec is None:
+            raise TypeError(f"activation {self.name!r} was built from bare callables and cannot be pickled; "
+                            "build it with nn_spectra.activation(phi, dphi, d2phi) from module-level functions")
+        return (_rebuild_custom, spec)
+
 
 # ----------------------------------------------------------------------------- closed forms
 def _corr(q11, q22, q12):
@@ -222,6 +246,20 @@ def _builtin(name: str, alpha: float) -> Activation:
     raise AssertionError(name)  # pragma: no cover
 
 
+def _rebuild_builtin(name: str, alpha: float) -> Activation:
+    return _builtin(name, float(alpha))
+
+
+def _rebuild_custom(phi, dphi, d2phi, kinks, smooth, explicit):
+    # the derivatives were given by the user (explicit) or are finite differences of phi
+    import warnings as _w
+
+    with _w.catch_warnings():
+        _w.simplefilter("ignore", UserWarning)
+        return activation(phi, dphi if explicit[0] else None, d2phi if explicit[1] else None,
+                          kinks=kinks, smooth=smooth)
+
+
 _ALIASES = {"swish": "silu", "hardtanh": "hard_tanh", "identity": "linear", "leaky": "leaky_relu"}
 ACTIVATIONS = tuple(sorted(_CODES)) + ("swish",)
 
@@ -291,6 +329,8 @@ def activation(name_or_phi, dphi: Callable | None = None, d2phi: Callable | None
         raise ValueError(f"name_or_phi must be an activation name or a callable, got {name_or_phi!r}; "
                          f"known names: {', '.join(ACTIVATIONS)}")
     phi = name_or_phi
+    explicit = (dphi is not None, d2phi is not None)
+    user_dphi, user_d2phi = dphi, d2phi
     if dphi is None or d2phi is None:
         warnings.warn("derivatives of a custom activation taken by finite differences; pass dphi and d2phi "
                       "for full accuracy", UserWarning, stacklevel=2)
@@ -304,9 +344,11 @@ def activation(name_or_phi, dphi: Callable | None = None, d2phi: Callable | None
     name = getattr(phi, "__name__", "custom")
     if name == "<lambda>" or not isinstance(name, str):
         name = "custom"
-    return Activation(name, lambda x: np.asarray(phi(np.asarray(x, float)), float),
-                      lambda x: np.asarray(dphi(np.asarray(x, float)), float),
-                      lambda x: np.asarray(d2phi(np.asarray(x, float)), float),
-                      kinks=ks, dphi_jumps=jumps, smooth=smooth)
+    act = Activation(name, lambda x: np.asarray(phi(np.asarray(x, float)), float),
+                     lambda x: np.asarray(dphi(np.asarray(x, float)), float),
+                     lambda x: np.asarray(d2phi(np.asarray(x, float)), float),
+                     kinks=ks, dphi_jumps=jumps, smooth=smooth)
+    act._spec = (phi, user_dphi, user_d2phi, ks, bool(smooth), explicit)
+    return act
 
 

@@ -1,7 +1,8 @@
 r"""Infinite-width kernels of a fully-connected network: NNGP :math:`\Sigma` and NTK :math:`\Theta`.
 
-For a network with ``depth`` hidden layers of width :math:`\to\infty` and a linear readout (as
-:class:`nn_spectra.MLP` with ``widths = [d, n, ..., n, 1]``; weights of variance :math:`\sigma_w^2/n`
+For a network of ``depth`` :math:`= L` weight layers (:math:`L-1` hidden layers of width
+:math:`\to\infty` and a linear readout, as :class:`nn_spectra.Network` and :class:`nn_spectra.MLP` with
+``widths = [d, n, ..., n, 1]``; weights of variance :math:`\sigma_w^2/n`
 or NTK parameterization, biases of variance :math:`\sigma_b^2`), Jacot et al. (2018), Lee et al. (2019):
 
 .. math::
@@ -12,8 +13,8 @@ or NTK parameterization, biases of variance :math:`\sigma_b^2`), Jacot et al. (2
    \Theta^{(l+1)} = \Theta^{(l)}\dot\Sigma^{(l+1)} + \Sigma^{(l+1)},
 
 with :math:`(u,v)\sim N(0, [[\Sigma^{(l)}(x,x), \Sigma^{(l)}(x,x')], [\Sigma^{(l)}(x,x'), \Sigma^{(l)}(x',x')]])`,
-for :math:`l = 1..\mathrm{depth}`; the returned kernels are :math:`\Sigma^{(\mathrm{depth}+1)}` and
-:math:`\Theta^{(\mathrm{depth}+1)}` (the readout included).
+for :math:`l = 1..L-1`; the returned kernels are :math:`\Sigma^{(L)}` and :math:`\Theta^{(L)}` (the
+readout included).
 
 Gaussian integrals: closed forms for relu, leaky relu, erf, linear; for the other built-ins Mehler's
 series :math:`\sum_k b_k(q_1)b_k(q_2)c^k` in the normalised Hermite coefficients, summed per pair
@@ -148,9 +149,12 @@ def _pair_kernel(act, d1, d2, S, symmetric, tol=1e-12):
     return activation_kernel(act, d1[:, None], d2[None, :], S)
 
 
-def nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0, sigma_b2: float = 0.0, *,
+def nngp_ntk(X1, X2=None, depth: int = 2, act="relu", sigma_w2: float = 2.0, sigma_b2: float = 0.0, *,
              return_layers: bool = False, log_scale: bool = False):
     r"""NNGP and NTK kernel matrices of an infinitely wide fully-connected network.
+
+    Also callable as ``nngp_ntk(net, X1, X2=None)`` with a :class:`~nn_spectra.Network` ``net``
+    (or ``net.nngp_ntk(X1, X2)``).
 
     Parameters
     ----------
@@ -158,12 +162,13 @@ def nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0, sig
     X2 : array_like, shape (n2, d), optional
         Defaults to ``X1`` (the symmetric case, computed on one triangle).
     depth : int
-        Number of hidden (nonlinear) layers, >= 1.
+        :math:`L \ge 1`, the number of weight layers (:math:`L-1` hidden layers and the linear
+        readout; ``depth=1`` is the linear model :math:`\Sigma^{(1)}`).
     act : str or Activation
     sigma_w2, sigma_b2 : float
         Weight variance (> 0) and bias variance (>= 0).
     return_layers : bool
-        Also return a dict with the lists ``"nngp"`` (Σ⁽¹⁾…Σ⁽ᵈᵉᵖᵗʰ⁺¹⁾), ``"ntk"`` (Θ⁽¹⁾…) and
+        Also return a dict with the lists ``"nngp"`` (Σ⁽¹⁾…Σ⁽ᴸ⁾), ``"ntk"`` (Θ⁽¹⁾…) and
         ``"nngp_dot"`` (Σ̇⁽²⁾…), each entry ``(n1, n2)``.
     log_scale : bool
         Return ``(nngp, ntk, log_c)`` with the true kernels equal to ``exp(log_c)`` times the returned
@@ -179,18 +184,28 @@ def nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0, sig
     --------
     >>> import numpy as np, nn_spectra as ns
     >>> X = np.array([[1.0, 0.0], [0.0, 2.0]])
-    >>> K, T = ns.nngp_ntk(X, depth=3, act="relu", sigma_w2=2.0, sigma_b2=0.0)
-    >>> np.diag(T).round(12).tolist()          # (depth + 1) σ_w² |x|²/d
+    >>> K, T = ns.nngp_ntk(X, depth=4, act="relu", sigma_w2=2.0, sigma_b2=0.0)
+    >>> np.diag(T).round(12).tolist()          # L σ_w² |x|²/d with L = 4 weight layers
     [4.0, 16.0]
     """
+    from .network import Network
+
+    if isinstance(X1, Network):
+        # nngp_ntk(net, X1, X2): the description replaces depth, act and the variances
+        net, X1, X2 = X1, X2, depth if not isinstance(depth, (int, np.integer)) else None
+        if X1 is None:
+            raise TypeError("nngp_ntk(net, X1, X2=None): X1 is missing")
+        net.require("nngp_ntk", readout=("linear",))
+        depth, act, sigma_w2, sigma_b2 = net.depth, net.act, net.sigma_w2, net.sigma_b2
     act = activation(act)
     X1 = _inputs(X1, "X1")
     symmetric = X2 is None
     X2 = X1 if symmetric else _inputs(X2, "X2")
     if X1.shape[1] != X2.shape[1]:
         raise ValueError(f"X1 and X2 must have the same input dimension, got {X1.shape[1]} and {X2.shape[1]}")
-    if isinstance(depth, bool) or int(depth) != depth or int(depth) < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+    if isinstance(depth, (bool, np.bool_)) or not isinstance(depth, (int, np.integer, float)) \
+            or int(depth) != depth or int(depth) < 1:
+        raise ValueError(f"depth must be an integer >= 1 (the number of weight layers), got {depth!r}")
     depth = int(depth)
     sw, sb = float(sigma_w2), float(sigma_b2)
     if not (math.isfinite(sw) and sw > 0):
@@ -209,7 +224,7 @@ def nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0, sig
     T = S.copy()
     logc = 0.0  # true kernels = exp(logc) × (S, T, d1, d2)
     layers = {"nngp": [S.copy()], "ntk": [T.copy()], "nngp_dot": []} if return_layers else None
-    for layer in range(depth):
+    for layer in range(depth - 1):
         # for homogeneous φ, K(λQ) = λK(Q) and K̇(λQ) = K̇(Q): the normalised kernels go in as they are
         prev_d1 = d1
         K, Kd = _pair_kernel(act, d1, d2, S, symmetric)

@@ -5,7 +5,9 @@ Architecture for ``widths = [n_0, n_1, ..., n_L]``:
 .. math:: x_0 = x,\qquad h_{l+1} = W_l x_l + b_l\ (l = 0..L-1),\qquad x_l = \varphi(h_l)\ (l = 1..L-1),
           \qquad f(x) = h_L,
 
-so there are :math:`L-1` hidden layers and a linear readout.  ``weights[l]`` has shape
+so ``depth`` is :math:`L`, the number of weight layers (:math:`L-1` hidden layers and a linear
+readout; with ``readout="none"`` the output is :math:`\varphi(h_L)`), as everywhere in
+:mod:`nn_spectra` (see :class:`nn_spectra.Network`).  ``weights[l]`` has shape
 :math:`(n_{l+1}, n_l)`:
 
 * ``"gaussian"``: i.i.d. :math:`N(0, \sigma_w^2/n_l)`;
@@ -66,15 +68,19 @@ class MLP:
 
     Parameters
     ----------
-    widths : sequence of int
-        ``[n_0, n_1, ..., n_L]``, at least two entries; ``n_0`` is the input dimension and ``n_L``
-        the number of outputs.
+    widths : sequence of int or Network
+        ``[n_0, n_1, ..., n_L]``, at least two integers >= 1; ``n_0`` is the input dimension and
+        ``n_L`` the number of outputs.  Or a :class:`~nn_spectra.Network` with widths, which then
+        describes the whole network (the other description arguments stay unset).
     act : str or Activation
         Nonlinearity of the hidden layers.
     sigma_w2, sigma_b2 : float
         Weight variance (times ``1/n_l``) and bias variance.
-    init : {"gaussian", "orthogonal", "identity"}
+    weights : {"gaussian", "orthogonal", "identity"}
+        The weight law (default ``"gaussian"``); ``init=`` is its deprecated name.  The sampled
+        matrices are the attribute ``weights`` (a list), the law is ``network.weights``.
     rng : int or numpy.random.Generator, optional
+    readout : {"linear", "none"}
 
     Examples
     --------
@@ -84,29 +90,40 @@ class MLP:
     (2, 1)
     >>> net.param_gradients(np.ones((2, 3))).shape == (2, 1, net.num_parameters)
     True
+    >>> net.depth, net.network                      # three weight layers
+    (3, Network('tanh', sigma_w2=1.5, sigma_b2=0.1, depth=3, weights='gaussian', widths=(3, 8, 8, 1)))
     """
 
-    def __init__(self, widths, act, sigma_w2: float, sigma_b2: float, init: str = "gaussian", rng=None):
-        widths = [int(w) for w in widths]
-        if len(widths) < 2 or any(w < 1 for w in widths):
-            raise ValueError(f"widths must list at least two integers >= 1, got {widths!r}")
-        sw, sb = float(sigma_w2), float(sigma_b2)
-        if not (np.isfinite(sw) and sw > 0):
-            raise ValueError(f"sigma_w2 must lie in (0, inf), got {sigma_w2!r}")
-        if not (np.isfinite(sb) and sb >= 0):
-            raise ValueError(f"sigma_b2 must lie in [0, inf), got {sigma_b2!r}")
-        if init not in _INITS:
-            raise ValueError(f"init must be one of {', '.join(_INITS)}, got {init!r}")
+    def __init__(self, widths, act=None, sigma_w2: float | None = None, sigma_b2: float | None = None,
+                 weights: str | None = None, rng=None, *, init: str | None = None, readout: str = "linear"):
+        from .network import Network, as_network
+
+        if isinstance(widths, Network):
+            if act is not None or sigma_w2 is not None or sigma_b2 is not None or weights is not None or init is not None:
+                raise TypeError("pass either a Network or (widths, act, sigma_w2, sigma_b2, weights), not both")
+            net = widths
+            net.require("MLP", widths=True)
+        else:
+            if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) < 2:
+                raise ValueError(f"widths must list at least two integers >= 1, got {widths!r}")
+            if act is None or sigma_w2 is None or sigma_b2 is None:
+                raise TypeError("MLP needs widths, act, sigma_w2 and sigma_b2 (or a Network)")
+            net = as_network(act, sigma_w2, sigma_b2, len(widths) - 1, weights=weights, init=init,
+                             widths=widths, readout=readout, caller="MLP")
+        self.network = net
+        widths = list(net.widths)
         self.widths = widths
-        self.act: Activation = activation(act)
-        self.sigma_w2, self.sigma_b2, self.init = sw, sb, init
+        self.act: Activation = net.act
+        self.sigma_w2, self.sigma_b2 = net.sigma_w2, net.sigma_b2
+        self.readout = net.readout
+        sw, sb, law = net.sigma_w2, net.sigma_b2, net.weights
         rng = np.random.default_rng(rng)
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
         for n_in, n_out in zip(widths[:-1], widths[1:]):
-            if init == "gaussian":
+            if law == "gaussian":
                 w = rng.standard_normal((n_out, n_in)) * np.sqrt(sw / n_in)
-            elif init == "orthogonal":
+            elif law == "orthogonal":
                 w = np.sqrt(sw) * haar_orthogonal_isometry(n_out, n_in, rng)
                 if n_out > n_in:
                     w *= np.sqrt(n_out / n_in)
@@ -115,11 +132,30 @@ class MLP:
             self.weights.append(w)
             self.biases.append(rng.standard_normal(n_out) * np.sqrt(sb))
 
+    @property
+    def weight_law(self) -> str:
+        """The weight law, ``"gaussian"``, ``"orthogonal"`` or ``"identity"`` (``self.network.weights``)."""
+        return self.network.weights
+
+    @property
+    def init(self) -> str:
+        """Deprecated name of :attr:`weight_law`."""
+        import warnings
+
+        warnings.warn("MLP.init is deprecated; use MLP.network.weights (or MLP.weight_law)", DeprecationWarning,
+                      stacklevel=2)
+        return self.network.weights
+
     # ------------------------------------------------------------------ basics
     @property
     def depth(self) -> int:
-        """Number of hidden (nonlinear) layers, ``len(widths) - 2``."""
-        return len(self.widths) - 2
+        """Number of weight layers :math:`L` = ``len(widths) - 1`` (the one meaning of depth, see :class:`Network`)."""
+        return len(self.widths) - 1
+
+    @property
+    def hidden_layers(self) -> int:
+        """Number of nonlinear layers: ``depth - 1`` with the linear readout, ``depth`` with ``readout="none"``."""
+        return self.network.hidden_layers
 
     @property
     def num_parameters(self) -> int:
@@ -153,7 +189,7 @@ class MLP:
             if l < L - 1:
                 x = self.act.phi(h)
                 xs.append(x)
-        out = hs[-1]
+        out = hs[-1] if self.readout == "linear" else self.act.phi(hs[-1])
         return (out, hs, xs) if return_all else out
 
     def _deltas(self, hs) -> list[np.ndarray]:
@@ -161,6 +197,8 @@ class MLP:
         L = len(self.weights)
         batch = hs[0].shape[0]
         d = np.broadcast_to(np.eye(self.widths[-1]), (batch,) + (self.widths[-1],) * 2).copy()
+        if self.readout != "linear":
+            d = d * self.act.dphi(hs[-1])[:, None, :]
         deltas = [d]
         for l in range(L - 1, 0, -1):
             d = (d @ self.weights[l]) * self.act.dphi(hs[l - 1])[:, None, :]
@@ -234,8 +272,9 @@ class MLP:
         return self.sigma_w2 * (xs1[-1] @ xs2[-1].T) / self.widths[-2] + self.sigma_b2
 
     def __repr__(self) -> str:
+        ro = "" if self.readout == "linear" else f", readout={self.readout!r}"
         return (f"MLP(widths={self.widths}, act={self.act.name!r}, sigma_w2={self.sigma_w2}, "
-                f"sigma_b2={self.sigma_b2}, init={self.init!r})")
+                f"sigma_b2={self.sigma_b2}, weights={self.network.weights!r}{ro})")
 
     # ------------------------------------------------------------------ matrix-free products
     # Jacobian-vector (forward tangent) and vector-Jacobian (backward cotangent) products, so that

@@ -13,21 +13,23 @@ def _inputs(n=5, d=4, seed=0):
     return np.random.default_rng(seed).standard_normal((n, d))
 
 
-@pytest.mark.parametrize("depth", [1, 2, 5, 20])
-def test_relu_ntk_diagonal_is_depth_plus_one(depth):
+@pytest.mark.parametrize("depth", [1, 2, 3, 6, 21])
+def test_relu_ntk_diagonal_is_depth(depth):
+    # depth = L weight layers: at σ_w² = 2 every one of the L layers adds σ_w²|x|²/d to the NTK diagonal
     X = _inputs(6, 7)
     K, T = ns.nngp_ntk(X, depth=depth, act="relu", sigma_w2=2.0, sigma_b2=0.0)
     norms = np.sum(X ** 2, axis=1)
-    assert np.max(np.abs(np.diag(T) - (depth + 1) * 2.0 * norms / 7) / np.diag(T)) < 1e-13
+    assert np.max(np.abs(np.diag(T) - depth * 2.0 * norms / 7) / np.diag(T)) < 1e-13
     assert np.max(np.abs(np.diag(K) - 2.0 * norms / 7) / np.diag(K)) < 1e-13
 
 
 def _reference_recursion(X, depth, act, sw, sb):
-    # the recursion written out directly, every Gaussian integral by the nested piecewise quadrature
+    # the recursion written out directly, every Gaussian integral by the nested piecewise quadrature;
+    # depth = L weight layers, so L - 1 nonlinear steps after the first layer
     d = X.shape[1]
     S = sw * X @ X.T / d + sb
     T = S.copy()
-    for _ in range(depth):
+    for _ in range(depth - 1):
         q = np.diag(S)
         k, kd = gi.activation_kernel(act, q[:, None], q[None, :], S, method="legendre")
         # on the diagonal u = v exactly: the 1-D integrals (a rounded c = 1 − 1e-16 would cost 1e-8
@@ -43,8 +45,8 @@ def _reference_recursion(X, depth, act, sw, sb):
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh", "gelu"])
 def test_kernels_against_quadrature_recursion(act):
     X = _inputs(8, 3, seed=2)
-    K, T = ns.nngp_ntk(X, depth=4, act=act, sigma_w2=1.7, sigma_b2=0.2)
-    Kr, Tr = _reference_recursion(X, 4, act, 1.7, 0.2)
+    K, T = ns.nngp_ntk(X, depth=5, act=act, sigma_w2=1.7, sigma_b2=0.2)
+    Kr, Tr = _reference_recursion(X, 5, act, 1.7, 0.2)
     assert np.max(np.abs(K - Kr)) < 1e-9 * np.max(np.abs(Kr))
     assert np.max(np.abs(T - Tr)) < 1e-9 * np.max(np.abs(Tr))
 
@@ -61,11 +63,11 @@ def test_closed_forms_against_custom_activation_route():
 
 def test_per_layer_kernels_and_asymmetric_inputs():
     X1, X2 = _inputs(4, 3, 4), _inputs(3, 3, 5)
-    K, T, layers = ns.nngp_ntk(X1, X2, depth=3, act="tanh", sigma_w2=1.5, sigma_b2=0.1, return_layers=True)
+    K, T, layers = ns.nngp_ntk(X1, X2, depth=4, act="tanh", sigma_w2=1.5, sigma_b2=0.1, return_layers=True)
     assert K.shape == (4, 3) and len(layers["nngp"]) == 4 and len(layers["nngp_dot"]) == 3
     assert np.allclose(layers["nngp"][-1], K, atol=1e-15) and np.allclose(layers["ntk"][-1], T, atol=1e-15)
     assert np.allclose(layers["ntk"][0], layers["nngp"][0])
-    Kf, Tf = ns.nngp_ntk(np.vstack([X1, X2]), depth=3, act="tanh", sigma_w2=1.5, sigma_b2=0.1)
+    Kf, Tf = ns.nngp_ntk(np.vstack([X1, X2]), depth=4, act="tanh", sigma_w2=1.5, sigma_b2=0.1)
     # the two runs sum the Mehler series to different orders (each stopped at a 1e-12 bound), and the
     # NTK recursion multiplies such errors by Σ̇ over the layers
     assert np.max(np.abs(Kf[:4, 4:] - K)) < 1e-10 and np.max(np.abs(Tf[:4, 4:] - T)) < 1e-10
@@ -86,8 +88,8 @@ def test_relu_chaotic_deep_kernels_in_log_scale():
         ns.nngp_ntk(X, depth=2000, act="relu", sigma_w2=3.0, sigma_b2=0.1)
     K, T, logc = ns.nngp_ntk(X, depth=2000, act="relu", sigma_w2=3.0, sigma_b2=0.1, log_scale=True)
     assert np.all(np.isfinite(K)) and np.all(np.isfinite(T)) and logc > 700
-    # with σ_b = 0 the relu recursion is exactly (σ_w²/2)^depth times a fixed correlation kernel
-    K0, _, l0 = ns.nngp_ntk(X, depth=2000, act="relu", sigma_w2=3.0, sigma_b2=0.0, log_scale=True)
+    # with σ_b = 0 the relu recursion is exactly (σ_w²/2)^(L-1) times a fixed correlation kernel
+    K0, _, l0 = ns.nngp_ntk(X, depth=2001, act="relu", sigma_w2=3.0, sigma_b2=0.0, log_scale=True)
     d = np.sum(X ** 2, axis=1) * 3.0 / 3
     assert abs(l0 + np.log(K0[0, 0]) - (2000 * np.log(1.5) + np.log(d[0]))) < 1e-9 * 2000
 
@@ -107,10 +109,13 @@ def test_bad_input():
 
 
 def _empirical_error(act, width, seeds, X, depth, sw, sb):
-    K, T = ns.nngp_ntk(X, depth=depth, act=act, sigma_w2=sw, sigma_b2=sb)
+    # one description for the theory and the sampled networks (depth = weight layers)
+    net0 = ns.Network(act, sw, sb, depth, widths=[X.shape[1]] + [width] * (depth - 1) + [1])
+    K, T = ns.nngp_ntk(net0, X)
     eK, eT = [], []
     for s in range(seeds):
-        net = ns.MLP([X.shape[1]] + [width] * depth + [1], act, sw, sb, rng=s)
+        net = net0.sample(rng=s)
+        assert net.depth == net0.depth
         eK.append(np.max(np.abs(net.empirical_nngp(X) - K)) / np.max(np.abs(K)))
         eT.append(np.max(np.abs(net.empirical_ntk(X) - T)) / np.max(np.abs(T)))
     return float(np.mean(eK)), float(np.mean(eT))
@@ -119,7 +124,7 @@ def _empirical_error(act, width, seeds, X, depth, sw, sb):
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
 def test_empirical_kernels_converge_to_infinite_width(act):
     X = _inputs(5, 4, 8)
-    errs = {w: _empirical_error(act, w, 3, X, 3, 1.8, 0.1) for w in (64, 1024)}
+    errs = {w: _empirical_error(act, w, 3, X, 4, 1.8, 0.1) for w in (64, 1024)}
     for w, (ek, et) in errs.items():
         # single-network fluctuations grow like √(depth/width) (Hanin & Nica 2019); measured
         # constants 2.5–3.6 in units of √(depth/width) here, threshold 4·√(depth/width)
@@ -133,7 +138,7 @@ def test_empirical_kernels_converge_full(act):
     X = _inputs(6, 4, 9)
     prev = None
     for w in (128, 512, 2048):
-        ek, et = _empirical_error(act, w, 6, X, 4, 1.8, 0.1)
+        ek, et = _empirical_error(act, w, 6, X, 5, 1.8, 0.1)
         assert ek < 4.0 * np.sqrt(4 / w) and et < 4.0 * np.sqrt(4 / w)
         if prev:
             assert ek < prev[0] and et < prev[1]
