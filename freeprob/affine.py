@@ -19,6 +19,15 @@ class AffineLaw(Law):
     def __init__(self, base: Law, c: float, b: float):
         if c == 0:
             raise ValueError("c must be nonzero (the law of 0*X is atoms([0]))")
+        if not (np.isfinite(c) and np.isfinite(b)):
+            # composed maps overflow silently (shift(1e308).shift(1e308) would be a shift by inf)
+            raise ValueError(f"the affine map c X + b must have finite c and b (|c|, |b| <= 1.8e308), "
+                             f"got c={c!r}, b={b!r}")
+        lo, hi = base.support
+        for edge in (lo, hi):
+            if np.isfinite(edge) and not np.isfinite(c * edge + b):
+                raise ValueError(f"the affine map {c:g} X + {b:g} sends the support edge {edge:g} outside "
+                                 "the float64 range (|x| <= 1.8e308)")
         self.base, self.c, self.b = base, float(c), float(b)
         self._freeze()
 

@@ -12,11 +12,41 @@ from . import cauchy_kernels as ck
 from .law import Law, as_real_array, check_positive, check_real
 
 __all__ = ["Semicircle", "Atoms", "FreePoisson", "Arcsine", "Uniform", "KestenMcKay", "semicircle", "atoms",
-           "marchenko_pastur", "free_poisson", "bernoulli", "arcsine", "uniform", "kesten_mckay"]
+           "marchenko_pastur", "free_poisson", "bernoulli", "Bernoulli", "arcsine", "uniform", "kesten_mckay"]
 
 
 def _sqrt_cut(z: np.ndarray, a: float, b: float) -> np.ndarray:
     return np.sqrt(z - a) * np.sqrt(z - b)
+
+
+def _finite_moments(m, n: int, law: str) -> np.ndarray:
+    """``m`` unchanged when every moment is a float64; a ValueError naming the order otherwise."""
+    m = np.asarray(m, dtype=float)
+    bad = ~np.isfinite(m)
+    if np.any(bad):
+        k = int(np.argmax(bad)) + 1
+        raise ValueError(f"n={n}: the moments of {law} exceed the float64 range (|m| > 1.8e308) from "
+                         f"order {k} on; ask for at most {k - 1} moments or rescale the law")
+    return m
+
+
+def _float_moments(n: int, centred, mean: float, law: str) -> np.ndarray:
+    """m_1..m_n of ``X + mean`` from the centred moments ``centred[0..n]`` (floats), binomially.
+
+    Binomial coefficients are carried as floats (row by row), so a large ``n`` overflows to inf,
+    which :func:`_finite_moments` reports, instead of raising an OverflowError from int -> float.
+    """
+    c = np.asarray(centred, dtype=float)
+    if mean == 0.0:
+        return _finite_moments(c[1:], n, law)
+    out = np.empty(n)
+    row = np.array([1.0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(1, n + 1):
+            row = np.concatenate([[1.0], row[1:] + row[:-1], [1.0]]) if j > 1 else np.array([1.0, 1.0])
+            i = np.arange(j + 1)
+            out[j - 1] = np.sum(row * c[: j + 1] * mean ** (j - i))
+    return _finite_moments(out, n, law)
 
 
 def _quadratic_root(u: np.ndarray, s: np.ndarray, denom: np.ndarray) -> np.ndarray:
@@ -64,24 +94,29 @@ class Semicircle(Law):
         g = self._cauchy(z)
         return -g * g / (1 - self._var * g * g)
 
+    def _t(self, x):
+        # (x − m)/r with halves, so that x − m cannot overflow for parameters near 1e308
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.clip((0.5 * x - 0.5 * self._mean) / (0.5 * self._r), -1, 1)
+
     def _pdf(self, x):
-        u = np.clip(4 * self._var - (x - self._mean) ** 2, 0, None)
-        return np.sqrt(u) / (2 * np.pi * self._var)
+        # sqrt(4σ² − (x−m)²)/(2πσ²) = (2/(π r)) sqrt(1 − t²) with r = 2σ: no σ² that could overflow
+        t = self._t(x)
+        return 2.0 / (np.pi * self._r) * np.sqrt(1 - t * t)
 
     def _cdf(self, x):
-        t = np.clip((x - self._mean) / self._r, -1, 1)
+        t = self._t(x)
         return 0.5 + (t * np.sqrt(1 - t * t) + np.arcsin(t)) / np.pi
 
     def _moments(self, n):
-        # moments of the centred law: m_{2k} = var^k Catalan(k); then binomial shift by the mean
-        from math import comb
-
+        # moments of the centred law: m_{2k} = var^k Catalan(k), by Catalan(k) = Catalan(k−1)·2(2k−1)/(k+1)
+        # in floats; then binomial shift by the mean
         c = np.zeros(n + 1)
         c[0] = 1.0
-        for k in range(1, n // 2 + 1):
-            c[2 * k] = self._var ** k * comb(2 * k, k) / (k + 1)
-        out = np.array([sum(comb(j, i) * c[i] * self._mean ** (j - i) for i in range(j + 1)) for j in range(1, n + 1)])
-        return out
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(1, n // 2 + 1):
+                c[2 * k] = c[2 * k - 2] * self._var * 2 * (2 * k - 1) / (k + 1)
+        return _float_moments(n, c, self._mean, repr(self))
 
     @property
     def mean(self):
@@ -248,10 +283,29 @@ class FreePoisson(Law):
             d = np.sqrt(u) / (2 * np.pi * self._alpha * x)
         return np.where((x > self._a) & (x < self._b) & (x > 0), d, 0.0)
 
+    def _cdf(self, x):
+        # closed form (a quadrature of the density loses the mass when the support is narrower
+        # than the grid, e.g. ratio 1e-33): x = c − h cos φ with c, h the centre and half-width,
+        #   F_ac = min(1, λ) φ/π + [2√λ sin φ + |1−λ| (φ − 2 arctan2(√b sin(φ/2), √a cos(φ/2)))] / 2π,
+        # exact at both edges (φ = 0, π), plus the atom 1 − λ at 0 when λ < 1
+        lam, a, b = self._lam, self._a, self._b
+        c, h = 0.5 * a + 0.5 * b, 0.5 * b - 0.5 * a
+        if h > 0:
+            phi = np.arccos(np.clip((c - x) / h, -1, 1))
+        else:  # a support narrower than a float spacing: a step at c
+            phi = np.where(x >= c, np.pi, 0.0)
+        tail = 2 * np.sqrt(lam) * np.sin(phi) + abs(1 - lam) * (
+            phi - 2 * np.arctan2(np.sqrt(b) * np.sin(0.5 * phi), np.sqrt(a) * np.cos(0.5 * phi)))
+        mass = min(1.0, lam)
+        ac = np.clip(mass * phi / np.pi + tail / (2 * np.pi), 0.0, mass)
+        atom = np.where(x >= 0, 1.0 - lam, 0.0) if lam < 1 else 0.0
+        return ac + atom
+
     def _moments(self, n):
         from .combinatorics import free_cumulants_to_moments
 
-        return free_cumulants_to_moments(self._lam * self._alpha ** np.arange(1, n + 1))
+        return _finite_moments(free_cumulants_to_moments(self._lam * self._alpha ** np.arange(1, n + 1)), n,
+                               repr(self))
 
     def r_transform(self, w):
         from .law import as_complex_array
@@ -309,22 +363,27 @@ class Arcsine(Law):
         return -(z - c) / _sqrt_cut(z, self._lo, self._hi) ** 3
 
     def _pdf(self, x):
-        u = (x - self._lo) * (self._hi - x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = 1.0 / (np.pi * np.sqrt(u))
-        return np.where(u > 0, d, 0.0)
+        # 1/(π sqrt(x−a) sqrt(b−x)): two square roots, so that the product cannot overflow
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = 1.0 / (np.pi * np.sqrt(x - self._lo) * np.sqrt(self._hi - x))
+        return np.where((x > self._lo) & (x < self._hi), d, 0.0)
 
     def _cdf(self, x):
-        t = np.clip((x - self._lo) / (self._hi - self._lo), 0, 1)
+        # (x − a)/(b − a) with halves: b − a overflows for a = −1e308, b = 1e308
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = np.clip((0.5 * x - 0.5 * self._lo) / (0.5 * self._hi - 0.5 * self._lo), 0, 1)
         return 2.0 / np.pi * np.arcsin(np.sqrt(t))
 
     def _moments(self, n):
-        from math import comb
-
-        # centred law on [-r, r]: m_{2k} = r^{2k} binom(2k, k) / 4^k; shift binomially
-        c, r = 0.5 * (self._lo + self._hi), 0.5 * (self._hi - self._lo)
-        cm = [r ** j * comb(j, j // 2) / 2 ** j if j % 2 == 0 else 0.0 for j in range(n + 1)]
-        return np.array([sum(comb(j, i) * cm[i] * c ** (j - i) for i in range(j + 1)) for j in range(1, n + 1)])
+        # centred law on [-r, r]: m_{2k} = r^{2k} binom(2k, k) / 4^k, by binom(2k,k)/4^k =
+        # binom(2k−2,k−1)/4^(k−1) · (2k−1)/(2k), in floats; shift binomially
+        c, r = 0.5 * self._lo + 0.5 * self._hi, 0.5 * self._hi - 0.5 * self._lo
+        cm = np.zeros(n + 1)
+        cm[0] = 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(1, n // 2 + 1):
+                cm[2 * k] = cm[2 * k - 2] * r * r * (2 * k - 1) / (2 * k)
+        return _float_moments(n, cm, c, repr(self))
 
     def _kernel_spec(self):
         return ck.ARCSINE, np.array([self._lo, self._hi])
@@ -349,12 +408,37 @@ def free_poisson(rate: float = 1.0, jump: float = 1.0) -> FreePoisson:
     return FreePoisson(rate=rate, jump=jump)
 
 
-def bernoulli(p: float = 0.5) -> Atoms:
+class Bernoulli(Atoms):
+    """Bernoulli law on {0, 1} with ``P(1) = p``: :class:`Atoms` that remembers its parameter.
+
+    >>> import freeprob as fp
+    >>> fp.bernoulli(0.3)
+    bernoulli(p=0.3)
+    """
+
+    name = "bernoulli"
+
+    def __init__(self, p: float = 0.5):
+        p = check_real("p", p)
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must lie in [0, 1], got {p!r}")
+        object.__setattr__(self, "_p", p)
+        super().__init__([0.0, 1.0], [1.0 - p, p])
+
+    @property
+    def p(self) -> float:
+        return self._p
+
+    def __reduce__(self):
+        return (Bernoulli, (self._p,))
+
+    def __repr__(self):
+        return f"bernoulli(p={self._p:g})"
+
+
+def bernoulli(p: float = 0.5) -> Bernoulli:
     """Bernoulli law on {0, 1} with ``P(1) = p``, ``p`` in [0, 1]."""
-    p = check_real("p", p)
-    if not 0 <= p <= 1:
-        raise ValueError(f"p must lie in [0, 1], got {p!r}")
-    return Atoms([0.0, 1.0], [1.0 - p, p])
+    return Bernoulli(p)
 
 
 def arcsine(a: float = -2.0, b: float = 2.0) -> Arcsine:
@@ -407,19 +491,26 @@ class Uniform(Law):
     def _cauchy_derivative(self, z):
         return -1.0 / ((z - self._hi) * (z - self._lo))
 
+    # b − a overflows for a = −1e308, b = 1e308; the half-width does not
     def _pdf(self, x):
-        return np.where((x >= self._lo) & (x <= self._hi), 1.0 / (self._hi - self._lo), 0.0)
+        return np.where((x >= self._lo) & (x <= self._hi), 0.5 / (0.5 * self._hi - 0.5 * self._lo), 0.0)
 
     def _cdf(self, x):
-        return np.clip((x - self._lo) / (self._hi - self._lo), 0.0, 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.clip((0.5 * x - 0.5 * self._lo) / (0.5 * self._hi - 0.5 * self._lo), 0.0, 1.0)
 
     def _ppf(self, q):
-        return self._lo + q * (self._hi - self._lo)
+        return (1 - q) * self._lo + q * self._hi
 
     def _moments(self, n):
-        k = np.arange(1, n + 1)
-        a, b = self._lo, self._hi
-        return (b ** (k + 1) - a ** (k + 1)) / ((k + 1) * (b - a))
+        # centred law on [−c, c]: m_{2k} = c^{2k}/(2k+1); shift binomially
+        m, c = 0.5 * self._lo + 0.5 * self._hi, 0.5 * self._hi - 0.5 * self._lo
+        cm = np.zeros(n + 1)
+        cm[0] = 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(1, n // 2 + 1):
+                cm[2 * k] = c ** (2 * k) / (2 * k + 1)
+        return _float_moments(n, cm, m, repr(self))
 
     def r_transform(self, w):
         from .law import as_complex_array
@@ -480,8 +571,17 @@ class KestenMcKay(Law):
 
     def _pdf(self, x):
         d = self._d
-        u = np.clip(self._r ** 2 - x * x, 0, None)
-        return d * np.sqrt(u) / (2 * np.pi * (d * d - x * x))
+        inside = np.abs(x) < self._r
+        # d² − x² > 0 inside the support (d² − r² = (d−2)² ≥ 0); at d = 2 the pole sits on the edges
+        xi = np.where(inside, x, 0.0)
+        return np.where(inside, d * np.sqrt(self._r ** 2 - xi * xi) / (2 * np.pi * (d * d - xi * xi)), 0.0)
+
+    def _cdf(self, x):
+        # x = r sin θ:  ∫ρ = (d/2π)[θ − ((d−2)/d) arctan((d−2) tan θ / d)] + 1/2, written with arctan2
+        # so that θ = ±π/2 is exact; d = 2 gives the arcsine law 1/2 + θ/π
+        d = self._d
+        th = np.arcsin(np.clip(x / self._r, -1, 1))
+        return 0.5 + d / (2 * np.pi) * (th - (d - 2) / d * np.arctan2((d - 2) * np.sin(th), d * np.cos(th)))
 
     def _moments(self, n):
         from .combinatorics import free_cumulants_to_moments, moments_to_free_cumulants
