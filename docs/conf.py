@@ -52,16 +52,28 @@ def _gallery_outcomes():
     ``FREEPROB_DOCS_GALLERY`` selects them: unset or ``all`` runs every registered case at
     ``--quick`` size; a comma-separated list runs those cases; ``none`` shows no figures.
     """
-    from nn_spectra.verify import run_cases
+    from sphinx.util import logging
 
+    from freeprob.verify import case_names, outcome_line, run_cases
+
+    log = logging.getLogger("verify-gallery")
     sel = os.environ.get("FREEPROB_DOCS_GALLERY", "all").strip()
     if sel == "none":
+        log.info("verify-gallery: skipped (FREEPROB_DOCS_GALLERY=none)")
         return []
     names = None if sel == "all" else [s.strip() for s in sel.split(",") if s.strip()]
     if os.path.isdir(GALLERY_DIR):
         shutil.rmtree(GALLERY_DIR)
     os.makedirs(GALLERY_DIR)
-    return run_cases(names, mode="quick", seed=0, out=GALLERY_DIR, progress=False).outcomes
+    n = len(names) if names is not None else len(case_names())
+    # the build is silent for minutes otherwise: say what runs and how to skip it
+    log.info(f"verify-gallery: running {n} verification cases at --quick size for the gallery "
+             "(a few minutes; FREEPROB_DOCS_GALLERY=none skips them, or name the cases to run)")
+
+    def show(o, done, total):
+        log.info(f"verify-gallery [{done}/{total}] {outcome_line(o)}")
+
+    return run_cases(names, mode="quick", seed=0, out=GALLERY_DIR, progress=False, on_outcome=show).outcomes
 
 
 class VerifyGallery(Directive):

@@ -12,7 +12,7 @@ import importlib
 import sys
 from importlib.metadata import entry_points
 
-_BUILTIN = ("freeprob.density_command", "freeprob.symbolic.command")
+_BUILTIN = ("freeprob.density_command", "freeprob.symbolic.command", "freeprob.verify.command")
 
 
 class UsageError(ValueError):
@@ -31,22 +31,20 @@ def _load(target: str):
     return getattr(mod, attr or "register")
 
 
-def _registrars():
-    targets = list(_BUILTIN) + [ep.value for ep in entry_points(group="freeprob.commands")]
-    for target in targets:
-        register = _load(target)
-        if register is not None:
-            yield register
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="freeprob",
         description="Free probability and the spectra of deep networks.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in _registrars():
-        register(sub)
+    for target in _BUILTIN:
+        _load(target)(sub)
+    for ep in entry_points(group="freeprob.commands"):
+        if ep.name in sub.choices:  # a built-in subcommand of that name wins (stale metadata)
+            continue
+        register = _load(ep.value)
+        if register is not None:
+            register(sub)
     return parser
 
 

@@ -48,6 +48,6 @@ def test_sphinx_builds_without_warnings(tmp_path):
     guide = (out / "guide" / "freeprob.html").read_text(encoding="utf-8")
     assert "mathjax" in guide.lower()
     api = (out / "api.html").read_text(encoding="utf-8")
-    for name in ("freeprob.law.Law", "nn_spectra.verify.case.Case", "freeprob.convolution.boxplus"):
+    for name in ("freeprob.law.Law", "freeprob.verify.case.Case", "freeprob.convolution.boxplus"):
         assert name in api
     assert (out / "benchmarks.html").exists()

@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import freeprob as fp
-import nn_spectra.verify as verify
+import freeprob.verify as verify
 from freeprob.cli import main
 from freeprob.laws import Semicircle
-from nn_spectra.verify import Case, Result, get_case, run_case, run_cases, write_report
+from freeprob.verify import Case, Result, get_case, run_case, run_cases, write_report
+from freeprob.verify.case import _import_cases
 
 CHEAP = ["semicircle_moments", "semicircle_cauchy"]
 
@@ -75,7 +76,10 @@ def test_cli_writes_report_with_tolerances_and_figures(tmp_path, capsys):
     assert header in md
     assert "1e-10" in md and "1e-09" in md  # tolerances stated next to the measurements
     assert "FAIL" not in md and "seed 3" in md
-    assert "2/2 passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2/2 passed" in out
+    # one line per case, printed as it finished
+    assert sum(line.startswith("[") and "pass" in line for line in out.splitlines()) == 2
 
 
 def test_exit_status_one_when_a_case_fails(tmp_path, user_case):
@@ -149,6 +153,67 @@ def test_honesty_wrong_moments_fail(monkeypatch):
     assert not run_case(get_case("semicircle_moments")).passed
 
 
+# ---------------------------------------------------------------- discovery: each package brings its cases
+def test_every_package_contributes_its_cases_through_entry_points():
+    sources = dict(verify.case_sources())
+    assert sources["freeprob"] == "freeprob.verify_cases"
+    assert sources["randmat"] == "randmat.verify_cases"
+    assert sources["nn_spectra"] == "nn_spectra.verify.cases"
+    by_module = {}
+    for c in verify.all_cases():
+        by_module.setdefault(c.run.__module__.split(".")[0], set()).add(c.name)
+    assert {"semicircle_cauchy", "boxplus_density_and_edges", "symbolic_boxplus_density",
+            "polynomial_moments"} <= by_module["freeprob"]
+    assert {"wigner_semicircle", "haar_moments"} <= by_module["randmat"]
+    assert {"double_descent", "jacobian_law_networks"} <= by_module["nn_spectra"]
+    assert not any(n.startswith("import_") for n in verify.case_names()), "a case module failed to import"
+
+
+def test_a_case_file_dropped_into_nn_spectra_cases_is_found():
+    import importlib
+    import pkgutil
+
+    import nn_spectra.verify.cases as pkg
+
+    registered = {c.run.__module__ for c in verify.all_cases()}
+    for m in pkgutil.iter_modules(pkg.__path__):
+        if m.name.startswith("_") or m.name in pkg.ALIASES:
+            continue
+        mod = importlib.import_module(f"{pkg.__name__}.{m.name}")
+        if any(isinstance(v, Case) for v in vars(mod).values()) or "register(" in open(mod.__file__).read():
+            assert mod.__name__ in registered, m.name
+
+
+def test_a_case_module_that_breaks_is_a_failing_case(tmp_path, monkeypatch):
+    # a renamed API: the module's import raises, and that must show up as FAIL, not as fewer cases
+    (tmp_path / "renamed_api_cases.py").write_text("import freeprob as fp\nfp.no_such_law_any_more\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _import_cases("renamed_api_cases")
+    try:
+        o = run_case(get_case("import_renamed_api_cases"))
+        assert not o.passed and "no_such_law_any_more" in o.error
+    finally:
+        verify.unregister("import_renamed_api_cases")
+
+
+def test_no_case_is_guarded_by_a_capability_check():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [*(root / "freeprob" / "verify_cases").glob("*.py"), root / "randmat" / "verify_cases.py",
+             *(root / "nn_spectra" / "verify" / "cases").glob("*.py")]
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        assert "hasattr(" not in text and "except ImportError" not in text, f.name
+
+
+def test_double_descent_tolerance_is_a_z_score():
+    # the counter-example: 0.457 ± 0.027 measured against 0.375 predicted is 3.04 SE and must fail
+    case = get_case("double_descent")
+    assert case.tolerance_at(case.quick_size) < (0.457 - 0.375) / 0.027
+    assert "SE" in case.metric
+
+
 # ---------------------------------------------------------------- bad input
 def test_case_validation_names_the_parameter():
     ok = dict(name="c", title="t", how="h", metric="m", tolerance=0.1, run=lambda n, r: None, quick_size=1, full_size=2)
@@ -173,6 +238,18 @@ def test_invalid_sizes_rejected(size):
     with pytest.raises(ValueError, match="quick_size"):
         Case(name="c", title="t", how="h", metric="m", tolerance=0.1, run=lambda n, r: None,
              quick_size=size, full_size=2)
+
+
+@pytest.mark.parametrize("module, message", [("", "not a module name"), ("no_such_module_xyz", "cannot import"),
+                                             ("broken_syntax_cases", "syntax error"),
+                                             ("raising_cases", "ZeroDivisionError")])
+def test_load_errors_are_one_line_exit_2(module, message, tmp_path, monkeypatch, capsys):
+    (tmp_path / "broken_syntax_cases.py").write_text("def (:\n")
+    (tmp_path / "raising_cases.py").write_text("1 / 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["verify", "--load", module, "--list"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv", [["--jobs", "0"], ["--seed", "-1"], ["--quick", "--full"]])

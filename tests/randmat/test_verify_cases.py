@@ -1,11 +1,12 @@
-"""The random_matrices topic of ``freeprob verify`` runs and passes at its quick size."""
+"""randmat's verification cases (``randmat.verify_cases``) run and pass at their quick size."""
 import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
 
-from nn_spectra.verify.cases import random_matrices  # noqa: E402  (registers the cases)
-from nn_spectra.verify.case import all_cases  # noqa: E402
+from freeprob.verify import all_cases  # noqa: E402
+
+import randmat.verify_cases as random_matrices  # noqa: E402  (registers the cases)
 
 CASES = [c for c in all_cases() if c.run.__module__ == random_matrices.__name__]
 

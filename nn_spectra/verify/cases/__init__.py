@@ -1,17 +1,11 @@
-"""Built-in verification cases, one module per topic.
+"""The verification cases of :mod:`nn_spectra`: deep networks against finite random networks.
 
-A topic module registers a case only when the capability it checks exists in the installed
-toolkit (``hasattr`` on the public API), so the registry never contains a case for missing code.
-Topics are imported in report order; a topic whose module is absent is skipped.
+``freeprob verify`` finds this package through the ``freeprob.verify_cases`` entry point and
+imports every module in it -- the :data:`TOPICS` first, in that order, then any other module
+alphabetically -- so a new case file dropped here is picked up without further registration.
+A module that fails to import is reported as a failing case. The modules in :data:`ALIASES`
+only re-export cases that moved to the package whose theory they check.
 """
-import importlib
 
-TOPICS = ("laws", "free_convolutions", "symbolic", "polynomial", "random_matrices", "mean_field", "deep_spectra",
-          "deep_training")
-
-for _topic in TOPICS:
-    try:
-        importlib.import_module(f"{__name__}.{_topic}")
-    except ModuleNotFoundError as _exc:  # only "this topic module does not exist" is skipped
-        if _exc.name != f"{__name__}.{_topic}":
-            raise
+TOPICS = ("mean_field", "deep_spectra", "deep_training")
+ALIASES = ("laws", "free_convolutions", "symbolic", "polynomial", "random_matrices")
