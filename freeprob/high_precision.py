@@ -382,8 +382,15 @@ def atom_mass(P, a, *, dps: int = 50, w0: float | None = None):
     from .symbolic import G as _G, z as _z
 
     expr = P.polynomial if hasattr(P, "polynomial") else sp.sympify(P)
+    if not isinstance(a, sp.Basic):
+        # snap a float position to the exact pole: the nearest real root of the leading coefficient in G
+        lc = sp.Poly(sp.Poly(expr, _G).LC(), _z)
+        cands = lc.real_roots() if lc.degree() >= 1 else []
+        if not cands:
+            raise HighPrecisionError(f"atom_mass: the leading coefficient of P in G has no real root near {a}")
+        a = min(cands, key=lambda r: abs(float(r) - float(a)))
     W, e = sp.symbols("W_ e_")
-    num = sp.expand(sp.numer(sp.together(expr.subs({_G: W / e, _z: sp.nsimplify(a) + e}, simultaneous=True))))
+    num = sp.expand(sp.numer(sp.together(expr.subs({_G: W / e, _z: a + e}, simultaneous=True))))
     pe = sp.Poly(num, e)
     low = min(m[0] for m in pe.monoms())
     lowest = sp.Poly(sp.expand(sum(c * e ** k for (k,), c in pe.terms() if k == low) / e ** low), W)
