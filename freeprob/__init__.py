@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "SubordinationError": "convolution", "boxplus": "convolution", "boxtimes": "convolution",
     "FreePower": "free_power", "free_power": "free_power",
     "free_variables": "polynomial", "polynomial_law": "polynomial",
+    "identify": "identify", "Identification": "identify",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

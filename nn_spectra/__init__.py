@@ -36,3 +36,15 @@ from .fisher import FIMStatistics, fim_inputs, fim_statistics, measure_fim_stati
 from .conditional_fim import ConditionalFIMLaw, conditional_fim_law, sample_conditional_fim_spectrum
 from .layerwise_freeness import layerwise_families, layerwise_freeness
 from .learning_rate import LearningRateGrid, digits_data, learning_rate_experiment, max_learning_rate, train_gd
+
+# the symbolic twins load SymPy, so they are imported on first use
+_SYMBOLIC_LAWS = ("NetworkAlgebraicLaw", "d2_atoms", "hard_tanh_parameters", "symbolic_conditional_fim_law",
+                  "symbolic_jacobian_law")
+
+
+def __getattr__(name: str):
+    if name in _SYMBOLIC_LAWS:
+        from . import symbolic_laws
+
+        return getattr(symbolic_laws, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
