@@ -231,7 +231,7 @@ def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, wid
         + 8 * 4 * width * (depth + 1)
     check_memory(f"a width-{width} depth-{depth} network with SLQ", need, memory_limit)
     gen = np.random.default_rng(rng)
-    net = MLP(widths, act, sigma_w2, sigma_b2, init=weights, rng=gen)
+    net = MLP(widths, act, sigma_w2, sigma_b2, weights=weights, rng=gen)
     x = _fixed_point_input(net.act, sigma_w2, sigma_b2, width, gen)
     op = JacobianGram(net, x, layer=int(depth))
     return stochastic_lanczos_quadrature(op, width, steps=steps, probes=probes, rng=gen,
@@ -252,7 +252,7 @@ def slq_conditional_fim_spectrum(act, sigma_w2: float, sigma_b2: float, depth: i
         + 8 * 4 * width * (depth + 1)
     check_memory(f"a width-{width} depth-{depth} network with SLQ", need, memory_limit)
     gen = np.random.default_rng(rng)
-    net = MLP(widths, act, sigma_w2, sigma_b2, init=weights, rng=gen)
+    net = MLP(widths, act, sigma_w2, sigma_b2, weights=weights, rng=gen)
     x = _fixed_point_input(net.act, sigma_w2, sigma_b2, width, gen)
     op = ConditionalFisherDual(net, x, scale=1.0 / width)
     return stochastic_lanczos_quadrature(op, width, steps=steps, probes=probes, rng=gen,
