@@ -64,17 +64,45 @@ def _glue_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``freeprob`` command line; returns the exit status.
+
+    Exit status 2 with one line on standard error for every error the input can cause (a bad
+    expression, an out-of-range parameter, an unwritable file, a law no solver can handle);
+    ``FREEPROB_DEBUG=1`` shows the traceback instead.
+    """
+    import os
+
     parser = build_parser()
     args = parser.parse_args(_glue_negative_values(list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .jit_notice import announce_compilation
+
+    announce_compilation(load_numba=True)  # a first-use compile is announced, not silent
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"freeprob {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (ValueError, ArithmeticError, OSError, RecursionError, MemoryError, TypeError, RuntimeError) as exc:
+        # an input the checks did not catch still ends in one line, never a traceback
+        if os.environ.get("FREEPROB_DEBUG"):
+            raise
+        print(f"freeprob {args.command}: error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug, not the user's fault: still one line, and how to see more
+        if os.environ.get("FREEPROB_DEBUG"):
+            raise
+        print(f"freeprob {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(FREEPROB_DEBUG=1 shows the traceback; please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

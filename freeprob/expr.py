@@ -34,6 +34,12 @@ class Call:
 
 _METHODS = {"scale", "shift"}
 _MAX_POWER = 12
+#: bounds on poly(...) checked before any work: total degree and number of noncommutative
+#: monomials after expansion (each monomial adds rows to the linearization pencil)
+MAX_TOTAL_DEGREE = 12
+MAX_MONOMIALS = 64
+#: the largest magnitude of a number literal (beyond it float64 overflows)
+_MAX_NUMBER = 1e300
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,43 @@ class PolyExpr:
     tree: Any
 
 
+def _number(node) -> float:
+    try:
+        v = float(node.value)
+    except OverflowError:
+        v = float("inf")
+    if not abs(v) <= _MAX_NUMBER:
+        raise ExpressionError(f"the number {ast.unparse(node)[:20]}{'...' if len(ast.unparse(node)) > 20 else ''} "
+                              f"is out of range: numbers must be finite with magnitude <= {_MAX_NUMBER:g}")
+    return v
+
+
+def poly_size(tree) -> tuple[int, int]:
+    """``(total degree, number of monomials)`` of a :class:`PolyExpr` tree once expanded.
+
+    Counted on the tree, without expanding: a product multiplies the monomial counts and adds the
+    degrees, a power raises the count and multiplies the degree (an upper bound: nothing cancels).
+    """
+    if isinstance(tree, float):
+        return 0, 1
+    if isinstance(tree, str):
+        return 1, 1
+    op = tree[0]
+    if op == "neg":
+        return poly_size(tree[1])
+    if op == "pow":
+        d, m = poly_size(tree[1])
+        e = tree[2]
+        return d * e, (m ** e if m ** e < 10**9 else 10**9)
+    (d1, m1), (d2, m2) = poly_size(tree[1]), poly_size(tree[2])
+    if op == "mul":
+        return d1 + d2, min(m1 * m2, 10**9)
+    return max(d1, d2), m1 + m2
+
+
 def _convert_poly(node):
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
+        return _number(node)
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -79,7 +119,7 @@ def parse_expression(text: str):
 
 def _convert(node):
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
+        return _number(node)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _convert(node.operand)
         if not isinstance(v, float):
@@ -95,7 +135,14 @@ def _convert(node):
             if kw.arg is None:
                 raise ExpressionError("**kwargs are not allowed")
             kwargs.append((kw.arg, _convert(kw.value)))
-        return Call("poly", (PolyExpr(_convert_poly(node.args[0])),), tuple(kwargs))
+        poly = _convert_poly(node.args[0])
+        degree, monomials = poly_size(poly)
+        if degree > MAX_TOTAL_DEGREE or monomials > MAX_MONOMIALS:
+            raise ExpressionError(
+                f"poly(...) too large: total degree {degree} and up to {monomials if monomials < 10**9 else '1e9+'} "
+                f"monomials once expanded; the command line accepts total degree <= {MAX_TOTAL_DEGREE} and "
+                f"<= {MAX_MONOMIALS} monomials (the Python API freeprob.polynomial_law has no such bound)")
+        return Call("poly", (PolyExpr(poly),), tuple(kwargs))
     if isinstance(node, ast.Call):
         kwargs = []
         for kw in node.keywords:
@@ -126,8 +173,8 @@ def evaluate(tree, table: Mapping[str, Callable[..., Any]]):
         return table[name](*args, **kwargs)
     except TypeError as exc:
         raise ExpressionError(f"bad arguments to {name}: {exc}") from None
-    except ValueError as exc:
-        raise ExpressionError(f"{name}: {exc}") from None
+    except (ValueError, OverflowError, ZeroDivisionError) as exc:
+        raise ExpressionError(f"{name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def numeric_table() -> dict:

@@ -34,9 +34,9 @@ def _listener_class():
     return _Notice
 
 
-def announce_compilation() -> None:
-    """Install the compile notice once numba is loaded (never imports numba itself)."""
-    if _state["installed"] or "numba" not in sys.modules:
+def announce_compilation(load_numba: bool = False) -> None:
+    """Install the compile notice; without ``load_numba`` only when numba is already loaded."""
+    if _state["installed"] or ("numba" not in sys.modules and not load_numba):
         return
     from numba.core import event
 

@@ -31,6 +31,32 @@ __all__ = ["AlgebraicLaw", "G", "z", "R", "w", "S"]
 
 #: The Cauchy transform and its argument in every law polynomial P(G, z).
 G, z = sp.symbols("G z")
+
+
+def as_sympy(name: str, value) -> sp.Basic:
+    """``value`` as a SymPy object: numbers (int, float, Fraction, numpy scalars) and SymPy
+    expressions only.
+
+    Strings are refused, never parsed: :func:`sympy.sympify` evaluates a string as Python, so
+    ``semicircle(var="__import__('os')...")`` would run code.
+
+    >>> as_sympy("var", 2)
+    2
+    >>> as_sympy("var", "2")
+    Traceback (most recent call last):
+    ...
+    ValueError: var must be a number or a SymPy expression, not the string '2' (strings are not parsed: sympify would evaluate them)
+    """
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a number or a SymPy expression, not the string {value!r:.60} "
+                         "(strings are not parsed: sympify would evaluate them)")
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    try:
+        return sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or a SymPy expression, got {type(value).__name__} "
+                         f"{value!r:.60}") from None
 #: The R-transform and its argument in R-polynomials (G(R + 1/w) = w).
 R, w = sp.symbols("R w")
 #: The S-transform in S-polynomials; its argument is ``z``.
@@ -121,7 +147,8 @@ class AlgebraicLaw:
     """
 
     def __init__(self, polynomial, *, moments: Sequence = (), name: str | None = None, check: bool = True):
-        expr = polynomial.lhs - polynomial.rhs if isinstance(polynomial, sp.Equality) else sp.sympify(polynomial)
+        expr = (polynomial.lhs - polynomial.rhs if isinstance(polynomial, sp.Equality)
+                else as_sympy("polynomial", polynomial))
         bad = (expr.free_symbols & _RESERVED) - {G, z}
         if bad:
             raise ValueError(f"polynomial must be written in G and z; the names {sorted(map(str, bad))} are reserved")
@@ -139,7 +166,7 @@ class AlgebraicLaw:
                     "that carries the Cauchy transform"
                 )
         self._expr = _primitive(num, (G, z))
-        self._prefix = tuple(sp.nsimplify(m) if isinstance(m, float) else sp.sympify(m) for m in moments)
+        self._prefix = tuple(sp.nsimplify(m) if isinstance(m, float) else as_sympy("moments", m) for m in moments)
         self._tail, self._v0 = _tail_equation(self._expr, self._prefix)
         self._series: list = []
         self.name = name
@@ -176,7 +203,8 @@ class AlgebraicLaw:
 
     def subs(self, values: Mapping) -> "AlgebraicLaw":
         """The law with parameters replaced by ``values`` (a dict symbol -> number or expression)."""
-        vals = {k: (sp.nsimplify(v) if isinstance(v, float) else v) for k, v in dict(values).items()}
+        vals = {as_sympy("values key", k): (sp.nsimplify(v) if isinstance(v, float) else as_sympy(f"values[{k}]", v))
+                for k, v in dict(values).items()}
         return AlgebraicLaw(self._expr.subs(vals), moments=[sp.sympify(m).subs(vals) for m in self._prefix],
                             name=self.name, check=False)
 

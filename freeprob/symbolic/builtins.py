@@ -19,6 +19,8 @@ The Kesten–McKay polynomial comes from squaring
 """
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from .algebraic import AlgebraicLaw, G, z
@@ -31,13 +33,20 @@ def _exact(name: str, value, *, lower=None, strict: bool = True, upper=None, int
     """``value`` as an exact SymPy number (or a symbolic expression, left unchecked)."""
     if isinstance(value, sp.Basic) and value.free_symbols:
         return value
+    from .algebraic import as_sympy
+
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number or a sympy expression, got {value!r}")
     try:
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError
             v = sp.Rational(repr(value))
         else:
-            v = sp.nsimplify(sp.sympify(value), rational=True)
+            v = sp.nsimplify(as_sympy(name, value), rational=True)
     except (sp.SympifyError, TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or a sympy expression, got {value!r}") from None
+        raise ValueError(f"{name} must be a finite number or a sympy expression (strings are not parsed), "
+                         f"got {value!r:.60}") from None
     if not v.is_real or not v.is_finite:
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
     rng = f"{'(' if strict else '['}{lower if lower is not None else '-inf'}, {upper if upper is not None else 'inf'}{']' if upper is not None else ')'}"
