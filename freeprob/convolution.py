@@ -1,678 +1,656 @@
-r"""Free additive (⊞) and multiplicative (⊠) convolutions by subordination.
+r"""Free additive (⊞) and multiplicative (⊠) convolutions of any number of laws, by subordination.
 
-Additive (Belinschi–Bercovici), with :math:`F = 1/G` and :math:`h = F - z`:
+n-ary additive subordination.  For :math:`\mu = \mu_1^{\boxplus k_1}\boxplus\cdots\boxplus\mu_n^{\boxplus k_n}`
+(distinct laws :math:`\mu_g`, real multiplicities :math:`k_g\ge 1`, e.g. a free power), with
+:math:`h_g = F_{\mu_g} - \mathrm{id}`, there are subordination functions :math:`\omega_g` with
+:math:`G_\mu(z) = G_{\mu_g}(\omega_g(z))` for every g and :math:`\sum_g k_g\omega_g - z = (\sum_g k_g - 1)F_\mu(z)`.
+Eliminating :math:`F_\mu = z + \sum_g k_g h_g(\omega_g)`:
 
-.. math:: \omega_2 = z + F_\mu(\omega_1) - \omega_1,\qquad \omega_1 = z + F_\nu(\omega_2) - \omega_2,
-          \qquad G_{\mu\boxplus\nu}(z) = G_\mu(\omega_1) = G_\nu(\omega_2),
+.. math:: \omega_g = z + \sum_h k_h h_h(\omega_h) - h_g(\omega_g),\qquad
+          G_\mu(z) = \frac{1}{z + \sum_h k_h h_h(\omega_h)} .
 
-so that :math:`\omega_1 + \omega_2 = z + F_{\mu\boxplus\nu}(z)`.
+n-ary multiplicative subordination, for laws on :math:`[0,\infty)`, in the upper half-plane variables
+:math:`\Omega_g` of :math:`\eta`-subordination (:math:`\eta(u) = 1 - uF(1/u)`, so that
+:math:`\eta_{\mu_g}(1/\Omega) = -h_g(\Omega)/\Omega`), unknowns :math:`\ell_g = \log\Omega_g`:
 
-Multiplicative, for laws on :math:`[0,\infty)`, written in the upper half-plane variables
-:math:`\Omega_i = 1/\omega_i` of the usual η-subordination (:math:`\eta(z) = 1 - zF(1/z)`):
+.. math:: \ell_g = \log\zeta - \sum_h k_h K_h(\ell_h) + K_g(\ell_g),\quad K_g(\ell) = \log(-h_g(e^\ell)),\qquad
+          G_\mu(\zeta) = \frac{1}{\zeta - \exp\sum_h k_h K_h(\ell_h)} .
 
-.. math:: \Omega_2 = \frac{\zeta}{\Omega_1 - F_\mu(\Omega_1)},\qquad
-          \Omega_1 = \frac{\zeta}{\Omega_2 - F_\nu(\Omega_2)},\qquad
-          G_{\mu\boxtimes\nu}(\zeta) = \frac{\Omega_1 G_\mu(\Omega_1)}{\zeta}.
+For two laws these are the Belinschi–Bercovici equations; a single law with multiplicity t is the
+free power :math:`\omega = z + (t-1)h_\mu(\omega)`.  Both systems read
+:math:`x_g = A(z) + s\,(S - K_g(x_g))`, :math:`S = \sum_h k_h K_h(x_h)` (s = +1 for ⊞ with
+:math:`K = h`, s = −1 for ⊠), whose Jacobian is a diagonal plus a rank-one matrix: each Newton step costs
+O(n) by the Sherman–Morrison formula, so ⊞ or ⊠ of n distinct laws costs linear in n, and nested
+expressions are flattened into one system (``boxplus(boxplus(a, b), c)`` is one three-law system).
 
-Solver.  Both equations are a fixed point :math:`\Omega_1 = T(\Omega_1)` of an analytic self-map
-of :math:`\mathbb C^+`, unique there (Denjoy–Wolff).  We solve :math:`\Phi = \Omega_1 - T(\Omega_1) = 0`
-by guarded Newton steps (a step is accepted only if it stays in C⁺ and reduces ``|Φ|``, else it is
-halved; where Newton stalls, averaged steps :math:`\Omega \leftarrow (\Omega + T(\Omega))/2`).
-The starting point comes from continuation: in Im z from far above the axis down to the target,
-or, along a grid, from the neighbouring point's solution.  A warm start is accepted only when
-Newton converges to a point of C⁺ where :math:`|T'| \le 1` (the Denjoy–Wolff point is attracting;
-spurious real solutions near the axis are repelling), otherwise the point is redone by height
-continuation.  When both laws carry a compiled Cauchy kernel (:mod:`freeprob.cauchy_kernels`)
-the whole per-point iteration runs in numba; otherwise a vectorised numpy version of the same
-height continuation is used (nested convolutions, pushforwards).
+Standardized coordinates (:class:`freeprob.solved.SolvedLaw`): for ⊞ the centre is :math:`\sum k_g c_g`
+and the scale :math:`(\sum k_g s_g^2)^{1/2}` from each input's frame; for ⊠ the centre is 0 and the scale
+:math:`\prod m_g^{k_g}` (the mean).  The inputs are rescaled, exactly, into these coordinates before the
+solve, so every tolerance is relative.
 
-Atoms are exact (Bercovici–Voiculescu): for ⊞ an atom at b + c iff μ{b} + ν{c} > 1, of mass
-μ{b} + ν{c} − 1; for ⊠ at bc ≠ 0 likewise, and at 0 of mass max(μ{0}, ν{0}).
+Atoms are exact (Bercovici–Voiculescu): ⊞ has an atom at :math:`\sum_g k_g a_g` iff
+:math:`\sum_g k_g\mu_g\{a_g\} - (\sum_g k_g - 1) > 0`, with that mass; ⊠ likewise at
+:math:`\prod a_g^{k_g}` (all :math:`a_g\ne 0`), and at 0 the mass :math:`\max_g \mu_g\{0\}`.
 
-Support.  The absolutely continuous part is located on a cosine-spaced grid over the hull of
-the inputs' supports (:attr:`SubordinatedLaw.grid_size` points), and each edge is refined by
-bracketing (16 sections per round) on the test :math:`-\operatorname{Im} G(x + i\varepsilon) > K\varepsilon` with
-ε = 1e-15·scale and K = 1e6.  Outside the support the left side is
-:math:`\varepsilon\,|G'(x)| \approx \varepsilon c/(2\sqrt d)` at a distance d from a square-root
-edge where the density is :math:`c\sqrt{d}`, inside it is about :math:`\pi c\sqrt d`: the test
-brackets the edge between :math:`(K\varepsilon/\pi c)^2` inside and :math:`(c/2K)^2` outside.
-Measured: edges within 1e-12·scale for semicircles, Kesten–McKay, Fuss–Catalan (tests assert
-1e-9·scale).  Gaps narrower than the grid spacing are not resolved.
+When every input has a compiled Cauchy kernel (:mod:`freeprob.cauchy_kernels`) the per-point Newton
+iteration and its continuation run in numba, warm-started along a grid; otherwise the engine's
+vectorised continuation is used.
 """
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
 from numba import njit
 
 from . import cauchy_kernels as ck
-from .combinatorics import boxtimes_moments, free_cumulants_to_moments
-from .law import Law, as_complex_array, tabulated_cdf
+from .combinatorics import boxtimes_moments, free_cumulants_to_moments, moments_to_free_cumulants
+from .law import Law
+from .solved import ConvergenceError, SolvedLaw, location_scale
 
-__all__ = ["boxplus", "boxtimes", "FreeConvolution", "SubordinatedLaw", "SubordinationError"]
+__all__ = ["boxplus", "boxtimes", "FreeConvolution", "SubordinationError", "kernel_of"]
 
-PLUS, TIMES, POWER = 0, 1, 2
-
-#: heights of the continuation in Im z, relative to the scale of the support
-_HEIGHTS = np.geomspace(10.0, 1e-12, 40)
-#: convergence tolerance of the fixed point, relative to max(1, |Ω|)
-_TOL = 1e-9
+PLUS, TIMES = 0, 1
+#: continuation heights (standardized units, times 1 + |x|)
+_HEIGHTS = np.geomspace(10.0, 1e-16, 35)
 
 
-class SubordinationError(ValueError):
+class SubordinationError(ConvergenceError):
     """The subordination fixed point did not converge (the message gives the point and the residual)."""
 
 
 # ============================================================================ compiled solver
 @njit(cache=True, error_model="numpy")
-def _map_nb(op, k1, p1, k2, p2, tp, z, w1):
-    """(T(w1), T'(w1), w2) for the fixed-point map of ``op`` (see the module docstring).
-
-    Written with h = F − id (:func:`freeprob.cauchy_kernels.h_nb`), which the kernels compute
-    without the cancellation of ``1/G − w`` far from the support.
-    """
-    h1, dh1 = ck.h_nb(k1, p1, w1)
-    if op == POWER:
-        # ω = z + (t − 1) h_μ(ω)  (free_power; tp = t)
-        return z + (tp - 1.0) * h1, (tp - 1.0) * dh1, w1
+def _k_nb(op, kind, params, a, b, x):
+    """(K_g(x), K_g'(x)) for one group whose law is a·X + b, X with compiled kernel ``kind``."""
     if op == PLUS:
-        w2 = z + h1
-        if w2.imag <= 0.0:  # only by rounding: Im h ≥ 0 on C⁺
-            w2 = complex(w2.real, abs(z.imag))
-        h2, dh2 = ck.h_nb(k2, p2, w2)
-        return z + h2, dh2 * dh1, w2
-    # ⊠: Ω₂ = ζ/(Ω₁ − F_μ(Ω₁)) = −ζ/h_μ(Ω₁),  T = −ζ/h_ν(Ω₂)
-    w2 = ck.div(-z, h1)
-    if w2.imag <= 0.0:
-        w2 = complex(w2.real, abs(z.imag))
-    h2, dh2 = ck.h_nb(k2, p2, w2)
-    dw2 = ck.div(z * dh1, h1 * h1)
-    dt = ck.div(z * dh2, h2 * h2)
-    return ck.div(-z, h2), dt * dw2, w2
+        w = x
+    else:
+        w = np.exp(x)
+    v = (w - b) / a
+    conj = v.imag < 0.0
+    if conj:
+        v = v.conjugate()
+    h, dh = ck.h_nb(kind, params, v)
+    if conj:
+        h = h.conjugate()
+        dh = dh.conjugate()
+    h = a * h - b
+    if op == PLUS:
+        return h, dh
+    mh = -h
+    return np.log(mh), ck.div(w * dh, h)
 
 
 @njit(cache=True, error_model="numpy")
-def _newton_nb(op, k1, p1, k2, p2, tp, z, w, maxit):
-    """Guarded Newton on Φ(w) = w − T(w); returns (w, |Φ(w)|, |T'(w)|)."""
-    t, dt, _ = _map_nb(op, k1, p1, k2, p2, tp, z, w)
-    r0 = abs(w - t)
+def _resid_nb(op, kinds, params, aa, bb, ks, z, x, K, D, r):
+    """Fill K, D, r for state x at z; return (S, |r| norm).  ``params[g, 0]`` is the length of
+    group g's kernel parameter vector, which follows it."""
+    n = x.shape[0]
+    S = 0j
+    for g in range(n):
+        npar = int(params[g, 0])
+        K[g], D[g] = _k_nb(op, kinds[g], params[g, 1:1 + npar], aa[g], bb[g], x[g])
+        S += ks[g] * K[g]
+    A = z if op == PLUS else np.log(z)
+    s = 1.0 if op == PLUS else -1.0
+    rn = 0.0
+    xn = 0.0
+    for g in range(n):
+        r[g] = x[g] - A - s * (S - K[g])
+        rn = max(rn, abs(r[g]))
+        xn = max(xn, abs(x[g]))
+    if not np.isfinite(rn):
+        rn = np.inf
+    return S, rn / (1.0 + xn)
+
+
+@njit(cache=True, error_model="numpy")
+def _admissible_nb(op, x):
+    for g in range(x.shape[0]):
+        # closed half-plane / strip: on the way to the axis, rounding may put Im ω at 0
+        if op == PLUS:
+            if not (x[g].imag >= 0.0):
+                return False
+        else:
+            if not (0.0 <= x[g].imag <= np.pi):
+                return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _step_nb(op, ks, D, r, out):
+    """Newton step for J = diag(1 + sD) − s·1(k∘D)ᵀ by Sherman–Morrison."""
+    s = 1.0 if op == PLUS else -1.0
+    n = r.shape[0]
+    num = 0j
+    den = 1.0 + 0j
+    for g in range(n):
+        alpha = 1.0 + s * D[g]
+        vg = ks[g] * D[g]
+        num += vg * ck.div(-r[g], alpha)
+        den += vg * ck.div(-s, alpha)
+    corr = ck.div(num, den)
+    for g in range(n):
+        alpha = 1.0 + s * D[g]
+        out[g] = ck.div(-r[g] - (-s) * corr, alpha)
+
+
+@njit(cache=True, error_model="numpy")
+def _newton_nb(op, kinds, params, aa, bb, ks, z, x, maxit, tol):
+    """Guarded Newton from x (modified in place); returns the residual norm."""
+    n = x.shape[0]
+    K = np.empty(n, dtype=np.complex128)
+    D = np.empty(n, dtype=np.complex128)
+    r = np.empty(n, dtype=np.complex128)
+    step = np.empty(n, dtype=np.complex128)
+    cand = np.empty(n, dtype=np.complex128)
+    Kc = np.empty(n, dtype=np.complex128)
+    Dc = np.empty(n, dtype=np.complex128)
+    rc = np.empty(n, dtype=np.complex128)
+    S, r0 = _resid_nb(op, kinds, params, aa, bb, ks, z, x, K, D, r)
     for _it in range(maxit):
-        if r0 <= 1e-14 * max(1.0, abs(w)):
+        if r0 <= tol:
             break
-        phi = w - t
-        step = ck.div(phi, 1.0 - dt)
-        if not (np.isfinite(step.real) and np.isfinite(step.imag)):
-            step = 0.5 * phi
+        _step_nb(op, ks, D, r, step)
+        finite = True
+        for g in range(n):
+            if not (np.isfinite(step[g].real) and np.isfinite(step[g].imag)):
+                finite = False
         lam = 1.0
         accepted = False
-        for _h in range(30):
-            cand = w - lam * step
-            if cand.imag > 0.0:
-                tc, dtc, _ = _map_nb(op, k1, p1, k2, p2, tp, z, cand)
-                rc = abs(cand - tc)
-                if rc < r0:
-                    w, t, dt, r0 = cand, tc, dtc, rc
-                    accepted = True
-                    break
-            lam *= 0.5
+        if finite:
+            for _h in range(30):
+                for g in range(n):
+                    cand[g] = x[g] + lam * step[g]
+                if _admissible_nb(op, cand):
+                    Sc, rcn = _resid_nb(op, kinds, params, aa, bb, ks, z, cand, Kc, Dc, rc)
+                    if rcn < r0:
+                        for g in range(n):
+                            x[g] = cand[g]
+                            K[g] = Kc[g]
+                            D[g] = Dc[g]
+                            r[g] = rc[g]
+                        r0 = rcn
+                        accepted = True
+                        break
+                lam *= 0.5
         if not accepted:
-            # Newton gives no descent here: averaged fixed-point steps (they stay in C⁺)
-            for _k in range(50):
-                if t.imag > 0.0:
-                    w = 0.5 * (w + t)
-                t, dt, _ = _map_nb(op, k1, p1, k2, p2, tp, z, w)
-            r0 = abs(w - t)
-    # one more Newton step from the last evaluated T, T': convergence is quadratic, so a
-    # residual of 1e-14 becomes rounding level (density error ~4e-15 -> ~2e-16).  The step is
-    # tiny, so it is taken without another evaluation of T (which would cost 20% of the solve).
-    step = ck.div(w - t, 1.0 - dt)
-    if abs(step) <= 1e-12 * max(1.0, abs(w)) and (w - step).imag > 0.0:
-        w = w - step
-    return w, r0, abs(dt)
+            # averaged fixed-point steps x <- (x + T(x))/2 (T(x) = x − r), kept on the branch
+            for _k in range(30):
+                for g in range(n):
+                    cand[g] = x[g] - 0.5 * r[g]
+                if not _admissible_nb(op, cand):
+                    break
+                for g in range(n):
+                    x[g] = cand[g]
+                S, r0 = _resid_nb(op, kinds, params, aa, bb, ks, z, x, K, D, r)
+            if not accepted and r0 > tol:
+                S, r0 = _resid_nb(op, kinds, params, aa, bb, ks, z, x, K, D, r)
+    # one more Newton step from the last evaluation: quadratic convergence makes a residual of
+    # 1e-14 rounding level, and the step is taken without another evaluation when it is tiny
+    _step_nb(op, ks, D, r, step)
+    big = 0.0
+    xn = 0.0
+    for g in range(n):
+        big = max(big, abs(step[g]))
+        xn = max(xn, abs(x[g]))
+    if big <= 1e-10 * (1.0 + xn):
+        for g in range(n):
+            cand[g] = x[g] + step[g]
+        if _admissible_nb(op, cand):
+            for g in range(n):
+                x[g] = cand[g]
+    return r0
 
 
 @njit(cache=True, error_model="numpy")
-def _solve_nb(op, k1, p1, k2, p2, tp, z, c0, scale, warm, guess):
-    """Ω₁ at every z (1-D, Im z > 0), with its residual; c0 is the start's shift (⊞) or divisor (⊠).
+def _attracting_nb(op, ks, D):
+    """Spectral radius of the derivative of the map T(x) = x − r(x) is at most 1 (Denjoy–Wolff):
+    M = s(1 (k∘D)ᵀ − diag D).  Spurious solutions near the axis are repelling."""
+    n = D.shape[0]
+    s = 1.0 if op == PLUS else -1.0
+    if n == 1:
+        return abs(s * (ks[0] - 1.0) * D[0]) <= 1.0 + 1e-6
+    M = np.empty((n, n), dtype=np.complex128)
+    for i in range(n):
+        for j in range(n):
+            M[i, j] = s * ks[j] * D[j]
+        M[i, i] -= s * D[i]
+    ev = np.linalg.eigvals(M)
+    rad = 0.0
+    for e in ev:
+        rad = max(rad, abs(e))
+    return rad <= 1.0 + 1e-6
 
-    Warm starts, each accepted only under the test of the module docstring: ``guess[i]`` when it
-    is finite (e.g. the previous step of a bisection), else the neighbour's solution when
-    ``warm`` and the neighbour is close; otherwise height continuation.
-    """
+
+@njit(cache=True, error_model="numpy")
+def _solve_nb(op, kinds, params, aa, bb, ks, z, x0, warm, tol):
+    """States at every z (1-D, Im z > 0) with residuals: warm start from the previous point of the
+    grid when it is close (accepted only if attracting), otherwise continuation in Im z."""
     n = z.shape[0]
-    out = np.empty(n, dtype=np.complex128)
+    m = kinds.shape[0]
+    out = np.empty((n, m), dtype=np.complex128)
     res = np.empty(n)
+    x = np.empty(m, dtype=np.complex128)
+    K = np.empty(m, dtype=np.complex128)
+    D = np.empty(m, dtype=np.complex128)
+    r = np.empty(m, dtype=np.complex128)
     for i in range(n):
         zi = z[i]
         done = False
-        start = complex(np.nan, np.nan)
-        if np.isfinite(guess[i].real) and np.isfinite(guess[i].imag) and guess[i].imag > 0.0:
-            start = guess[i]
-        elif warm and i > 0 and abs(zi - z[i - 1]) < 0.05 * scale and np.isfinite(res[i - 1]):
-            start = out[i - 1]
-            if i > 1 and np.isfinite(res[i - 2]) and abs(z[i - 1] - z[i - 2]) > 0.0:
-                # secant predictor along the grid; kept only if it stays in C⁺
-                pred = out[i - 1] + (out[i - 1] - out[i - 2]) * ((zi - z[i - 1]) / (z[i - 1] - z[i - 2]))
-                if pred.imag > 0.0:
-                    start = pred
-        if np.isfinite(start.real):
-            w, r, adt = _newton_nb(op, k1, p1, k2, p2, tp, zi, start, 40)
-            if w.imag > 0.0 and r <= _TOL * max(1.0, abs(w)) and adt <= 1.0 + 1e-6:
-                out[i] = w
-                res[i] = r
-                done = True
-        if done:
-            continue
-        x = zi.real
-        y0 = max(_HEIGHTS[0] * scale, zi.imag)
-        zz = complex(x, y0)
-        w = zz - c0 if op != TIMES else zz / c0
-        for j in range(_HEIGHTS.shape[0]):
-            y = _HEIGHTS[j] * scale
-            if y <= zi.imag:
-                break
-            w, r, adt = _newton_nb(op, k1, p1, k2, p2, tp, complex(x, y), w, 60)
-        w, r, adt = _newton_nb(op, k1, p1, k2, p2, tp, zi, w, 60)
-        out[i] = w
-        res[i] = r
+        if warm and i > 0 and abs(zi - z[i - 1]) < 0.05 * (1.0 + abs(zi)) and res[i - 1] <= tol:
+            for g in range(m):
+                x[g] = out[i - 1, g]
+            if i > 1 and res[i - 2] <= tol and abs(z[i - 1] - z[i - 2]) > 0.0:
+                ratio = (zi - z[i - 1]) / (z[i - 1] - z[i - 2])
+                if abs(ratio) < 4.0:
+                    for g in range(m):
+                        x[g] = out[i - 1, g] + (out[i - 1, g] - out[i - 2, g]) * ratio
+                    if not _admissible_nb(op, x):
+                        for g in range(m):
+                            x[g] = out[i - 1, g]
+            rr = _newton_nb(op, kinds, params, aa, bb, ks, zi, x, 40, tol)
+            if rr <= tol and _admissible_nb(op, x):
+                _resid_nb(op, kinds, params, aa, bb, ks, zi, x, K, D, r)
+                if _attracting_nb(op, ks, D):
+                    done = True
+                    res[i] = rr
+        if not done:
+            xr = zi.real
+            top = max(_HEIGHTS[0] * (1.0 + abs(xr)), zi.imag)
+            zz = complex(xr, top)
+            for g in range(m):
+                x[g] = x0[g] + (zz if op == PLUS else np.log(zz))
+            rr = _newton_nb(op, kinds, params, aa, bb, ks, zz, x, 60, tol)
+            for j in range(_HEIGHTS.shape[0]):
+                y = _HEIGHTS[j] * (1.0 + abs(xr))
+                if y <= zi.imag:
+                    break
+                if y >= top:
+                    continue
+                rr = _newton_nb(op, kinds, params, aa, bb, ks, complex(xr, y), x, 60, tol)
+            rr = _newton_nb(op, kinds, params, aa, bb, ks, zi, x, 60, tol)
+            res[i] = rr if _admissible_nb(op, x) else np.inf
+        for g in range(m):
+            out[i, g] = x[g]
     return out, res
 
 
-def kernel_of(law: Law):
-    """``(kind, params)`` of the compiled Cauchy kernel for ``law``, or ``None``.
+@njit(cache=True, error_model="numpy")
+def _g_nb(op, kinds, params, aa, bb, ks, z, states):
+    """G at every z from the states."""
+    n = z.shape[0]
+    m = kinds.shape[0]
+    out = np.empty(n, dtype=np.complex128)
+    K = np.empty(m, dtype=np.complex128)
+    D = np.empty(m, dtype=np.complex128)
+    r = np.empty(m, dtype=np.complex128)
+    for i in range(n):
+        S, _ = _resid_nb(op, kinds, params, aa, bb, ks, z[i], states[i], K, D, r)
+        if op == PLUS:
+            out[i] = ck.div(1.0, z[i] + S)
+        else:
+            out[i] = ck.div(1.0, z[i] - np.exp(S))
+    return out
 
-    Uses :meth:`Law._kernel_spec`; free Poisson and arcsine laws are recognised from their public
-    parameters (λ = mean²/var, α = var/mean; the support) until they advertise a spec themselves.
-    """
-    spec = law._kernel_spec()
-    if spec is not None:
-        return int(spec[0]), np.ascontiguousarray(spec[1], dtype=np.float64)
+
+# ============================================================================ inputs
+def kernel_of(law: Law):
+    """``(kind, params, a, b)`` such that ``law`` is the law of a·X + b with X compiled in
+    :mod:`freeprob.cauchy_kernels`, or ``None``."""
+    from .affine import AffineLaw
     from .laws import Arcsine, FreePoisson
 
+    if isinstance(law, AffineLaw):
+        inner = kernel_of(law.base)
+        if inner is None:
+            return None
+        kind, p, a, b = inner
+        return kind, p, law.c * a, law.c * b + law.b
+    spec = law._kernel_spec()
+    if spec is not None:
+        return int(spec[0]), np.ascontiguousarray(spec[1], dtype=np.float64), 1.0, 0.0
     if type(law) is FreePoisson:
         m, v = float(law.mean), float(law.var)
-        return ck.FREE_POISSON, np.array([m * m / v, v / m])
+        return ck.FREE_POISSON, np.array([m * m / v, v / m]), 1.0, 0.0
     if type(law) is Arcsine:
-        return ck.ARCSINE, np.array(law.support, dtype=np.float64)
+        return ck.ARCSINE, np.array(law.support, dtype=np.float64), 1.0, 0.0
     return None
 
 
-def _h_dh(law: Law, w: np.ndarray):
-    """(h(w), h'(w)) with h = F − id, for w in C⁺ (1-D): compiled kernel, solver, or generic."""
-    w = np.ascontiguousarray(w, dtype=np.complex128)
-    spec = kernel_of(law)
-    if spec is not None:
-        return ck.h_array_nb(spec[0], spec[1], w)
-    if isinstance(law, SubordinatedLaw):
-        g, dg = law._g_dg(w)  # one solve for both
+def _h_law(law: Law, a: float, b: float, w: np.ndarray):
+    """(h(w), h'(w)) of the law of a·X + b (X = ``law``) on C⁺, through ``law``'s Cauchy transform."""
+    v = (w - b) / a
+    lower = v.imag < 0
+    v = np.where(lower, v.conj(), v)
+    if isinstance(law, SolvedLaw) and hasattr(law, "_g_dg"):
+        g, dg = law._g_dg(v)
     else:
-        g, dg = law._cauchy(w), law._cauchy_derivative(w)
+        g, dg = law._cauchy(v), law._cauchy_derivative(v)
+    g = np.where(lower, np.conj(g), g)
+    dg = np.where(lower, np.conj(dg), dg)
     with np.errstate(all="ignore"):
-        return 1.0 / g - w, -dg / (g * g) - 1.0
+        h = 1.0 / g - np.where(lower, v.conj(), v)
+        dh = -dg / (g * g) - 1.0
+    return a * h - b, dh
 
 
-# ============================================================================ common machinery
-class SubordinatedLaw(Law):
-    """A law whose Cauchy transform is :math:`G(z) = g(z, \\Omega_1(z))` for a subordination Ω₁.
+# ============================================================================ the law
+class FreeConvolution(SolvedLaw):
+    r""":math:`\mu_1^{\boxplus k_1}\boxplus\cdots` or :math:`\mu_1^{\boxtimes k_1}\boxtimes\cdots`
+    solved as one subordination system (module docstring).
 
-    Subclasses define the fixed-point map (numpy ``_map`` and, when available, the compiled
-    ``_kernel_args``), ``_start``, ``_g_from_w`` and its derivatives, ``_hull`` and ``atoms``.
+    Parameters
+    ----------
+    laws : sequence of Law
+        Distinct input laws.
+    kind : {"plus", "times"}
+    weights : sequence of float, optional
+        Multiplicities :math:`k_g \ge 1` (real for ⊞: a free power; integers for ⊠); default 1.
     """
 
-    #: points of the grid that locates the support's intervals
-    grid_size: int = 2001
-
-    # -- to be provided -----------------------------------------------------------------
-    def _map(self, z, w1):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _dT_dz(self, z, w1, w2):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _start(self, z):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _g_from_w(self, z, w1):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _dg_from_w(self, z, w1):  # pragma: no cover - abstract
-        """(g, ∂g/∂z, ∂g/∂Ω₁)."""
-        raise NotImplementedError
-
-    @property
-    def _hull(self) -> tuple[float, float]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @cached_property
-    def _kernel_args(self):
-        return None
-
-    @cached_property
-    def _scale(self) -> float:
-        a, b = self._hull
-        return float(max(b - a, abs(a), abs(b), 1e-3))
-
-    # -- solving ------------------------------------------------------------------------
-    @cached_property
-    def _swapped(self):
-        """The same law with the roles of the inputs exchanged (None when there is no such pair)."""
-        return None
-
-    def _solve_raw(self, z: np.ndarray, warm: bool, guess=None):
-        """(Ω₁, residual, converged) at ``z`` without raising."""
-        z = np.ascontiguousarray(z, dtype=np.complex128)
-        if self._kernel_args is not None:
-            op, k1, p1, k2, p2, tp, c0 = self._kernel_args
-            g0 = np.full(z.shape, np.nan + 0j) if guess is None else np.ascontiguousarray(guess, dtype=np.complex128)
-            w, resid = _solve_nb(op, k1, p1, k2, p2, tp, z, c0, self._scale, warm, g0)
-        else:
-            w = self._solve_numpy(z)
-            t, _, _ = self._map(z, w)
-            resid = np.abs(w - t)
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(resid) & (resid <= _TOL * np.maximum(1.0, np.abs(w))) & (w.imag > 0)
-        return w, resid, ok
-
-    def _solve(self, z: np.ndarray, warm: bool = True, guess=None) -> np.ndarray:
-        """Ω₁ at ``z`` (1-D, Im z > 0); ``SubordinationError`` with the worst point otherwise.
-
-        Where Ω₁ itself is ill-conditioned (it tends to infinity where G of the result vanishes on
-        the real axis, e.g. in the middle of a gap), the points are solved for Ω₂ with the inputs
-        exchanged, which is then bounded, and Ω₁ is recovered from the explicit half of the map.
-        """
-        z = np.ascontiguousarray(z, dtype=np.complex128)
-        w, resid, ok = self._solve_raw(z, warm, guess)
-        if not np.all(ok) and self._swapped is not None:
-            bad = np.flatnonzero(~ok)
-            w2, r2, ok2 = self._swapped._solve_raw(z[bad], warm)
-            _, _, w1 = self._swapped._map(z[bad], w2)
-            fix = ok2 & np.isfinite(w1) & (w1.imag > 0)
-            w[bad[fix]] = w1[fix]
-            ok[bad[fix]] = True
-            resid[bad] = np.where(fix, 0.0, np.minimum(resid[bad], r2))
-        if not np.all(ok):
-            tol = _TOL * np.maximum(1.0, np.abs(w))
-            i = int(np.argmax(np.where(~ok, np.where(np.isfinite(resid), resid / tol, np.inf), -1.0)))
-            raise SubordinationError(
-                f"{self.name} subordination did not converge at z = {z[i]!r} "
-                f"(residual |Ω - T(Ω)| = {resid[i]:.3g}, tolerance {tol[i]:.3g})"
-            )
-        return w
-
-    def _solve_numpy(self, z: np.ndarray) -> np.ndarray:
-        ytarget = z.imag
-        x = z.real
-        heights = _HEIGHTS * self._scale
-        w = self._start(x + 1j * max(heights[0], ytarget.max()))
-        for y in heights:
-            if np.all(y <= ytarget):
-                break
-            w = self._newton(x + 1j * np.maximum(ytarget, y), w)
-        return self._newton(z, w)
-
-    def _newton(self, z, w, iters: int = 60):
-        """Vectorised guarded Newton (as the compiled one), iterating only on unconverged points."""
-        w = w.copy()
-        act = np.arange(w.size)
-        t, dt, _ = self._map(z, w)
-        for _ in range(iters):
-            phi = w[act] - t
-            r0 = np.abs(phi)
-            keep = r0 > 1e-14 * np.maximum(1.0, np.abs(w[act]))
-            act, phi, r0, dt = act[keep], phi[keep], r0[keep], dt[keep]
-            if act.size == 0:
-                break
-            za, wa = z[act], w[act]
-            with np.errstate(all="ignore"):
-                step = phi / (1 - dt)
-            step = np.where(np.isfinite(step), step, 0.5 * phi)
-            new_t = np.empty_like(wa)
-            new_dt = np.empty_like(wa)
-            todo = np.arange(act.size)
-            lam = 1.0
-            for _h in range(30):
-                cand = wa[todo] - lam * step[todo]
-                ok = cand.imag > 0
-                cz = np.where(ok, cand, wa[todo])
-                tc, dtc, _ = self._map(za[todo], cz)
-                good = ok & (np.abs(cz - tc) < r0[todo])
-                idx = todo[good]
-                wa[idx], new_t[idx], new_dt[idx] = cand[good], tc[good], dtc[good]
-                todo = todo[~good]
-                if todo.size == 0:
-                    break
-                lam *= 0.5
-            if todo.size:
-                # no descent from Newton here: averaged fixed-point steps (they stay in C⁺)
-                ws, zs = wa[todo], za[todo]
-                for _k in range(50):
-                    ts, _, _ = self._map(zs, ws)
-                    ws = np.where(ts.imag > 0, 0.5 * (ws + ts), ws)
-                wa[todo] = ws
-                new_t[todo], new_dt[todo], _ = self._map(zs, ws)
-            w[act] = wa
-            t, dt = new_t, new_dt
-        return w
-
-    def subordination(self, z):
-        """Subordination functions ``(omega_1, omega_2)`` at ``z`` in C⁺ (for ⊠: Ω₁ = 1/ω₁, Ω₂ = 1/ω₂)."""
-        zz = np.atleast_1d(as_complex_array("z", z)).ravel()
-        if np.any(zz.imag <= 0):
-            raise ValueError("z must lie in the upper half-plane (Im z > 0)")
-        w1 = self._solve(zz)
-        _, _, w2 = self._map(zz, w1)
-        return w1, w2
-
-    # -- Cauchy transform ---------------------------------------------------------------
-    def _cauchy(self, z):
-        z = np.asarray(z, dtype=complex)
-        shape = z.shape
-        z = z.ravel()
-        out = np.empty_like(z)
-        real = z.imag <= 0
-        if np.any(real):
-            # off the support on the real line: approach from above (the limit exists there)
-            zr = z[real] + 1j * 1e-13 * self._scale
-            out[real] = self._cauchy_upper(zr).real
-        if np.any(~real):
-            out[~real] = self._cauchy_upper(z[~real])
-        return out.reshape(shape)
-
-    def _cauchy_upper(self, z):
-        return self._check_cauchy(z, self._g_from_w(z, self._solve(z)))
-
-    def _check_cauchy(self, z, g):
-        # a Cauchy transform maps C⁺ into the closed lower half-plane; anything else means that
-        # an input was not the transform of a probability law (the fixed point exists regardless)
-        wrong = g.imag > 1e-9 * np.maximum(np.abs(g), 1e-300)
-        if np.any(wrong):
-            i = int(np.flatnonzero(wrong)[0])
-            raise SubordinationError(
-                f"{self.name}: Im G = {g.imag[i]:.3g} > 0 at z = {z[i]!r}; an input is not the Cauchy "
-                "transform of a probability law"
-            )
-        return g
-
-    def _g_dg(self, z):
-        """(G(z), G'(z)) on C⁺ (1-D) from one solve; G' by implicit differentiation of
-        Ω₁ = T(z, Ω₁):  Ω₁' = T_z / (1 − T_w)."""
-        w1 = self._solve(z)
-        _, dt, w2 = self._map(z, w1)
-        dw = self._dT_dz(z, w1, w2) / (1 - dt)
-        g, gz, gw = self._dg_from_w(z, w1)
-        return g, gz + gw * dw
-
-    def _cauchy_derivative(self, z):
-        z = np.asarray(z, dtype=complex)
-        return self._g_dg(z.ravel())[1].reshape(z.shape)
-
-    # -- support --------------------------------------------------------------------------
-    def _raw_density(self, x: np.ndarray, eps: float, guess=None, want_w: bool = False):
-        """−Im G(x + iε)/π minus the atoms' Lorentzians at height ε (and Ω₁ if ``want_w``)."""
-        z = np.asarray(x, dtype=float) + 1j * eps
-        w = self._solve(z, guess=guess)
-        g = self._check_cauchy(z, self._g_from_w(z, w))
-        dens = -g.imag / np.pi
-        pts, m = self.atoms
-        if len(pts):
-            d = x[:, None] - pts[None, :]
-            dens = dens - (m[None, :] * eps / np.pi / (d**2 + eps**2)).sum(axis=1)
-            # within 1e-7·scale of an atom the subtraction leaves rounding noise of size
-            # 1e-16·mass/distance/ε: the density is not resolved there and reported as 0 (as
-            # Law._pdf does at the atoms themselves)
-            dens = np.where(np.min(np.abs(d), axis=1) < 1e-7 * self._scale, 0.0, dens)
-        return (dens, w) if want_w else dens
-
-    def _inside(self, x: np.ndarray, guess=None, want_w: bool = False):
-        eps = 1e-15 * self._scale
-        # K = 1e6: see the module docstring for the resulting edge accuracy
-        d, w = self._raw_density(x, eps, guess=guess, want_w=True)
-        ins = d > 1e6 * eps / np.pi
-        return (ins, w) if want_w else ins
-
-    @cached_property
-    def intervals(self) -> tuple[tuple[float, float], ...]:
-        """Support of the absolutely continuous part as disjoint closed intervals (sorted).
-
-        Located on a grid and refined by bisection (module docstring); empty for a purely atomic law.
-        """
-        a, b = self._hull
-        if b <= a:
-            return ()
-        t = np.linspace(0.0, np.pi, self.grid_size)
-        x = 0.5 * (a + b) - 0.5 * (b - a) * np.cos(t)
-        inside = self._inside(x)
-        pts, _ = self.atoms
-        if len(pts):
-            # within rounding distance of an atom the subtraction of its Lorentzian is noise
-            near = np.min(np.abs(x[:, None] - pts[None, :]), axis=1) < 1e-6 * self._scale
-            if np.all(near):
-                return ()
-            idx = np.flatnonzero(~near)
-            inside = inside[idx[np.clip(np.searchsorted(idx, np.arange(x.size)), 0, idx.size - 1)]]
-        if not np.any(inside):
-            return ()
-        d = np.diff(inside.astype(int))
-        starts = list(np.flatnonzero(d == 1) + 1)
-        ends = list(np.flatnonzero(d == -1))
-        if inside[0]:
-            starts.insert(0, 0)
-        if inside[-1]:
-            ends.append(x.size - 1)
-        # bisection brackets (outside, inside) for every edge not at the hull's end
-        lo_out, lo_in, hi_in, hi_out = [], [], [], []
-        for s, e in zip(starts, ends):
-            lo_out.append(x[s - 1] if s > 0 else x[0])
-            lo_in.append(x[s])
-            hi_in.append(x[e])
-            hi_out.append(x[e + 1] if e < x.size - 1 else x[-1])
-        o = np.array(lo_out + hi_out)
-        i = np.array(lo_in + hi_in)
-        # 16-section search: each round tests 15 interior points of every bracket (one solver
-        # call, warm-started along each bracket) and keeps the sub-bracket where the test flips
-        frac = np.arange(1, 16) / 16.0
-        for _ in range(20):
-            if np.all(np.abs(o - i) <= 1e-13 * self._scale):
-                break
-            pts = o[:, None] + (i - o)[:, None] * frac[None, :]  # from the outside end inward
-            ins = self._inside(pts.ravel()).reshape(pts.shape)
-            # first inside point along each row (the test is monotone across a simple edge;
-            # otherwise this still keeps a valid (outside, inside) bracket)
-            first = np.where(ins.any(axis=1), ins.argmax(axis=1), frac.size)
-            rows = np.arange(o.size)
-            new_i = np.where(first < frac.size, pts[rows, np.minimum(first, frac.size - 1)], i)
-            new_o = np.where(first > 0, pts[rows, np.maximum(first - 1, 0)], o)
-            o, i = new_o, new_i
-        edges = 0.5 * (o + i)
-        k = len(starts)
-        lo = [a if s == 0 else float(edges[j]) for j, s in enumerate(starts)]
-        hi = [b if e == x.size - 1 else float(edges[k + j]) for j, e in enumerate(ends)]
-        return tuple((float(u), float(v)) for u, v in zip(lo, hi))
-
-    @cached_property
-    def support(self) -> tuple[float, float]:
-        """``(min, max)`` of the true support: the absolutely continuous intervals and the atoms."""
-        ends = [v for iv in self.intervals for v in iv] + list(self.atoms[0])
-        if not ends:  # pragma: no cover - a law has mass somewhere
-            return tuple(float(v) for v in self._hull)
-        return (float(min(ends)), float(max(ends)))
-
-    def _in_gap(self, x):
-        pts, _ = self.atoms
-        ivs = self.intervals
-        out = np.ones(np.shape(x), dtype=bool)
-        for u, v in ivs:
-            out &= ~((x >= u) & (x <= v))
-        if len(pts):
-            out &= ~np.isin(x, pts)
-        return out
-
-    def _pdf(self, x):
-        """Density by Stieltjes inversion at height 1e-18·scale (its smoothing error ε·|ρ'| is
-        below rounding); 0 where the density is below the support threshold 1e6·ε₀/π with
-        ε₀ = 1e-15·scale (the criterion that defines :attr:`intervals`, applied per point, so a
-        density on a grid does not pay for locating the edges) and within 1e-7·scale of an atom."""
-        d = self._raw_density(x, 1e-18 * self._scale)
-        return np.where(d > 1e6 * 1e-15 * self._scale / np.pi, d, 0.0)
-
-    @cached_property
-    def _cdf_table(self):
-        # On each interval x = c − r cos θ: the square-root (and inverse square-root) edges of
-        # free laws become smooth in θ, and the midpoint rule never evaluates the edges.
-        xs, cs = [], []
-        total = 0.0
-        n = 2000
-        th = np.linspace(0.0, np.pi, n + 1)
-        mid = 0.5 * (th[1:] + th[:-1])
-        for u, v in self.intervals:
-            c0, r = 0.5 * (u + v), 0.5 * (v - u)
-            dm = self._pdf(c0 - r * np.cos(mid)) * r * np.sin(mid) * (np.pi / n)
-            xs.append(c0 - r * np.cos(th))
-            cs.append(total + np.concatenate([[0.0], np.cumsum(dm)]))
-            total = cs[-1][-1]
-        if not xs:
-            return np.array([0.0]), np.array([0.0])
-        x, c = np.concatenate(xs), np.concatenate(cs)
-        ac = 1.0 - self.atoms[1].sum()
-        if c[-1] > 0:
-            c *= ac / c[-1]  # remove the quadrature's (small) total error
-        return x, c
-
-    def _cdf(self, x):
-        return tabulated_cdf(x, self._cdf_table, self.atoms)
-
-
-# ============================================================================ ⊞ and ⊠
-class FreeConvolution(SubordinatedLaw):
-    """μ ⊞ ν or μ ⊠ ν, solved by subordination (see the module docstring)."""
-
-    def __init__(self, mu: Law, nu: Law, kind: str):
-        if not isinstance(mu, Law) or not isinstance(nu, Law):
-            raise ValueError("boxplus/boxtimes take freeprob Law objects")
+    def __init__(self, laws, kind: str, weights=None):
+        laws = list(laws)
         if kind not in ("plus", "times"):
             raise ValueError(f"kind must be 'plus' or 'times', got {kind!r}")
+        if not laws or not all(isinstance(x, Law) for x in laws):
+            raise ValueError("boxplus/boxtimes take freeprob Law objects")
+        ks = [1.0] * len(laws) if weights is None else [float(k) for k in weights]
+        if len(ks) != len(laws) or not all(np.isfinite(k) and k >= 1 for k in ks):
+            raise ValueError(f"weights must be numbers >= 1, one per law, got {weights!r}")
+        frames = []
+        for i, law in enumerate(laws):
+            c, s = location_scale(law)
+            if not (np.isfinite(c) and np.isfinite(s)):
+                raise ValueError(f"input {i} = {law!r} has no finite location and scale; it cannot be convolved")
+            frames.append((c, s))
         if kind == "times":
-            for nm, law in (("mu", mu), ("nu", nu)):
+            for i, law in enumerate(laws):
                 if law.support[0] < 0:
                     raise ValueError(
-                        f"boxtimes needs laws on [0, inf); {nm} = {law!r} has support starting at {law.support[0]}"
-                    )
-                if law.mean <= 0:
-                    raise ValueError(f"boxtimes needs laws with positive mean; {nm} = {law!r} is the point mass at 0")
-        self.mu, self.nu, self.kind = mu, nu, kind
+                        f"boxtimes needs laws on [0, inf); input {i} = {law!r} has support starting at {law.support[0]}")
+                if not frames[i][0] > 0:
+                    raise ValueError(f"boxtimes needs laws with positive mean; input {i} = {law!r} has mean {frames[i][0]}")
+            if not all(float(k).is_integer() for k in ks):
+                raise ValueError("boxtimes multiplicities must be integers")
+        self.laws = tuple(laws)
+        self.weights = tuple(ks)
+        self.kind = kind
+        self._frames = tuple(frames)
         self.name = "boxplus" if kind == "plus" else "boxtimes"
         self._freeze()
 
-    @cached_property
-    def _swapped(self):
-        return FreeConvolution(self.nu, self.mu, self.kind)
+    # -- pairs keep their historical attributes ------------------------------------------
+    @property
+    def mu(self) -> Law:
+        return self.laws[0]
+
+    @property
+    def nu(self) -> Law:
+        if len(self.laws) < 2:
+            return self.laws[0]
+        return self.laws[1]
+
+    # -- frame and standardized inputs -----------------------------------------------------
+    def _frame(self):
+        ks = np.array(self.weights)
+        cs = np.array([c for c, _ in self._frames])
+        ss = np.array([s for _, s in self._frames])
+        if self.kind == "plus":
+            top = ss.max()
+            scale = top * math.sqrt(float((ks * (ss / top) ** 2).sum())) if top > 0 else 1.0
+            return float((ks * cs).sum()), float(scale)
+        return 0.0, float(math.exp(float((ks * np.log(cs)).sum())))
 
     @cached_property
-    def _kernel_args(self):
-        s1, s2 = kernel_of(self.mu), kernel_of(self.nu)
-        if s1 is None or s2 is None:
+    def _std_inputs(self):
+        """Per group (a, b) with Y_g = a·X_g + b the standardized input."""
+        c, s = self.frame
+        out = []
+        for (cg, _sg) in self._frames:
+            if self.kind == "plus":
+                out.append((1.0 / s, -cg / s))
+            else:
+                out.append((1.0 / cg, 0.0))
+        return out
+
+    @cached_property
+    def _compiled(self):
+        specs = [kernel_of(law) for law in self.laws]
+        if any(sp is None for sp in specs):
             return None
+        m = len(specs)
+        width = max(len(sp[1]) for sp in specs)
+        kinds = np.array([sp[0] for sp in specs], dtype=np.int64)
+        params = np.zeros((m, width + 1))
+        aa = np.empty(m)
+        bb = np.empty(m)
+        for g, ((kind, p, a0, b0), (a1, b1)) in enumerate(zip(specs, self._std_inputs)):
+            params[g, 0] = len(p)
+            params[g, 1: 1 + len(p)] = p
+            aa[g] = a1 * a0
+            bb[g] = a1 * b0 + b1
         op = PLUS if self.kind == "plus" else TIMES
-        return (op, s1[0], s1[1], s2[0], s2[1], 0.0, float(self.nu.mean))
+        return op, kinds, params, aa, bb, np.array(self.weights, dtype=np.float64)
 
-    # -- the fixed-point map T and its derivatives --------------------------------------
-    def _map(self, z, w1):
-        """(T(w1), T'(w1), w2), as the compiled map (in terms of h = F − id)."""
-        h1, dh1 = _h_dh(self.mu, w1)
-        if self.kind == "plus":
-            w2 = z + h1
-            w2 = np.where(w2.imag > 0, w2, w2.real + 1j * np.abs(z.imag))
-            h2, dh2 = _h_dh(self.nu, w2)
-            return z + h2, dh2 * dh1, w2
-        with np.errstate(all="ignore"):
-            w2 = -z / h1
-            w2 = np.where(w2.imag > 0, w2, w2.real + 1j * np.abs(z.imag))
-            h2, dh2 = _h_dh(self.nu, w2)
-            return -z / h2, (z * dh2 / h2**2) * (z * dh1 / h1**2), w2
-
-    def _dT_dz(self, z, w1, w2):
-        h2, dh2 = _h_dh(self.nu, w2)
-        if self.kind == "plus":
-            # T = z + h_ν(w2), w2 = z + h_μ(w1):  ∂T/∂z = 1 + h_ν'(w2)
-            return 1.0 + dh2
-        h1, _ = _h_dh(self.mu, w1)
-        # T = −z/h_ν(w2), w2 = −z/h_μ(w1):  ∂T/∂z = −1/h_ν − z h_ν' / (h_ν² h_μ)
-        return -1.0 / h2 - z * dh2 / (h2**2 * h1)
+    # -- the system ----------------------------------------------------------------------
+    def _k(self, x: np.ndarray):
+        """(K, D) per group, shape (n, m), at states x (numpy path, any inputs)."""
+        n, m = x.shape
+        K = np.empty((n, m), dtype=complex)
+        D = np.empty((n, m), dtype=complex)
+        comp = self._compiled
+        for g, (law, (a, b)) in enumerate(zip(self.laws, self._std_inputs)):
+            w = x[:, g] if self.kind == "plus" else np.exp(x[:, g])
+            w = np.ascontiguousarray(w, dtype=complex)
+            if comp is not None:
+                _, kinds, params, aa, bb, _ = comp
+                h, dh = _h_array(kinds[g], params[g, 1: 1 + int(params[g, 0])], aa[g], bb[g], w)
+            else:
+                h, dh = _h_law(law, a, b, w)
+            if self.kind == "plus":
+                K[:, g], D[:, g] = h, dh
+            else:
+                with np.errstate(all="ignore"):
+                    K[:, g], D[:, g] = np.log(-h), w * dh / h
+        return K, D
 
     def _start(self, z):
-        if self.kind == "plus":
-            return z - self.nu.mean
-        return z / self.nu.mean
+        A = z if self.kind == "plus" else np.log(z)
+        return np.repeat(A[:, None], len(self.laws), axis=1)
 
-    def _g_from_w(self, z, w1):
-        if self.kind == "plus":
-            return self.mu._cauchy(w1)
-        return w1 * self.mu._cauchy(w1) / z
+    def _residual(self, z, u):
+        K, D = self._k(u)
+        ks = np.array(self.weights)
+        S = (ks[None, :] * K).sum(axis=1)
+        s = 1.0 if self.kind == "plus" else -1.0
+        A = z if self.kind == "plus" else np.log(z + 0j)
+        r = u - A[:, None] - s * (S[:, None] - K)
+        m = u.shape[1]
+        J = -s * np.broadcast_to((ks[None, :] * D)[:, None, :], (u.shape[0], m, m)).copy()
+        idx = np.arange(m)
+        J[:, idx, idx] += 1.0 + s * D
+        return r, J
 
-    def _dg_from_w(self, z, w1):
-        g = self.mu._cauchy(w1)
-        dg = self.mu._cauchy_derivative(w1)
-        if self.kind == "plus":
-            return g, np.zeros_like(g), dg
-        return w1 * g / z, -w1 * g / z**2, (g + w1 * dg) / z
+    def _g(self, z, u):
+        K, _ = self._k(u)
+        S = (np.array(self.weights)[None, :] * K).sum(axis=1)
+        with np.errstate(all="ignore"):
+            if self.kind == "plus":
+                return 1.0 / (z + S)
+            return 1.0 / (z - np.exp(S))
 
-    # -- Law interface ------------------------------------------------------------------
-    @property
+    def _dz(self, z, u):
+        """(∂F/∂z, ∂g/∂z, ∂g/∂u) for the implicit derivative of G."""
+        K, D = self._k(u)
+        ks = np.array(self.weights)
+        S = (ks[None, :] * K).sum(axis=1)
+        m = u.shape[1]
+        if self.kind == "plus":
+            fz = -np.ones((z.size, m), dtype=complex)
+            g = 1.0 / (z + S)
+            return fz, -g * g, -(g * g)[:, None] * ks[None, :] * D
+        fz = -np.ones((z.size, m), dtype=complex) / z[:, None]
+        E = np.exp(S)
+        g = 1.0 / (z - E)
+        return fz, -g * g, (g * g * E)[:, None] * ks[None, :] * D
+
+    def _admissible(self, z, u):
+        if self.kind == "plus":
+            return np.all(u.imag >= 0, axis=1)
+        return np.all((u.imag >= 0) & (u.imag <= np.pi), axis=1)
+
+    def _solve_fast(self, z):
+        comp = self._compiled
+        if comp is None:
+            return None
+        op, kinds, params, aa, bb, ks = comp
+        x0 = np.zeros(len(self.laws), dtype=np.complex128)
+        u, res = _solve_nb(op, kinds, params, aa, bb, ks, np.ascontiguousarray(z, dtype=np.complex128),
+                           x0, True, self.tol)
+        ok = np.isfinite(res) & (res <= self.tol)
+        return u, res, ok
+
+    def _g_dg(self, z):
+        """(G, G') on C⁺ in the law's own coordinates, for use as an input of another system."""
+        return self._cauchy(z), self._cauchy_derivative(z)
+
     def _hull(self):
-        (a1, b1), (a2, b2) = self.mu.support, self.nu.support
+        lo = hi = 0.0 if self.kind == "plus" else 1.0
         if self.kind == "plus":
-            return (a1 + a2, b1 + b2)
-        return (a1 * a2, b1 * b2)
+            for law, k, (a, b) in zip(self.laws, self.weights, self._std_inputs):
+                u, v = law.support
+                lo += k * (a * u + b)
+                hi += k * (a * v + b)
+            return (lo, hi)
+        for law, k, (a, _b) in zip(self.laws, self.weights, self._std_inputs):
+            u, v = law.support
+            lo *= (a * u) ** k
+            hi *= (a * v) ** k
+        return (lo, hi)
 
-    @cached_property
-    def atoms(self):
-        p1, m1 = self.mu.atoms
-        p2, m2 = self.nu.atoms
+    def _exact_atoms(self):
+        groups = [law.atoms for law in self.laws]
+        ks = self.weights
+        need = sum(ks) - 1.0
         pts, mass = [], []
         if self.kind == "times":
-            z1 = m1[p1 == 0].sum() if len(p1) else 0.0
-            z2 = m2[p2 == 0].sum() if len(p2) else 0.0
-            if max(z1, z2) > 0:
+            z0 = max((float(w[p == 0].sum()) if len(p) else 0.0) for p, w in groups)
+            if z0 > 0:
                 pts.append(0.0)
-                mass.append(max(z1, z2))
-        for b, mb in zip(p1, m1):
-            for c, mc in zip(p2, m2):
-                if mb + mc > 1 + 1e-15:
-                    loc = b + c if self.kind == "plus" else b * c
-                    if self.kind == "times" and loc == 0:
-                        continue
+                mass.append(z0)
+        # Bercovici–Voiculescu: choose one atom per group; prune when the deficit reaches 1
+        def rec(g, loc, total):
+            if g == len(groups):
+                m = total - need
+                if m > 1e-15 and not (self.kind == "times" and loc == 0):
                     pts.append(float(loc))
-                    mass.append(float(mb + mc - 1))
+                    mass.append(float(m))
+                return
+            p, w = groups[g]
+            # the remaining groups can add at most sum of their k (masses <= 1)
+            best_rest = sum(ks[g + 1:])
+            for a, wa in zip(p, w):
+                if total + ks[g] * wa + best_rest - need <= 1e-15:
+                    continue
+                if self.kind == "times" and a == 0:
+                    continue
+                nl = loc + ks[g] * a if self.kind == "plus" else loc * a ** ks[g]
+                rec(g + 1, nl, total + ks[g] * wa)
+
+        rec(0, 0.0 if self.kind == "plus" else 1.0, 0.0)
         order = np.argsort(pts)
         return np.array(pts, dtype=float)[order], np.array(mass, dtype=float)[order]
 
     def _moments(self, n):
         if self.kind == "plus":
-            k = self.mu.free_cumulants(n) + self.nu.free_cumulants(n)
+            k = sum(w * law.free_cumulants(n) for law, w in zip(self.laws, self.weights))
             return free_cumulants_to_moments(k)
-        return boxtimes_moments(self.mu.free_cumulants(n), self.nu.moments(n))
+        seq = [law for law, w in zip(self.laws, self.weights) for _ in range(int(w))]
+        m = np.asarray(seq[0].moments(n), dtype=float)
+        for law in seq[1:]:
+            m = np.asarray(boxtimes_moments(moments_to_free_cumulants(m), law.moments(n)), dtype=float)
+        return m
+
+    def subordination(self, z):
+        """Subordination functions ``(ω_1, …, ω_n)`` at ``z`` in C⁺, G(z) = G_{μ_g}(ω_g(z))
+        (for ⊠, in the upper half-plane variables Ω_g with G(z) = Ω_g G_{μ_g}(Ω_g)/z)."""
+        zz = np.atleast_1d(np.asarray(z, dtype=complex)).ravel()
+        if np.any(zz.imag <= 0):
+            raise ValueError("z must lie in the upper half-plane (Im z > 0)")
+        u = self._solve(self._to_std(zz))
+        out = []
+        for g, (a, b) in enumerate(self._std_inputs):
+            w = u[:, g] if self.kind == "plus" else np.exp(u[:, g])
+            out.append((w - b) / a)  # back to the input's own coordinates
+        return tuple(out)
 
     def r_transform(self, w):
         if self.kind == "plus":
-            return self.mu.r_transform(w) + self.nu.r_transform(w)
+            return sum(k * law.r_transform(w) for law, k in zip(self.laws, self.weights))
         return super().r_transform(w)
 
     def s_transform(self, z):
         if self.kind == "times":
-            return self.mu.s_transform(z) * self.nu.s_transform(z)
+            out = 1.0
+            for law, k in zip(self.laws, self.weights):
+                out = out * law.s_transform(z) ** k
+            return out
         return super().s_transform(z)
 
     def __repr__(self):
-        return f"{self.name}({self.mu!r}, {self.nu!r})"
+        parts = [repr(law) if k == 1 else f"free_power({law!r}, {k:g})" for law, k in zip(self.laws, self.weights)]
+        if self.kind == "times" and any(k != 1 for k in self.weights):
+            parts = [repr(law) for law, k in zip(self.laws, self.weights) for _ in range(int(k))]
+        return f"{self.name}({', '.join(parts)})"
+
+
+@njit(cache=True, error_model="numpy")
+def _h_array(kind, params, a, b, w):
+    n = w.shape[0]
+    h = np.empty(n, dtype=np.complex128)
+    dh = np.empty(n, dtype=np.complex128)
+    for i in range(n):
+        h[i], dh[i] = _k_nb(PLUS, kind, params, a, b, w[i])
+    return h, dh
+
+
+# ============================================================================ constructors
+def _flatten(laws, kind):
+    """Groups (law, multiplicity) of a nested ⊞ (or ⊠) expression; identical objects merged."""
+    from .free_power import FreePower
+
+    out: list = []
+
+    def add(law, k):
+        if isinstance(law, FreeConvolution) and law.kind == kind and type(law) in (FreeConvolution, FreePower):
+            if kind == "times" and not float(k).is_integer():
+                out.append([law, k])
+                return
+            for sub, w in zip(law.laws, law.weights):
+                add(sub, k * w)
+            return
+        for item in out:
+            if item[0] is law:
+                item[1] += k
+                return
+        out.append([law, k])
+
+    for law in laws:
+        if not isinstance(law, Law):
+            raise ValueError(f"boxplus/boxtimes take freeprob Law objects, got {type(law).__name__}")
+        add(law, 1.0)
+    return [g[0] for g in out], [g[1] for g in out]
 
 
 def boxplus(mu: Law, nu: Law, *more: Law) -> Law:
     r"""Free additive convolution ``mu ⊞ nu (⊞ more...)``.
 
-    Solved by the subordination :math:`G_{\mu\boxplus\nu}(z) = G_\mu(\omega_1(z))` (module
-    docstring).  Three or more arguments nest from the left; when they are all the same object,
-    the result is :func:`freeprob.free_power` ``(mu, n)``, the same law solved by one subordination.
+    All arguments, nested ⊞ expressions and free powers included, are solved as one subordination
+    system with one unknown per distinct law (module docstring): the cost is linear in the number
+    of laws.  Repeated objects become multiplicities (``boxplus(a, a, a)`` is ``free_power(a, 3)``).
 
     >>> import freeprob as fp
     >>> rho = fp.boxplus(fp.semicircle(1.0), fp.semicircle(3.0))
@@ -681,28 +659,23 @@ def boxplus(mu: Law, nu: Law, *more: Law) -> Law:
     >>> [round(e, 9) for e in rho.support]
     [-4.0, 4.0]
     """
-    if more and all(law is mu for law in (nu, *more)):
+    laws, ks = _flatten((mu, nu, *more), "plus")
+    if len(laws) == 1:
         from .free_power import free_power
 
-        return free_power(mu, 2 + len(more))
-    out = FreeConvolution(mu, nu, "plus")
-    for law in more:
-        out = FreeConvolution(out, law, "plus")
-    return out
+        return free_power(laws[0], ks[0])
+    return FreeConvolution(laws, "plus", ks)
 
 
 def boxtimes(mu: Law, nu: Law, *more: Law) -> Law:
     r"""Free multiplicative convolution of laws on ``[0, inf)`` with positive means.
 
-    Solved by the subordination :math:`G_{\mu\boxtimes\nu}(\zeta) = \Omega_1 G_\mu(\Omega_1)/\zeta`
-    (module docstring); atoms by Bercovici–Voiculescu.
+    Solved as one n-ary η-subordination system (module docstring); atoms by Bercovici–Voiculescu.
 
     >>> import freeprob as fp
     >>> rho = fp.boxtimes(fp.bernoulli(0.5), fp.bernoulli(0.5))
     >>> rho.atoms
     (array([0.]), array([0.5]))
     """
-    out = FreeConvolution(mu, nu, "times")
-    for law in more:
-        out = FreeConvolution(out, law, "times")
-    return out
+    laws, ks = _flatten((mu, nu, *more), "times")
+    return FreeConvolution(laws, "times", ks)

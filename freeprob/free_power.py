@@ -12,31 +12,22 @@ since :math:`F = F_\mu(\omega)`,
 .. math:: \omega = \frac{z}{t} + \Bigl(1 - \frac1t\Bigr) F_\mu(\omega)
           \iff \omega = z + (t-1)\,h_\mu(\omega),\qquad h_\mu = F_\mu - \mathrm{id}.
 
-As :math:`\operatorname{Im} h_\mu \ge 0`, the right side maps C⁺ into
-:math:`\{\operatorname{Im} > \operatorname{Im} z\}`: ω is its Denjoy–Wolff point, solved by the
-same guarded Newton iteration and continuation as :mod:`freeprob.convolution`.
+This is the one-law case of the n-ary system of :mod:`freeprob.convolution` (multiplicity t), solved
+by the same engine (:class:`freeprob.SolvedLaw`).
 
 Atoms: :math:`\mu^{\boxplus t}(\{ta\}) = \max(0,\ t\mu(\{a\}) - (t-1))`; the support lies in
-:math:`[ta, tb]` when μ lives on [a, b] (μ^{⊞t} is t times the compression of a variable with law μ
-by a free projection of trace 1/t).
+:math:`[ta, tb]` when μ lives on [a, b].
 """
 from __future__ import annotations
 
-from functools import cached_property
-
-import numpy as np
-
-from .combinatorics import free_cumulants_to_moments
-from .convolution import POWER, SubordinatedLaw, _h_dh, kernel_of
+from .convolution import FreeConvolution
 from .law import Law, check_real
 
 __all__ = ["FreePower", "free_power"]
 
 
-class FreePower(SubordinatedLaw):
+class FreePower(FreeConvolution):
     r"""The free convolution power :math:`\mu^{\boxplus t}` (module docstring)."""
-
-    name = "free_power"
 
     def __init__(self, mu: Law, t: float):
         if not isinstance(mu, Law):
@@ -44,54 +35,15 @@ class FreePower(SubordinatedLaw):
         t = check_real("t", t)
         if t < 1:
             raise ValueError(f"t must lie in [1, inf) (mu^{{boxplus t}} need not exist for t < 1), got {t!r}")
-        self.mu, self.t = mu, t
-        self._freeze()
-
-    @cached_property
-    def _kernel_args(self):
-        s = kernel_of(self.mu)
-        if s is None:
-            return None
-        return (POWER, s[0], s[1], s[0], s[1], self.t, (self.t - 1.0) * float(self.mu.mean))
-
-    def _map(self, z, w1):
-        h, dh = _h_dh(self.mu, w1)
-        return z + (self.t - 1) * h, (self.t - 1) * dh, w1
-
-    def _dT_dz(self, z, w1, w2):
-        return np.ones_like(w1)
-
-    def _start(self, z):
-        # h_μ(w) → −mean at infinity
-        return z - (self.t - 1) * self.mu.mean
-
-    def _g_from_w(self, z, w1):
-        return self.mu._cauchy(w1)
-
-    def _dg_from_w(self, z, w1):
-        return self.mu._cauchy(w1), np.zeros_like(w1), self.mu._cauchy_derivative(w1)
+        object.__setattr__(self, "t", t)
+        super().__init__([mu], "plus", [t])
+        object.__setattr__(self, "name", "free_power")
 
     def subordination(self, z):
         """``(omega, omega)``: the single subordination function, G(z) = G_μ(ω(z)), returned twice
         so that the result unpacks like that of :func:`~freeprob.boxplus`."""
-        return super().subordination(z)
-
-    @property
-    def _hull(self):
-        a, b = self.mu.support
-        return (self.t * a, self.t * b)
-
-    @cached_property
-    def atoms(self):
-        p, m = self.mu.atoms
-        if not len(p):
-            return np.empty(0), np.empty(0)
-        mass = self.t * m - (self.t - 1)
-        keep = mass > 1e-15
-        return np.asarray(self.t * p[keep], dtype=float), np.asarray(mass[keep], dtype=float)
-
-    def _moments(self, n):
-        return free_cumulants_to_moments(self.t * self.mu.free_cumulants(n))
+        (w,) = super().subordination(z)
+        return w, w
 
     def r_transform(self, w):
         return self.t * self.mu.r_transform(w)

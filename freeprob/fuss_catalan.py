@@ -18,16 +18,22 @@ principal logarithm: for a law on :math:`[0,\infty)` and :math:`z\in\mathbb C^+`
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special
 
-from .law import Law, as_complex_array, check_positive
+from .law import as_complex_array, check_positive
+from .solved import SolvedLaw
 
 __all__ = ["FussCatalan", "fuss_catalan"]
 
 
-class FussCatalan(Law):
+class FussCatalan(SolvedLaw):
     """Fuss–Catalan law with parameter ``s`` > 0 (s = 1 is Marchenko–Pastur with ratio 1).
+
+    A :class:`freeprob.SolvedLaw`: the state is :math:`w = zG(z) - 1`, the system
+    :math:`\log z + \log w - (s+1)\log(1+w) = 0` (mod :math:`2\pi i`).
 
     >>> import freeprob as fp
     >>> fp.fuss_catalan(2).moments(4)
@@ -38,59 +44,47 @@ class FussCatalan(Law):
 
     def __init__(self, s: float = 2.0):
         self._s = check_positive("s", s)
-        self._edge = float((self._s + 1) ** (self._s + 1) / self._s ** self._s)
+        if self._s > 1e4:
+            raise ValueError(f"s must lie in (0, 1e4], got {s!r}")
+        self._edge = float(math.exp((self._s + 1) * math.log(self._s + 1) - self._s * math.log(self._s)))
         self._freeze()
 
-    @property
-    def support(self):
-        return (0.0, self._edge)
+    def _frame(self):
+        return 1.0, math.sqrt(self._s)
 
-    def _solve(self, z: np.ndarray) -> np.ndarray:
-        """w = zG − 1 at the points z (upper half-plane), by continuation in Im z."""
-        s1 = self._s + 1
-        top = np.maximum(z.imag, 10.0 * self._edge + np.abs(z.real))
-        w = 1.0 / (z.real + 1j * top)                 # ψ(1/z) ≈ m₁/z far away (m₁ = 1)
-        for frac in np.concatenate([np.geomspace(1.0, 1e-3, 25), [0.0]]):
-            zz = z.real + 1j * (z.imag + frac * (top - z.imag))
-            for _ in range(60):
-                p = np.exp(s1 * np.log1p(w))
-                f = zz * w - p
-                df = zz - s1 * p / (1 + w)
-                step = f / df
-                # keep 1 + w = zG in the slit plane: halve steps that would cross the cut
-                new = w - step
-                bad = ((1 + new).real < 0) & (np.sign((1 + new).imag) != np.sign((1 + w).imag))
-                new = np.where(bad, w - 0.5 * step, new)
-                w = new
-                if np.all(np.abs(step) <= 1e-15 * np.maximum(1.0, np.abs(w))):
-                    break
-        resid = np.abs(z * w - np.exp(s1 * np.log1p(w)))
-        tol = 1e-9 * np.maximum(1.0, np.abs(z * w))
-        if np.any(resid > tol):
-            i = int(np.argmax(resid / tol))
-            raise ArithmeticError(f"Fuss–Catalan solver did not converge at z = {z[i]!r} (residual {resid[i]:.3g})")
-        return w
+    def _hull(self):
+        c, sc = self.frame
+        return ((0.0 - c) / sc, (self._edge - c) / sc)
 
-    def _cauchy(self, z):
-        z = np.asarray(z, dtype=complex)
-        shape = z.shape
-        z = z.reshape(-1)
-        out = np.empty_like(z)
-        # real points off the support: G is real there; approach from just above
-        zz = np.where(z.imag == 0, z + 1j * 1e-300, z)
-        w = self._solve(zz)
-        out[:] = (1 + w) / z
-        return out.reshape(shape)
+    def _z(self, zt):
+        c, sc = self.frame
+        return c + sc * zt
 
-    def _pdf(self, x):
-        x = np.asarray(x, dtype=float)
-        inside = (x > 0) & (x < self._edge)
-        out = np.zeros_like(x)
-        if np.any(inside):
-            xi = x[inside]
-            g = self._cauchy(xi + 1j * 1e-12 * self._edge)
-            out[inside] = -g.imag / np.pi
-        return out
+    def _start(self, zt):
+        z = self._z(zt)
+        # w = ψ(1/z) = m₁/z + m₂/z² + … with m₁ = 1, m₂ = s + 1
+        return (1.0 / z + (self._s + 1) / z ** 2)[:, None]
+
+    def _residual(self, zt, u):
+        z = self._z(zt)
+        w = u[:, 0]
+        with np.errstate(all="ignore"):
+            f = np.log(z + 0j) + np.log(w) - (self._s + 1) * np.log1p(w)
+            f = f - 2j * np.pi * np.round(f.imag / (2 * np.pi))
+            J = 1.0 / w - (self._s + 1) / (1 + w)
+        return f[:, None], J[:, None, None]
+
+    def _admissible(self, zt, u):
+        z = self._z(zt)
+        with np.errstate(all="ignore"):
+            g = (1 + u[:, 0]) / z
+        return (g.imag <= 1e-12 * np.abs(g)) & np.isfinite(g)
+
+    def _g(self, zt, u):
+        return (1 + u[:, 0]) / self._z(zt) * self.frame[1]
+
+    def _exact_atoms(self):
+        return np.empty(0), np.empty(0)
 
     def _moments(self, n):
         k = np.arange(1, n + 1, dtype=float)
@@ -108,6 +102,18 @@ class FussCatalan(Law):
     @property
     def var(self):
         return float(self._s)
+
+    @property
+    def support(self):
+        return (0.0, self._edge)
+
+    @property
+    def intervals(self):
+        return ((0.0, self._edge),)
+
+    @property
+    def _std_intervals(self):
+        return (self._hull(),)
 
     def __repr__(self):
         return f"fuss_catalan(s={self._s:g})"
