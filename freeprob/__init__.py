@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "Empirical": "empirical", "empirical": "empirical",
     "PushforwardLaw": "pushforward", "pushforward": "pushforward",
     "SubordinationError": "convolution", "boxplus": "convolution", "boxtimes": "convolution",
+    "FreeConvolution": "convolution",
+    "SolvedLaw": "solved", "ConvergenceError": "solved", "location_scale": "solved",
     "FreePower": "free_power", "free_power": "free_power",
     "free_variables": "polynomial", "polynomial_law": "polynomial",
     "identify": "identify", "Identification": "identify",
