@@ -130,6 +130,37 @@ def _check_word(word, count: int) -> tuple[int, ...]:
     return tuple(int(i) for i in w)
 
 
+#: Möbius inversion sums over the C_n non-crossing partitions of the word: C_12 = 208,012
+MAX_CUMULANT_ORDER = 12
+#: bound on Σ_n (number of mixed words of length n) · C_n for mixed_free_cumulants/freeness_defect
+MAX_CUMULANT_WORK = 2_000_000
+
+
+def _catalan(n: int) -> int:
+    from math import comb
+
+    return comb(2 * n, n) // (n + 1)
+
+
+def _check_cumulant_word(word: tuple) -> tuple:
+    if len(word) > MAX_CUMULANT_ORDER:
+        raise ValueError(f"word must have length <= {MAX_CUMULANT_ORDER}, got {len(word)}: the cumulant sums over "
+                         f"the C_n non-crossing partitions (C_{len(word)} = {_catalan(len(word)):,})")
+    return word
+
+
+def _check_max_order(max_order, n_letters: int) -> int:
+    if isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 2:
+        raise ValueError(f"max_order must be an integer >= 2, got {max_order!r}")
+    if max_order > MAX_CUMULANT_ORDER:
+        raise ValueError(f"max_order must lie in [2, {MAX_CUMULANT_ORDER}], got {max_order}")
+    work = sum(n_letters ** n // n * _catalan(n) for n in range(2, int(max_order) + 1))
+    if work > MAX_CUMULANT_WORK:
+        raise ValueError(f"max_order={max_order} with {n_letters} matrices needs about {work:,} partition terms "
+                         f"(more than {MAX_CUMULANT_WORK:,}); lower max_order or use fewer matrices")
+    return int(max_order)
+
+
 def _real_if_close(z: complex) -> float | complex:
     return z.real if abs(z.imag) <= 1e-12 * max(1.0, abs(z.real)) else z
 
@@ -176,7 +207,7 @@ def mixed_free_cumulant(matrices, word) -> float | complex:
     """
     mats = _as_family("matrices", matrices)
     _check_same_size(mats)
-    return _real_if_close(_Traces(mats).cumulant(_check_word(word, len(mats))))
+    return _real_if_close(_Traces(mats).cumulant(_check_cumulant_word(_check_word(word, len(mats)))))
 
 
 def _mixed_words(n_a: int, n_b: int, max_order: int):
@@ -220,8 +251,7 @@ def mixed_free_cumulants(a_family, b_family, max_order: int = 4) -> dict[str, fl
     mats_b = _as_family("b_family", b_family)
     mats = mats_a + mats_b
     _check_same_size(mats)
-    if isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 2:
-        raise ValueError(f"max_order must be an integer >= 2, got {max_order!r}")
+    _check_max_order(max_order, len(mats))
     names = [f"a{i}" for i in range(len(mats_a))] + [f"b{j}" for j in range(len(mats_b))]
     traces = _Traces(mats)
     return {
@@ -344,7 +374,7 @@ def asymptotic_freeness(
     max_order: int = 4,
     rng=None,
     n_jobs: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
     confidence: float = 0.95,
 ) -> FreenessSweep:
     r"""Fit the decay exponent :math:`\beta` of the freeness defect, :math:`\text{defect} \propto N^{\beta}`.
@@ -370,7 +400,7 @@ def asymptotic_freeness(
     n_jobs : int or None
         Passed to :func:`randmat.ensemble`.
     progress : bool
-        Show a progress bar per size.
+        Show a progress bar per size (on stderr), as :func:`randmat.ensemble` does by default.
     confidence : float
         Level of the interval, in (0, 1).
 
@@ -401,8 +431,7 @@ def asymptotic_freeness(
     if len(size_list) * trials < 3:
         raise ValueError("need at least 3 (size, trial) points to fit an exponent with a confidence interval; "
                          f"got {len(size_list)} sizes x {trials} trials")
-    if isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 2:
-        raise ValueError(f"max_order must be an integer >= 2, got {max_order!r}")
+    _check_max_order(max_order, 2)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     seeds = spawn_seeds(rng, len(size_list))

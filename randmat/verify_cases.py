@@ -224,8 +224,9 @@ def _non_free_pair(n: int, rng: np.random.Generator):
 
 def _run_freeness_sweep(size: int, rng: np.random.Generator) -> Result:
     sizes = [size // 8, size // 4, size // 2, size]
-    free = rm.asymptotic_freeness(_free_pair, sizes, trials=4, max_order=4, rng=rng)
-    nonfree = rm.asymptotic_freeness(_non_free_pair, sizes, trials=4, max_order=4, rng=rng)
+    # no progress bars inside a verify run: the runner prints one line per case
+    free = rm.asymptotic_freeness(_free_pair, sizes, trials=4, max_order=4, rng=rng, progress=False)
+    nonfree = rm.asymptotic_freeness(_non_free_pair, sizes, trials=4, max_order=4, rng=rng, progress=False)
     fig, (ax,) = new_figure()
     free.plot(ax, label="GOE, fixed diagonal (free)")
     nonfree.plot(ax, label="A, A² (not free)")
