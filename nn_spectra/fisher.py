@@ -42,7 +42,9 @@ import numpy as np
 
 from freeprob.law import check_positive, check_real
 
-__all__ = ["FIMStatistics", "fim_statistics", "measure_fim_statistics", "order_parameters", "fim_inputs"]
+__all__ = ["FIMStatistics", "fim_statistics", "measure_fim_statistics", "order_parameters", "fim_inputs",
+           "DataKernels", "data_kernels", "fim_statistics_data", "TopCluster", "fim_top_cluster",
+           "fim_batchnorm_surrogate"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class FIMStatistics:
         P.
     eigenvalues : numpy.ndarray
         Nonzero spectrum of the dual (measured) or its predicted atoms (predicted).
+    top_mean : float
+        Mean of the top :math:`C` eigenvalues: what the infinite-width theory's C-fold
+        :math:`\\lambda_{\\max}` describes (at finite width the C outliers split and their maximum is
+        biased up; see :func:`fim_top_cluster`).
     """
 
     kappa1: float
@@ -78,6 +84,7 @@ class FIMStatistics:
     lambda_max_bn: float
     n_params: int
     eigenvalues: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    top_mean: float = float("nan")
 
 
 def _widths(depth, width, n_outputs, input_dim):
@@ -185,7 +192,8 @@ def fim_statistics(act, sigma_w2: float, sigma_b2: float, depth: int, width: int
     eig = np.concatenate([np.full(C, lam_big), np.full(C * (T - 1), lam_small)])
     return FIMStatistics(kappa1=kappa1, kappa2=kappa2, mean=mean, second_moment=second,
                          lambda_max=max(lam_big, lam_small), multiplicity=C if lam_big >= lam_small else C * (T - 1),
-                         lambda_max_bn=lam_small if T > 1 else 0.0, n_params=P, eigenvalues=eig)
+                         lambda_max_bn=lam_small if T > 1 else 0.0, n_params=P, eigenvalues=eig,
+                         top_mean=max(lam_big, lam_small))
 
 
 def fim_inputs(n_samples: int, input_dim: int, q_input: float = 1.0, c_input: float = 0.0, rng=None) -> np.ndarray:
@@ -204,21 +212,33 @@ def fim_inputs(n_samples: int, input_dim: int, q_input: float = 1.0, c_input: fl
 
 def measure_fim_statistics(act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_samples: int,
                            n_outputs: int = 1, *, input_dim: int | None = None, q_input: float = 1.0,
-                           c_input: float = 0.0, init: str = "gaussian", rng=None) -> FIMStatistics:
+                           c_input: float = 0.0, init: str = "gaussian", rng=None,
+                           inputs: np.ndarray | None = None) -> FIMStatistics:
     r"""The same statistics measured on one real :class:`MLP` through the FIM/NTK duality.
 
     The nonzero eigenvalues of :math:`F` are those of :math:`\Theta/T`, with :math:`\Theta` the
     empirical NTK (standard parameterisation, biases included): :math:`\operatorname{tr}F = \operatorname{tr}\Theta/T`,
     :math:`\operatorname{tr}F^2 = \operatorname{tr}(\Theta/T)^2`.  The outlier multiplicity counts
-    eigenvalues above the midpoint between the predicted bulk and outlier values.
+    eigenvalues above the midpoint between the predicted bulk and outlier values; ``top_mean`` is the
+    mean of the top :math:`C` eigenvalues (compare it with the prediction's ``lambda_max``).
+
+    ``inputs`` (shape ``(n_samples, input_dim)``) replaces the synthetic Gaussian inputs by real data;
+    the outlier cut then uses :func:`fim_statistics_data`.
     """
     from .mlp import MLP
 
     ws = _widths(depth, width, n_outputs, input_dim)
     T, C = int(n_samples), int(n_outputs)
     gen = np.random.default_rng(rng)
+    if inputs is not None:
+        from .data import check_inputs
+
+        X = check_inputs(inputs, "inputs", ws[0])
+        if X.shape[0] != T:
+            raise ValueError(f"inputs has {X.shape[0]} rows, n_samples is {T}")
     net = MLP(ws, act, sigma_w2, sigma_b2, init=init, rng=gen)
-    X = fim_inputs(T, ws[0], q_input, c_input, rng=gen)
+    if inputs is None:
+        X = fim_inputs(T, ws[0], q_input, c_input, rng=gen)
     theta = np.asarray(net.empirical_ntk(X, parameterization="standard"))
     theta = theta.reshape(T, C, T, C) if C > 1 else theta.reshape(T, 1, T, 1)
     dual = theta.reshape(T * C, T * C) / T
@@ -228,10 +248,490 @@ def measure_fim_statistics(act, sigma_w2: float, sigma_b2: float, depth: int, wi
     H = np.eye(T) - 1.0 / T
     centred = np.einsum("st,tavb,vw->sawb", H, theta, H).reshape(T * C, T * C) / T
     eig_bn = np.linalg.eigvalsh(0.5 * (centred + centred.T))
-    pred = fim_statistics(act, sigma_w2, sigma_b2, depth, width, n_samples, n_outputs,
-                          input_dim=input_dim, q_input=q_input, c_input=c_input)
-    cut = 0.5 * (pred.lambda_max + (pred.eigenvalues.min() if len(pred.eigenvalues) else 0.0))
+    if inputs is None:
+        pred = fim_statistics(act, sigma_w2, sigma_b2, depth, width, n_samples, n_outputs,
+                              input_dim=input_dim, q_input=q_input, c_input=c_input)
+        cut = 0.5 * (pred.lambda_max + (pred.eigenvalues.min() if len(pred.eigenvalues) else 0.0))
+    else:
+        pred = fim_statistics_data(X, act, sigma_w2, sigma_b2, depth, width, n_outputs)
+        cut = 0.5 * (pred.lambda_max + pred.lambda_max_bn)
     return FIMStatistics(kappa1=float("nan"), kappa2=float("nan"), mean=float(eig.sum() / P),
                          second_moment=float((eig ** 2).sum() / P), lambda_max=float(eig[-1]),
                          multiplicity=int(np.sum(eig > cut)), lambda_max_bn=float(eig_bn[-1]),
-                         n_params=P, eigenvalues=eig)
+                         n_params=P, eigenvalues=eig, top_mean=float(eig[-C:].mean()))
+
+
+# =============================================================================================
+# The Fisher information on the data's own geometry
+# =============================================================================================
+_MEHLER_K = 200          # highest Hermite order of the Mehler series (as nn_spectra.kernels)
+_MEHLER_TOL = 1e-13      # truncation bound of the series, per pair
+
+
+def _hermite_table(act, q: np.ndarray) -> np.ndarray:
+    r"""Normalised Hermite coefficients :math:`b_k(q_i)`, k = 0.._MEHLER_K, for many variances at the price of few.
+
+    :math:`b_k(q)` is analytic in :math:`q > 0`; it is computed exactly (piecewise Gauss–Legendre,
+    :func:`hermite_coefficients`) at Chebyshev nodes in :math:`\log q` and interpolated (barycentric),
+    doubling the nodes until the interpolant matches exact values at the midpoints to 1e-14 of
+    :math:`\sqrt{E\varphi^2}`; with many nodes relative to the number of variances it computes directly.
+    """
+    from .gaussian_integrals import activation_moments, hermite_coefficients
+
+    uq, inv = np.unique(q, return_inverse=True)
+    if len(uq) <= 24:
+        return hermite_coefficients(act, uq, order=_MEHLER_K)[inv]
+    lo, hi = np.log(uq[0]), np.log(uq[-1])
+    scale = float(np.sqrt(np.max(activation_moments(act, uq[[0, -1]])[0])))
+    n = 16
+    while 2 * n < len(uq):
+        j = np.arange(n)
+        t = np.cos((2 * j + 1) * np.pi / (2 * n))                 # Chebyshev points of the first kind
+        w = (-1.0) ** j * np.sin((2 * j + 1) * np.pi / (2 * n))
+        nodes = np.exp(0.5 * (lo + hi) + 0.5 * (hi - lo) * t)
+        B = hermite_coefficients(act, nodes, order=_MEHLER_K)
+        tm = np.cos(np.pi * (np.arange(n - 1) + 1) / n)            # interleaved check points
+        check = np.exp(0.5 * (lo + hi) + 0.5 * (hi - lo) * tm)
+        Bc = hermite_coefficients(act, check, order=_MEHLER_K)
+
+        def interp(x):
+            s = (np.log(x) - 0.5 * (lo + hi)) / (0.5 * (hi - lo))
+            d = s[:, None] - t[None, :]
+            hit = np.abs(d) < 1e-15
+            d[hit] = 1e-300
+            c = w[None, :] / d
+            out = (c @ B) / c.sum(axis=1)[:, None]
+            r, k = np.nonzero(hit)
+            out[r] = B[k]
+            return out
+
+        if np.max(np.abs(interp(check) - Bc)) <= 1e-14 * scale:
+            return interp(uq)[inv]
+        n *= 2
+    return hermite_coefficients(act, uq, order=_MEHLER_K)[inv]
+
+
+def _mehler_kernel_numba():
+    import numba
+
+    @numba.njit(cache=True)
+    def kern(B, D, sT1, sU1, d, S, tol, out_k, out_kd, ok):
+        n = S.shape[0]
+        K = B.shape[1]
+        for i in range(n):
+            for j in range(i, n):
+                den = np.sqrt(d[i] * d[j])
+                c = S[i, j] / den
+                if c > 1.0:
+                    c = 1.0
+                elif c < -1.0:
+                    c = -1.0
+                ac = abs(c)
+                a = 0.0
+                ad = 0.0
+                p = 1.0
+                r = ac
+                good = False
+                tden = tol * den
+                for k in range(K):
+                    a += B[i, k] * B[j, k] * p
+                    ad += D[i, k] * D[j, k] * p
+                    p *= c
+                    # the rest of both series is at most |c|^(k+1) times the Parseval tails
+                    if r * sT1[i, k] * sT1[j, k] <= tol and r * sU1[i, k] * sU1[j, k] <= tden:
+                        good = True
+                        break
+                    r *= ac
+                out_k[i, j] = a
+                out_k[j, i] = a
+                out_kd[i, j] = ad / den
+                out_kd[j, i] = ad / den
+                ok[i, j] = good
+                ok[j, i] = good
+    return kern
+
+
+_MEHLER_NUMBA = None
+
+
+def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`E[\varphi(u)\varphi(v)]` and :math:`E[\varphi'(u)\varphi'(v)]` for every pair of a symmetric
+    covariance matrix ``S`` with diagonal ``q``.  Closed forms where the activation has them; otherwise
+    the Mehler series with a rigorous per-pair truncation bound (Parseval tails), the nested
+    Gauss–Legendre rule of :func:`activation_kernel` for the pairs where it does not converge."""
+    global _MEHLER_NUMBA
+    from .gaussian_integrals import activation_kernel, activation_moments
+
+    m = activation_moments(act, q)
+    if act.kernel_2d is not None or act.code < 0 or len(q) < 8:
+        iu = np.triu_indices(len(q))
+        k, kd = activation_kernel(act, q[iu[0]], q[iu[1]], S[iu])
+        K = np.empty_like(S)
+        Kd = np.empty_like(S)
+        K[iu], Kd[iu] = k, kd
+        K[(iu[1], iu[0])], Kd[(iu[1], iu[0])] = k, kd
+    else:
+        if _MEHLER_NUMBA is None:
+            _MEHLER_NUMBA = _mehler_kernel_numba()
+        B = _hermite_table(act, q)
+        kk = np.arange(1, _MEHLER_K + 1)
+        D = np.sqrt(kk)[None, :] * B[:, 1:]
+        T1 = m[0][:, None] - np.cumsum(B[:, :-1] ** 2, axis=1)
+        U1 = (q * m[1])[:, None] - np.cumsum(D ** 2, axis=1)
+        # a clearly negative Parseval tail means inaccurate coefficients: never accept those pairs
+        T1 = np.where(T1 < -1e-12 * np.maximum(1.0, m[0])[:, None], np.inf, np.maximum(T1, 0.0))
+        U1 = np.where(U1 < -1e-12 * np.maximum(1.0, q * m[1])[:, None], np.inf, np.maximum(U1, 0.0))
+        K = np.empty_like(S)
+        Kd = np.empty_like(S)
+        ok = np.empty(S.shape, dtype=np.bool_)
+        _MEHLER_NUMBA(np.ascontiguousarray(B[:, :-1]), np.ascontiguousarray(D), np.sqrt(T1), np.sqrt(U1), np.ascontiguousarray(q), np.ascontiguousarray(S),
+                      _MEHLER_TOL, K, Kd, ok)
+        if not ok.all():
+            i, j = np.nonzero(np.triu(~ok))
+            k, kd = activation_kernel(act, q[i], q[j], S[i, j])
+            K[i, j], Kd[i, j] = k, kd
+            K[j, i], Kd[j, i] = k, kd
+    # the diagonal from the 1-D integrals, exact at c = 1
+    np.fill_diagonal(K, m[0])
+    np.fill_diagonal(Kd, m[1])
+    return K, Kd
+
+
+@dataclass(frozen=True)
+class DataKernels:
+    r"""Infinite-width layer kernels of an :class:`MLP` on a data matrix, in its standard parameterisation.
+
+    For weight layers :math:`l = 1..L` with widths :math:`M_{l-1}\to M_l`:
+
+    * ``qhat[l-1]`` :math:`= \hat q^{l-1}(x,x') = E\varphi(u^{l-1})\varphi(u'^{l-1})` (``qhat[0] = XX^T/M_0``);
+    * ``nngp[l-1]`` :math:`= \Sigma^{(l)} = \sigma_w^2\hat q^{l-1} + \sigma_b^2`, the covariance of :math:`u^l`;
+    * ``sdot[l-1]`` :math:`= \dot\Sigma^{(l)} = \sigma_w^2 E\varphi'(u^l)\varphi'(u'^l)` for :math:`l = 1..L-1`;
+    * ``ntk`` :math:`= \Theta = \sum_{l=1}^{L}\tilde q^l\odot(M_{l-1}\hat q^{l-1} + 1)` with
+      :math:`\tilde q^l = \prod_{k=l}^{L-1}\dot\Sigma^{(k)}`, the limit of
+      ``MLP.empirical_ntk(X, parameterization="standard")`` per output (gradients in the entries);
+      ``ntk_bias`` is its bias part :math:`\sum_l\tilde q^l`.  ``ntk_layers[l-1]`` is the partial sum
+      :math:`\Theta^{(l)}` over weight layers :math:`\le l` (forward recursion
+      :math:`\Theta^{(l+1)} = \Theta^{(l)}\odot\dot\Sigma^{(l)} + M_l\hat q^l + 1`).
+    """
+
+    widths: tuple
+    qhat: list
+    nngp: list
+    sdot: list
+    ntk: np.ndarray
+    ntk_bias: np.ndarray
+    ntk_layers: list
+
+
+def data_kernels(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_outputs: int = 1,
+                 *, keep_layers: bool = True) -> DataKernels:
+    r"""The layer kernels of :class:`DataKernels` on the rows of ``X`` (pair by pair, exact to ~1e-12).
+
+    ``depth`` is the number of weight layers :math:`L` of the :class:`MLP` with widths
+    ``[d] + [width] * (L - 1) + [n_outputs]``.  With ``keep_layers=False`` only ``ntk`` and
+    ``ntk_bias`` are kept (memory :math:`O(T^2)`).
+
+    >>> X = np.eye(3)
+    >>> k = data_kernels(X, "relu", 2.0, 0.0, depth=2, width=10)
+    >>> np.round(np.diag(k.ntk), 12).tolist()   # layer 1: (2/3)·(1/2)·(1 + 1); layer 2: 10·(1/3) + 1
+    [5.0, 5.0, 5.0]
+    """
+    from .activations import activation
+    from .data import check_inputs
+
+    X = check_inputs(X, "X")
+    a = activation(act)
+    sw = check_positive("sigma_w2", sigma_w2)
+    sb = check_positive("sigma_b2", sigma_b2, strict=False)
+    ws = _widths(depth, width, n_outputs, X.shape[1])
+    L = int(depth)
+    qh = X @ X.T / ws[0]
+    qh = 0.5 * (qh + qh.T)
+    theta = ws[0] * qh + 1.0
+    tbias = np.ones_like(qh)
+    qhats, nngps, sdots, layers = [qh], [], [], [theta.copy()]
+    for l in range(1, L):
+        S = sw * qh + sb
+        q = np.diag(S).copy()
+        if not np.all(np.isfinite(S)) or q.max() > 1e150:
+            raise ValueError(f"the forward length map diverges at layer {l} (q = {q.max():.3g}); sigma_w2 = "
+                             f"{sigma_w2} is too large")
+        if q.min() <= 0:
+            raise ValueError(f"an input has zero pre-activation variance at layer {l} (all-zero input with "
+                             f"sigma_b2 = 0): its Gaussian integrals are undefined")
+        E, Ed = _pair_expectations(a, q, S)
+        sd = sw * Ed
+        qh = E
+        theta = theta * sd + ws[l] * qh + 1.0
+        tbias = tbias * sd + 1.0
+        if keep_layers:
+            nngps.append(S)
+            sdots.append(sd)
+            qhats.append(qh)
+            layers.append(theta.copy())
+    nngps.append(sw * qh + sb)
+    return DataKernels(tuple(ws), qhats, nngps, sdots, theta, tbias, layers if keep_layers else [theta])
+
+
+def _top_eigs(A: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` eigenpairs of a symmetric matrix (dense for small, Lanczos for large)."""
+    n = A.shape[0]
+    if n <= 400 or k >= n - 1:
+        ev, V = np.linalg.eigh(A)
+        return ev[::-1][:k], V[:, ::-1][:, :k]
+    from scipy.sparse.linalg import eigsh
+
+    ev, V = eigsh(A, k=k, which="LA", tol=1e-13)
+    o = np.argsort(ev)[::-1]
+    return ev[o], V[:, o]
+
+
+def fim_statistics_data(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_outputs: int = 1,
+                        *, kernels: DataKernels | None = None) -> FIMStatistics:
+    r"""Infinite-width FIM statistics of an :class:`MLP` on the data matrix ``X`` (its own geometry).
+
+    The dual :math:`F^* = \Theta\otimes I_C/T` with :math:`\Theta` from :func:`data_kernels` (pair by
+    pair): :math:`\lambda_{\max} = \lambda_1(\Theta)/T` with multiplicity :math:`C`, mean
+    :math:`C\operatorname{tr}\Theta/(TP)`, second moment :math:`C\|\Theta\|_F^2/(T^2P)`; with
+    mean-subtracting batch norm in the last layer, :math:`\lambda_1(H\Theta H)/T`,
+    :math:`H = I - \mathbf 1\mathbf 1^\top/T` (infinite width; see :func:`fim_batchnorm_surrogate` for
+    its finite-width top).  ``kappa1``/``kappa2`` are the means of the diagonal / off-diagonal of the
+    weight part of :math:`\Theta`, divided by :math:`\alpha M`.  With every input of the same length
+    and every pair of the same overlap, :math:`\Theta = (A-B)I + B\mathbf 1\mathbf 1^\top` and this is
+    :func:`fim_statistics` (Karakida et al.).  ``top_mean`` (mean of the top :math:`C`) equals
+    ``lambda_max`` here.
+
+    >>> X = np.sqrt(64) * np.eye(4, 64)          # orthogonal inputs of length 1 per coordinate
+    >>> s = fim_statistics_data(X, "relu", 2.0, 0.0, depth=3, width=100)
+    >>> k = fim_statistics("relu", 2.0, 0.0, depth=3, width=100, n_samples=4, input_dim=64)
+    >>> bool(abs(s.lambda_max / k.lambda_max - 1) < 1e-10)
+    True
+    """
+    from .data import check_inputs
+
+    X = check_inputs(X, "X")
+    T, C = X.shape[0], int(n_outputs)
+    k = kernels if kernels is not None else data_kernels(X, act, sigma_w2, sigma_b2, depth, width, n_outputs,
+                                                          keep_layers=False)
+    ws = list(k.widths)
+    L = int(depth)
+    P = int(sum(ws[l + 1] * ws[l] + ws[l + 1] for l in range(L)))
+    th = k.ntk
+    top = float(_top_eigs(th / T, 1)[0][0])
+    Hc = th - th.mean(axis=0)[None, :]
+    Hc = Hc - Hc.mean(axis=1)[:, None]
+    top_bn = float(_top_eigs(0.5 * (Hc + Hc.T) / T, 1)[0][0]) if T > 1 else 0.0
+    M = float(width)
+    alpha = float(sum(ws[l] * ws[l + 1] for l in range(L)) / M ** 2)
+    w = th - k.ntk_bias
+    kap1 = float(np.mean(np.diag(w)) / (alpha * M))
+    kap2 = float((w.sum() - np.trace(w)) / (T * (T - 1)) / (alpha * M)) if T > 1 else float("nan")
+    return FIMStatistics(kappa1=kap1, kappa2=kap2, mean=float(C * np.trace(th) / (T * P)),
+                         second_moment=float(C * np.sum(th * th) / (T * T * P)), lambda_max=top,
+                         multiplicity=C, lambda_max_bn=top_bn, n_params=P,
+                         eigenvalues=np.array([top] * C), top_mean=top)
+
+
+# =============================================================================================
+# Finite width: the split of the C-fold outlier and the top of the bulk under batch norm
+# =============================================================================================
+@dataclass(frozen=True)
+class TopCluster:
+    r"""Predicted finite-width law of the top-:math:`C` cluster of the FIM (see :func:`fim_top_cluster`).
+
+    Attributes
+    ----------
+    lambda_inf : float
+        Infinite-width :math:`\lambda_{\max}` (C-fold).
+    top_mean : float
+        Expected mean of the top :math:`C` eigenvalues.
+    max_mean, max_std : float
+        Expected largest eigenvalue and its standard deviation over networks.
+    spread : float
+        Expected standard deviation of the :math:`C` top eigenvalues within one network, relative to
+        ``lambda_inf``.
+    draws : numpy.ndarray
+        Sampled top-C eigenvalues of the model, shape ``(n_draws, C)`` (descending).
+    """
+
+    lambda_inf: float
+    top_mean: float
+    max_mean: float
+    max_std: float
+    spread: float
+    draws: np.ndarray = field(repr=False)
+
+
+def _gaussian_rows(cov: np.ndarray, n: int, gen) -> np.ndarray:
+    """``n`` centred Gaussian rows with covariance ``cov`` (PSD up to rounding)."""
+    ev, V = np.linalg.eigh(0.5 * (cov + cov.T))
+    root = V * np.sqrt(np.clip(ev, 0.0, None))[None, :]
+    return gen.standard_normal((n, cov.shape[0])) @ root.T
+
+
+def _readout(C: int, M: int, sw: float, init: str, gen) -> np.ndarray:
+    if init == "orthogonal":
+        from .mlp import haar_orthogonal_isometry
+
+        W = np.sqrt(sw) * haar_orthogonal_isometry(C, M, gen)
+        return W * np.sqrt(C / M) if C > M else W
+    return gen.standard_normal((C, M)) * np.sqrt(sw / M)
+
+
+def fim_top_cluster(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_outputs: int = 1, *,
+                    init: str = "gaussian", n_draws: int = 200, rng=None,
+                    kernels: DataKernels | None = None) -> TopCluster:
+    r"""Finite-width split of the :math:`C`-fold top eigenvalue of the FIM on the data ``X``.
+
+    Projected on the top eigenvector :math:`v` of :math:`\Theta/T` (:func:`data_kernels`), the
+    :math:`C\times C` block of the finite-width dual is
+    :math:`K_{ab} = r\,\delta_{ab} + w_a^\top S\,w_b`: :math:`r = v^\top(M_{L-1}\hat q^{L-1} + 1)v/T` is
+    the readout layer's own term (the same for every output), :math:`w_a` the rows of the readout and
+    :math:`S` the :math:`M\times M` matrix of the layers below.  The model keeps its diagonal,
+    :math:`s_i = v^\top[(\varphi'(u_i)\varphi'(u_i)^\top)\odot\Theta^{(L-1)}]v/T` with the last hidden
+    pre-activations :math:`u_i \sim N(0, \Sigma^{(L-1)})` independent over neurons (exact in
+    distribution at infinite width), and samples :math:`K = rI + W\operatorname{diag}(s)W^\top` with
+    Gaussian (``init="gaussian"``) or Haar-isometric (``"orthogonal"``) rows; its expectation of the
+    mean of the top C is :math:`\lambda_{\max}` of :func:`fim_statistics_data`, and its largest
+    eigenvalue is biased up by :math:`O(\sqrt{C/M})`.  The off-diagonal part of :math:`S` from deeper
+    layers is dropped (exact for one hidden layer; for deeper networks the spread is a lower bound).
+    The draws are a Monte-Carlo evaluation of this model: no network is trained or measured.
+
+    >>> X = np.sqrt(64) * np.eye(8, 64)
+    >>> tc = fim_top_cluster(X, "relu", 2.0, 0.0, depth=2, width=400, n_outputs=4, n_draws=50, rng=0)
+    >>> bool(tc.max_mean > tc.top_mean), bool(abs(tc.top_mean / tc.lambda_inf - 1) < 0.02)
+    (True, True)
+    """
+    from .activations import activation
+    from .data import check_inputs
+
+    X = check_inputs(X, "X")
+    if init not in ("gaussian", "orthogonal"):
+        raise ValueError(f"init must be 'gaussian' or 'orthogonal', got {init!r}")
+    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
+        raise ValueError(f"n_draws must be an integer >= 2, got {n_draws!r}")
+    gen = np.random.default_rng(rng)
+    k = kernels if kernels is not None else data_kernels(X, act, sigma_w2, sigma_b2, depth, width, n_outputs)
+    T, C, L = X.shape[0], int(n_outputs), int(depth)
+    ws = list(k.widths)
+    ev, V = _top_eigs(k.ntk / T, 1)
+    lam, v = float(ev[0]), V[:, 0]
+    if L == 1:
+        draws = np.full((n_draws, C), lam)
+        return TopCluster(lam, lam, lam, 0.0, 0.0, draws)
+    a = activation(act)
+    sw = float(sigma_w2)
+    M = ws[L - 1]
+    cL = ws[L - 1] * k.qhat[L - 1] + 1.0
+    r = float(v @ cL @ v) / T
+    below = k.ntk_layers[L - 2]
+    cov = k.nngp[L - 2]
+    draws = np.empty((n_draws, C))
+    for n in range(n_draws):
+        U = _gaussian_rows(cov, M, gen)
+        A = a.dphi(U) * v[None, :]
+        s = np.einsum("it,ts,is->i", A, below, A) / T
+        W = _readout(C, M, sw, init, gen)
+        Kc = r * np.eye(C) + (W * s[None, :]) @ W.T
+        draws[n] = np.linalg.eigvalsh(Kc)[::-1]
+    mx = draws[:, 0]
+    return TopCluster(lam, float(draws.mean()), float(mx.mean()), float(mx.std(ddof=1)),
+                      float(np.mean(draws.std(axis=1)) / lam), draws)
+
+
+def fim_batchnorm_surrogate(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int,
+                            n_outputs: int = 1, *, n_draws: int = 8, rng=None,
+                            kernels: DataKernels | None = None) -> dict:
+    r"""Top of the FIM bulk with mean-subtracting batch norm in the last layer, at finite width.
+
+    The dual is :math:`\Theta = \sum_{l=1}^{L} c_l\odot\Delta_l`, :math:`c_l = \Phi_{l-1}\Phi_{l-1}^\top + 1`
+    (features of layer :math:`l-1`, :math:`\Phi_0 = X`) and
+    :math:`\Delta_l = \sum_{i\le M_l} a_ia_i^\top`, :math:`a_i^{(a)}(t) = \varphi'(u_i^l(t))\,g_i^{(a)}(t)`
+    (backpropagated signal of neuron :math:`i` for output :math:`a`).  Batch norm removes the
+    :math:`\mathbf 1` mode, so :math:`\lambda^{BN}_{\max}` is the top of what is left: at infinite width
+    :math:`\lambda_1(H\bar\Theta H)/T` (a :math:`T-1`-fold atom :math:`(A-B)/T` for uniform overlaps),
+    at finite width lifted by the :math:`O(\sqrt M)` fluctuations of :math:`c_l` and :math:`\Delta_l`,
+    which are sums over :math:`M` neurons.  This is the random-features (Pennington–Worah 2017/2018)
+    picture layer by layer; the surrogate linearises :math:`c_l\odot\Delta_l` around the means
+    :math:`\bar c_l = M_{l-1}\hat q^{l-1} + 1`, :math:`\bar\Delta_l = \tilde q^l I_C`, and takes the
+    neurons independent with their infinite-width laws: :math:`u_i^l\sim N(0,\Sigma^{(l)})`,
+    :math:`g_i^{(a)}\sim N(0, \sigma_w^2\tilde q^{l+1}/M_l)` independent of :math:`u` and over outputs
+    (for the last hidden layer :math:`g_i^{(a)}(t) = w_{ai}` exactly); the same :math:`u_i^{l}` feeds
+    :math:`c_{l+1}` and :math:`\Delta_l`.  Then
+
+    .. math:: \Theta_{\rm sur} = \sum_{l=1}^{L}\big[\bar c_l\odot\Delta_l + (c_l - \bar c_l)\odot\bar\Delta_l\big],
+
+    evaluated by Monte Carlo (``n_draws`` surrogate draws, no network), with the dependence between
+    layers (the feedback of lower-layer fluctuations into the higher kernels) neglected.
+
+    Returns
+    -------
+    dict
+        ``lambda_bn`` (mean over draws of :math:`\lambda_1((H\otimes I)\Theta_{\rm sur}(H\otimes I))/T`),
+        ``lambda_bn_std``, ``lambda_bn_inf`` (infinite width), ``lambda_max`` and ``top_mean``
+        (surrogate without batch norm: largest and mean of the top C), ``draws_bn``.
+
+    >>> X = np.sqrt(64) * np.eye(8, 64)
+    >>> out = fim_batchnorm_surrogate(X, "relu", 2.0, 0.0, depth=2, width=300, n_draws=3, rng=0)
+    >>> bool(out["lambda_bn"] > out["lambda_bn_inf"])     # fluctuations lift the top of the bulk
+    True
+    """
+    from .activations import activation
+    from .data import check_inputs
+
+    X = check_inputs(X, "X")
+    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
+        raise ValueError(f"n_draws must be an integer >= 1, got {n_draws!r}")
+    T, C, L = X.shape[0], int(n_outputs), int(depth)
+    if T < 2:
+        raise ValueError(f"batch norm needs T >= 2 inputs, got T = {T}")
+    if T * C > 4000:
+        raise ValueError(f"T * n_outputs must be at most 4000 for the dense surrogate, got {T * C}")
+    gen = np.random.default_rng(rng)
+    k = kernels if kernels is not None else data_kernels(X, act, sigma_w2, sigma_b2, depth, width, n_outputs)
+    a = activation(act)
+    sw = float(sigma_w2)
+    ws = list(k.widths)
+    # q~^l = prod_{k=l}^{L-1} Sdot^(k), l = 1..L (q~^L = 1)
+    qt = [np.ones((T, T))]
+    for l in range(L - 1, 0, -1):
+        qt.insert(0, qt[0] * k.sdot[l - 1])
+    cbar = [ws[l - 1] * k.qhat[l - 1] + 1.0 for l in range(1, L + 1)]
+    H = np.eye(T) - 1.0 / T
+    bn_inf = float(_top_eigs(H @ k.ntk @ H / T, 1)[0][0])
+    out_bn, out_max, out_mean = [], [], []
+    for _ in range(n_draws):
+        theta = np.zeros((C, C, T, T))
+        feats = X @ X.T                       # F_0, exact
+        for l in range(1, L + 1):
+            # (c_l - cbar_l) odot Delta-bar_l, block diagonal over outputs
+            dev = (feats + 1.0 - cbar[l - 1]) * qt[l - 1]
+            for c in range(C):
+                theta[c, c] += dev
+            if l == L:
+                for c in range(C):
+                    theta[c, c] += cbar[L - 1]
+                break
+            Ml = ws[l]
+            U = _gaussian_rows(k.nngp[l - 1], Ml, gen)       # u^l_i(t), (M_l, T)
+            dphi = a.dphi(U)
+            if l == L - 1:
+                G = _readout(C, Ml, sw, "gaussian", gen)[:, :, None] * np.ones((1, 1, T))   # (C, M, T)
+            else:
+                G = np.stack([_gaussian_rows(sw * qt[l] / Ml, Ml, gen) for _ in range(C)])
+            Aout = dphi[None, :, :] * G                       # (C, M_l, T)
+            for c1 in range(C):
+                for c2 in range(C):
+                    theta[c1, c2] += cbar[l - 1] * (Aout[c1].T @ Aout[c2])
+            feats = a.phi(U).T @ a.phi(U)                     # F_l from the same neurons
+        big = theta.transpose(0, 2, 1, 3).reshape(C * T, C * T)
+        big = 0.5 * (big + big.T)
+        ev = np.linalg.eigvalsh(big / T)
+        out_max.append(ev[-1])
+        out_mean.append(ev[-C:].mean())
+        Hc = np.kron(np.eye(C), H)
+        out_bn.append(np.linalg.eigvalsh(Hc @ big @ Hc / T)[-1])
+    out_bn = np.array(out_bn)
+    return {"lambda_bn": float(out_bn.mean()), "lambda_bn_std": float(out_bn.std(ddof=1)) if n_draws > 1 else 0.0,
+            "lambda_bn_inf": bn_inf, "lambda_max": float(np.mean(out_max)), "top_mean": float(np.mean(out_mean)),
+            "draws_bn": out_bn}
