@@ -342,6 +342,31 @@ class FreenessSweep:
         ax.legend(fontsize="small")
         return ax
 
+    def to_frame(self):
+        """The defects as a :class:`pandas.DataFrame`, one row per (size, trial).
+
+        Columns ``N``, ``trial``, ``defect`` and ``fitted`` (the power law at that N); the fit is in
+        ``frame.attrs`` (``exponent``, ``exponent_stderr``, ``ci``, ``confidence``). Needs pandas
+        (``pip install 'freeprob[frame]'``).
+
+        >>> import numpy as np, randmat as rm
+        >>> sweep = rm.asymptotic_freeness(lambda n, rng: (rm.goe(n, rng), np.diag(np.linspace(-1, 1, n))),
+        ...                                [20, 40], trials=2, rng=0, progress=False)
+        >>> sweep.to_frame().shape
+        (4, 4)
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover
+            raise ImportError("to_frame needs pandas: pip install 'freeprob[frame]'") from exc
+        t = self.defects.shape[1]
+        n = np.repeat(self.sizes, t)
+        frame = pd.DataFrame({"N": n, "trial": np.tile(np.arange(t), len(self.sizes)),
+                              "defect": self.defects.ravel(), "fitted": self.fitted(n)})
+        frame.attrs.update(exponent=self.exponent, exponent_stderr=self.exponent_stderr, ci=self.ci,
+                           confidence=self.confidence)
+        return frame
+
     def __str__(self) -> str:
         lo, hi = self.ci
         return (f"defect ~ N^{self.exponent:.3f} ± {self.exponent_stderr:.3f} "
