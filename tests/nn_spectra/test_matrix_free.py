@@ -1,0 +1,121 @@
+"""Matrix-free operators against the dense matrices they replace, and SLQ spectra of real networks
+against the freeprob predictions (jacobian_law, conditional_fim_law)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nn_spectra as ns
+from nn_spectra.matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, network_memory_bytes,
+                                    slq_conditional_fim_spectrum, slq_jacobian_spectrum)
+from nn_spectra.mlp import MLP
+
+Z = 4.0
+
+
+@pytest.fixture(scope="module")
+def small_net():
+    return MLP([6, 9, 7, 4], "tanh", 1.3, 0.2, rng=3)
+
+
+def test_jvp_vjp_are_adjoint(small_net):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(6)
+    V, U = rng.standard_normal((5, 6)), rng.standard_normal((5, 4))
+    lhs = np.einsum("md,md->m", small_net.jvp(x, V), U)
+    rhs = np.einsum("md,md->m", V, small_net.vjp(x, U))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+
+
+def test_jacobian_gram_to_hidden_layer_matches_dense(small_net):
+    x = np.linspace(-1, 1, 6)
+    _, hs, _ = small_net.forward(x, return_all=True)
+    J = small_net.act.dphi(hs[1][0])[:, None] * (small_net.weights[1] @ (
+        small_net.act.dphi(hs[0][0])[:, None] * small_net.weights[0]))
+    np.testing.assert_allclose(JacobianGram(small_net, x, layer=2).dense(), J.T @ J, rtol=1e-12, atol=1e-14)
+
+
+def test_conditional_fisher_dual_matches_dense_weight_fim(small_net):
+    x = np.linspace(-1, 1, 6)
+    deltas, xs = small_net.backward(x)
+    H = sum(float(xl[0] @ xl[0]) * (d[0] @ d[0].T) for d, xl in zip(deltas, xs))
+    np.testing.assert_allclose(ConditionalFisherDual(small_net, x).dense(), H, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("param", ["standard", "ntk"])
+def test_ntk_gram_matches_empirical_ntk_and_fim_dual(small_net, param):
+    X = np.random.default_rng(5).standard_normal((3, 6))
+    theta = small_net.empirical_ntk(X, parameterization=param)
+    np.testing.assert_allclose(NTKGram(small_net, X, parameterization=param).dense(), theta, rtol=1e-11, atol=1e-13)
+    # FIM duality: nonzero eigenvalues of F = G^T G / T equal those of Theta / T
+    G = small_net.param_gradients(X, parameterization=param).reshape(-1, small_net.num_parameters)
+    F = G.T @ G / 3
+    top = np.sort(np.linalg.eigvalsh(F))[-theta.shape[0]:]
+    np.testing.assert_allclose(top, np.sort(np.linalg.eigvalsh(NTKGram(small_net, X, param, scale=1 / 3).dense())),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_param_jvp_vjp_are_adjoint(small_net):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((3, 6))
+    d, U = rng.standard_normal(small_net.num_parameters), rng.standard_normal((3, 4))
+    assert np.sum(small_net.param_jvp(X, d) * U) == pytest.approx(d @ small_net.param_vjp(X, U), rel=1e-12)
+
+
+def test_bad_operator_input(small_net):
+    with pytest.raises(ValueError, match="shape"):
+        JacobianGram(small_net, np.ones(6))(np.ones((2, 5)))
+    with pytest.raises(ValueError, match="layer"):
+        JacobianGram(small_net, np.ones(6), layer=3)
+    with pytest.raises(ValueError, match="steps"):
+        slq_jacobian_spectrum("relu", 2.0, 0.0, depth=2, width=10, steps=11)
+    with pytest.raises(ValueError, match="probes"):
+        slq_jacobian_spectrum("relu", 2.0, 0.0, depth=2, width=10, steps=5, probes=0)
+
+
+def test_network_memory_formula():
+    assert network_memory_bytes([3, 4, 2]) == 8 * ((12 + 4) + (8 + 2) + 12)
+
+
+# ----------------------------------------------------------------------------- against the laws
+def _moment_distance(act, sw2, sb2, depth, width, seeds, steps, probes):
+    r"""RMS over networks of max_p |m_p / m_p(law) - 1|, p = 1, 2: the distance to the freeprob law."""
+    law = ns.jacobian_law(act, sw2, sb2, depth, weights="gaussian")
+    exact = np.asarray(law.moments(2))
+    errs = []
+    for s in seeds:
+        est = slq_jacobian_spectrum(act, sw2, sb2, depth, width, "gaussian", steps=steps, probes=probes, rng=s)
+        errs.append(np.max(np.abs(est.moments(2)[0] / exact - 1)))
+    return float(np.sqrt(np.mean(np.square(errs))))
+
+
+@pytest.mark.parametrize("act, sw2, sb2", [("relu", 2.0, 0.0), ("tanh", 1.2, 0.05)])
+def test_jacobian_law_distance_shrinks_with_width(act, sw2, sb2):
+    # finite networks deviate from the infinite-width law by O(sqrt(depth/width)) (network-to-network
+    # fluctuation, Hanin-Nica) plus the probe error O(1/sqrt(width * probes)): a rate of 1/2 is predicted,
+    # so 16x the width should divide the distance by about 4; we require a factor 2.
+    depth, seeds = 6, range(4)
+    d_small = _moment_distance(act, sw2, sb2, depth, 32, seeds, steps=12, probes=6)
+    d_large = _moment_distance(act, sw2, sb2, depth, 512, seeds, steps=12, probes=6)
+    rate = np.log(d_small / d_large) / np.log(512 / 32)
+    assert d_large < d_small / 2, (d_small, d_large, rate)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act, sw2, sb2", [("relu", 2.0, 0.0), ("tanh", 1.2, 0.05)])
+def test_jacobian_law_at_width_10000_depth_10(act, sw2, sb2):
+    # width 1,000 vs 10,000 at depth 10: distance ratio ~ sqrt(10) predicted; require a factor 1.5
+    d_1k = _moment_distance(act, sw2, sb2, 10, 1000, range(3), steps=40, probes=10)
+    d_10k = _moment_distance(act, sw2, sb2, 10, 10_000, range(1), steps=40, probes=10)
+    assert d_10k < d_1k / 1.5, (d_1k, d_10k)
+    assert d_10k < 0.1
+
+
+def test_conditional_fim_slq_against_law():
+    # H/N of an orthogonal tanh network near isometry vs the Hayase-Karakida law: exact moments (power
+    # series of the law) against SLQ within Z standard errors plus a finite-width term 4/width
+    law = ns.conditional_fim_law("tanh", 1.05, 1e-4, depth=3)
+    est = slq_conditional_fim_spectrum("tanh", 1.05, 1e-4, depth=3, width=300, steps=20, probes=10, rng=9)
+    m, se = est.moments(3)
+    exact = np.asarray(law.moments(3))
+    assert np.all(np.abs(m / exact - 1) < Z * se / exact + 4.0 / 300), (m, exact, se)
