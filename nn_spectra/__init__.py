@@ -36,6 +36,12 @@ from .fisher import FIMStatistics, fim_inputs, fim_statistics, measure_fim_stati
 from .conditional_fim import ConditionalFIMLaw, conditional_fim_law, sample_conditional_fim_spectrum
 from .layerwise_freeness import layerwise_families, layerwise_freeness
 from .learning_rate import LearningRateGrid, digits_data, learning_rate_experiment, max_learning_rate, train_gd
+from .lanczos import KSComparison, SpectralDensityEstimate, lanczos_memory_bytes, stochastic_lanczos_quadrature
+from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, network_memory_bytes,
+                          slq_conditional_fim_spectrum, slq_jacobian_spectrum)
+from .finite_width import (LogNormPrediction, hanin_nica_beta, log_norm_moments, log_volume_moments,
+                           lyapunov_exponents, sample_log_jacobian_norm, sample_log_volume)
+from .sweeps import JacobianLawDistance, fit_rate, plot_distance_vs_width, sweep
 
 # the symbolic twins load SymPy, so they are imported on first use
 _SYMBOLIC_LAWS = ("NetworkAlgebraicLaw", "d2_atoms", "hard_tanh_parameters", "symbolic_conditional_fim_law",
