@@ -62,12 +62,8 @@ class SubordinationError(ConvergenceError):
 
 # ============================================================================ compiled solver
 @njit(cache=True, error_model="numpy")
-def _k_nb(op, kind, params, a, b, x):
-    """(K_g(x), K_g'(x)) for one group whose law is a·X + b, X with compiled kernel ``kind``."""
-    if op == PLUS:
-        w = x
-    else:
-        w = np.exp(x)
+def _h_aff_nb(kind, params, a, b, w):
+    """(h(w), h'(w)) of the law of a·X + b, X with compiled kernel ``kind`` (any real a ≠ 0)."""
     v = (w - b) / a
     conj = v.imag < 0.0
     if conj:
@@ -76,11 +72,21 @@ def _k_nb(op, kind, params, a, b, x):
     if conj:
         h = h.conjugate()
         dh = dh.conjugate()
-    h = a * h - b
+    return a * h - b, dh
+
+
+@njit(cache=True, error_model="numpy")
+def _k_nb(op, kind, params, a, b, x):
+    """(K_g(x), K_g'(x)) for one group: ⊞ K = h(ω) with the state v = −1/ω (bounded where ω runs
+    off to infinity), so K' = h'(ω)ω²; ⊠ K = log(−h(Ω)) with the state ℓ = log Ω, K' = Ωh'/h."""
     if op == PLUS:
-        return h, dh
-    mh = -h
-    return np.log(mh), ck.div(w * dh, h)
+        w = -1.0 / x
+    else:
+        w = np.exp(x)
+    h, dh = _h_aff_nb(kind, params, a, b, w)
+    if op == PLUS:
+        return h, dh * w * w
+    return np.log(-h), ck.div(w * dh, h)
 
 
 @njit(cache=True, error_model="numpy")
@@ -93,17 +99,20 @@ def _resid_nb(op, kinds, params, aa, bb, ks, z, x, K, D, r):
         npar = int(params[g, 0])
         K[g], D[g] = _k_nb(op, kinds[g], params[g, 1:1 + npar], aa[g], bb[g], x[g])
         S += ks[g] * K[g]
-    A = z if op == PLUS else np.log(z)
-    s = 1.0 if op == PLUS else -1.0
     rn = 0.0
-    xn = 0.0
     for g in range(n):
-        r[g] = x[g] - A - s * (S - K[g])
-        rn = max(rn, abs(r[g]))
-        xn = max(xn, abs(x[g]))
+        if op == PLUS:
+            # ω_g = T_g := z + S − K_g, written 1 + v_g T_g = 0 (relative by construction)
+            r[g] = 1.0 + x[g] * (z + S - K[g])
+            rn = max(rn, abs(r[g]))
+            continue
+        r[g] = x[g] - np.log(z) + (S - K[g])
+        # each equation relative to its own unknown: where G of the result vanishes in a gap one
+        # ω runs off to infinity while the others stay O(1) and must keep their absolute accuracy
+        rn = max(rn, abs(r[g]) / (1.0 + abs(x[g])))
     if not np.isfinite(rn):
         rn = np.inf
-    return S, rn / (1.0 + xn)
+    return S, rn
 
 
 @njit(cache=True, error_model="numpy")
@@ -120,10 +129,26 @@ def _admissible_nb(op, x):
 
 
 @njit(cache=True, error_model="numpy")
-def _step_nb(op, ks, D, r, out):
-    """Newton step for J = diag(1 + sD) − s·1(k∘D)ᵀ by Sherman–Morrison."""
-    s = 1.0 if op == PLUS else -1.0
+def _step_nb(op, ks, D, r, out, x, z, K, S):
+    """Newton step by Sherman–Morrison: the Jacobian is diagonal plus rank one.
+
+    ⊞ (state v = −1/ω, r_g = 1 + v_g T_g): J = diag(T − v∘D) + v (k∘D)ᵀ;
+    ⊠ (state ℓ = log Ω): J = diag(1 − D) + 1 (k∘D)ᵀ."""
     n = r.shape[0]
+    if op == PLUS:
+        num = 0j
+        den = 1.0 + 0j
+        for g in range(n):
+            alpha = (z + S - K[g]) - x[g] * D[g]
+            vg = ks[g] * D[g]
+            num += vg * ck.div(-r[g], alpha)
+            den += vg * ck.div(x[g], alpha)
+        corr = ck.div(num, den)
+        for g in range(n):
+            alpha = (z + S - K[g]) - x[g] * D[g]
+            out[g] = ck.div(-r[g] - x[g] * corr, alpha)
+        return
+    s = -1.0
     num = 0j
     den = 1.0 + 0j
     for g in range(n):
@@ -153,7 +178,7 @@ def _newton_nb(op, kinds, params, aa, bb, ks, z, x, maxit, tol):
     for _it in range(maxit):
         if r0 <= tol:
             break
-        _step_nb(op, ks, D, r, step)
+        _step_nb(op, ks, D, r, step, x, z, K, S)
         finite = True
         for g in range(n):
             if not (np.isfinite(step[g].real) and np.isfinite(step[g].imag)):
@@ -167,6 +192,7 @@ def _newton_nb(op, kinds, params, aa, bb, ks, z, x, maxit, tol):
                 if _admissible_nb(op, cand):
                     Sc, rcn = _resid_nb(op, kinds, params, aa, bb, ks, z, cand, Kc, Dc, rc)
                     if rcn < r0:
+                        S = Sc
                         for g in range(n):
                             x[g] = cand[g]
                             K[g] = Kc[g]
@@ -180,7 +206,11 @@ def _newton_nb(op, kinds, params, aa, bb, ks, z, x, maxit, tol):
             # averaged fixed-point steps x <- (x + T(x))/2 (T(x) = x − r), kept on the branch
             for _k in range(30):
                 for g in range(n):
-                    cand[g] = x[g] - 0.5 * r[g]
+                    if op == PLUS:
+                        # v <- −1/((ω + T(ω))/2)
+                        cand[g] = -2.0 / (-1.0 / x[g] + (z + S - K[g]))
+                    else:
+                        cand[g] = x[g] - 0.5 * r[g]
                 if not _admissible_nb(op, cand):
                     break
                 for g in range(n):
@@ -190,7 +220,7 @@ def _newton_nb(op, kinds, params, aa, bb, ks, z, x, maxit, tol):
                 S, r0 = _resid_nb(op, kinds, params, aa, bb, ks, z, x, K, D, r)
     # one more Newton step from the last evaluation: quadratic convergence makes a residual of
     # 1e-14 rounding level, and the step is taken without another evaluation when it is tiny
-    _step_nb(op, ks, D, r, step)
+    _step_nb(op, ks, D, r, step, x, z, K, S)
     big = 0.0
     xn = 0.0
     for g in range(n):
@@ -206,13 +236,30 @@ def _newton_nb(op, kinds, params, aa, bb, ks, z, x, maxit, tol):
 
 
 @njit(cache=True, error_model="numpy")
-def _attracting_nb(op, ks, D):
-    """Spectral radius of the derivative of the map T(x) = x − r(x) is at most 1 (Denjoy–Wolff):
-    M = s(1 (k∘D)ᵀ − diag D).  Spurious solutions near the axis are repelling."""
-    n = D.shape[0]
+def _attracting_nb(op, ks, D0, x):
+    """Spectral radius of the derivative of the map ω ↦ T(ω) is at most 1 (Denjoy–Wolff):
+    M = s(1 (k∘D)ᵀ − diag D), D the derivatives in the ω (or ℓ) variables.  Spurious solutions
+    near the axis are repelling."""
+    n = D0.shape[0]
     s = 1.0 if op == PLUS else -1.0
+    D = D0.copy()
+    if op == PLUS:
+        for g in range(n):
+            D[g] = D0[g] * x[g] * x[g]  # back from dK/dv to h'(ω)
+    for g in range(n):
+        if not (np.isfinite(D[g].real) and np.isfinite(D[g].imag)):
+            return False
     if n == 1:
         return abs(s * (ks[0] - 1.0) * D[0]) <= 1.0 + 1e-6
+    if n == 2:
+        # eigenvalues of the 2×2 matrix in closed form (this test runs at every warm start)
+        a11 = s * (ks[0] - 1.0) * D[0]
+        a12 = s * ks[1] * D[1]
+        a21 = s * ks[0] * D[0]
+        a22 = s * (ks[1] - 1.0) * D[1]
+        tr = a11 + a22
+        disc = np.sqrt((a11 - a22) * (a11 - a22) + 4.0 * a12 * a21)
+        return max(abs(0.5 * (tr + disc)), abs(0.5 * (tr - disc))) <= 1.0 + 1e-6
     M = np.empty((n, n), dtype=np.complex128)
     for i in range(n):
         for j in range(n):
@@ -254,7 +301,7 @@ def _solve_nb(op, kinds, params, aa, bb, ks, z, x0, warm, tol):
             rr = _newton_nb(op, kinds, params, aa, bb, ks, zi, x, 40, tol)
             if rr <= tol and _admissible_nb(op, x):
                 _resid_nb(op, kinds, params, aa, bb, ks, zi, x, K, D, r)
-                if _attracting_nb(op, ks, D):
+                if _attracting_nb(op, ks, D, x):
                     done = True
                     res[i] = rr
         if not done:
@@ -262,7 +309,7 @@ def _solve_nb(op, kinds, params, aa, bb, ks, z, x0, warm, tol):
             top = max(_HEIGHTS[0] * (1.0 + abs(xr)), zi.imag)
             zz = complex(xr, top)
             for g in range(m):
-                x[g] = x0[g] + (zz if op == PLUS else np.log(zz))
+                x[g] = -1.0 / zz if op == PLUS else np.log(zz)
             rr = _newton_nb(op, kinds, params, aa, bb, ks, zz, x, 60, tol)
             for j in range(_HEIGHTS.shape[0]):
                 y = _HEIGHTS[j] * (1.0 + abs(xr))
@@ -443,7 +490,8 @@ class FreeConvolution(SolvedLaw):
         D = np.empty((n, m), dtype=complex)
         comp = self._compiled
         for g, (law, (a, b)) in enumerate(zip(self.laws, self._std_inputs)):
-            w = x[:, g] if self.kind == "plus" else np.exp(x[:, g])
+            with np.errstate(all="ignore"):
+                w = -1.0 / x[:, g] if self.kind == "plus" else np.exp(x[:, g])
             w = np.ascontiguousarray(w, dtype=complex)
             if comp is not None:
                 _, kinds, params, aa, bb, _ = comp
@@ -451,28 +499,38 @@ class FreeConvolution(SolvedLaw):
             else:
                 h, dh = _h_law(law, a, b, w)
             if self.kind == "plus":
-                K[:, g], D[:, g] = h, dh
+                K[:, g], D[:, g] = h, dh * w * w
             else:
                 with np.errstate(all="ignore"):
                     K[:, g], D[:, g] = np.log(-h), w * dh / h
         return K, D
 
     def _start(self, z):
-        A = z if self.kind == "plus" else np.log(z)
+        A = -1.0 / z if self.kind == "plus" else np.log(z)
         return np.repeat(A[:, None], len(self.laws), axis=1)
 
     def _residual(self, z, u):
         K, D = self._k(u)
         ks = np.array(self.weights)
         S = (ks[None, :] * K).sum(axis=1)
-        s = 1.0 if self.kind == "plus" else -1.0
-        A = z if self.kind == "plus" else np.log(z + 0j)
-        r = u - A[:, None] - s * (S[:, None] - K)
         m = u.shape[1]
-        J = -s * np.broadcast_to((ks[None, :] * D)[:, None, :], (u.shape[0], m, m)).copy()
         idx = np.arange(m)
-        J[:, idx, idx] += 1.0 + s * D
+        if self.kind == "plus":
+            T = z[:, None] + S[:, None] - K
+            r = 1.0 + u * T
+            J = u[:, :, None] * (ks[None, :] * D)[:, None, :]
+            J[:, idx, idx] += T - u * D
+            return r, J
+        r = u - np.log(z + 0j)[:, None] + (S[:, None] - K)
+        J = np.broadcast_to((ks[None, :] * D)[:, None, :], (u.shape[0], m, m)).copy()
+        J[:, idx, idx] += 1.0 - D
         return r, J
+
+    def _rnorm(self, r, u):
+        if self.kind == "plus":
+            with np.errstate(all="ignore"):
+                return np.max(np.abs(r), axis=1)
+        return super()._rnorm(r, u)
 
     def _g(self, z, u):
         K, _ = self._k(u)
@@ -489,7 +547,7 @@ class FreeConvolution(SolvedLaw):
         S = (ks[None, :] * K).sum(axis=1)
         m = u.shape[1]
         if self.kind == "plus":
-            fz = -np.ones((z.size, m), dtype=complex)
+            fz = np.array(u, dtype=complex)   # ∂(1 + v T)/∂z = v
             g = 1.0 / (z + S)
             return fz, -g * g, -(g * g)[:, None] * ks[None, :] * D
         fz = -np.ones((z.size, m), dtype=complex) / z[:, None]
@@ -583,7 +641,7 @@ class FreeConvolution(SolvedLaw):
         u = self._solve(self._to_std(zz))
         out = []
         for g, (a, b) in enumerate(self._std_inputs):
-            w = u[:, g] if self.kind == "plus" else np.exp(u[:, g])
+            w = -1.0 / u[:, g] if self.kind == "plus" else np.exp(u[:, g])
             out.append((w - b) / a)  # back to the input's own coordinates
         return tuple(out)
 
@@ -613,7 +671,7 @@ def _h_array(kind, params, a, b, w):
     h = np.empty(n, dtype=np.complex128)
     dh = np.empty(n, dtype=np.complex128)
     for i in range(n):
-        h[i], dh[i] = _k_nb(PLUS, kind, params, a, b, w[i])
+        h[i], dh[i] = _h_aff_nb(kind, params, a, b, w[i])
     return h, dh
 
 

@@ -195,8 +195,14 @@ class SolvedLaw(Law):
 
     # ------------------------------------------------------------------ Newton
     def _rnorm(self, r, u):
+        # each equation relative to its own unknown (a subclass whose residual components are not
+        # paired with unknowns overrides this)
+        if not r.shape[1]:
+            return np.zeros(r.shape[0])
         with np.errstate(all="ignore"):
-            return np.max(np.abs(r), axis=1) / (1.0 + np.max(np.abs(u), axis=1)) if r.shape[1] else np.zeros(r.shape[0])
+            if r.shape == u.shape:
+                return np.max(np.abs(r) / (1.0 + np.abs(u)), axis=1)
+            return np.max(np.abs(r), axis=1) / (1.0 + np.max(np.abs(u), axis=1))
 
     def _newton(self, z: np.ndarray, u: np.ndarray, iters: int = 30, axis: bool = False):
         """Guarded Newton on F(z, ·) from ``u``; returns ``(u, residual norm)``.
@@ -361,12 +367,24 @@ class SolvedLaw(Law):
             physical = g.imag <= 1e-9 * np.abs(g)
         return ua, exact & near & physical
 
-    def _axis_density(self, x: np.ndarray) -> np.ndarray:
-        """Standardized density at standardized real points (atoms' poles excluded)."""
-        u, _ = self._axis(x)
+    def _axis_density(self, x: np.ndarray, classify: bool = False) -> np.ndarray:
+        """Standardized density at standardized real points (atoms' poles excluded).
+
+        Where the axis Newton fails (at points where the state runs off to infinity, e.g. where
+        G vanishes in a gap) the value at the lowest height is a smoothing: it is kept inside the
+        support and replaced by 0 outside it (the intervals are located for that, once)."""
+        u, exact = self._axis(x)
         g = self._g(x + 0j, u)
         d = -g.imag / np.pi
-        return np.where(d > self.density_floor, d, 0.0)
+        d = np.where(d > self.density_floor, d, 0.0)
+        if not classify and not np.all(exact):
+            bad = np.flatnonzero(~exact & (d > 0))
+            if bad.size:
+                inside = np.zeros(bad.size, dtype=bool)
+                for lo, hi in self._std_intervals:
+                    inside |= (x[bad] >= lo) & (x[bad] <= hi)
+                d[bad[~inside]] = 0.0
+        return d
 
     # ------------------------------------------------------------------ Law interface
     @cached_property
@@ -461,7 +479,7 @@ class SolvedLaw(Law):
             b = b if np.isfinite(b) else 40.0
         t = np.linspace(0.0, np.pi, self.grid_size)
         x = 0.5 * (a + b) - 0.5 * (b - a) * np.cos(t)
-        dens = self._axis_density(x)
+        dens = self._axis_density(x, classify=True)
         if len(pa):
             near = np.min(np.abs(x[:, None] - pa[None, :]), axis=1) < 1e-9
             dens = np.where(near, np.nan, dens)
@@ -492,7 +510,7 @@ class SolvedLaw(Law):
         return tuple(out)
 
     def _inside_std(self, x):
-        return self._axis_density(np.atleast_1d(np.asarray(x, dtype=float))) > 0
+        return self._axis_density(np.atleast_1d(np.asarray(x, dtype=float)), classify=True) > 0
 
     def _edge(self, x_out: float, x_in: float) -> float:
         """The edge between a point outside and one inside the support (standardized)."""
