@@ -584,7 +584,7 @@ def _real_fold_from_right(res, start, x_guess, dps):
         return w
 
     bad = None
-    for x in np.concatenate([np.geomspace(x_big, 2 * abs(x_guess) + 1e-300, 20), np.linspace(2 * x_guess, 0.0, 400)[1:]]):
+    for x in np.concatenate([np.geomspace(x_big, 2 * abs(x_guess) + 1e-300, 20), np.linspace(2 * x_guess, 0.0, 161)[1:]]):
         try:
             good = (solve(x, good[0]), x)
         except HighPrecisionError:
@@ -592,13 +592,13 @@ def _real_fold_from_right(res, start, x_guess, dps):
             break
     if bad is None:
         raise HighPrecisionError(f"no edge found between {x_big} and 0: the real fixed point continues")
-    for _ in range(40):
+    for _ in range(30):   # to 1e-7: the fold Newton converges from there
         mid = 0.5 * (good[1] + bad)
         try:
             good = (solve(mid, good[0]), mid)
         except HighPrecisionError:
             bad = mid
-        if abs(good[1] - bad) < 1e-9 * (1 + abs(bad)):
+        if abs(good[1] - bad) < 1e-7 * (1 + abs(bad)):
             break
     _, x = fold(res, good[0], good[1], dps=dps)
     return x
