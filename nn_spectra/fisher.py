@@ -236,7 +236,7 @@ def measure_fim_statistics(act, sigma_w2: float, sigma_b2: float, depth: int, wi
         X = check_inputs(inputs, "inputs", ws[0])
         if X.shape[0] != T:
             raise ValueError(f"inputs has {X.shape[0]} rows, n_samples is {T}")
-    net = MLP(ws, act, sigma_w2, sigma_b2, init=init, rng=gen)
+    net = MLP(ws, act, sigma_w2, sigma_b2, weights=init, rng=gen)
     if inputs is None:
         X = fim_inputs(T, ws[0], q_input, c_input, rng=gen)
     theta = np.asarray(net.empirical_ntk(X, parameterization="standard"))

@@ -1,6 +1,6 @@
 r"""The input-output Jacobian of a network initialised at the identity: an exact one-dimensional law.
 
-With square layers, :math:`W_l = \sigma_w I` and no biases (``MLP(..., init="identity")`` with
+With square layers, :math:`W_l = \sigma_w I` and no biases (``MLP(..., weights="identity")`` with
 :math:`\sigma_b^2 = 0`), every coordinate runs through its own one-dimensional layer map
 
 .. math:: h^1_i = \sigma_w x_i,\qquad h^{l+1}_i = \sigma_w\,\varphi(h^l_i),
@@ -111,37 +111,36 @@ class IdentityJacobianLaw:
     def support(self) -> tuple[float, float]:
         return (0.0 if self.depth and self.act.name != "linear" else self._top, float(self.g(np.array(0.0))))
 
-    def _h_of(self, y: float) -> float:
-        # smallest u >= 0 with g(u) <= y (g is non-increasing in |h|)
-        if self.g(np.array(0.0)) <= y:
-            return 0.0
-        hi = np.sqrt(self.q1)
-        while self.g(np.array(hi)) > y:
-            hi *= 2
-            if hi > 1e12:
-                return np.inf
-        lo = 0.0
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if self.g(np.array(mid)) <= y:
-                hi = mid
-            else:
-                lo = mid
-            if hi - lo <= 4e-16 * hi:
+    def _h_of(self, y: np.ndarray) -> np.ndarray:
+        # smallest u >= 0 with g(u) <= y (g is non-increasing in |h|): bisection on all y at once
+        y = np.asarray(y, dtype=float)
+        out = np.zeros(y.shape)
+        todo = self.g(np.zeros(y.shape)) > y
+        hi = np.full(y.shape, np.sqrt(self.q1))
+        for _ in range(60):
+            grow = todo & (self.g(hi) > y)
+            if not grow.any():
                 break
-        return hi
+            hi = np.where(grow, 2 * hi, hi)
+        never = todo & (self.g(hi) > y)          # y below every value of g on the searched range
+        lo = np.zeros(y.shape)
+        for _ in range(1100):                      # halves down to 4e-16 relative from 2^60 scales
+            mid = 0.5 * (lo + hi)
+            below = self.g(mid) <= y
+            hi = np.where(below, mid, hi)
+            lo = np.where(below, lo, mid)
+            if np.all(~todo | (hi - lo <= 4e-16 * hi)):
+                break
+        out = np.where(todo, hi, 0.0)
+        return np.where(never, np.inf, out)
 
     def cdf(self, y) -> np.ndarray:
         r""":math:`P(JJ^\top\text{-eigenvalue} \le y) = P(|h| \ge h_y)`, exact up to the bisection (1e-15)."""
         y = np.asarray(y, dtype=float)
-        out = np.empty(y.shape)
-        for idx, v in np.ndenumerate(y):
-            if v < 0:
-                out[idx] = 0.0
-                continue
-            hy = self._h_of(v)
-            out[idx] = float(special.erfc(hy / np.sqrt(2 * self.q1))) if np.isfinite(hy) else 0.0
-        return out
+        hy = self._h_of(np.maximum(y, 0.0))
+        with np.errstate(invalid="ignore"):
+            out = np.where(np.isfinite(hy), special.erfc(np.where(np.isfinite(hy), hy, 0) / np.sqrt(2 * self.q1)), 0.0)
+        return np.where(y < 0, 0.0, out)
 
     def quantile(self, p) -> np.ndarray:
         """Inverse of ``cdf`` (the value g(h) at the |h|-quantile 1 - p)."""
@@ -214,13 +213,13 @@ def identity_jacobian_law(act, sigma_w2: float, depth: int, q1: float = 1.0) -> 
 
 def sample_identity_jacobian_spectrum(act, sigma_w2: float, depth: int, width: int, q1: float = 1.0,
                                       rng=None) -> np.ndarray:
-    r"""Eigenvalues of :math:`JJ^\top` of a real :class:`MLP` with ``init="identity"``, :math:`\sigma_b^2 = 0`,
+    r"""Eigenvalues of :math:`JJ^\top` of a real :class:`MLP` with ``weights="identity"``, :math:`\sigma_b^2 = 0`,
     for one input with i.i.d. :math:`N(0, q_1/\sigma_w^2)` coordinates (dense :math:`J`, nothing assumed diagonal)."""
     from .mlp import MLP
 
     gen = np.random.default_rng(rng)
     W = int(width)
-    net = MLP([W] * (int(depth) + 1) + [1], act, sigma_w2, 0.0, init="identity", rng=gen)
+    net = MLP([W] * (int(depth) + 1) + [1], act, sigma_w2, 0.0, weights="identity", rng=gen)
     x = gen.standard_normal(W) * np.sqrt(q1 / sigma_w2)
     _, hs, _ = net.forward(x[None, :], return_all=True)
     J = np.eye(W)

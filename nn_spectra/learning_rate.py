@@ -22,7 +22,8 @@ import numpy as np
 
 from freeprob.law import check_positive
 
-__all__ = ["max_learning_rate", "digits_data", "train_gd", "LearningRateGrid", "learning_rate_experiment"]
+__all__ = ["max_learning_rate", "digits_data", "train_gd", "LearningRateGrid", "learning_rate_experiment",
+           "train_sgd", "BoundaryPrediction", "predict_boundaries", "SGDGrid", "sgd_learning_rate_experiment"]
 
 
 def max_learning_rate(act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_samples: int,
@@ -168,11 +169,11 @@ def learning_rate_experiment(depths=(2, 4, 6), c=(0.5, 0.8, 1.25, 2.0), act="rel
                            c_input=max(min(c_in, 1.0), -1.0))
         lam_pred[i] = s.lambda_max
         widths = [d] + [width] * (int(L) - 1) + [1]
-        net0 = MLP(widths, act, sigma_w2, sigma_b2, init="gaussian", rng=int(seeds[i]))
+        net0 = MLP(widths, act, sigma_w2, sigma_b2, weights="gaussian", rng=int(seeds[i]))
         lam_meas[i] = np.linalg.eigvalsh(net0.empirical_ntk(X, parameterization="standard") / T)[-1]
         lam_ref = lam_pred[i] if reference == "predicted" else lam_meas[i]
         for j, cj in enumerate(cs):
-            net = MLP(widths, act, sigma_w2, sigma_b2, init="gaussian", rng=int(seeds[i]))  # same init
+            net = MLP(widths, act, sigma_w2, sigma_b2, weights="gaussian", rng=int(seeds[i]))  # same init
             hist = train_gd(net, X, Y, eta=cj * 2 / lam_ref, steps=steps)
             fin[i, j] = hist[-1]
             # unstable: the loss rises above its start (the top mode grows as |1 - eta lambda|^t > 1);
@@ -186,3 +187,296 @@ def learning_rate_experiment(depths=(2, 4, 6), c=(0.5, 0.8, 1.25, 2.0), act="rel
         if len(ok) and len(bad):
             bnd[i] = np.sqrt(ok.max() * bad.min()) * eta_pred[i]
     return LearningRateGrid(depths, cs, eta_pred, lam_pred, lam_meas, div, fin, bnd)
+
+
+# =============================================================================================
+# The research's experiment: online SGD, small batches and full-batch GD at criticality
+# =============================================================================================
+def train_sgd(net, X: np.ndarray, Y: np.ndarray, eta: float, batch_size: int = 1, epochs: int = 1,
+              rng=None, blowup: float = 1e6, n_evals: int = 20) -> np.ndarray:
+    r"""Minibatch SGD on :math:`\frac1{2B}\sum_{t\in\text{batch}}\|f(x_t)-y_t\|^2`, in place.
+
+    ``batch_size=1`` is online learning (one example per step); ``batch_size=T`` with one step per
+    epoch is full-batch gradient descent.  The examples are reshuffled every epoch.  Returns the full
+    training loss :math:`\frac1{2T}\sum_t\|f(x_t)-y_t\|^2` at ``n_evals + 1`` evenly spaced steps
+    (the first before training); it stops early, ending with ``inf``, when that loss is not finite or
+    exceeds ``blowup`` times its start.  With this normalisation the Gauss–Newton curvature of one step
+    is :math:`\Theta_B/B` (empirical NTK of the batch), so the step is stable along the top mode iff
+    :math:`\eta < 2/\lambda_{\max}(\Theta_B/B)`.
+    """
+    from .data import check_batch_size, check_inputs
+
+    eta = check_positive("eta", eta)
+    X = check_inputs(X, "X", net.widths[0])
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim != 2 or Y.shape != (X.shape[0], net.widths[-1]):
+        raise ValueError(f"Y must have shape ({X.shape[0]}, {net.widths[-1]}), got {Y.shape}")
+    T = X.shape[0]
+    B = check_batch_size(batch_size, T)
+    gen = np.random.default_rng(rng)
+    steps_per_epoch = T // B
+    total = steps_per_epoch * int(epochs)
+    checkpoints = set(np.linspace(0, total, int(n_evals) + 1).round().astype(int).tolist())
+    L = len(net.weights)
+    losses = []
+
+    def full_loss():
+        r = net.forward(X) - Y
+        return 0.5 * float(np.sum(r * r)) / T
+
+    step = 0
+    for _ in range(int(epochs)):
+        order = gen.permutation(T)
+        for s in range(steps_per_epoch):
+            if step in checkpoints:
+                with np.errstate(all="ignore"):
+                    lv = full_loss()
+                losses.append(lv)
+                if not np.isfinite(lv) or lv > blowup * losses[0]:
+                    losses[-1] = np.inf
+                    return np.array(losses)
+            idx = order[s * B:(s + 1) * B]
+            xb, yb = X[idx], Y[idx]
+            with np.errstate(all="ignore"):
+                out, hs, xs = net.forward(xb, return_all=True)
+                e = (out - yb) / B
+                for l in range(L - 1, -1, -1):
+                    gw = e.T @ xs[l]
+                    gb = e.sum(axis=0)
+                    if l > 0:
+                        e = (e @ net.weights[l]) * net.act.dphi(hs[l - 1])
+                    net.weights[l] -= eta * gw
+                    net.biases[l] -= eta * gb
+            step += 1
+    with np.errstate(all="ignore"):
+        lv = full_loss()
+    losses.append(lv if np.isfinite(lv) else np.inf)
+    return np.array(losses)
+
+
+@dataclass(frozen=True)
+class BoundaryPrediction:
+    r"""Predicted learning-rate boundaries :math:`2/\lambda` for one network on its training inputs.
+
+    All from the infinite-width data kernel :math:`\bar\Theta` (:func:`nn_spectra.data_kernels`, standard
+    parameterisation), no training: ``full_batch`` :math:`= 2/\lambda_1(\bar\Theta/T)`;
+    ``online_max`` / ``online_mean`` :math:`= 2/\max_t\bar\Theta(x_t,x_t)` and
+    :math:`2/\operatorname{mean}_t\bar\Theta(x_t,x_t)` (the conditional FIM of one input has the
+    C-fold eigenvalue :math:`\bar\Theta(x,x)`); ``batch`` :math:`= 2/E_B\lambda_1(\bar\Theta_B/B)`
+    over random batches of size ``batch_size``, ``batch_q95`` with the 95 % quantile of
+    :math:`\lambda_1`; ``linear_sgd`` :math:`= 2B/(\beta + (B-1)\lambda_1)` with
+    :math:`\beta = \max_t\bar\Theta(x_t,x_t)` and :math:`\lambda_1 = \lambda_1(\bar\Theta/T)`, the
+    mean-square stability threshold of minibatch SGD on a linear model in the interpolation regime
+    (Ma, Bassily & Belkin 2018), which runs from the conditional FIM (:math:`B = 1`) to the full-batch
+    FIM (:math:`B = T`); ``linear_sgd_mean`` the same with :math:`\beta` the mean of the diagonal.
+    """
+
+    depth: int
+    batch_size: int
+    full_batch: float
+    online_max: float
+    online_mean: float
+    batch: float
+    batch_q95: float
+    linear_sgd: float = float("nan")
+    linear_sgd_mean: float = float("nan")
+
+
+def predict_boundaries(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_outputs: int = 1,
+                       batch_size: int = 1, *, n_batches: int = 200, rng=None, kernels=None) -> BoundaryPrediction:
+    r"""The learning-rate boundaries of :class:`BoundaryPrediction` for an :class:`MLP` on ``X``.
+
+    >>> from nn_spectra.data import load_dataset
+    >>> d = load_dataset("wine", 60, rng=0)
+    >>> p = predict_boundaries(d.X, "tanh", 1.5, 0.05, depth=3, width=200, n_outputs=3, batch_size=4, rng=0)
+    >>> bool(p.full_batch > p.batch > p.online_mean > p.online_max)
+    True
+    """
+    from .data import check_batch_size, check_inputs
+    from .fisher import data_kernels
+
+    X = check_inputs(X, "X")
+    T = X.shape[0]
+    B = check_batch_size(batch_size, T)
+    k = kernels if kernels is not None else data_kernels(X, act, sigma_w2, sigma_b2, depth, width, n_outputs,
+                                                          keep_layers=False)
+    th = k.ntk
+    lam_full = float(np.linalg.eigvalsh(th / T)[-1]) if T <= 2000 else float(
+        __import__("scipy.sparse.linalg", fromlist=["eigsh"]).eigsh(th / T, k=1, which="LA")[0][0])
+    diag = np.diag(th)
+    gen = np.random.default_rng(rng)
+    if B == T:
+        lams = np.array([lam_full])
+    elif B == 1:
+        lams = diag.copy()
+    else:
+        lams = np.array([np.linalg.eigvalsh(th[np.ix_(idx, idx)] / B)[-1]
+                         for idx in (gen.choice(T, B, replace=False) for _ in range(int(n_batches)))])
+    beta, beta_m = float(diag.max()), float(diag.mean())
+    return BoundaryPrediction(int(depth), B, 2 / lam_full, 2 / beta, 2 / beta_m,
+                              2 / float(lams.mean()), 2 / float(np.quantile(lams, 0.95)),
+                              2 * B / (beta + (B - 1) * lam_full), 2 * B / (beta_m + (B - 1) * lam_full))
+
+
+@dataclass
+class SGDGrid:
+    r"""Outcome of :func:`sgd_learning_rate_experiment`.
+
+    ``ratio[m, i, j]`` is the final training loss over the initial one for optimiser ``modes[m]``
+    (a batch size, ``T`` meaning full-batch GD) at depth ``depths[i]`` and learning rate ``etas[j]``;
+    ``failed = ~(ratio < 1)`` (did not train, or blew up).  ``measured[m, i]`` is the geometric midpoint
+    between the largest learning rate that trained and the smallest one above it that failed (NaN when
+    the grid does not bracket it); ``predicted[m][i]`` the :class:`BoundaryPrediction`.
+    """
+
+    dataset: str
+    act: str
+    sigma_w2: float
+    sigma_b2: float
+    width: int
+    n_samples: int
+    depths: np.ndarray
+    modes: tuple
+    etas: np.ndarray
+    ratio: np.ndarray
+    measured: np.ndarray
+    predicted: list
+
+    @property
+    def failed(self) -> np.ndarray:
+        return ~(self.ratio < 1.0)
+
+    def prediction(self, name: str) -> np.ndarray:
+        """Array (modes, depths) of one field of the predictions, e.g. ``"online_max"``."""
+        return np.array([[getattr(p, name) for p in row] for row in self.predicted])
+
+    def plot(self, axes=None):
+        """Heat maps of log10(final/initial loss) over (depth, η), one per optimiser, with the measured and
+        predicted boundaries drawn over them (needs matplotlib)."""
+        import matplotlib.pyplot as plt
+
+        n = len(self.modes)
+        if axes is None:
+            _, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.8), squeeze=False)
+            axes = axes[0]
+        le = np.log10(self.etas)
+        de = np.diff(le).mean() if len(le) > 1 else 1.0
+        for m, ax in enumerate(axes):
+            z = np.log10(np.clip(np.where(np.isfinite(self.ratio[m]), self.ratio[m], 1e6), 1e-3, 1e6))
+            im = ax.imshow(z.T, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1.5, vmax=1.5,
+                           extent=(self.depths[0] - 0.5, self.depths[-1] + 0.5, le[0] - de / 2, le[-1] + de / 2))
+            d = self.depths
+            mode = self.modes[m]
+            label = "full-batch GD" if mode == self.n_samples else ("online SGD" if mode == 1 else f"SGD, batch {mode}")
+            ax.plot(d, np.log10(self.prediction("full_batch")[m]), "k-", label="2/λ₁(Θ/T) (full-batch FIM)")
+            if mode != self.n_samples:
+                ax.plot(d, np.log10(self.prediction("batch")[m]), "m--", label="2/E λ₁(Θ_B/B) (batch FIM)")
+            ax.plot(d, np.log10(self.prediction("online_max")[m]), "g:", label="2/max Θ(x,x) (conditional FIM)")
+            ax.plot(d, np.log10(self.measured[m]), "wo-", mec="k", label="measured boundary")
+            ax.set_title(f"{self.dataset}, {label}", fontsize="small")
+            ax.set_xlabel("depth L (weight layers)")
+            ax.set_ylabel("log10 η")
+            ax.legend(fontsize="xx-small", loc="lower left")
+        plt.colorbar(im, ax=list(axes), label="log10(final / initial loss)")
+        return axes
+
+
+def _run_one(X, Y, act, sw, sb, widths, init, seed, eta, batch, epochs, shuffle_seed):
+    from .mlp import MLP
+
+    net = MLP(widths, act, sw, sb, weights=init, rng=seed)
+    if batch == X.shape[0]:
+        hist = train_sgd(net, X, Y, eta, batch_size=batch, epochs=epochs, rng=shuffle_seed, n_evals=epochs)
+    else:
+        hist = train_sgd(net, X, Y, eta, batch_size=batch, epochs=epochs, rng=shuffle_seed)
+    return float(hist[-1] / hist[0]) if np.isfinite(hist[-1]) else np.inf
+
+
+def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8), etas=None, act: str = "tanh",
+                                 sigma_b2: float = 0.05, sigma_w2: float | None = None, width: int = 256,
+                                 n_samples: int = 400, batch_sizes=(1, 8, None), epochs: int = 1,
+                                 gd_epochs: int = 60, init: str = "orthogonal", targets: str = "onehot",
+                                 data=None, n_jobs: int = 1, backend: str | None = None, progress: bool = True,
+                                 rng=None) -> SGDGrid:
+    r"""Online SGD, small-batch SGD and full-batch GD over depth × learning rate, at criticality.
+
+    Parameters
+    ----------
+    dataset : str
+        A scikit-learn dataset of :func:`nn_spectra.data.load_dataset` (``"digits"``, ``"breast_cancer"``,
+        ...); ignored when ``data`` (a :class:`nn_spectra.data.Dataset`, e.g. from
+        :func:`load_fashion_mnist`) is given.
+    depths : sequence of int
+        Weight layers :math:`L` of ``MLP([d] + [width] * (L - 1) + [C])``.
+    etas : array_like, optional
+        Learning rates (default: 14 points, geometric, from a third of the smallest to 12× the largest
+        predicted boundary).
+    act, sigma_b2, sigma_w2
+        ``sigma_w2`` defaults to the critical :math:`\sigma_w^2` (:math:`\chi_1 = 1`) for ``sigma_b2``.
+    batch_sizes : sequence
+        Batch sizes; ``None`` means full-batch GD (``gd_epochs`` steps).  SGD runs ``epochs`` passes.
+    init : {"orthogonal", "gaussian"}
+    n_jobs, backend
+        joblib parallelism; ``backend="dask"`` runs on a Dask cluster (a ``distributed.Client`` must
+        exist).
+    progress : bool
+        tqdm progress bar over the runs.
+
+    The prediction of every boundary (:func:`predict_boundaries`) uses only the infinite-width data
+    kernel of the training inputs; nothing measured on a network enters it.
+    """
+    from joblib import Parallel, delayed, parallel_config
+
+    from .data import load_dataset
+    from .mean_field import critical_sigma_w2
+
+    gen = np.random.default_rng(rng)
+    d = data if data is not None else load_dataset(dataset, n_samples, targets=targets, rng=gen)
+    X, Y = d.X, d.Y
+    T, C = X.shape[0], Y.shape[1]
+    sw = float(critical_sigma_w2(act, sigma_b2)) if sigma_w2 is None else check_positive("sigma_w2", sigma_w2)
+    depths = np.asarray(depths, dtype=int)
+    modes = tuple(T if b is None else int(b) for b in batch_sizes)
+    from .fisher import data_kernels
+
+    preds = []
+    for B in modes:
+        preds.append([])
+    for L in depths:
+        k = data_kernels(X, act, sw, sigma_b2, int(L), width, C, keep_layers=False)
+        for m, B in enumerate(modes):
+            preds[m].append(predict_boundaries(X, act, sw, sigma_b2, int(L), width, C, B, rng=gen, kernels=k))
+    if etas is None:
+        allp = np.array([[p.online_max, p.full_batch] for row in preds for p in row])
+        etas = np.geomspace(allp.min() / 3, allp.max() * 12, 14)
+    etas = np.sort(np.asarray(etas, dtype=float))
+    seeds = gen.integers(0, 2 ** 31, size=len(depths))
+    shuffle = int(gen.integers(0, 2 ** 31))
+    tasks = [(m, i, j) for m in range(len(modes)) for i in range(len(depths)) for j in range(len(etas))]
+
+    def job(m, i, j):
+        L = int(depths[i])
+        widths = [X.shape[1]] + [int(width)] * (L - 1) + [C]
+        ep = gd_epochs if modes[m] == T else epochs
+        return _run_one(X, Y, act, sw, sigma_b2, widths, init, int(seeds[i]), float(etas[j]), modes[m], ep, shuffle)
+
+    ratio = np.empty((len(modes), len(depths), len(etas)))
+    cfg = {"backend": backend} if backend else {}
+    with parallel_config(**cfg):
+        par = Parallel(n_jobs=n_jobs, return_as="generator")
+        it = par(delayed(job)(*t) for t in tasks)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, total=len(tasks), desc=f"{d.name}: {len(tasks)} runs")
+        for t, r in zip(tasks, it):
+            ratio[t] = r
+    measured = np.full((len(modes), len(depths)), np.nan)
+    for m in range(len(modes)):
+        for i in range(len(depths)):
+            ok = ratio[m, i] < 1.0
+            if ok.any() and not ok.all():
+                j = int(np.argmax(~ok))          # first failure
+                if j > 0:
+                    measured[m, i] = np.sqrt(etas[j - 1] * etas[j])
+    return SGDGrid(d.name, str(act), sw, float(sigma_b2), int(width), T, depths, modes, etas, ratio, measured, preds)

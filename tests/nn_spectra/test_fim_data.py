@@ -1,0 +1,163 @@
+"""Data loaders and the FIM on the data's own geometry: exact special cases, an independent kernel
+implementation, and real networks."""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+import nn_spectra as ns
+from nn_spectra.data import (check_batch_size, check_inputs, load_dataset, load_fashion_mnist, read_idx)
+from nn_spectra.fisher import (data_kernels, fim_inputs, fim_statistics, fim_statistics_data,
+                               measure_fim_statistics)
+
+
+def uniform_inputs(T, d, q, c):
+    """Rows with |x|^2/d = q and x.x'/d = q c exactly (orthonormal directions)."""
+    E = np.eye(T + 1, d) * np.sqrt(d)
+    return np.sqrt(q) * (np.sqrt(c) * E[0][None, :] + np.sqrt(1 - c) * E[1:])
+
+
+# ------------------------------------------------------------------------------------- loaders
+def test_sklearn_datasets_are_standardised():
+    for name, d, C in (("digits", 64, 10), ("wine", 13, 3), ("breast_cancer", 30, 2), ("iris", 4, 3)):
+        ds = load_dataset(name)
+        assert ds.X.shape[1] == d and ds.Y.shape[1] == C
+        assert np.allclose(ds.X.mean(axis=0), 0, atol=1e-12)
+        sd = ds.X.std(axis=0)
+        assert np.allclose(sd[sd > 0], 1)
+        assert np.array_equal(ds.Y.argmax(axis=1), ds.labels)
+    s = load_dataset("wine", 20, targets="scalar", rng=1)
+    assert s.Y.shape == (20, 1)
+
+
+def _write_idx(path, arr, compress=False):
+    code = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C}[arr.dtype]
+    head = bytes([0, 0, code, arr.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
+    data = head + arr.tobytes()
+    (gzip.open if compress else open)(path, "wb").write(data)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_round_trip_and_fashion_mnist(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=12).astype(np.uint8)
+    sfx = ".gz" if compress else ""
+    _write_idx(tmp_path / f"train-images-idx3-ubyte{sfx}", imgs, compress)
+    _write_idx(tmp_path / f"train-labels-idx1-ubyte{sfx}", labels, compress)
+    assert np.array_equal(read_idx(tmp_path / f"train-images-idx3-ubyte{sfx}"), imgs)
+    ints = np.arange(6, dtype=">i4").reshape(2, 3)
+    _write_idx(tmp_path / "ints.idx", ints)
+    assert np.array_equal(read_idx(tmp_path / "ints.idx"), ints)
+    ds = load_fashion_mnist(tmp_path, standardise=False)
+    assert ds.X.shape == (12, 784) and np.allclose(ds.X * 255, imgs.reshape(12, -1))
+    assert np.array_equal(ds.labels, labels)
+    with pytest.raises(FileNotFoundError, match="t10k-images"):
+        load_fashion_mnist(tmp_path, kind="t10k")
+
+
+def test_idx_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_idx(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="directory"):
+        load_fashion_mnist(tmp_path / "nowhere")
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01\x00")
+    with pytest.raises(ValueError, match="magic"):
+        read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]))
+    with pytest.raises(ValueError, match="announces"):
+        read_idx(tmp_path / "short")
+
+
+def test_bad_data():
+    with pytest.raises(ValueError, match="finite"):
+        check_inputs([[1.0, np.nan]])
+    with pytest.raises(ValueError, match="finite"):
+        fim_statistics_data(np.array([[1.0, np.inf]]), "relu", 2.0, 0.0, 2, 10)
+    with pytest.raises(ValueError, match="T = 0"):
+        fim_statistics_data(np.zeros((0, 3)), "relu", 2.0, 0.0, 2, 10)
+    with pytest.raises(ValueError, match="input dimension"):
+        measure_fim_statistics("relu", 2.0, 0.0, 2, 10, 3, input_dim=4, inputs=np.ones((3, 5)))
+    with pytest.raises(ValueError, match="batch_size"):
+        check_batch_size(11, 10)
+    with pytest.raises(ValueError, match="batch_size"):
+        ns.predict_boundaries(np.ones((4, 2)), "tanh", 1.5, 0.1, 2, 10, batch_size=5)
+    with pytest.raises(ValueError, match="name"):
+        load_dataset("mnist")
+
+
+# ------------------------------------------------------------------- the FIM on data: exact
+@pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("tanh", 1.5, 0.3), ("erf", 1.3, 0.05),
+                                         ("hard_tanh", 1.2, 0.1)])
+@pytest.mark.parametrize("c", [0.0, 0.5])
+def test_uniform_overlap_is_karakida(act, sw2, sb2, c):
+    # with equal lengths and overlaps the data kernel is (A - B) I + B 11^T: Karakida's statistics
+    X = uniform_inputs(20, 64, 1.3, c)
+    s = fim_statistics_data(X, act, sw2, sb2, 4, 150, 3)
+    k = fim_statistics(act, sw2, sb2, 4, 150, 20, 3, input_dim=64, q_input=1.3, c_input=c)
+    for f in ("lambda_max", "mean", "second_moment", "lambda_max_bn", "kappa1", "kappa2"):
+        assert getattr(s, f) == pytest.approx(getattr(k, f), rel=1e-10, abs=1e-300), f
+    assert s.multiplicity == 3 and s.top_mean == s.lambda_max
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "hard_tanh"])
+def test_standard_ntk_against_nngp_ntk(act):
+    # with M_l = sigma_w^2 for every layer (input included) and sigma_b^2 = 1 the standard-parameterisation
+    # kernel equals the NTK-parameterisation kernel of the independent implementation nngp_ntk
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((25, 2)) * rng.uniform(0.3, 2.0, size=(25, 1))
+    k = data_kernels(X, act, 2.0, 1.0, depth=4, width=2)
+    nngp, ntk = ns.nngp_ntk(X, depth=4, act=act, sigma_w2=2.0, sigma_b2=1.0)
+    np.testing.assert_allclose(k.ntk, ntk, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(k.nngp[-1], nngp, rtol=1e-9, atol=1e-12)
+
+
+def test_many_distinct_lengths_use_interpolated_coefficients():
+    # more than 24 distinct variances: Hermite coefficients interpolated in log q; compare with the
+    # direct kernel of nngp_ntk (same M_l = sigma_w^2 trick)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((60, 2)) * rng.uniform(0.2, 3.0, size=(60, 1))
+    k = data_kernels(X, "tanh", 2.0, 1.0, depth=3, width=2)
+    np.testing.assert_allclose(k.ntk, ns.nngp_ntk(X, depth=3, act="tanh", sigma_w2=2.0, sigma_b2=1.0)[1],
+                               rtol=1e-9)
+
+
+# ------------------------------------------------------------------- against real networks
+@pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("tanh", 1.5, 0.1)])
+def test_digits_top_mean_against_networks(act, sw2, sb2):
+    # mean of the top C over 3 networks within 5 % at width 1000 (stated before running; the relative
+    # fluctuation of the outlier is O(width^-1/2))
+    d = load_dataset("digits", 30, rng=0)
+    pred = fim_statistics_data(d.X, act, sw2, sb2, 3, 1000, 2)
+    meas = [measure_fim_statistics(act, sw2, sb2, 3, 1000, 30, 2, input_dim=64, inputs=d.X, rng=s) for s in range(3)]
+    assert np.mean([m.top_mean for m in meas]) == pytest.approx(pred.lambda_max, rel=0.05)
+    assert np.mean([m.mean for m in meas]) == pytest.approx(pred.mean, rel=0.03)
+    assert all(m.multiplicity == 2 for m in meas)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("tanh", 1.5, 0.1)])
+@pytest.mark.parametrize("depth", [2, 4, 8])
+def test_digits_top_mean_shrinks_with_width(act, sw2, sb2, depth):
+    d = load_dataset("digits", 50, rng=1)
+    errs = []
+    for M in (500, 1000, 2000):
+        pred = fim_statistics_data(d.X, act, sw2, sb2, depth, M, 3)
+        meas = [measure_fim_statistics(act, sw2, sb2, depth, M, 50, 3, input_dim=64, inputs=d.X, rng=s)
+                for s in range(3)]
+        errs.append(abs(np.mean([m.top_mean for m in meas]) / pred.lambda_max - 1))
+    assert errs[-1] < 0.05
+    assert errs[-1] < errs[0] + 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [0.2, 0.5, 0.8])
+@pytest.mark.parametrize("C", [1, 2, 10])
+def test_correlated_inputs_top_mean_width_2000(c, C):
+    X = fim_inputs(16, 2000, 1.0, c, rng=7)
+    pred = fim_statistics_data(X, "tanh", 1.5, 0.1, 3, 2000, C)
+    meas = [measure_fim_statistics("tanh", 1.5, 0.1, 3, 2000, 16, C, input_dim=2000, inputs=X, rng=s)
+            for s in range(2)]
+    assert np.mean([m.top_mean for m in meas]) == pytest.approx(pred.lambda_max, rel=0.02)
