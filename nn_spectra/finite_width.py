@@ -55,7 +55,7 @@ import numpy as np
 from scipy.special import digamma, polygamma
 from scipy.stats import binom
 
-__all__ = ["LogNormPrediction", "hanin_nica_beta", "log_norm_moments", "log_volume_moments",
+__all__ = ["LogNormPrediction", "hanin_nica_beta", "log_norm_moments", "log_volume_moments", "plot_infinite_width_breakdown",
            "lyapunov_exponents", "sample_log_jacobian_norm", "sample_log_volume"]
 
 _EXACT = ("relu", "linear")
@@ -250,3 +250,59 @@ def sample_log_jacobian_norm(widths: Sequence[int], trials: int, act: str = "rel
     (3,)
     """
     return sample_log_volume(widths, 1, trials, act, sigma_w2, rng)
+
+
+def plot_infinite_width_breakdown(widths: Sequence[int] = (32, 128),
+                                  ratios: Sequence[float] = (1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4),
+                                  trials: int = 300, band: float = 0.25, rng=0):
+    r"""Where the infinite-width law stops describing real relu networks, as depth/width grows.
+
+    Left: the variance of :math:`\log\|Ju\|^2` over random networks (Monte Carlo, dots) against the exact
+    finite-width value (lines) and Hanin–Nica's :math:`\beta = 5L/n` (dashed); the infinite-width
+    (free-probability) prediction is 0.  Right: the probability that :math:`\|Ju\|^2` lies within a factor
+    :math:`1\pm` ``band`` of its infinite-width value 1 (Monte Carlo against the log-normal prediction);
+    the infinite-width law says 1.  Critical relu (:math:`\sigma_w^2 = 2`, zero bias), equal widths,
+    depth :math:`L = \text{ratio}\times n`.
+
+    Returns a matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from scipy.stats import norm
+
+    gen = np.random.default_rng(rng)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for n in widths:
+        xs, v_mc, v_ex, p_mc, p_ln = [], [], [], [], []
+        for r in ratios:
+            L = max(1, int(round(r * n)))
+            w = [int(n)] * (L + 1)
+            s = sample_log_jacobian_norm(w, trials, rng=gen)
+            s = s[np.isfinite(s)]
+            pred = log_norm_moments(w)
+            xs.append(L / n)
+            v_mc.append(s.var(ddof=1))
+            v_ex.append(pred.var)
+            lo, hi = math.log(1 - band), math.log(1 + band)
+            p_mc.append(np.mean((s > lo) & (s < hi)))
+            sd = math.sqrt(pred.var)
+            p_ln.append(norm.cdf(hi, pred.mean, sd) - norm.cdf(lo, pred.mean, sd))
+        line, = ax1.plot(xs, v_ex, "-", label=f"width {n}: exact")
+        ax1.plot(xs, v_mc, "o", color=line.get_color(), ms=4)
+        ax2.plot(xs, p_ln, "-", color=line.get_color(), label=f"width {n}: log-normal")
+        ax2.plot(xs, p_mc, "o", color=line.get_color(), ms=4)
+    xx = np.array(sorted(set(ratios)))
+    ax1.plot(xx, 5 * xx, "k--", lw=1, label="Hanin–Nica β = 5L/n")
+    ax1.axhline(0, color="grey", lw=2, label="infinite width")
+    ax1.set_xscale("log")
+    ax1.set_xlabel("depth / width")
+    ax1.set_ylabel("Var log‖Ju‖²")
+    ax1.legend(fontsize="small")
+    ax2.axhline(1, color="grey", lw=2, label="infinite width")
+    ax2.set_xscale("log")
+    ax2.set_xlabel("depth / width")
+    ax2.set_ylabel(f"P(‖Ju‖² within ×(1±{band:g}) of 1)")
+    ax2.set_ylim(0, 1.05)
+    ax2.legend(fontsize="small")
+    fig.suptitle("relu networks at σ_w² = 2: dots Monte Carlo over networks, lines finite-width theory")
+    fig.tight_layout()
+    return fig
