@@ -33,9 +33,16 @@ from .mlp import MLP, haar_orthogonal_isometry
 from .jacobian import JacobianLaw, d2_law, jacobian_law, jacobian_law_from_d2, jacobian_variance, sample_jacobian_spectrum
 from .isometry import IsometryPoint, critical_spread, dynamical_isometry
 from .fisher import FIMStatistics, fim_inputs, fim_statistics, measure_fim_statistics, order_parameters
+from .fisher import (DataKernels, TopCluster, data_kernels, fim_batchnorm_surrogate, fim_statistics_data,
+                     fim_top_cluster)
+from .data import Dataset, check_batch_size, check_inputs, load_dataset, load_fashion_mnist, read_idx
+from .identity_init import (IdentityJacobianLaw, identity_jacobian_law, identity_vs_orthogonal,
+                            sample_identity_jacobian_spectrum)
 from .conditional_fim import ConditionalFIMLaw, conditional_fim_law, sample_conditional_fim_spectrum
 from .layerwise_freeness import layerwise_families, layerwise_freeness
 from .learning_rate import LearningRateGrid, digits_data, learning_rate_experiment, max_learning_rate, train_gd
+from .learning_rate import (BoundaryPrediction, SGDGrid, predict_boundaries, sgd_learning_rate_experiment,
+                            train_sgd)
 from .lanczos import KSComparison, SpectralDensityEstimate, lanczos_memory_bytes, stochastic_lanczos_quadrature
 from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, network_memory_bytes,
                           slq_conditional_fim_spectrum, slq_jacobian_spectrum)

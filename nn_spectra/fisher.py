@@ -412,6 +412,7 @@ class DataKernels:
       ``ntk_bias`` is its bias part :math:`\sum_l\tilde q^l`.  ``ntk_layers[l-1]`` is the partial sum
       :math:`\Theta^{(l)}` over weight layers :math:`\le l` (forward recursion
       :math:`\Theta^{(l+1)} = \Theta^{(l)}\odot\dot\Sigma^{(l)} + M_l\hat q^l + 1`).
+    * ``readout`` :math:`= M_{L-1}\hat q^{L-1} + 1`, the readout layer's own term of :math:`\Theta`.
     """
 
     widths: tuple
@@ -421,6 +422,7 @@ class DataKernels:
     ntk: np.ndarray
     ntk_bias: np.ndarray
     ntk_layers: list
+    readout: np.ndarray = None
 
 
 def data_kernels(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_outputs: int = 1,
@@ -470,7 +472,8 @@ def data_kernels(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: in
             qhats.append(qh)
             layers.append(theta.copy())
     nngps.append(sw * qh + sb)
-    return DataKernels(tuple(ws), qhats, nngps, sdots, theta, tbias, layers if keep_layers else [theta])
+    return DataKernels(tuple(ws), qhats, nngps, sdots, theta, tbias, layers if keep_layers else [theta],
+                       ws[L - 1] * qh + 1.0)
 
 
 def _top_eigs(A: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -193,7 +193,7 @@ def learning_rate_experiment(depths=(2, 4, 6), c=(0.5, 0.8, 1.25, 2.0), act="rel
 # The research's experiment: online SGD, small batches and full-batch GD at criticality
 # =============================================================================================
 def train_sgd(net, X: np.ndarray, Y: np.ndarray, eta: float, batch_size: int = 1, epochs: int = 1,
-              rng=None, blowup: float = 1e6, n_evals: int = 20) -> np.ndarray:
+              rng=None, blowup: float = 1e6, n_evals: int = 20, spike_steps: int = 0):
     r"""Minibatch SGD on :math:`\frac1{2B}\sum_{t\in\text{batch}}\|f(x_t)-y_t\|^2`, in place.
 
     ``batch_size=1`` is online learning (one example per step); ``batch_size=T`` with one step per
@@ -203,6 +203,10 @@ def train_sgd(net, X: np.ndarray, Y: np.ndarray, eta: float, batch_size: int = 1
     exceeds ``blowup`` times its start.  With this normalisation the Gauss–Newton curvature of one step
     is :math:`\Theta_B/B` (empirical NTK of the batch), so the step is stable along the top mode iff
     :math:`\eta < 2/\lambda_{\max}(\Theta_B/B)`.
+
+    With ``spike_steps > 0`` it also returns the fraction of the first ``spike_steps`` steps after
+    which the loss of the batch just used rose (the step overshot its own batch), as
+    ``(losses, fraction)``.
     """
     from .data import check_batch_size, check_inputs
 
@@ -225,6 +229,7 @@ def train_sgd(net, X: np.ndarray, Y: np.ndarray, eta: float, batch_size: int = 1
         return 0.5 * float(np.sum(r * r)) / T
 
     step = 0
+    rises = []
     for _ in range(int(epochs)):
         order = gen.permutation(T)
         for s in range(steps_per_epoch):
@@ -234,12 +239,14 @@ def train_sgd(net, X: np.ndarray, Y: np.ndarray, eta: float, batch_size: int = 1
                 losses.append(lv)
                 if not np.isfinite(lv) or lv > blowup * losses[0]:
                     losses[-1] = np.inf
-                    return np.array(losses)
+                    frac = float(np.mean(rises)) if rises else 1.0
+                    return (np.array(losses), frac) if spike_steps else np.array(losses)
             idx = order[s * B:(s + 1) * B]
             xb, yb = X[idx], Y[idx]
             with np.errstate(all="ignore"):
                 out, hs, xs = net.forward(xb, return_all=True)
                 e = (out - yb) / B
+                before = float(np.sum((out - yb) ** 2)) if step < spike_steps else 0.0
                 for l in range(L - 1, -1, -1):
                     gw = e.T @ xs[l]
                     gb = e.sum(axis=0)
@@ -247,11 +254,14 @@ def train_sgd(net, X: np.ndarray, Y: np.ndarray, eta: float, batch_size: int = 1
                         e = (e @ net.weights[l]) * net.act.dphi(hs[l - 1])
                     net.weights[l] -= eta * gw
                     net.biases[l] -= eta * gb
+                if step < spike_steps:
+                    after = float(np.sum((net.forward(xb) - yb) ** 2))
+                    rises.append(not after < before)
             step += 1
     with np.errstate(all="ignore"):
         lv = full_loss()
     losses.append(lv if np.isfinite(lv) else np.inf)
-    return np.array(losses)
+    return (np.array(losses), float(np.mean(rises)) if rises else float("nan")) if spike_steps else np.array(losses)
 
 
 @dataclass(frozen=True)
@@ -269,6 +279,12 @@ class BoundaryPrediction:
     mean-square stability threshold of minibatch SGD on a linear model in the interpolation regime
     (Ma, Bassily & Belkin 2018), which runs from the conditional FIM (:math:`B = 1`) to the full-batch
     FIM (:math:`B = T`); ``linear_sgd_mean`` the same with :math:`\beta` the mean of the diagonal.
+    ``online_median`` :math:`= 2/\operatorname{median}_t\bar\Theta(x_t,x_t)`: above it, one SGD step
+    on a typical example overshoots that example (its own loss rises).  ``readout_online`` and
+    ``readout_full`` are :math:`2/\max_t c_L(t,t)` and :math:`2/\lambda_1(c_L/T)` with
+    :math:`c_L = M_{L-1}\hat q^{L-1} + 1` the readout layer's own term: the boundary of a network
+    whose hidden layers have saturated (bounded :math:`\varphi`; their curvature collapses while the
+    readout's stays), which is where training with bounded activations actually fails.
     """
 
     depth: int
@@ -280,6 +296,9 @@ class BoundaryPrediction:
     batch_q95: float
     linear_sgd: float = float("nan")
     linear_sgd_mean: float = float("nan")
+    online_median: float = float("nan")
+    readout_online: float = float("nan")
+    readout_full: float = float("nan")
 
 
 def predict_boundaries(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_outputs: int = 1,
@@ -313,9 +332,12 @@ def predict_boundaries(X, act, sigma_w2: float, sigma_b2: float, depth: int, wid
         lams = np.array([np.linalg.eigvalsh(th[np.ix_(idx, idx)] / B)[-1]
                          for idx in (gen.choice(T, B, replace=False) for _ in range(int(n_batches)))])
     beta, beta_m = float(diag.max()), float(diag.mean())
+    cl = k.readout
     return BoundaryPrediction(int(depth), B, 2 / lam_full, 2 / beta, 2 / beta_m,
                               2 / float(lams.mean()), 2 / float(np.quantile(lams, 0.95)),
-                              2 * B / (beta + (B - 1) * lam_full), 2 * B / (beta_m + (B - 1) * lam_full))
+                              2 * B / (beta + (B - 1) * lam_full), 2 * B / (beta_m + (B - 1) * lam_full),
+                              2 / float(np.median(diag)), 2 / float(np.diag(cl).max()),
+                              2 / float(np.linalg.eigvalsh(cl / T)[-1]))
 
 
 @dataclass
@@ -327,6 +349,10 @@ class SGDGrid:
     ``failed = ~(ratio < 1)`` (did not train, or blew up).  ``measured[m, i]`` is the geometric midpoint
     between the largest learning rate that trained and the smallest one above it that failed (NaN when
     the grid does not bracket it); ``predicted[m][i]`` the :class:`BoundaryPrediction`.
+    ``spikes[m, i, j]`` is the fraction of the first 50 SGD steps that raised the loss of their own
+    batch (full batch: 1 if the loss ever rose above its start), and ``measured_spike[m, i]`` the
+    learning rate where that fraction crosses 1/2: the onset of the instability the FIM predicts,
+    as opposed to the failure of training.
     """
 
     dataset: str
@@ -341,6 +367,8 @@ class SGDGrid:
     ratio: np.ndarray
     measured: np.ndarray
     predicted: list
+    spikes: np.ndarray = None
+    measured_spike: np.ndarray = None
 
     @property
     def failed(self) -> np.ndarray:
@@ -368,11 +396,17 @@ class SGDGrid:
             d = self.depths
             mode = self.modes[m]
             label = "full-batch GD" if mode == self.n_samples else ("online SGD" if mode == 1 else f"SGD, batch {mode}")
-            ax.plot(d, np.log10(self.prediction("full_batch")[m]), "k-", label="2/λ₁(Θ/T) (full-batch FIM)")
-            if mode != self.n_samples:
-                ax.plot(d, np.log10(self.prediction("batch")[m]), "m--", label="2/E λ₁(Θ_B/B) (batch FIM)")
-            ax.plot(d, np.log10(self.prediction("online_max")[m]), "g:", label="2/max Θ(x,x) (conditional FIM)")
-            ax.plot(d, np.log10(self.measured[m]), "wo-", mec="k", label="measured boundary")
+            full = mode == self.n_samples
+            ax.plot(d, np.log10(self.prediction("full_batch")[m]), "k-", label="2/λ₁(Θ/T): full-batch FIM")
+            if not full:
+                key, lab = ("online_median", "2/median Θ(x,x): conditional FIM") if mode == 1 else \
+                    ("batch", "2/E λ₁(Θ_B/B): batch FIM")
+                ax.plot(d, np.log10(self.prediction(key)[m]), "m--", label=lab)
+            rk = "readout_full" if full else "readout_online"
+            ax.plot(d, np.log10(self.prediction(rk)[m]), "c-.", label="readout layer alone (saturated net)")
+            if self.measured_spike is not None:
+                ax.plot(d, np.log10(self.measured_spike[m]), "ws-", mec="k", ms=5, label="measured: onset of spikes")
+            ax.plot(d, np.log10(self.measured[m]), "wo-", mec="k", label="measured: training fails")
             ax.set_title(f"{self.dataset}, {label}", fontsize="small")
             ax.set_xlabel("depth L (weight layers)")
             ax.set_ylabel("log10 η")
@@ -385,11 +419,14 @@ def _run_one(X, Y, act, sw, sb, widths, init, seed, eta, batch, epochs, shuffle_
     from .mlp import MLP
 
     net = MLP(widths, act, sw, sb, weights=init, rng=seed)
-    if batch == X.shape[0]:
-        hist = train_sgd(net, X, Y, eta, batch_size=batch, epochs=epochs, rng=shuffle_seed, n_evals=epochs)
-    else:
-        hist = train_sgd(net, X, Y, eta, batch_size=batch, epochs=epochs, rng=shuffle_seed)
-    return float(hist[-1] / hist[0]) if np.isfinite(hist[-1]) else np.inf
+    full = batch == X.shape[0]
+    hist, spike = train_sgd(net, X, Y, eta, batch_size=batch, epochs=epochs, rng=shuffle_seed,
+                            n_evals=epochs if full else 20, spike_steps=5 if full else 50)
+    ratio = float(hist[-1] / hist[0]) if np.isfinite(hist[-1]) else np.inf
+    if full:
+        # full batch: unstable when the loss rises above its start at any step (top mode growing)
+        spike = float(not np.all(hist[1:] < hist[0]))
+    return ratio, spike
 
 
 def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8), etas=None, act: str = "tanh",
@@ -461,6 +498,7 @@ def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8)
         return _run_one(X, Y, act, sw, sigma_b2, widths, init, int(seeds[i]), float(etas[j]), modes[m], ep, shuffle)
 
     ratio = np.empty((len(modes), len(depths), len(etas)))
+    spikes = np.empty((len(modes), len(depths), len(etas)))
     cfg = {"backend": backend} if backend else {}
     with parallel_config(**cfg):
         par = Parallel(n_jobs=n_jobs, return_as="generator")
@@ -469,14 +507,22 @@ def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8)
             from tqdm.auto import tqdm
 
             it = tqdm(it, total=len(tasks), desc=f"{d.name}: {len(tasks)} runs")
-        for t, r in zip(tasks, it):
+        for t, (r, sp) in zip(tasks, it):
             ratio[t] = r
-    measured = np.full((len(modes), len(depths)), np.nan)
-    for m in range(len(modes)):
-        for i in range(len(depths)):
-            ok = ratio[m, i] < 1.0
-            if ok.any() and not ok.all():
-                j = int(np.argmax(~ok))          # first failure
+            spikes[t] = sp
+    return SGDGrid(d.name, str(act), sw, float(sigma_b2), int(width), T, depths, modes, etas, ratio,
+                   _boundary(etas, ratio < 1.0), preds, spikes, _boundary(etas, spikes <= 0.5))
+
+
+def _boundary(etas, ok):
+    """Geometric midpoint between the last learning rate that is ok and the first that is not (NaN if the
+    grid does not bracket it), for every (mode, depth)."""
+    out = np.full(ok.shape[:2], np.nan)
+    for m in range(ok.shape[0]):
+        for i in range(ok.shape[1]):
+            row = ok[m, i]
+            if row.any() and not row.all():
+                j = int(np.argmax(~row))
                 if j > 0:
-                    measured[m, i] = np.sqrt(etas[j - 1] * etas[j])
-    return SGDGrid(d.name, str(act), sw, float(sigma_b2), int(width), T, depths, modes, etas, ratio, measured, preds)
+                    out[m, i] = np.sqrt(etas[j - 1] * etas[j])
+    return out

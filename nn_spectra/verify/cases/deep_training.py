@@ -220,77 +220,76 @@ if _have("conditional_fim_law", "sample_conditional_fim_spectrum", "critical_sig
 
 
 # --------------------------------------------------------------------------------------------
-# 5. The 1/depth learning-rate boundary on scikit-learn digits
+# 5. The predicted learning-rate boundary of online SGD on scikit-learn digits
 # --------------------------------------------------------------------------------------------
-if _have("learning_rate_experiment", "max_learning_rate", "digits_data"):
+if _have("predict_boundaries", "train_sgd", "load_dataset", "critical_sigma_w2", "MLP"):
 
-    _LR_NETS = 6  # networks per depth for the mean measured λ_max (single networks fluctuate by ~20 %)
+    _LR_DEPTHS = (2, 4, 8)
+    _LR_REL = 2.0 ** np.linspace(-1.5, 1.5, 13)   # learning rates / prediction, steps of 2^(1/4)
+    _LR_FACTOR = 1.5                                # tolerance: measured/predicted within a factor 1.5
 
     def _run_lr_depth(size: int, rng: np.random.Generator) -> Result:
-        depths, cs = (3, 5, 7), (0.5, 2.5)
-        act, sw2, sb2, T, steps = "relu", 2.0, 0.0, 50, 10
-        # training: eta = c * 2/lambda_max of each network's own NTK at initialisation
-        grid = ns.learning_rate_experiment(depths=depths, c=cs, act=act, sigma_w2=sw2, sigma_b2=sb2,
-                                           width=size, n_samples=T, steps=steps, reference="measured", rng=rng)
-        expected = np.array([[False, True]] * len(depths))
-        wrong = int(np.sum(grid.diverged != expected))
-        # depth scaling: for ReLU at sigma_w^2 = 2, lambda_max is proportional to L - 1 (the number of
-        # hidden layers); measured as the mean top eigenvalue of Theta/T over several networks
-        X, _ = ns.digits_data(T, rng=rng)
-        L = np.asarray(depths)
-        lam = np.array([[np.linalg.eigvalsh(
-            ns.MLP([X.shape[1]] + [size] * (int(d) - 1) + [1], act, sw2, sb2, rng=rng)
-            .empirical_ntk(X, parameterization="standard") / T)[-1] for _ in range(_LR_NETS)] for d in L])
-        per_layer = lam.mean(axis=1) / (L - 1)
-        spread = float(per_layer.max() / per_layer.min() - 1)
-        # the mean-field value assumes one common input overlap; heterogeneous overlaps of real data
-        # raise the top eigenvalue (1ᵀΘ1/T² is only a lower bound), so it is reported, not checked
-        lam_mf = [ns.fim_statistics(act, sw2, sb2, int(d), size, T, 1, input_dim=X.shape[1],
-                                    q_input=float(np.mean(np.sum(X * X, axis=1)) / X.shape[1]),
-                                    c_input=float(np.clip(_mean_overlap(X), -1.0, 1.0))).lambda_max for d in L]
+        act, sb2, T = "tanh", 0.05, 200
+        sw2 = float(ns.critical_sigma_w2(act, sb2))
+        data = ns.load_dataset("digits", T, rng=rng)
+        X, Y = data.X, data.Y
+        d, C = X.shape[1], Y.shape[1]
+        preds, meas, fracs = [], [], []
+        for L in _LR_DEPTHS:
+            # the prediction: the infinite-width data kernel of these inputs, nothing measured
+            p = ns.predict_boundaries(X, act, sw2, sb2, L, size, C, batch_size=1, rng=rng)
+            preds.append(p)
+            seed = int(rng.integers(2 ** 31))
+            row = []
+            for r in _LR_REL:
+                net = ns.MLP([d] + [size] * (L - 1) + [C], act, sw2, sb2, weights="orthogonal", rng=seed)
+                _, frac = ns.train_sgd(net, X, Y, r * p.online_median, batch_size=1, epochs=1, rng=seed + 1,
+                                       n_evals=1, spike_steps=50)
+                row.append(frac)
+            row = np.array(row)
+            fracs.append(row)
+            ok = row <= 0.5
+            j = int(np.argmax(~ok)) if (~ok).any() else len(row)
+            meas.append(np.sqrt(_LR_REL[j - 1] * _LR_REL[j]) * p.online_median if 0 < j < len(row) else np.nan)
+        pred_eta = np.array([p.online_median for p in preds])
+        meas = np.array(meas)
+        dist = float(np.max(np.abs(np.log(meas / pred_eta)))) if np.all(np.isfinite(meas)) else float("inf")
+        Ls = np.array(_LR_DEPTHS)
         fig, axes = new_figure(2, width=4.6)
-        axes[0].errorbar(L, lam.mean(axis=1), yerr=lam.std(axis=1), fmt="o",
-                         label=f"measured λ_max ({_LR_NETS} nets per depth)")
-        axes[0].plot(L, per_layer.mean() * (L - 1), "k-", label="∝ L − 1")
-        axes[0].plot(L, lam_mf, "k--", label="mean-field λ_max (uniform overlap)")
-        axes[0].set_xlabel("depth L")
+        for L, row in zip(Ls, fracs):
+            axes[0].semilogx(_LR_REL, row, "o-", label=f"L = {L}")
+        axes[0].axvline(1.0, color="k", lw=1)
+        axes[0].axhline(0.5, color="gray", lw=0.8, ls=":")
+        axes[0].set_xlabel("η / predicted 2/median Θ(x,x)")
+        axes[0].set_ylabel("fraction of steps overshooting their example")
         axes[0].legend(fontsize="x-small")
-        for j, c in enumerate(cs):
-            for i, d in enumerate(L):
-                div = bool(grid.diverged[i, j])
-                axes[1].plot(d, c, "rx" if div else "go", ms=9)
-        axes[1].plot([], [], "go", label="loss decreased")
-        axes[1].plot([], [], "rx", label="loss rose above its start")
-        axes[1].set_yticks(cs, [f"{c}·2/λ_max" for c in cs])
-        axes[1].set_ylim(0, 3)
+        axes[1].semilogy(Ls, pred_eta, "k-", label="predicted 2/median Θ(x,x) (conditional FIM)")
+        axes[1].semilogy(Ls, meas, "o", label=f"measured onset (width {size})")
+        axes[1].semilogy(Ls, [p.full_batch for p in preds], "k--", label="2/λ₁(Θ/T) (full-batch FIM)")
+        axes[1].semilogy(Ls, [p.readout_online for p in preds], "c-.", label="readout layer alone")
+        axes[1].semilogy(Ls, pred_eta[0] * Ls[0] / Ls, "k:", lw=0.8, label="∝ 1/L")
         axes[1].set_xlabel("depth L")
-        axes[1].set_title(f"{steps} steps of full-batch GD, width {size}", fontsize="small")
-        axes[1].legend(fontsize="x-small")
-        dist = spread if wrong == 0 else float("inf")
+        axes[1].set_ylabel("learning rate η")
+        axes[1].legend(fontsize="xx-small")
         return Result(
-            prediction="η = 0.5·2/λ_max trains and η = 2.5·2/λ_max diverges at L = 3, 5, 7; λ_max ∝ L − 1 "
-                       f"(mean field: {np.array2string(np.asarray(lam_mf), precision=4)})",
-            measurement=f"diverged = {grid.diverged.tolist()} ({wrong} wrong); mean λ_max = "
-                        f"{np.array2string(lam.mean(axis=1), precision=4)}, per hidden layer "
-                        f"{np.array2string(per_layer, precision=4)} (spread {spread:.3f})",
-            distance=float(dist), figure=fig)
-
-    def _mean_overlap(X: np.ndarray) -> float:
-        """Mean off-diagonal overlap x·x'/‖x‖² of the inputs (as learning_rate_experiment uses)."""
-        T, d = X.shape
-        gram = X @ X.T / d
-        q = float(np.trace(gram) / T)
-        return float((gram.sum() - np.trace(gram)) / (T * (T - 1)) / q)
+            prediction="onset of online-SGD instability at η = 2/median_t Θ(x_t,x_t) (infinite-width data "
+                       f"kernel, tanh at criticality): {np.array2string(pred_eta, precision=4)} at L = {_LR_DEPTHS}",
+            measurement=f"measured onset {np.array2string(meas, precision=4)} (ratio "
+                        f"{np.array2string(meas / pred_eta, precision=3)}); readout-only boundary "
+                        f"{np.array2string(np.array([p.readout_online for p in preds]), precision=4)}",
+            distance=dist, figure=fig)
 
     _add(Case(
         name="learning_rate_depth",
-        title="Karakida: gradient descent is stable below 2/λ_max and λ_max ∝ depth, so the learning rate ∝ 1/depth (digits)",
-        how="full-batch gradient descent of real ReLU MLPs on 50 scikit-learn digits at depths 3, 5, 7 "
-            "(loss rising above its start = divergence); top eigenvalue of their empirical NTK",
-        metric="relative spread of mean measured λ_max/(L−1) over depths; inf if a training outcome is wrong",
-        # the network-to-network spread of λ_max shrinks with the width
-        tolerance=lambda n: 3.0 / np.sqrt(n),
-        run=_run_lr_depth, quick_size=128, full_size=512, topic=TOPIC))
+        title="Online SGD on digits: the instability sets in at the predicted 2/λ of the conditional FIM of the inputs",
+        how="online SGD (one example per step) of real orthogonal tanh MLPs at criticality on 200 scikit-learn "
+            "digits, depths 2, 4, 8, learning rates in steps of 2^(1/4) around the prediction; onset = where more "
+            "than half of the first 50 steps raise the loss of their own example",
+        metric="max over depths of |log(measured onset / predicted 2/median Θ(x,x))|",
+        # stated before the run: a factor 1.5 (grid steps of 2^(1/4); finite-width Θ(x,x) and the
+        # C = 10 split move the onset by O(width^-1/2))
+        tolerance=float(np.log(_LR_FACTOR)),
+        run=_run_lr_depth, quick_size=192, full_size=512, topic=TOPIC))
 
 
 # --------------------------------------------------------------------------------------------
