@@ -540,7 +540,7 @@ def _fisher_start(points, weights, sigma_w2, qhat, depth, z):
     return u
 
 
-def fisher_chain_cauchy(points, weights, sigma_w2, qhat, depth: int, z, *, dps: int = 50, steps: int = 40):
+def fisher_chain_cauchy(points, weights, sigma_w2, qhat, depth: int, z, *, dps: int = 50, steps: int = 25):
     r""":math:`G_{\nu_L}(z)` of the conditional Fisher law by :func:`fisher_chain_system`.
 
     The float start comes from continuation in :math:`\operatorname{Im} z` (from far above the axis,
