@@ -49,6 +49,25 @@ def _float_moments(n: int, centred, mean: float, law: str) -> np.ndarray:
     return _finite_moments(out, n, law)
 
 
+#: narrowest support of a closed-form law: below it the density (~1/width) overflows float64
+MIN_WIDTH = 1e-300
+
+
+def _check_interval(a: float, b: float) -> None:
+    if not a < b:
+        raise ValueError(f"a must be < b, got a={a!r}, b={b!r}")
+    if not (0.5 * b - 0.5 * a) * 2 >= MIN_WIDTH:
+        raise ValueError(f"b - a must be >= {MIN_WIDTH:g} (the density would overflow float64), got a={a!r}, b={b!r}")
+
+
+def _fraction(x, lo: float, hi: float):
+    """(x − lo)/(hi − lo) clipped to [0, 1], without overflow for hi − lo beyond 1.8e308."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = hi - lo
+        t = (x - lo) / w if np.isfinite(w) else (0.5 * x - 0.5 * lo) / (0.5 * hi - 0.5 * lo)
+    return np.clip(t, 0.0, 1.0)
+
+
 def _quadratic_root(u: np.ndarray, s: np.ndarray, denom: np.ndarray) -> np.ndarray:
     """``(u - s)/denom`` where ``(u - s)(u + s) = 2 denom``, without cancellation.
 
@@ -347,8 +366,7 @@ class Arcsine(Law):
     def __init__(self, a: float = -2.0, b: float = 2.0):
         self._lo = check_real("a", a)
         self._hi = check_real("b", b)
-        if not self._lo < self._hi:
-            raise ValueError(f"a must be < b, got a={a!r}, b={b!r}")
+        _check_interval(self._lo, self._hi)
         self._freeze()
 
     @property
@@ -369,10 +387,7 @@ class Arcsine(Law):
         return np.where((x > self._lo) & (x < self._hi), d, 0.0)
 
     def _cdf(self, x):
-        # (x − a)/(b − a) with halves: b − a overflows for a = −1e308, b = 1e308
-        with np.errstate(over="ignore", invalid="ignore"):
-            t = np.clip((0.5 * x - 0.5 * self._lo) / (0.5 * self._hi - 0.5 * self._lo), 0, 1)
-        return 2.0 / np.pi * np.arcsin(np.sqrt(t))
+        return 2.0 / np.pi * np.arcsin(np.sqrt(_fraction(x, self._lo, self._hi)))
 
     def _moments(self, n):
         # centred law on [-r, r]: m_{2k} = r^{2k} binom(2k, k) / 4^k, by binom(2k,k)/4^k =
@@ -476,8 +491,7 @@ class Uniform(Law):
     def __init__(self, a: float = 0.0, b: float = 1.0):
         self._lo = check_real("a", a)
         self._hi = check_real("b", b)
-        if not self._lo < self._hi:
-            raise ValueError(f"a must be < b, got a={a!r}, b={b!r}")
+        _check_interval(self._lo, self._hi)
         self._freeze()
 
     @property
@@ -496,8 +510,7 @@ class Uniform(Law):
         return np.where((x >= self._lo) & (x <= self._hi), 0.5 / (0.5 * self._hi - 0.5 * self._lo), 0.0)
 
     def _cdf(self, x):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return np.clip((0.5 * x - 0.5 * self._lo) / (0.5 * self._hi - 0.5 * self._lo), 0.0, 1.0)
+        return _fraction(x, self._lo, self._hi)
 
     def _ppf(self, q):
         return (1 - q) * self._lo + q * self._hi

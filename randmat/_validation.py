@@ -9,14 +9,25 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_dimension", "as_generator", "as_square_matrix", "as_hermitian_matrix", "as_eigenvalues"]
+__all__ = ["check_dimension", "check_matrix_size", "MAX_MATRIX_SIZE", "as_generator", "as_square_matrix", "as_hermitian_matrix", "as_eigenvalues"]
 
 
-def check_dimension(name: str, value) -> int:
-    """``value`` as an int >= 1, else ``ValueError`` naming ``name``."""
+#: largest matrix dimension accepted: a 40,000 × 40,000 float64 matrix already takes 12.8 GB
+MAX_MATRIX_SIZE = 40_000
+
+
+def check_dimension(name: str, value, max_value: int | None = None) -> int:
+    """``value`` as an int in [1, ``max_value``], else ``ValueError`` naming ``name`` and the range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if max_value is not None and value > max_value:
+        raise ValueError(f"{name} must lie in [1, {max_value:,}], got {value!r}")
     return int(value)
+
+
+def check_matrix_size(name: str, value) -> int:
+    """A matrix dimension: an int in [1, :data:`MAX_MATRIX_SIZE`] (a larger one would exhaust memory)."""
+    return check_dimension(name, value, MAX_MATRIX_SIZE)
 
 
 def as_generator(rng) -> np.random.Generator:

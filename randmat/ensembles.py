@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._cdf_table import fast_cdf, fast_ppf
-from ._validation import as_generator, check_dimension
+from ._validation import as_generator, check_matrix_size
 
 __all__ = ["goe", "gue", "ginibre", "wishart", "from_law"]
 
@@ -54,7 +54,7 @@ def goe(n: int, rng=None, var: float = 1.0) -> np.ndarray:
     >>> bool(np.allclose(h, h.T)), round(float(np.trace(h @ h)) / 400, 1)
     (True, 1.0)
     """
-    n = check_dimension("n", n)
+    n = check_matrix_size("n", n)
     v = _check_var(var)
     g = as_generator(rng).standard_normal((n, n))
     h = g + g.T
@@ -84,7 +84,7 @@ def gue(n: int, rng=None, var: float = 1.0) -> np.ndarray:
     >>> bool(np.allclose(h, h.conj().T))
     True
     """
-    n = check_dimension("n", n)
+    n = check_matrix_size("n", n)
     v = _check_var(var)
     gen = as_generator(rng)
     g = gen.standard_normal((n, n)) + 1j * gen.standard_normal((n, n))
@@ -117,8 +117,8 @@ def ginibre(n: int, m: int | None = None, rng=None, var: float = 1.0, complex: b
     >>> rm.ginibre(3, 5, rng=0).shape
     (3, 5)
     """
-    n = check_dimension("n", n)
-    m = n if m is None else check_dimension("m", m)
+    n = check_matrix_size("n", n)
+    m = n if m is None else check_matrix_size("m", m)
     v = _check_var(var)
     gen = as_generator(rng)
     if complex:
@@ -196,7 +196,7 @@ def from_law(law, n: int) -> np.ndarray:
 
 def law_quantiles(law, n: int) -> np.ndarray:
     """The midpoint quantiles ``law.ppf((k + 1/2)/n)``, ``k = 0..n-1``, atoms exact (see :func:`from_law`)."""
-    n = check_dimension("n", n)
+    n = check_matrix_size("n", n)
     for attr in ("ppf", "cdf", "atoms"):
         if not hasattr(law, attr):
             raise ValueError(f"law must be a freeprob Law with ppf, cdf and atoms; {law!r} has no {attr}")

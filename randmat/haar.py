@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
-from ._validation import as_generator, check_dimension
+from ._validation import as_generator, check_matrix_size
 
 __all__ = ["haar_orthogonal", "haar_unitary", "haar_permutation"]
 
@@ -71,7 +71,7 @@ def haar_orthogonal(n: int, rng=None) -> np.ndarray:
     >>> bool(np.allclose(o.T @ o, np.eye(5)))
     True
     """
-    n = check_dimension("n", n)
+    n = check_matrix_size("n", n)
     gen = as_generator(rng)
     # the transpose of a C-ordered Gaussian matrix is a Fortran-ordered Gaussian matrix: LAPACK
     # can then work in place with no copy
@@ -106,7 +106,7 @@ def haar_unitary(n: int, rng=None) -> np.ndarray:
     >>> bool(np.allclose(u.conj().T @ u, np.eye(4)))
     True
     """
-    n = check_dimension("n", n)
+    n = check_matrix_size("n", n)
     gen = as_generator(rng)
     z = np.empty((n, n), dtype=np.complex128, order="F")
     z.real = gen.standard_normal((n, n))
@@ -137,7 +137,7 @@ def haar_permutation(n: int, rng=None) -> np.ndarray:
     >>> p.sum(axis=0).tolist(), p.sum(axis=1).tolist()
     ([1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0])
     """
-    n = check_dimension("n", n)
+    n = check_matrix_size("n", n)
     gen = as_generator(rng)
     sigma = gen.permutation(n)
     p = np.zeros((n, n))

@@ -347,9 +347,13 @@ class AlgebraicLaw:
         return hash((self._expr, self._prefix))
 
 
+#: exact series cost grows like n³ (n = 40 takes seconds): a bound that is still minutes, not days
+MAX_EXACT_ORDER = 200
+
+
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_EXACT_ORDER:
+        raise ValueError(f"n must be an integer in [1, {MAX_EXACT_ORDER}], got {n!r}")
     return n
 
 
