@@ -40,5 +40,5 @@ def announce_compilation(load_numba: bool = False) -> None:
         return
     from numba.core import event
 
-    event.install_listener("numba:compile", _listener_class()())
+    event.register("numba:compile", _listener_class()())  # for the whole process
     _state["installed"] = True
