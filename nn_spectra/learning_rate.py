@@ -28,17 +28,41 @@ __all__ = ["max_learning_rate", "digits_data", "train_gd", "LearningRateGrid", "
 
 def max_learning_rate(act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_samples: int,
                       n_outputs: int = 1, *, input_dim: int | None = None, q_input: float = 1.0,
-                      c_input: float = 0.0, source: str = "fim") -> float:
+                      c_input: float = 0.0, source: str = "fim", inputs: np.ndarray | None = None,
+                      batch_size: int | None = None) -> float:
     r""":math:`2/\lambda_{\max}` from the Karakida statistics (``source="fim"``) or from the conditional
     FIM of one input (``source="conditional"``, orthogonal weights: :math:`\lambda_{\max} \le N\cdot`
     the top of the hull of :func:`conditional_fim_law`, so this is a lower bound of the stable rate for
-    online learning with one example per step).
+    online learning with one example per step; the hull, not yet the exact top edge).
+
+    With ``inputs`` (the training inputs, shape ``(n_samples, input_dim)``) the prediction uses their
+    own infinite-width kernel (:func:`predict_boundaries`): ``source="fim"`` gives
+    :math:`2/\lambda_1(\bar\Theta/T)` (full batch), ``source="online"`` the onset of instability of
+    SGD with ``batch_size`` examples per step (default 1: :math:`2/\operatorname{median}_t
+    \bar\Theta(x_t,x_t)`, the conditional FIM of the actual inputs; :math:`B > 1`:
+    :math:`2/E\lambda_1(\bar\Theta_B/B)`), ``source="readout"`` the readout layer's own boundary
+    :math:`2/\max_t c_L(t,t)` (where bounded-activation networks actually fail, see the guide).
 
     >>> eta = max_learning_rate("relu", 2.0, 0.0, depth=4, width=200, n_samples=50)
     >>> eta2 = max_learning_rate("relu", 2.0, 0.0, depth=7, width=200, n_samples=50)
     >>> 1.8 < eta / eta2 < 2.2    # alpha = L - 1: 3 versus 6
     True
     """
+    if inputs is not None:
+        if source not in ("fim", "online", "readout"):
+            raise ValueError(f"with inputs, source must be 'fim', 'online' or 'readout', got {source!r}")
+        from .data import check_inputs
+
+        X = check_inputs(inputs, "inputs", input_dim)
+        if X.shape[0] != int(n_samples):
+            raise ValueError(f"inputs has {X.shape[0]} rows, n_samples is {n_samples}")
+        B = 1 if batch_size is None else batch_size
+        p = predict_boundaries(X, act, sigma_w2, sigma_b2, depth, width, n_outputs, B, rng=0)
+        if source == "fim":
+            return p.full_batch
+        if source == "readout":
+            return p.readout_online
+        return p.online_median if p.batch_size == 1 else p.batch
     if source == "fim":
         from .fisher import fim_statistics
 
@@ -50,7 +74,7 @@ def max_learning_rate(act, sigma_w2: float, sigma_b2: float, depth: int, width: 
 
         law = conditional_fim_law(act, sigma_w2, sigma_b2, depth)
         return 2.0 / (width * law.support[1])
-    raise ValueError(f"source must be 'fim' or 'conditional', got {source!r}")
+    raise ValueError(f"source must be 'fim' or 'conditional' (or, with inputs, 'online' or 'readout'), got {source!r}")
 
 
 def digits_data(n_samples: int = 200, rng=None) -> tuple[np.ndarray, np.ndarray]:
