@@ -197,3 +197,28 @@ def test_sweep_bad_sample_fn():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_freeness_sweep_to_frame():
+    pd = pytest.importorskip("pandas")
+    import randmat as rm
+
+    sweep = rm.asymptotic_freeness(lambda n, rng: (rm.goe(n, rng), np.diag(np.linspace(-1, 1, n))),
+                                   [16, 32, 64], trials=3, rng=2, progress=False)
+    df = sweep.to_frame()
+    assert isinstance(df, pd.DataFrame) and list(df.columns) == ["N", "trial", "defect", "fitted"]
+    assert df.shape == (9, 4)
+    assert np.array_equal(df["defect"].to_numpy(), sweep.defects.ravel())
+    assert df.attrs["exponent"] == sweep.exponent
+
+
+def test_cumulant_work_is_bounded_up_front():
+    import randmat as rm
+
+    a = np.diag([1.0, -1.0, 0.5])
+    with pytest.raises(ValueError, match="length <= 12"):
+        rm.mixed_free_cumulant([a], [0] * 30)
+    with pytest.raises(ValueError, match="max_order"):
+        rm.freeness_defect(a, a, max_order=20)
+    with pytest.raises(ValueError, match="partition terms"):
+        rm.freeness_defect([a] * 3, [a] * 3, max_order=12)

@@ -38,3 +38,21 @@ def test_plot_with_atoms_and_existing_axes():
 def test_plot_without_law():
     ax = rm.plot_spectrum(np.array([0.0, 1.0, 2.0]))
     assert len(ax.patches) > 0
+
+
+def test_log_scale_for_spectra_spanning_decades():
+    import freeprob as fp
+    import randmat as rm
+
+    eigs = rm.eigenvalues(rm.wishart(300, 150, rng=1))  # ratio 2: half the eigenvalues are (numerically) 0
+    law = fp.marchenko_pastur(2.0)
+    ax = rm.plot_spectrum(eigs, law, xscale="log", yscale="log")
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    # the KS distance is that of the whole spectrum, whatever the axis
+    assert f"KS distance = {rm.ks_distance(eigs, law):.3g}" in texts
+    edges = [p.get_x() for p in ax.patches]
+    ratios = np.diff(np.log(edges))
+    assert np.allclose(ratios, ratios[0], rtol=1e-6)  # geometric bins
+    with pytest.raises(ValueError, match="xscale"):
+        rm.plot_spectrum(eigs, law, xscale="logit")
