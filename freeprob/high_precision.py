@@ -110,14 +110,16 @@ def newton(residual: Callable[[list], list], u0, *, dps: int = 50, tol: float | 
         last = None
         for _ in range(maxiter):
             with mp.workdps(2 * dps + 10):
-                if jacobian is None:
-                    f0, J = _fd_jacobian(residual, u, mp.mpf(10) ** (-dps - 5) * (1 + max(abs(x) for x in u)))
-                else:
-                    f0, J = residual(u), jacobian(u)
                 try:
+                    if jacobian is None:
+                        f0, J = _fd_jacobian(residual, u, mp.mpf(10) ** (-dps - 5) * (1 + max(abs(x) for x in u)))
+                    else:
+                        f0, J = residual(u), jacobian(u)
                     step = mp.lu_solve(J, mp.matrix(f0))
-                except ZeroDivisionError:
-                    raise HighPrecisionError(f"singular Jacobian at u = {[mp.nstr(x, 12) for x in u]}") from None
+                except (ZeroDivisionError, TypeError, ValueError) as exc:
+                    # a pole of the residual or a singular Jacobian: this start does not lead to a root
+                    raise HighPrecisionError(f"newton: singular system at u = {[mp.nstr(x, 12) for x in u]} "
+                                             f"({type(exc).__name__})") from None
                 u = [x - step[i] for i, x in enumerate(u)]
                 if real:
                     u = [mp.re(x) for x in u]

@@ -31,7 +31,7 @@ __all__ = ["MIN_DIGITS", "Identification", "identify", "register"]
 MIN_DIGITS = 20
 #: digits at the end of the input not required to satisfy a relation (rounding of the last digits)
 _GUARD = 3
-_MAXSTEPS = 2000
+_MAXSTEPS = 400
 _x = sp.Symbol("x")
 
 
