@@ -1,0 +1,348 @@
+r"""Convolutional networks at initialisation: mean field over positions, kernels, Jacobian spectra.
+
+Network (as :class:`nn_spectra.CNN`): images with spatial shape :math:`(n_1, \dots, n_d)` (``d`` = 1 or
+2) and :math:`C_0` channels, circular padding, ``depth`` convolutions of width ``kernel_size``
+:math:`k` (in every spatial dimension) and :math:`C` channels, each followed by :math:`\varphi`, then a
+linear readout after global average pooling (``readout="gap"``) or flattening (``readout="flatten"``).
+Layer :math:`l` computes :math:`h^l_{\alpha} = \sum_{\beta} W^l_\beta x^{l-1}_{\alpha+\beta-o} + b^l`,
+:math:`\beta\in\{0..k-1\}^d`, :math:`o = \lfloor(k-1)/2\rfloor` (the centre tap), weight entries of
+variance :math:`\sigma_w^2/(C_{in}k^d)`.
+
+Mean field (Xiao–Bahri–Sohl-Dickstein–Schoenholz–Pennington 2018).  For one input the spatial
+covariance :math:`\Sigma^l_{\alpha\alpha'}` of the pre-activations obeys
+:math:`\Sigma^{l+1} = \sigma_w^2\mathcal A\,\mathcal C(\Sigma^l) + \sigma_b^2`, where
+:math:`\mathcal C(\Sigma)_{\alpha\alpha'} = E[\varphi(u_\alpha)\varphi(u_{\alpha'})]` and
+:math:`\mathcal A(M)_{\alpha\alpha'} = k^{-d}\sum_\beta M_{\alpha+\beta,\alpha'+\beta}` averages along the
+diagonal.  The diagonal follows the fully-connected q-map, so :math:`q^*` is the same.  Around the
+fixed point :math:`\Sigma^* = q^*[(1-c^*)I + c^*\mathbf 1\mathbf 1^\top]` the off-diagonal deviations
+decouple into Fourier modes :math:`e^{i(p\alpha + p'\alpha')}`, on which :math:`\mathcal A` acts by the
+multiplier :math:`\lambda = \hat v(p+p')`, :math:`\hat v(s) = \prod_j k^{-1}\sum_{\beta_j}e^{is_j\beta_j}`:
+the mode decays as :math:`(\chi_{c^*}\lambda)^l`, depth scale :math:`\xi = -1/\log(\chi_{c^*}|\lambda|)`.
+The translation-invariant modes (:math:`p+p' = 0`, :math:`\lambda = 1`) keep the fully-connected depth
+scale :math:`\xi_c`; every other mode decays faster.  So the order/chaos boundary and the
+trainability depth :math:`\approx 6\xi_c` are those of the fully-connected network, which is why a
+critically initialised vanilla CNN of 10,000 layers trains (Xiao et al.).
+
+Jacobian.  :math:`J = D_L\mathcal W_L\cdots D_1\mathcal W_1` on :math:`\mathbb R^{P C}`
+(:math:`P = \prod n_j`).  With *delta-orthogonal* kernels (:math:`W_\beta = 0` off the centre,
+:math:`W_o = \sigma_w H`, :math:`H` Haar orthogonal) each :math:`\mathcal W_l = I_P\otimes\sigma_wH_l`, so
+:math:`J` is block diagonal over positions and every block is the Jacobian of a width-:math:`C`
+orthogonal fully-connected network: the law is :func:`nn_spectra.jacobian_law` with orthogonal
+weights, exactly.  With Gaussian kernels, :math:`\mathcal W = \sum_\beta S_\beta\otimes W_\beta` is an
+:math:`M_P`-valued circular element whose covariance maps scalars to scalars
+(:math:`k^{-d}\sum_\beta S_\beta S_\beta^* = I`) and the :math:`D_l` have the same law at every position,
+so every conditional expectation onto :math:`M_P` stays scalar and the law is the fully-connected
+*Gaussian* one (:math:`C\to\infty` at fixed :math:`k, P`): no dynamical isometry.
+
+Kernels (Novak et al. 2019; Arora et al. 2019).  For two inputs the position-pair covariance
+:math:`\Sigma^l_{\alpha\alpha'}(x, x')` and NTK follow
+:math:`\Sigma^{l+1} = \sigma_w^2\mathcal A(K^l) + \sigma_b^2`,
+:math:`\Theta^{l+1} = \sigma_w^2\mathcal A(\Theta^l\odot\dot K^l) + \Sigma^{l+1}`,
+:math:`\Sigma^1 = \Theta^1 = \sigma_w^2\mathcal A(x\cdot x'/C_0) + \sigma_b^2`; the readout takes
+:math:`P^{-2}\sum_{\alpha\alpha'}` (GAP) or :math:`P^{-1}\sum_\alpha` of the diagonal (flatten):
+NNGP :math:`= \sigma_w^2 R(K^L) + \sigma_b^2`, NTK :math:`= \sigma_w^2R(\Theta^L\odot\dot K^L) + \text{NNGP}`.
+The flattening readout needs only the diagonal :math:`\alpha = \alpha'`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from freeprob.law import check_positive
+
+from .activations import activation
+from .gaussian_integrals import activation_kernel
+
+__all__ = ["CNNModes", "cnn_mean_field_modes", "cnn_covariance_map", "cnn_nngp_ntk", "cnn_jacobian_law",
+           "delta_orthogonal_kernel", "check_cnn_geometry"]
+
+_READOUTS = ("gap", "flatten")
+_KERNELS = ("delta_orthogonal", "gaussian")
+
+
+# ----------------------------------------------------------------------------- validation
+def check_cnn_geometry(spatial_shape, kernel_size: int, *, need_centre: bool = False) -> tuple[tuple[int, ...], int]:
+    """Validate an image shape and kernel width; returns them normalised.
+
+    Raises ``ValueError`` when the kernel is wider than the image or (``need_centre``) has even width.
+
+    >>> check_cnn_geometry((8, 8), 3)
+    ((8, 8), 3)
+    """
+    shape = tuple(int(n) for n in np.atleast_1d(spatial_shape))
+    if not 1 <= len(shape) <= 2 or any(n < 1 for n in shape):
+        raise ValueError(f"spatial_shape must be 1 or 2 positive sizes, got {spatial_shape!r}")
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1:
+        raise ValueError(f"kernel_size must be an integer >= 1, got {kernel_size!r}")
+    k = int(kernel_size)
+    if k > min(shape):
+        raise ValueError(f"kernel_size must be at most the image size {min(shape)}, got {k}")
+    if need_centre and k % 2 == 0:
+        raise ValueError(f"kernel_size must be odd for a delta-orthogonal kernel (it needs a centre tap), got {k}")
+    return shape, k
+
+
+def _variances(sigma_w2, sigma_b2):
+    return check_positive("sigma_w2", sigma_w2), check_positive("sigma_b2", sigma_b2, strict=False)
+
+
+def _check_depth(depth) -> int:
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+    return int(depth)
+
+
+def _offsets(shape, k):
+    """Tap offsets beta - o for every kernel tap (list of tuples)."""
+    o = (k - 1) // 2
+    grids = np.meshgrid(*[np.arange(k) - o for _ in shape], indexing="ij")
+    return [tuple(int(g.ravel()[i]) for g in grids) for i in range(k ** len(shape))]
+
+
+# ----------------------------------------------------------------------------- initialisation
+def delta_orthogonal_kernel(c_out: int, c_in: int, kernel_size: int, ndim: int, sigma_w2: float, rng=None) -> np.ndarray:
+    r"""Delta-orthogonal kernel: zero except the centre tap, which is :math:`\sigma_w H` (Xiao et al. 2018).
+
+    Shape ``(k,)*ndim + (c_out, c_in)``; :math:`H` is a Haar orthogonal matrix (square channels, the
+    case in which the Jacobian is an orthogonal map at each position).
+
+    >>> K = delta_orthogonal_kernel(4, 4, 3, 2, 1.0, rng=0)
+    >>> K.shape, bool(np.allclose(K[1, 1].T @ K[1, 1], np.eye(4))), float(abs(K[0, 0]).max())
+    ((3, 3, 4, 4), True, 0.0)
+    """
+    from .mlp import haar_orthogonal_isometry
+
+    if c_out != c_in:
+        raise ValueError(f"a delta-orthogonal kernel needs as many output as input channels, got c_out={c_out}, "
+                         f"c_in={c_in}")
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1:
+        raise ValueError(f"kernel_size must be an integer >= 1, got {kernel_size!r}")
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd for a delta-orthogonal kernel (it needs a centre tap), got {kernel_size}")
+    sw = check_positive("sigma_w2", sigma_w2)
+    K = np.zeros((kernel_size,) * ndim + (c_out, c_in))
+    centre = ((kernel_size - 1) // 2,) * ndim
+    K[centre] = np.sqrt(sw) * haar_orthogonal_isometry(c_out, c_in, np.random.default_rng(rng))
+    return K
+
+
+# ----------------------------------------------------------------------------- mean field
+@dataclass(frozen=True)
+class CNNModes:
+    r"""Linearised mean-field dynamics of a CNN around its fixed point, per Fourier mode.
+
+    Attributes
+    ----------
+    frequencies : ndarray, shape (P, d)
+        Mode frequencies :math:`s = p + p'` (multiples of :math:`2\pi/n_j`).
+    multipliers : ndarray, shape (P,)
+        :math:`\lambda_s = \hat v(s)` (1 for the translation-invariant mode).
+    chi_c, chi_q : float
+        Fully-connected slopes at the fixed point.
+    xi_c, xi_q : ndarray, shape (P,)
+        Depth scales :math:`-1/\log(\chi|\lambda_s|)` of the off-diagonal and diagonal modes
+        (``inf`` where the mode does not decay).
+    """
+
+    frequencies: np.ndarray
+    multipliers: np.ndarray
+    chi_c: float
+    chi_q: float
+    xi_c: np.ndarray
+    xi_q: np.ndarray
+
+
+def cnn_mean_field_modes(act, sigma_w2: float, sigma_b2: float, spatial_shape, kernel_size: int) -> CNNModes:
+    r"""Fourier-mode depth scales of a CNN's covariance dynamics (module docstring).
+
+    >>> m = cnn_mean_field_modes("tanh", 1.5, 0.05, (8,), 3)
+    >>> bool(np.isclose(m.multipliers.max(), 1.0)), bool(m.xi_c.max() >= m.xi_c.min())
+    (True, True)
+    """
+    from .mean_field import c_star, chi_c, q_star
+
+    shape, k = check_cnn_geometry(spatial_shape, kernel_size)
+    sw, sb = _variances(sigma_w2, sigma_b2)
+    act = activation(act)
+    q = q_star(act, sw, sb)
+    cs = c_star(act, sw, sb, q=q)
+    xc = float(chi_c(act, cs, sw, sb, q=q))
+    from .gaussian_integrals import activation_moments
+
+    e2, d2, e11 = activation_moments(act, q)
+    xq = float(sw * (d2 + e11))
+    freqs = np.stack(np.meshgrid(*[2 * np.pi * np.arange(n) / n for n in shape], indexing="ij"), -1).reshape(-1, len(shape))
+    offs = np.arange(k) - (k - 1) // 2
+    lam = np.ones(len(freqs), dtype=complex)
+    for j in range(len(shape)):
+        lam = lam * np.exp(1j * freqs[:, j, None] * offs[None, :]).mean(axis=1)
+    lam = lam.real
+    with np.errstate(divide="ignore"):
+        xi_c = np.where(np.abs(xc * lam) < 1, -1.0 / np.log(np.abs(xc * lam)), np.inf)
+        xi_q = np.where(np.abs(xq * lam) < 1, -1.0 / np.log(np.abs(xq * lam)), np.inf)
+    return CNNModes(freqs, lam, xc, xq, xi_c, xi_q)
+
+
+def _avg_pairs(M, shape, k):
+    r""":math:`\mathcal A` on arrays whose last 2d axes are (positions, positions): circular shifts of both."""
+    d = len(shape)
+    out = np.zeros_like(M)
+    axes = tuple(range(M.ndim - 2 * d, M.ndim))
+    for off in _offsets(shape, k):
+        out += np.roll(M, shift=tuple(-o for o in off) * 2, axis=axes)
+    return out / k ** d
+
+
+def _avg_diag(M, shape, k):
+    r""":math:`\mathcal A` on the diagonal :math:`\alpha = \alpha'` only (last d axes are positions)."""
+    d = len(shape)
+    out = np.zeros_like(M)
+    axes = tuple(range(M.ndim - d, M.ndim))
+    for off in _offsets(shape, k):
+        out += np.roll(M, shift=tuple(-o for o in off), axis=axes)
+    return out / k ** d
+
+
+def cnn_covariance_map(act, Sigma, sigma_w2: float, sigma_b2: float, spatial_shape, kernel_size: int) -> np.ndarray:
+    r"""One layer of the spatial covariance map :math:`\Sigma\mapsto\sigma_w^2\mathcal A\,\mathcal C(\Sigma)+\sigma_b^2`.
+
+    ``Sigma`` has shape ``spatial_shape * 2`` (position pairs of one input).
+
+    >>> S = cnn_covariance_map("relu", np.eye(4), 2.0, 0.0, (4,), 3)
+    >>> bool(np.allclose(np.diag(S), 1.0))
+    True
+    """
+    shape, k = check_cnn_geometry(spatial_shape, kernel_size)
+    sw, sb = _variances(sigma_w2, sigma_b2)
+    S = np.asarray(Sigma, dtype=float)
+    if S.shape != shape * 2:
+        raise ValueError(f"Sigma must have shape {shape * 2}, got {S.shape}")
+    P = int(np.prod(shape))
+    diag = np.diag(S.reshape(P, P)).reshape(shape)
+    d = len(shape)
+    q1 = diag.reshape(shape + (1,) * d)
+    q2 = diag.reshape((1,) * d + shape)
+    K, _ = activation_kernel(activation(act), np.broadcast_to(q1, S.shape), np.broadcast_to(q2, S.shape), S)
+    return sw * _avg_pairs(K, shape, k) + sb
+
+
+# ----------------------------------------------------------------------------- kernels
+def _images(X, name, shape=None, channels=None):
+    X = np.asarray(X, dtype=float)
+    if X.ndim not in (3, 4):
+        raise ValueError(f"{name} must have shape (n, *spatial, channels) with 1 or 2 spatial axes, got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} must be finite")
+    if shape is not None and X.shape[1:-1] != shape:
+        raise ValueError(f"{name} must have spatial shape {shape} like X1, got {X.shape[1:-1]}")
+    if channels is not None and X.shape[-1] != channels:
+        raise ValueError(f"{name} must have {channels} channels like X1, got {X.shape[-1]} (mismatched channels)")
+    return X
+
+
+def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0, sigma_b2: float = 0.0,
+                 kernel_size: int = 3, readout: str = "gap") -> tuple[np.ndarray, np.ndarray]:
+    r"""Infinite-channel NNGP and NTK of a circular-padding CNN (module docstring).
+
+    Parameters
+    ----------
+    X1, X2 : ndarray, shape (n, *spatial, C0)
+        Channels-last images (1 or 2 spatial axes).
+    depth : int
+        Number of convolutional layers (each followed by :math:`\varphi`), then the linear readout.
+    kernel_size : int
+        :math:`k\le` the image size (any parity: the readouts average over positions, so the
+        centre offset does not matter).
+    readout : {"gap", "flatten"}
+
+    Returns
+    -------
+    (nngp, ntk) : ndarrays of shape (n1, n2)
+
+    Examples
+    --------
+    A 1x1 image with k = 1 is a fully-connected network (``depth`` convolutions plus the readout are
+    ``depth + 1`` weight layers, the ``depth`` of :func:`nn_spectra.nngp_ntk`):
+
+    >>> import numpy as np, nn_spectra as ns
+    >>> X = np.random.default_rng(0).standard_normal((3, 1, 1, 5))
+    >>> K, T = cnn_nngp_ntk(X, depth=2, act="relu", sigma_w2=2.0, sigma_b2=0.1, kernel_size=1)
+    >>> Kf, Tf = ns.nngp_ntk(X[:, 0, 0], X[:, 0, 0], 3, "relu", 2.0, 0.1)
+    >>> bool(np.allclose(K, Kf) and np.allclose(T, Tf))
+    True
+    """
+    X1 = _images(X1, "X1")
+    shape = X1.shape[1:-1]
+    C0 = X1.shape[-1]
+    X2v = X1 if X2 is None else _images(X2, "X2", shape, C0)
+    shape, k = check_cnn_geometry(shape, kernel_size)
+    sw, sb = _variances(sigma_w2, sigma_b2)
+    depth = _check_depth(depth)
+    if readout not in _READOUTS:
+        raise ValueError(f"readout must be one of {_READOUTS}, got {readout!r}")
+    act = activation(act)
+    d = len(shape)
+    n1, n2 = X1.shape[0], X2v.shape[0]
+    A = X1.reshape(n1, -1, C0)
+    B = X2v.reshape(n2, -1, C0)
+    # self-variances per position (n, *shape)
+    v1 = sw * _avg_diag(np.einsum("npc,npc->np", A, A).reshape((n1,) + shape) / C0, shape, k) + sb
+    v2 = sw * _avg_diag(np.einsum("npc,npc->np", B, B).reshape((n2,) + shape) / C0, shape, k) + sb
+    if readout == "flatten":
+        S = sw * _avg_diag(np.einsum("ipc,jpc->ijp", A, B).reshape((n1, n2) + shape) / C0, shape, k) + sb
+        q1 = v1[:, None]
+        q2 = v2[None, :]
+        avg = lambda M: _avg_diag(M, shape, k)
+        red = lambda M: M.reshape(n1, n2, -1).mean(axis=2)
+    else:
+        S = sw * _avg_pairs(np.einsum("ipc,jqc->ijpq", A, B).reshape((n1, n2) + shape * 2) / C0, shape, k) + sb
+        q1 = v1.reshape((n1, 1) + shape + (1,) * d)
+        q2 = v2.reshape((1, n2) + (1,) * d + shape)
+        avg = lambda M: _avg_pairs(M, shape, k)
+        red = lambda M: M.reshape(n1, n2, -1).mean(axis=2)
+    T = S.copy()
+    for layer in range(depth):
+        K, Kd = activation_kernel(act, np.broadcast_to(q1, S.shape), np.broadcast_to(q2, S.shape), S)
+        if layer == depth - 1:
+            nngp = sw * red(K) + sb
+            ntk = sw * red(T * Kd) + nngp
+            return nngp, ntk
+        S = sw * avg(K) + sb
+        T = sw * avg(T * Kd) + S
+        e1, _ = activation_kernel(act, v1, v1, v1)
+        e2, _ = activation_kernel(act, v2, v2, v2)
+        v1 = sw * _avg_diag(e1, shape, k) + sb
+        v2 = sw * _avg_diag(e2, shape, k) + sb
+        if readout == "flatten":
+            q1, q2 = v1[:, None], v2[None, :]
+        else:
+            q1 = v1.reshape((n1, 1) + shape + (1,) * d)
+            q2 = v2.reshape((1, n2) + (1,) * d + shape)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# ----------------------------------------------------------------------------- Jacobian
+def cnn_jacobian_law(act, sigma_w2: float, sigma_b2: float, depth: int, kernel: str = "delta_orthogonal",
+                     spatial_shape=None, kernel_size: int = 3):
+    r"""Limiting law of the squared singular values of a CNN's input-output Jacobian (module docstring).
+
+    ``kernel="delta_orthogonal"``: exactly the fully-connected orthogonal law
+    (:func:`nn_spectra.jacobian_law` with ``weights="orthogonal"``); ``"gaussian"``: the fully-connected
+    Gaussian law, in the limit of many channels.  ``spatial_shape`` and ``kernel_size`` are validated
+    (the law does not depend on them).
+
+    >>> law = cnn_jacobian_law("tanh", 1.05, 1e-3, depth=4, spatial_shape=(8, 8), kernel_size=3)
+    >>> law.weights
+    'orthogonal'
+    """
+    from .jacobian import jacobian_law
+
+    if kernel not in _KERNELS:
+        raise ValueError(f"kernel must be one of {_KERNELS}, got {kernel!r}")
+    if spatial_shape is not None:
+        check_cnn_geometry(spatial_shape, kernel_size, need_centre=(kernel == "delta_orthogonal"))
+    elif kernel == "delta_orthogonal" and kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd for a delta-orthogonal kernel (it needs a centre tap), got {kernel_size}")
+    return jacobian_law(act, sigma_w2, sigma_b2, _check_depth(depth),
+                        weights="orthogonal" if kernel == "delta_orthogonal" else "gaussian")
