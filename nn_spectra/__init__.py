@@ -49,6 +49,12 @@ from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, network_
 from .finite_width import (LogNormPrediction, hanin_nica_beta, log_norm_moments, log_volume_moments,
                            lyapunov_exponents, sample_log_jacobian_norm, sample_log_volume)
 from .sweeps import JacobianLawDistance, fit_rate, plot_distance_vs_width, sweep
+from .resnet import (ResNetJacobianLaw, ResNetMeanField, ResNetUniversalLaw, resnet_jacobian_law,
+                     resnet_jacobian_moments, resnet_mean_field, resnet_nngp_ntk, resnet_q_map, resnet_universal_law)
+from .resnet_network import ResNet
+from .cnn import (CNNModes, check_cnn_geometry, cnn_covariance_map, cnn_jacobian_law, cnn_mean_field_modes,
+                  cnn_nngp_ntk, delta_orthogonal_kernel)
+from .cnn_network import CNN
 
 # the symbolic twins load SymPy, so they are imported on first use
 _SYMBOLIC_LAWS = ("NetworkAlgebraicLaw", "d2_atoms", "hard_tanh_parameters", "symbolic_conditional_fim_law",
