@@ -12,6 +12,7 @@ SymPy, scipy.stats and numba load only when a law, a polynomial or the symbolic 
 """
 from __future__ import annotations
 
+import copyreg
 import importlib
 import sys
 import types
@@ -76,4 +77,10 @@ class _Package(types.ModuleType):
         super().__setattr__(name, value)
 
 
+def _reduce_package(module):
+    # pickled by reference, as cloudpickle/joblib pickle plain modules (their table is keyed by exact type)
+    return importlib.import_module, (module.__name__,)
+
+
 sys.modules[__name__].__class__ = _Package
+copyreg.pickle(_Package, _reduce_package)

@@ -57,3 +57,11 @@ def test_a_numba_compile_is_announced_once(capsys):
     f(2.5)  # a second signature compiles again, silently
     err = capsys.readouterr().err
     assert err.count("compiling numba kernels") == 1 and "freeprob._compile_notice_test" in err
+
+
+def test_closures_over_the_package_pickle_for_worker_processes():
+    cloudpickle = pytest.importorskip("cloudpickle")
+
+    f = lambda: fp.semicircle(2.0).var  # noqa: E731  (joblib/loky ship closures like this one)
+    assert pickle.loads(cloudpickle.dumps(f))() == 2.0
+    assert pickle.loads(pickle.dumps(fp.semicircle)) is fp.semicircle
