@@ -80,13 +80,18 @@ def _k_nb(op, kind, params, a, b, x):
     """(K_g(x), K_g'(x)) for one group: ⊞ K = h(ω) with the state v = −1/ω (bounded where ω runs
     off to infinity), so K' = h'(ω)ω²; ⊠ K = log(−h(Ω)) with the state ℓ = log Ω, K' = Ωh'/h."""
     if op == PLUS:
+        # v = 0 is ω = ∞ (G of the result vanishes): evaluate at |v| = 1e-150, where h and h'ω²
+        # are their limits −mean and variance to 150 digits and nothing over- or underflows
+        if abs(x) < 1e-150:
+            x = complex(x.real, 1e-150)
         w = -1.0 / x
     else:
         w = np.exp(x)
     h, dh = _h_aff_nb(kind, params, a, b, w)
     if op == PLUS:
         return h, dh * w * w
-    return np.log(-h), ck.div(w * dh, h)
+    # −h lies in the closed lower half-plane: on the axis its log must take arg −π, not +π
+    return np.log(-h.conjugate()).conjugate(), ck.div(w * dh, h)
 
 
 @njit(cache=True, error_model="numpy")
@@ -422,6 +427,13 @@ class FreeConvolution(SolvedLaw):
                     raise ValueError(f"boxtimes needs laws with positive mean; input {i} = {law!r} has mean {frames[i][0]}")
             if not all(float(k).is_integer() for k in ks):
                 raise ValueError("boxtimes multiplicities must be integers")
+        for i, (law, (c, s)) in enumerate(zip(laws, frames)):
+            zc = np.array([c + 1j * s, c + 2.0 * s + 0.5j * s])
+            with np.errstate(all="ignore"):
+                g = np.asarray(law._cauchy(zc))
+            if np.any(g.imag > 1e-12 * np.abs(g)):
+                raise ValueError(f"input {i} = {law!r} is not the Cauchy transform of a probability law "
+                                 f"(Im G = {float(np.max(g.imag)):.3g} > 0 in the upper half-plane)")
         self.laws = tuple(laws)
         self.weights = tuple(ks)
         self.kind = kind
@@ -491,7 +503,11 @@ class FreeConvolution(SolvedLaw):
         comp = self._compiled
         for g, (law, (a, b)) in enumerate(zip(self.laws, self._std_inputs)):
             with np.errstate(all="ignore"):
-                w = -1.0 / x[:, g] if self.kind == "plus" else np.exp(x[:, g])
+                if self.kind == "plus":
+                    xg = np.where(np.abs(x[:, g]) < 1e-150, x[:, g].real + 1e-150j, x[:, g])  # see _k_nb
+                    w = -1.0 / xg
+                else:
+                    w = np.exp(x[:, g])
             w = np.ascontiguousarray(w, dtype=complex)
             if comp is not None:
                 _, kinds, params, aa, bb, _ = comp
@@ -502,7 +518,7 @@ class FreeConvolution(SolvedLaw):
                 K[:, g], D[:, g] = h, dh * w * w
             else:
                 with np.errstate(all="ignore"):
-                    K[:, g], D[:, g] = np.log(-h), w * dh / h
+                    K[:, g], D[:, g] = np.conj(np.log(-np.conj(h))), w * dh / h  # arg in [−π, 0]: see _k_nb
         return K, D
 
     def _start(self, z):
@@ -554,6 +570,11 @@ class FreeConvolution(SolvedLaw):
         E = np.exp(S)
         g = 1.0 / (z - E)
         return fz, -g * g, (g * g * E)[:, None] * ks[None, :] * D
+
+    def _project(self, u):
+        if self.kind == "plus":
+            return u.real + 1j * np.maximum(u.imag, 0.0)
+        return u.real + 1j * np.clip(u.imag, 0.0, np.pi)
 
     def _admissible(self, z, u):
         if self.kind == "plus":

@@ -30,7 +30,7 @@ __all__ = ["FussCatalan", "fuss_catalan"]
 
 
 class FussCatalan(SolvedLaw):
-    """Fuss–Catalan law with parameter ``s`` > 0 (s = 1 is Marchenko–Pastur with ratio 1).
+    r"""Fuss–Catalan law with parameter ``s`` > 0 (s = 1 is Marchenko–Pastur with ratio 1).
 
     A :class:`freeprob.SolvedLaw`: the state is :math:`w = zG(z) - 1`, the system
     :math:`\log z + \log w - (s+1)\log(1+w) = 0` (mod :math:`2\pi i`).

@@ -82,7 +82,7 @@ def test_semigroup_through_the_numpy_path():
     mu = fp.atoms([0.0, 1.0], [0.3, 0.7])
     inner = free_power(mu, 1.5)
     outer = free_power(inner, 2.0)  # a power of a solver-backed law: numpy path
-    assert outer._kernel_args is None
+    assert outer._compiled is None
     z = np.array([0.3 + 0.01j, 1.0 + 0.5j, 2.9 + 0.02j])
     assert np.max(np.abs(outer.cauchy(z) - free_power(mu, 3.0).cauchy(z))) < 1e-9
 

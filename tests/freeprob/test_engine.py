@@ -1,0 +1,183 @@
+"""The solver engine (freeprob.SolvedLaw) through the free convolutions: scale invariance, total mass,
+cdf from G against closed forms, n-ary systems against closed forms, unbounded inputs.
+
+Independent truths: closed forms (semicircle, Kesten–McKay, arcsine, Fuss–Catalan's own equation),
+exact moments from free cumulants, and the transformation rules of an affine map.
+"""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import freeprob as fp
+from freeprob.convolution import FreeConvolution
+
+SCALES = [1e-300, 1e-8, 1.0, 1e8, 1e300]
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))
+
+
+# ------------------------------------------------------------------ scale invariance
+@settings(max_examples=10, deadline=None)
+@given(a=st.sampled_from(SCALES), sign=st.sampled_from([1.0, -1.0]), shift=st.floats(-3, 3))
+def test_boxplus_is_invariant_under_affine_maps(a, sign, shift):
+    """ρ = μ ⊞ ν; the law of aX + b is (aμ + b₁) ⊞ (aν + b₂): pdf, cdf, edges to 1e-10 relative."""
+    mu, nu = fp.semicircle(var=1.0), fp.marchenko_pastur(ratio=0.5)
+    ref = fp.boxplus(mu, nu)
+    c = sign * a
+    b = shift * a
+    law = fp.boxplus(mu.scale(c).shift(0.3 * b), nu.scale(c).shift(0.7 * b))
+    x = np.array([-1.5, -0.3, 0.4, 1.7, 3.2])
+    y = c * x + b
+    assert _rel(law.pdf(y) * a, ref.pdf(x)) < 1e-10
+    cdf_ref = ref.cdf(x)
+    got = law.cdf(y) if c > 0 else 1.0 - law.cdf(y)
+    assert np.max(np.abs(got - cdf_ref)) < 1e-10
+    lo, hi = ref.support
+    edges = sorted((c * lo + b, c * hi + b))
+    assert abs(law.support[0] - edges[0]) <= 1e-10 * a * (1 + abs(shift))
+    assert abs(law.support[1] - edges[1]) <= 1e-10 * a * (1 + abs(shift))
+
+
+@pytest.mark.parametrize("a", SCALES)
+def test_boxtimes_and_atoms_are_scale_invariant(a):
+    """Bern(½) ⊠ MP(½) scaled by a: atoms, edges, pdf and cdf transform exactly."""
+    ref = fp.boxtimes(fp.bernoulli(0.5), fp.marchenko_pastur(ratio=0.5))
+    law = fp.boxtimes(fp.bernoulli(0.5).scale(a), fp.marchenko_pastur(ratio=0.5))
+    p0, w0 = ref.atoms
+    p1, w1 = law.atoms
+    assert np.allclose(w1, w0, rtol=0, atol=1e-15) and np.all(np.abs(p1 - a * p0) <= 1e-15 * a)
+    x = np.array([0.2, 0.9, 1.7, 2.4])
+    assert _rel(law.pdf(a * x) * a, ref.pdf(x)) < 1e-10
+    assert np.max(np.abs(law.cdf(a * x) - ref.cdf(x))) < 1e-10
+    (u0, v0), = ref.intervals
+    (u1, v1), = law.intervals
+    assert abs(u1 - a * u0) <= 1e-10 * a * v0 and abs(v1 - a * v0) <= 1e-10 * a * v0
+
+
+@pytest.mark.parametrize("var", [1e-300, 1e-8, 1e6, 1e8, 1e300])
+def test_issue_reproducers_semicircles_at_extreme_variance(var):
+    """Issue 12: boxplus(SC(1e8), SC(1e8)).pdf(0) was 0 and the support ±40000 (true ±28284)."""
+    law = fp.boxplus(fp.semicircle(var=var), fp.semicircle(var=var))
+    exact = fp.semicircle(var=2.0)
+    s = math.sqrt(var)
+    assert abs(law.pdf(0.0) * s - exact.pdf(0.0)) < 1e-12
+    assert abs(law.support[1] / s - 2 * math.sqrt(2)) < 1e-12
+    assert abs(law.cdf(0.5 * s) - exact.cdf(0.5)) < 1e-12
+
+
+def test_free_power_edge_at_large_power():
+    """Issue 12: free_power(semicircle(), 1e5) had edge 627.4 (true 2·sqrt(1e5) = 632.46)."""
+    law = fp.free_power(fp.semicircle(), 1e5)
+    assert abs(law.support[1] - 2 * math.sqrt(1e5)) < 1e-9 * 632
+    assert abs(law.pdf(100.0) - fp.semicircle(var=1e5).pdf(100.0)) < 1e-12
+
+
+# ------------------------------------------------------------------ total mass and the cdf
+@pytest.mark.parametrize("law", [
+    fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(ratio=0.5)),
+    fp.boxplus(fp.atoms([-3.0, 3.0], [0.5, 0.5]), fp.semicircle(1.0)),
+    fp.boxplus(fp.atoms([-1.0, 1.0]), fp.atoms([-1.0, 1.0])),          # arcsine: inverse-sqrt edges
+    fp.boxtimes(fp.bernoulli(0.3), fp.bernoulli(0.6)),
+    fp.free_power(fp.marchenko_pastur(ratio=0.3), 2.5),
+], ids=["sc+mp", "gap", "arcsine", "projections", "power"])
+def test_total_mass_is_one(law):
+    assert abs(law.check_mass() - 1.0) < 1e-10
+    lo, hi = law.support
+    assert law.cdf(hi) == pytest.approx(1.0, abs=1e-12) and law.cdf(lo - 1e-9 * (hi - lo)) == 0.0
+
+
+def test_cdf_is_the_integral_of_pdf_plus_atoms():
+    """cdf(b) − cdf(a) = ∫_a^b pdf + atoms in (a, b], with an independent adaptive quadrature."""
+    from scipy import integrate
+
+    law = fp.boxtimes(fp.bernoulli(0.3), fp.marchenko_pastur(ratio=0.5))
+    pts = [0.0, 0.05, 0.4, 1.1, 2.0]
+    for a, b in zip(pts[:-1], pts[1:]):
+        val, err = integrate.quad(lambda t: float(law.pdf(t)), a, b, limit=200, epsabs=1e-13)
+        atoms = law.atoms[1][(law.atoms[0] > a) & (law.atoms[0] <= b)].sum()
+        assert abs(law.cdf(b) - law.cdf(a) - val - atoms) < 1e-9
+
+
+def test_arcsine_cdf_closed_form():
+    law = fp.boxplus(fp.atoms([-1.0, 1.0]), fp.atoms([-1.0, 1.0]))
+    x = np.array([-1.999, -1.0, 0.0, 0.7, 1.9999])
+    exact = 0.5 + np.arcsin(x / 2) / np.pi
+    assert np.max(np.abs(law.cdf(x) - exact)) < 1e-12
+
+
+# ------------------------------------------------------------------ n-ary systems
+def test_ten_distinct_semicircles_are_one_semicircle():
+    vs = np.linspace(0.1, 1.0, 10)
+    law = fp.boxplus(*[fp.semicircle(var=v) for v in vs])
+    assert isinstance(law, FreeConvolution) and len(law.laws) == 10
+    exact = fp.semicircle(var=vs.sum())
+    x = np.linspace(-4.5, 4.5, 13)
+    assert np.max(np.abs(law.pdf(x) - exact.pdf(x))) < 1e-12
+    assert abs(law.support[1] - exact.support[1]) < 1e-10
+
+
+def test_ten_distinct_symmetric_bernoullis_are_kesten_mckay():
+    """Bernoulli^{⊞10} = Kesten–McKay(10): ten distinct objects make a ten-unknown system."""
+    law = fp.boxplus(*[fp.atoms([-1.0, 1.0]) for _ in range(10)])
+    assert len(law.laws) == 10
+    km = fp.kesten_mckay(10)
+    x = np.array([-5.9, -3.0, 0.0, 1.3, 5.99])
+    assert np.max(np.abs(law.pdf(x) - km.pdf(x))) < 1e-11
+    assert abs(law.support[1] - km.support[1]) < 1e-10
+
+
+def test_ten_marchenko_pastur_products_are_fuss_catalan():
+    law = fp.boxtimes(*[fp.marchenko_pastur(ratio=1.0) for _ in range(10)])
+    fc = fp.fuss_catalan(10)
+    x = np.array([0.01, 1.0, 100.0, 1e4])
+    assert _rel(law.pdf(x), fc.pdf(x)) < 1e-9
+    assert np.allclose(law.moments(4), fc.moments(4), rtol=1e-12)
+
+
+def test_nary_equals_the_pairwise_nest():
+    """One 4-law system against the nest ((a ⊞ b) ⊞ c) ⊞ d built without flattening."""
+    a, b = fp.semicircle(var=0.5), fp.marchenko_pastur(ratio=0.4)
+    c, d = fp.atoms([-1.0, 0.5], [0.3, 0.7]), fp.arcsine(-1.0, 2.0)
+    flat = fp.boxplus(a, b, c, d)
+    assert len(flat.laws) == 4
+    nest = FreeConvolution([FreeConvolution([FreeConvolution([a, b], "plus"), c], "plus"), d], "plus")
+    z = np.array([0.3 + 0.5j, -1.0 + 0.05j, 2.0 + 1.0j, 4.0 + 0.01j])
+    assert np.max(np.abs(flat.cauchy(z) - nest.cauchy(z))) < 1e-10
+
+
+def test_nested_expressions_flatten():
+    a, b, c = fp.semicircle(), fp.marchenko_pastur(ratio=0.5), fp.arcsine(-1, 1)
+    law = fp.boxplus(fp.boxplus(a, b), fp.free_power(c, 2.5), a)
+    assert len(law.laws) == 3
+    assert dict(zip(map(id, law.laws), law.weights)) == {id(a): 2.0, id(b): 1.0, id(c): 2.5}
+
+
+# ------------------------------------------------------------------ unbounded inputs, bad input
+def test_gaussian_inputs_work():
+    """Issue 12: boxplus(normal(), semicircle()) failed at every point; free_power(normal(), 2) too."""
+    law = fp.boxplus(fp.normal(), fp.semicircle())
+    m = law.moments(4)
+    # free cumulants add: κ₂ = 1 + 1, κ₄ = (3 − 2) + 0, so m₄ = κ₄ + 2κ₂² = 9
+    assert m[1] == pytest.approx(2.0, rel=1e-12) and m[3] == pytest.approx(9.0, rel=1e-12)
+    x = np.linspace(-12, 12, 4001)
+    p = law.pdf(x)
+    assert np.all(np.isfinite(p)) and np.all(p >= 0)
+    assert abs(np.trapezoid(p, x) - 1.0) < 1e-6
+    assert abs(np.trapezoid(p * x * x, x) - 2.0) < 1e-5      # variance 1 + 1
+    assert abs(np.trapezoid(p * x ** 4, x) - 9.0) < 1e-4
+    assert law.cdf(0.0) == pytest.approx(0.5, abs=1e-12)
+    sq = fp.free_power(fp.normal(), 2)
+    assert abs(np.trapezoid(sq.pdf(x) * x * x, x) - 2.0) < 1e-5
+    assert law.pdf(np.inf) == 0.0 and law.pdf(-np.inf) == 0.0
+
+
+def test_convergence_error_carries_point_and_residual():
+    err = fp.ConvergenceError("x", point=1 + 1j, residual=0.5)
+    assert isinstance(err, ValueError) and err.point == 1 + 1j and err.residual == 0.5
+    assert issubclass(fp.SubordinationError, fp.ConvergenceError)
