@@ -435,8 +435,8 @@ def data_kernels(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: in
 
     >>> X = np.eye(3)
     >>> k = data_kernels(X, "relu", 2.0, 0.0, depth=2, width=10)
-    >>> np.round(np.diag(k.ntk), 12).tolist()   # layer 1: (2/3)·(1/2)·(1 + 1); layer 2: 10·(1/3) + 1
-    [5.0, 5.0, 5.0]
+    >>> np.round(np.diag(k.ntk), 12).tolist()   # layer 1: 2·(1/2)·(3·(1/3) + 1) = 2; layer 2: 10·(q/2) + 1, q = 2/3
+    [6.333333333333, 6.333333333333, 6.333333333333]
     """
     from .activations import activation
     from .data import check_inputs

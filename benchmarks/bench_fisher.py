@@ -1,0 +1,152 @@
+"""Speed and accuracy of the Fisher information on data, and the SGD learning-rate experiment (issue 13).
+
+Run from the repository root (writes docs/benchmarks/fisher.md unless --no-write)::
+
+    python benchmarks/bench_fisher.py [--repeat 3] [--no-write]
+    python benchmarks/bench_fisher.py --experiment [--width 256 --n-samples 300 --n-jobs 2]
+
+Problems:
+
+A. ``fim_statistics_data`` (the data kernel pair by pair, top eigenvalue by Lanczos, batch norm) on
+   1,000 scikit-learn digits at depth 10, width 500, C = 10, for relu (closed-form kernel), erf
+   (closed form) and tanh (Mehler series with interpolated Hermite coefficients), against
+   ``nngp_ntk`` on the same inputs (the kernels module's recursion, NTK parameterisation, no
+   spectrum) as the baseline in the same run.
+B. Exactness: on inputs with one length and one overlap the data statistics equal Karakida's closed
+   forms (``fim_statistics``); largest relative difference over λ_max, mean, second moment, batch norm.
+C. (``--experiment``) online SGD, SGD with batches of 8 and full-batch GD of orthogonal tanh MLPs at
+   criticality over depth × learning rate on digits and breast_cancer; heat maps with the predicted
+   boundaries go to docs/guide/figures/, the measured/predicted ratios into this page.
+
+Times are medians over ``--repeat`` runs (wall clock) after one warm-up call (numba compiled and
+cached); the table records the CPU count and the load average seen.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import nn_spectra as ns
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "benchmarks" / "fisher.md"
+EXP = ROOT / "benchmarks" / ".fisher_experiment.md"   # merged into fisher.md by the speed run
+
+
+def _median_time(fn, repeat):
+    ts, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts), out
+
+
+def speed(repeat: int) -> list[str]:
+    X = ns.load_dataset("digits", 1000, rng=0).X
+    rows = ["| activation | fim_statistics_data (s) | nngp_ntk baseline (s) | λ_max | λ_max with BN |",
+            "|---|---|---|---|---|"]
+    for act, sw, sb in (("relu", 2.0, 0.0), ("erf", 1.3, 0.05), ("tanh", float(ns.critical_sigma_w2("tanh", 0.05)), 0.05)):
+        ns.fim_statistics_data(X[:50], act, sw, sb, 10, 500, 10)          # warm-up: compile
+        t_data, s = _median_time(lambda: ns.fim_statistics_data(X, act, sw, sb, 10, 500, 10), repeat)
+        t_base, _ = _median_time(lambda: ns.nngp_ntk(X, depth=10, act=act, sigma_w2=sw, sigma_b2=sb), repeat)
+        rows.append(f"| {act} (σ_w² = {sw:.4g}, σ_b² = {sb}) | {t_data:.3f} | {t_base:.3f} | {s.lambda_max:.6g} "
+                    f"| {s.lambda_max_bn:.6g} |")
+    return rows
+
+
+def exactness() -> list[str]:
+    rows = ["| activation | c | max relative difference to Karakida |", "|---|---|---|"]
+    for act, sw, sb in (("relu", 2.0, 0.0), ("tanh", 1.5, 0.3), ("erf", 1.3, 0.05), ("hard_tanh", 1.2, 0.1)):
+        for c in (0.0, 0.5, 0.9):
+            E = np.eye(31, 64) * 8.0
+            X = np.sqrt(1.3) * (np.sqrt(c) * E[0][None, :] + np.sqrt(1 - c) * E[1:])
+            s = ns.fim_statistics_data(X, act, sw, sb, 4, 200, 3)
+            k = ns.fim_statistics(act, sw, sb, 4, 200, 30, 3, input_dim=64, q_input=1.3, c_input=c)
+            d = max(abs(getattr(s, f) / getattr(k, f) - 1)
+                    for f in ("lambda_max", "mean", "second_moment", "lambda_max_bn"))
+            rows.append(f"| {act} | {c} | {d:.1e} |")
+    return rows
+
+
+def experiment(width: int, n_samples: int, n_jobs: int) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = []
+    for ds in ("digits", "breast_cancer"):
+        t = time.perf_counter()
+        g = ns.sgd_learning_rate_experiment(ds, depths=(2, 3, 4, 6, 8), act="tanh", width=width,
+                                            n_samples=n_samples, batch_sizes=(1, 8, None), epochs=2, gd_epochs=60,
+                                            etas=None, n_jobs=n_jobs, progress=True, rng=0)
+        dt = time.perf_counter() - t
+        with open(ROOT / "benchmarks" / f".sgd_{ds}.pkl", "wb") as fh:
+            pickle.dump(g, fh)
+        g.plot()
+        plt.savefig(ROOT / "docs" / "guide" / "figures" / f"fisher_sgd_{ds}.png", dpi=90, bbox_inches="tight")
+        plt.close("all")
+        lines += [f"### {ds}: T = {g.n_samples}, width {width}, tanh at σ_w² = {g.sigma_w2:.4f}, σ_b² = {g.sigma_b2}, "
+                  f"orthogonal weights ({dt:.0f} s)", "",
+                  "Learning-rate grid: " + ", ".join(f"{e:.3g}" for e in g.etas) + " (steps of "
+                  f"{g.etas[1] / g.etas[0]:.2f}×).", "",
+                  "| optimiser | L | predicted onset | measured onset | ratio | readout-only | training fails at | ratio |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for m, B in enumerate(g.modes):
+            name = "GD (full batch)" if B == g.n_samples else ("online SGD" if B == 1 else f"SGD, B = {B}")
+            key = "full_batch" if B == g.n_samples else ("online_median" if B == 1 else "batch")
+            rk = "readout_full" if B == g.n_samples else "readout_online"
+            for i, L in enumerate(g.depths):
+                p = g.prediction(key)[m, i]
+                r = g.prediction(rk)[m, i]
+                ms, mf = g.measured_spike[m, i], g.measured[m, i]
+                lines.append(f"| {name} | {L} | {p:.4g} | {ms:.4g} | {ms / p:.2f} | {r:.4g} | {mf:.4g} | {mf / r:.2f} |")
+        lines.append("")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--experiment", action="store_true")
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--n-samples", type=int, default=300)
+    ap.add_argument("--n-jobs", type=int, default=2)
+    a = ap.parse_args()
+    load = os.getloadavg()
+    head = f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the start"
+    if a.experiment:
+        lines = ["## SGD learning-rate experiment", "",
+                 f"`python benchmarks/bench_fisher.py --experiment --width {a.width} --n-samples {a.n_samples} "
+                 f"--n-jobs {a.n_jobs}`; {head}.", "",
+                 "Onset = the learning rate where more than half of the first 50 steps raise the loss of their own "
+                 "batch (GD: the loss rises above its start within 60 steps); it is compared with the FIM "
+                 "prediction from the infinite-width data kernel (online: 2/median Θ(x,x); batch B: "
+                 "2/E λ₁(Θ_B/B); GD: 2/λ₁(Θ/T)).  'Training fails' = the final loss is not below the initial "
+                 "one; it is compared with the readout layer's own boundary.", ""] + experiment(a.width, a.n_samples, a.n_jobs)
+        print("\n".join(lines))
+        if not a.no_write:
+            EXP.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return
+    lines = ["## Fisher information on data (issue 13)", "",
+             f"`python benchmarks/bench_fisher.py --repeat {a.repeat}`; {head}; medians of {a.repeat} runs.", "",
+             "### A. 1,000 digits, depth 10, width 500, C = 10 (goal: under 1 s)", ""] + speed(a.repeat) + [
+             "", "### B. Uniform inputs: the data statistics against Karakida's closed forms", ""] + exactness()
+    text = "\n".join(lines) + "\n"
+    if EXP.exists():
+        text += "\n" + EXP.read_text(encoding="utf-8")
+    print(text)
+    if not a.no_write:
+        OUT.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
