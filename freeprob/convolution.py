@@ -331,6 +331,55 @@ def _solve_nb(op, kinds, params, aa, bb, ks, z, x0, warm, tol):
 
 
 @njit(cache=True, error_model="numpy")
+def _axis_nb(op, kinds, params, aa, bb, ks, x, states):
+    """Boundary values on the real axis from the states just above it: four plain Newton steps at
+    Im z = 0 (near an edge the residual is at rounding while the state still moves: only the step
+    sees it), projected onto the closed branch; ``exact`` as in :meth:`SolvedLaw._axis_newton`."""
+    n = x.shape[0]
+    m = kinds.shape[0]
+    out = states.copy()
+    exact = np.zeros(n, dtype=np.bool_)
+    K = np.empty(m, dtype=np.complex128)
+    D = np.empty(m, dtype=np.complex128)
+    r = np.empty(m, dtype=np.complex128)
+    step = np.empty(m, dtype=np.complex128)
+    u = np.empty(m, dtype=np.complex128)
+    for i in range(n):
+        z = complex(x[i], 0.0)
+        for g in range(m):
+            u[g] = states[i, g]
+        ok = True
+        for _it in range(4):
+            S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
+            _step_nb(op, ks, D, r, step, u, z, K, S)
+            for g in range(m):
+                if not (np.isfinite(step[g].real) and np.isfinite(step[g].imag)):
+                    ok = False
+            if not ok:
+                break
+            for g in range(m):
+                v = u[g] + step[g]
+                im = max(v.imag, 0.0)
+                if op == TIMES:
+                    im = min(im, np.pi)
+                u[g] = complex(v.real, im)
+        if not ok:
+            continue
+        S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
+        dist = 0.0
+        size = 0.0
+        for g in range(m):
+            dist = max(dist, abs(u[g] - states[i, g]))
+            size = max(size, abs(states[i, g]))
+        G = ck.div(1.0, z + S) if op == PLUS else ck.div(1.0, z - np.exp(S))
+        if rn <= 1e-13 and dist <= 1e-3 * (1.0 + size) and G.imag <= 1e-9 * abs(G):
+            exact[i] = True
+            for g in range(m):
+                out[i, g] = u[g]
+    return out, exact
+
+
+@njit(cache=True, error_model="numpy")
 def _g_nb(op, kinds, params, aa, bb, ks, z, states):
     """G at every z from the states."""
     n = z.shape[0]
@@ -591,6 +640,14 @@ class FreeConvolution(SolvedLaw):
                            x0, True, self.tol)
         ok = np.isfinite(res) & (res <= self.tol)
         return u, res, ok
+
+    def _axis_fast(self, x, u):
+        comp = self._compiled
+        if comp is None:
+            return None
+        op, kinds, params, aa, bb, ks = comp
+        return _axis_nb(op, kinds, params, aa, bb, ks, np.ascontiguousarray(x, dtype=np.float64),
+                        np.ascontiguousarray(u, dtype=np.complex128))
 
     def _g_dg(self, z):
         """(G, G') on C⁺ in the law's own coordinates, for use as an input of another system."""

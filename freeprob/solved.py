@@ -347,7 +347,17 @@ class SolvedLaw(Law):
             exact[sel] = ex_s
         return np.where(exact[:, None], ua, u), exact
 
+    def _axis_fast(self, x: np.ndarray, u: np.ndarray):
+        """Optional compiled :meth:`_axis_newton`: ``(u_axis, exact)`` or None."""
+        return None
+
     def _axis_newton(self, x, u, y):
+        fast = self._axis_fast(x, u)
+        if fast is not None:
+            return fast
+        return self._axis_newton_numpy(x, u, y)
+
+    def _axis_newton_numpy(self, x, u, y):
         # Plain (unguarded) Newton steps: near an edge the system is nearly singular, so the
         # residual at the height-y solution is already at rounding level while the state is still
         # O(y/sqrt(d)) away from the boundary value; only the step, not the residual, sees that.
