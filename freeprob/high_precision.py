@@ -31,7 +31,7 @@ import numpy as np
 __all__ = [
     "HighPrecisionError", "newton", "fold", "mp_cauchy", "boxplus_system", "boxplus_cauchy", "boxplus_edge",
     "boxtimes_cauchy", "free_power_cauchy", "algebraic_cauchy", "algebraic_edge", "density",
-    "atom_mass", "s_product_cauchy", "s_product_edge", "fisher_chain_cauchy", "fisher_chain_edge",
+    "atom_mass", "algebraic_candidates", "track_algebraic_cauchy", "algebraic_support_edges", "s_product_cauchy", "s_product_edge", "fisher_chain_cauchy", "fisher_chain_edge",
     "fuss_catalan_edge",
 ]
 
@@ -340,7 +340,7 @@ def algebraic_cauchy(P, z, g0, *, dps: int = 50):
 
     >>> from freeprob.symbolic import G, z
     >>> mp.nstr(algebraic_cauchy(G**2 - z*G + 1, 1j, -0.618j, dps=30), 20)
-    '(0.0 - 0.61803398874989484820j)'
+    '(0.0 - 0.6180339887498948482j)'
     """
     Pf, dP = _poly_fns(P)
     with mp.workdps(dps):
@@ -356,6 +356,75 @@ def algebraic_edge(P, x0: float, g0: float, *, dps: int = 50):
     Pf, dP = _poly_fns(P)
     u = newton(lambda u: [Pf(u[0], u[1]), dP(u[0], u[1])], [g0, x0], dps=dps, real=True)
     return u[1]
+
+
+def algebraic_candidates(law) -> list:
+    """Exact real points where the density may switch: real roots of the discriminant of P in G and of
+    its leading coefficient."""
+    import sympy as sp
+
+    from .symbolic import G, z
+
+    p = sp.Poly(law.polynomial, G)
+    pts = set()
+    for q in (sp.Poly(p.LC(), z), sp.Poly(sp.discriminant(p.as_expr(), G), z) if p.degree() >= 2 else None):
+        if q is not None and q.degree() >= 1:
+            for f, _ in sp.factor_list(q.as_expr(), z)[1]:
+                pts.update(sp.Poly(f, z).real_roots())
+    return sorted(pts, key=lambda r: float(sp.N(r, 30)))
+
+
+def track_algebraic_cauchy(law, xs, height: float) -> np.ndarray:
+    """The Cauchy branch at xs + i*height, followed from far above the axis (the root of P(., z) nearest
+    the previous one at each step, started from the moment series).  Float64, for classification only."""
+    import sympy as sp
+
+    from .symbolic import G, z
+
+    xs = np.atleast_1d(np.asarray(xs, dtype=float))
+    p = sp.Poly(law.polynomial, G, z)
+    deg = p.degree(G)
+    coeffs = [np.array([float(c) for c in sp.Poly(p.as_expr().coeff(G, j), z).all_coeffs()]) for j in range(deg, -1, -1)]
+    mom = [1.0] + [float(m) for m in law.moments(4)]
+    top = 10.0 * (1.0 + np.max(np.abs(xs)) + abs(mom[1]) + np.sqrt(abs(mom[2])))
+    out = np.empty(len(xs), dtype=complex)
+    for i, x0 in enumerate(xs):
+        g = None
+        for y in np.geomspace(top, height, 120):
+            zz = x0 + 1j * y
+            roots = np.roots([np.polyval(c, zz) for c in coeffs])
+            if g is None:
+                g = sum(m / zz ** (k + 1) for k, m in enumerate(mom))
+            g = roots[np.argmin(np.abs(roots - g))]
+        out[i] = g
+    return out
+
+
+def algebraic_support_edges(law) -> list:
+    """Exact support edges of an algebraic law with numeric parameters: the endpoints of the maximal runs
+    of candidate intervals (between consecutive :func:`algebraic_candidates`) on which the density is
+    positive, tested at the midpoints with :func:`track_algebraic_cauchy` at two heights."""
+    import sympy as sp
+
+    cands = algebraic_candidates(law)
+    if len(cands) < 2:
+        return []
+    vals = np.array([float(sp.N(c, 30)) for c in cands])
+    scale = max(1.0, float(np.max(np.abs(vals))))
+    mids = 0.5 * (vals[1:] + vals[:-1])
+    # in a gap Im G(x + i eta) is O(eta) (Poisson smoothing), on the support it tends to -pi rho(x):
+    # compare two heights three decades apart
+    hi = -track_algebraic_cauchy(law, mids, 1e-8 * scale).imag
+    lo = -track_algebraic_cauchy(law, mids, 1e-11 * scale).imag
+    pos = (lo > 0.1 * hi) & (lo > 1e-9 * max(1.0, float(np.max(lo))))
+    edges = []
+    for i, on in enumerate(pos):
+        if on and (i == 0 or not pos[i - 1]):
+            edges.append(cands[i])
+        if on and (i == len(pos) - 1 or not pos[i + 1]):
+            edges.append(cands[i + 1])
+    return [sp.nsimplify(e) if isinstance(e, sp.CRootOf) and sp.Poly(e.expr, e.poly.gen).degree() <= 2 else e
+            for e in edges]
 
 
 def fuss_catalan_edge(s: int, *, dps: int = 50):

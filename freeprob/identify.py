@@ -75,8 +75,11 @@ class Identification:
 
 def _digits_of(value) -> int | None:
     s = value.strip().lower().lstrip("+-")
-    mant = s.split("e")[0].replace(".", "").lstrip("0")
-    return len(mant) if mant.isdigit() else None
+    mant = s.split("e")[0].replace(".", "")
+    if not mant.isdigit():
+        return None
+    sig = mant.lstrip("0")
+    return len(sig) if sig else len(mant)   # "0.000" is zero known to that many places
 
 
 def _as_mpf(value, digits):
@@ -205,7 +208,7 @@ def identify(value, *, digits: int | None = None, max_degree: int = 8, min_digit
     ...     r = identify(1 + mp.sqrt(2), digits=40)
     >>> r.expression, r.minimal_polynomial
     (1 + sqrt(2), x**2 - 2*x - 1)
-    >>> identify("0.12345678901234567890123456789012345678").identified
+    >>> identify("0.2914177763170669074391500080636083778353").identified      # random digits
     False
     """
     if isinstance(max_degree, bool) or not isinstance(max_degree, int) or not 1 <= max_degree <= 24:
@@ -261,7 +264,7 @@ def _law_quantities(text: str, what: str, at, digits: int) -> list[tuple[str, ob
 
     from . import high_precision as hp
     from .expr import evaluate, parse_expression
-    from .symbolic.algebraic import AlgebraicLaw
+    from .symbolic.algebraic import AlgebraicLaw, G, z
     from .symbolic.command import symbolic_table
 
     law = evaluate(parse_expression(text), symbolic_table())
@@ -269,28 +272,43 @@ def _law_quantities(text: str, what: str, at, digits: int) -> list[tuple[str, ob
         raise ValueError("EXPR must describe an algebraic law or be a number")
     if law.parameters:
         raise ValueError(f"EXPR has free parameters {sorted(map(str, law.parameters))}")
-    num = law.to_numeric()
     dps = digits + 10
     out = []
     if what == "density":
-        g0 = complex(num.cauchy(at + 1e-13j * max(1.0, abs(at))))
-        if abs(g0.imag) < 1e-12:
-            return [(f"density({at:g})", mp.mpf(0))]
+        g0 = complex(hp.track_algebraic_cauchy(law, [at], 1e-12 * max(1.0, abs(at)))[0])
+        if abs(g0.imag) < 1e-9:
+            raise ValueError(f"x = {at} is outside the support of the law (density 0)")
         g = hp.algebraic_cauchy(law, at, g0, dps=dps)
         with mp.workdps(dps):
             out.append((f"density({at:g})", -mp.im(g) / mp.pi))
     elif what == "edges":
-        lo, hi = num.support
-        scale = max(1.0, hi - lo)
-        for a, b in num.components:
-            for e, side in ((a, -1), (b, 1)):
-                xe = float(e) + side * 1e-9 * scale
-                g0 = float(np.real(num.cauchy(xe)))
-                out.append((f"edge {e:.12g}", hp.algebraic_edge(law, xe, g0, dps=dps)))
+        edges = hp.algebraic_support_edges(law)
+        vals = [float(sp.N(e, 20)) for e in edges]
+        scale = max([1.0] + [abs(v) for v in vals])
+        lc = sp.Poly(sp.Poly(law.polynomial, G).LC(), z)
+        for i, (ex, e) in enumerate(zip(edges, vals)):
+            if lc.degree() >= 1 and lc.eval(ex) == 0:
+                # a pole of a branch (inverse-square-root edge or atom): the edge is that exact root
+                with mp.workdps(dps):
+                    out.append((f"edge {e:.12g} (root of the leading coefficient)", mp.mpf(str(sp.N(ex, dps)))))
+                continue
+            # a fold: approach from the gap side, where G is real, then Newton on P = dP/dG = 0
+            side = -1 if i % 2 == 0 else 1
+            xe = e + side * 1e-9 * scale
+            g0 = float(np.real(hp.track_algebraic_cauchy(law, [xe], 1e-14 * scale)[0]))
+            out.append((f"edge {e:.12g}", hp.algebraic_edge(law, xe, g0, dps=dps)))
     else:
-        pts, masses = num.atoms
-        for a, m in zip(pts, masses):
-            out.append((f"atom mass at {a:.12g}", hp.atom_mass(law, float(a), dps=dps, w0=float(m))))
+        cands = hp.algebraic_candidates(law)
+        lc = sp.Poly(sp.Poly(law.polynomial, G).LC(), z)
+        for a in cands:
+            if lc.eval(a) != 0:
+                continue
+            af = float(sp.N(a, 20))
+            eta = 1e-9 * max(1.0, abs(af))
+            # an atom has i eta G -> mass at every small eta; an inverse-square-root edge gives O(sqrt(eta))
+            m1, m2 = (float(np.real(1j * h * hp.track_algebraic_cauchy(law, [af], h)[0])) for h in (eta, eta / 100))
+            if m2 > 1e-6 and abs(m1 - m2) < 1e-2 * m2:
+                out.append((f"atom mass at {af:.12g}", hp.atom_mass(law, a, dps=dps, w0=m2)))
     return out
 
 
@@ -307,9 +325,12 @@ def run(args: argparse.Namespace) -> int:
         what = args.what or ("density" if args.at is not None else "edges")
         if what == "density" and args.at is None:
             raise UsageError("--what density needs --at X")
-        for label, val in _law_quantities(args.expr, what, args.at, args.digits):
+        found = _law_quantities(args.expr, what, args.at, args.digits)
+        if not found:
+            print(f"{what}: none")
+        for label, val in found:
             with mp.workdps(args.digits + 10):
-                r = identify(mp.nstr(val, args.digits), max_degree=args.max_degree)
+                r = identify(val, digits=args.digits, max_degree=args.max_degree)
             print(f"{label} = {r}")
     except ValueError as exc:
         raise UsageError(str(exc).splitlines()[0]) from None

@@ -390,11 +390,15 @@ class NetworkAlgebraicLaw(AlgebraicLaw):
 
     def edges(self) -> list:
         """Exact support edges (numeric parameters): real roots of the discriminant that bound the support,
-        as rationals, radicals or :class:`sympy.CRootOf`."""
+        as rationals, radicals or :class:`sympy.CRootOf`.  Between consecutive candidate points the density
+        is either positive or zero; it is tested at the midpoints by following the Cauchy branch from
+        far above the axis (homotopy in Im z, nearest root at each step)."""
         if self.parameters:
             raise ValueError(f"edges needs numeric parameters; substitute {sorted(map(str, self.parameters))} "
                              "with law.subs({...}) or use parametric_edges()")
-        return self.support_edges()
+        from freeprob.high_precision import algebraic_support_edges
+
+        return algebraic_support_edges(self)
 
     # -- exact atoms --------------------------------------------------------------------
     def exact_atoms(self) -> list[tuple]:
@@ -566,7 +570,7 @@ def symbolic_conditional_fim_law(act, sigma_w2=1, sigma_b2=0, depth: int = 3, *,
     --------
     >>> law = symbolic_conditional_fim_law("relu", sp.Rational(3, 2), sp.Rational(3, 10), depth=3)
     >>> law.degree, law.moments(2)
-    (2, [111/80, 1361/512])
+    (2, [111/80, 17019/6400])
     """
     name, a_act = _act_name(act)
     L = _check_depth(depth)
