@@ -694,3 +694,209 @@ def activation_kernel(act, q11, q22, q12, *, tol: float = 1e-10, method: str = "
     k = _piecewise_2d(act.phi, act.phi, act.kinks, act.kinks, fa, fb, c)
     kd = _piecewise_2d(act.dphi, act.dphi, act.kinks, act.kinks, fa, fb, c)
     return k.reshape(a.shape), kd.reshape(a.shape)
+
+
+# ----------------------------------------------------------------------------- tables for many q at once
+# Mean-field functions evaluated on large grids of (σ_w², σ_b²) need the same functions of q at
+# tens of thousands of distinct points.  For the built-ins integrated by quadrature they are tabulated
+# once per activation (cached) and interpolated by cubic splines; every table is checked against the
+# quadrature at the midpoints of its cells (where the interpolation error peaks) and refined until the
+# check passes, so the tables are as accurate as stated, not assumed to be.
+
+_TABLE_TOL = 1e-12
+
+
+def table_eligible(act: Activation) -> bool:
+    """True for built-ins integrated by quadrature (no closed form), which the tables serve."""
+    return act.code >= 0 and act.moments_1d is None
+
+
+class MomentTable:
+    r"""``(E[φ²], E[φ'²], E[φφ''])`` of :math:`u=\sqrt q z` for every :math:`q\in[0,\infty]`, tabulated.
+
+    The variable is :math:`x = s/(1+s)\in[0,1]`, :math:`s=\sqrt q`, so one table covers :math:`q = \infty`
+    (:math:`x = 1`); the entries are :math:`E[φ^2]/(1+q)`, :math:`E[φ'^2]`, :math:`E[φφ'']`, bounded for
+    activations of at most linear growth (all built-ins).  ``max_error`` is the largest deviation from
+    the quadrature at the cell midpoints, relative to ``max(1, |value|)``.
+    """
+
+    def __init__(self, act: Activation, tol: float = _TABLE_TOL, n0: int = 1024, n_max: int = 32768):
+        from scipy.interpolate import CubicSpline
+
+        self.act = act
+        n = n0
+        while True:
+            x = np.linspace(0.0, 1.0, n + 1)
+            vals = self._exact(x)
+            sp = CubicSpline(x, vals, axis=0)
+            xm = 0.5 * (x[1:] + x[:-1])
+            err = np.abs(sp(xm) - self._exact(xm)) / np.maximum(1.0, np.abs(self._exact_cache))
+            self.max_error = float(err.max())
+            if self.max_error <= tol or n >= n_max:
+                break
+            n *= 2
+        self.n = n
+        self._sp = sp
+
+    def _exact(self, x):
+        s = x / np.maximum(1.0 - x, 1e-300)
+        # the two ends are limits: q = ∞ taken at s = 1e15; q → 0+ at s = 1e-150, since at a kink
+        # (selu, relu-like) E[φ'(√q z)²] jumps at q = 0 to the convention φ'(0)² (q = 0 itself is
+        # evaluated exactly by __call__)
+        s = np.where(x >= 1.0, 1e15, np.maximum(s, 1e-150))
+        q = s * s
+        e2, d2, e11 = activation_moments(self.act, q)
+        out = np.stack([e2 / (1.0 + q), d2, e11], axis=-1)
+        self._exact_cache = out
+        return out
+
+    def __call__(self, q):
+        q = np.asarray(q, float)
+        s = np.sqrt(q)
+        x = np.where(np.isinf(q), 1.0, s / (1.0 + s))
+        v = self._sp(x)
+        qq = np.where(np.isinf(q), 0.0, q)
+        e2, d2, e11 = v[..., 0] * (1.0 + qq), v[..., 1], v[..., 2]
+        zero = q == 0
+        if zero.any():
+            z = activation_moments(self.act, 0.0)
+            e2, d2, e11 = (np.where(zero, float(zi), a) for zi, a in zip(z, (e2, d2, e11)))
+        return e2, d2, e11
+
+
+class MehlerTable:
+    r"""Normalised Hermite coefficients :math:`b_k(q)`, k = 0..``order``, tabulated in :math:`s=\sqrt q\in[0, s_{\max}]`.
+
+    With them, for equal variances :math:`q` and correlation :math:`c` (Mehler),
+    :math:`E[φ(u)φ(v)] = \sum_k b_k^2c^k` and :math:`E[φ'(u)φ'(v)] = q^{-1}\sum_k k\,b_k^2c^{k-1}`; the
+    terms past the order are bounded by :math:`|c|^{K+1}t_K` and :math:`|c|^{K}u_K/q` with the Parseval
+    tails :math:`t_K = E[φ^2]-\sum_{k\le K}b_k^2`, :math:`u_K = qE[φ'^2]-\sum_{k\le K}k\,b_k^2`
+    (:meth:`kernel` returns these bounds, so callers use the series only where it is accurate).
+    """
+
+    def __init__(self, act: Activation, s_max: float = 4.0, order: int = 160, tol: float = 1e-10,
+                 n0: int = 512, n_max: int = 1024):
+        from scipy.interpolate import CubicSpline
+
+        self.act, self.s_max, self.order = act, float(s_max), int(order)
+        n = n0
+        while True:
+            s = np.linspace(0.0, self.s_max, n + 1)
+            sp = CubicSpline(s, hermite_coefficients(act, s * s, order=self.order), axis=0)
+            sm = 0.5 * (s[1:] + s[:-1])[::8]  # a sample of the midpoints: the coefficients are costly
+            ex = hermite_coefficients(act, sm * sm, order=self.order)
+            self.max_error = float(np.max(np.abs(sp(sm) - ex)))
+            if self.max_error <= tol or n >= n_max:
+                break
+            n *= 2
+        self.n = n
+        self._sp = sp
+
+    def coefficients(self, q) -> np.ndarray:
+        """:math:`b_k(q)^2`, shape ``q.shape + (order + 1,)`` (``q`` within the table)."""
+        return self._sp(np.sqrt(np.asarray(q, float))) ** 2
+
+    def kernel(self, b2, q, c, e2, d2):
+        """``(K, K̇, bound_K, bound_K̇)`` from the squared coefficients ``b2`` at variances ``q`` and
+        correlations ``c``; ``e2, d2`` are :math:`E[φ^2], E[φ'^2]` at ``q`` (for the Parseval tails)."""
+        q = np.ascontiguousarray(q, dtype=float)
+        c = np.ascontiguousarray(np.broadcast_to(np.asarray(c, float), q.shape))
+        out = np.empty(q.shape + (4,))
+        _mehler_eval(np.ascontiguousarray(b2), q.ravel(), c.ravel(), np.ascontiguousarray(e2, dtype=float).ravel(),
+                     np.ascontiguousarray(d2, dtype=float).ravel(), out.reshape(-1, 4))
+        return out[..., 0], out[..., 1], out[..., 2], out[..., 3]
+
+
+@numba.njit(cache=True)
+def _mehler_eval(b2, q, c, e2, d2, out):
+    # Horner for Σ b_k² c^k and Σ k b_k² c^(k-1); Parseval tails t = E[φ²] − Σ b_k²,
+    # u = q E[φ'²] − Σ k b_k², bounds |c|^(K+1) t and |c|^K u / q on the omitted terms
+    n, K1 = b2.shape
+    K = K1 - 1
+    for i in range(n):
+        ci = c[i]
+        a = 0.0
+        ad = 0.0
+        sb = 0.0
+        skb = 0.0
+        for j in range(K, -1, -1):
+            bj = b2[i, j]
+            a = a * ci + bj
+            sb += bj
+            if j >= 1:
+                ad = ad * ci + j * bj
+                skb += j * bj
+        t = max(e2[i] - sb, 0.0)
+        u = max(q[i] * d2[i] - skb, 0.0)
+        ac = abs(ci)
+        out[i, 0] = a
+        if q[i] > 0:
+            out[i, 1] = ad / q[i]
+            out[i, 3] = ac ** K * u / q[i]
+        else:
+            out[i, 1] = d2[i]
+            out[i, 3] = 0.0
+        out[i, 2] = ac ** (K + 1) * t
+
+
+_MOMENT_TABLES: dict = {}
+_MEHLER_TABLES: dict = {}
+
+
+def moment_table(act: Activation) -> MomentTable:
+    """The cached :class:`MomentTable` of a built-in activation."""
+    key = (act.code, act.alpha)
+    if key not in _MOMENT_TABLES:
+        _MOMENT_TABLES[key] = MomentTable(act)
+    return _MOMENT_TABLES[key]
+
+
+def mehler_table(act: Activation) -> MehlerTable:
+    """The cached :class:`MehlerTable` of a built-in activation."""
+    key = (act.code, act.alpha)
+    if key not in _MEHLER_TABLES:
+        _MEHLER_TABLES[key] = MehlerTable(act)
+    return _MEHLER_TABLES[key]
+
+
+class CorrTable:
+    r"""``(E[φ(u)φ(v)], E[φ'(u)φ'(v)])`` at one variance :math:`q` for every correlation :math:`c`.
+
+    Tabulated in :math:`\theta=\arccos c` (the arc-cosine kernels of relu-like φ are linear or smooth
+    in θ where they have square-root singularities in c) by cubic splines, refined until the values
+    at the cell midpoints agree with the 2-D quadrature to ``tol``.
+    """
+
+    def __init__(self, act: Activation, q: float, tol: float = 1e-10, n0: int = 64, n_max: int = 1024):
+        from scipy.interpolate import CubicSpline
+
+        self.act, self.q = act, float(q)
+        n = n0
+        while True:
+            th = np.linspace(0.0, np.pi, n + 1)
+            sp = CubicSpline(th, np.stack(activation_kernel(act, q, q, np.cos(th) * q), axis=-1), axis=0)
+            tm = 0.5 * (th[1:] + th[:-1])
+            ex = np.stack(activation_kernel(act, q, q, np.cos(tm) * q), axis=-1)
+            self.max_error = float(np.max(np.abs(sp(tm) - ex) / np.maximum(1.0, np.abs(ex))))
+            if self.max_error <= tol or n >= n_max:
+                break
+            n *= 2
+        self.n = n
+        self._sp = sp
+
+    def __call__(self, c):
+        v = self._sp(np.arccos(np.clip(np.asarray(c, float), -1.0, 1.0)))
+        return v[..., 0], v[..., 1]
+
+
+_CORR_TABLES: dict = {}
+
+
+def corr_table(act: Activation, q: float) -> CorrTable:
+    """The cached :class:`CorrTable` of a built-in activation at variance ``q``."""
+    key = (act.code, act.alpha, float(q))
+    if key not in _CORR_TABLES:
+        if len(_CORR_TABLES) > 64:
+            _CORR_TABLES.clear()
+        _CORR_TABLES[key] = CorrTable(act, q)
+    return _CORR_TABLES[key]

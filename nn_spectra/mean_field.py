@@ -21,10 +21,11 @@ import warnings
 
 import numpy as np
 
-from .activations import activation
 from scipy.interpolate import CubicSpline
 
-from .gaussian_integrals import activation_kernel, activation_moments, hermite_coefficients
+from .activations import activation
+from .gaussian_integrals import (activation_kernel, activation_moments, corr_table, hermite_coefficients,
+                                 mehler_table, moment_table, table_eligible)
 
 __all__ = ["q_map", "q_star", "c_map", "c_star", "chi1", "chi_c", "depth_scales", "critical_sigma_w2",
            "phase_diagram", "trainability_depth", "PhaseDiagram", "tabulated_mean_field"]
@@ -47,26 +48,101 @@ def _out(a):
     return float(a) if a.ndim == 0 else a
 
 
-def q_map(act, q, sigma_w2, sigma_b2):
-    r"""One layer of the length map, :math:`\sigma_w^2E[\varphi(\sqrt q z)^2]+\sigma_b^2`.
-
-    >>> import nn_spectra as ns
-    >>> ns.q_map("relu", 3.0, 2.0, 0.1)
-    3.1
-    """
-    act = activation(act)
-    sw, sb = _variances(sigma_w2, sigma_b2)
-    qa = np.asarray(q, float)
-    if np.any(~np.isfinite(qa)) or np.any(qa < 0):
-        raise ValueError(f"q must lie in [0, inf), got {q!r}")
-    e2, _, _ = activation_moments(act, qa)
-    return _out(sw * e2 + sb)
+# From this many points on, built-ins integrated by quadrature are evaluated through cached tables
+# (gaussian_integrals.MomentTable / MehlerTable, checked against the quadrature at their cell
+# midpoints); below it, pointwise quadrature is cheaper than building a table.
+_GRID_MIN = 256
 
 
-def _g_and_slope(act, q, sw, sb):
-    e2, d2, e11 = activation_moments(act, q)
+def _moments_for(act, n: int, force_table: bool = False):
+    """E[φ²], E[φ'²], E[φφ''] as a function of q: the table on large inputs, the quadrature otherwise."""
+    if table_eligible(act) and (force_table or n >= _GRID_MIN):
+        return moment_table(act)
+    return lambda q: activation_moments(act, q)
+
+
+def _g_and_slope(mom, q, sw, sb):
+    e2, d2, e11 = mom(q)
     # d/dq E[φ(√q z)²] = E[φ'²] + E[φφ''] (Gaussian integration by parts, Dirac masses included)
     return sw * e2 + sb - q, sw * (d2 + e11) - 1.0
+
+
+_Q_HUGE = 1e150  # iterates beyond this are taken to diverge (q* = inf)
+
+
+def _step_out(q, up: bool):
+    # the bracket scan: factors of 16 near the scale of the variances, of 1e8 far from it, so that
+    # q0 = 1e300 is brought back in a few dozen steps and divergence is recognised quickly
+    if up:
+        return np.where(q < 1e8, q * 16.0, q * 1e8)
+    return np.where(q <= 1e8, q / 16.0, q / 1e8)
+
+
+def _q_star_flat(act, sw, sb, q0: float, tol: float, max_iter: int, mom):
+    g0, _ = _g_and_slope(mom, np.full(sw.shape, q0), sw, sb)
+    if not np.all(np.isfinite(g0)):
+        raise ValueError(f"the length map is not finite at q0={q0!r} for activation {act.name!r}")
+    res = np.full(sw.shape, np.nan)
+    done = np.abs(g0) <= tol * max(1.0, q0)
+    res[done] = q0
+    lo = np.full(sw.shape, q0)
+    hi = np.full(sw.shape, q0)
+    # up: the iterates grow to the first point above q0 where the map falls below the diagonal
+    grow = (~done) & (g0 > 0)
+    for _ in range(400):
+        if not grow.any():
+            break
+        idx = np.flatnonzero(grow)
+        nxt = _step_out(hi[idx], up=True)
+        g, _ = _g_and_slope(mom, nxt, sw[idx], sb[idx])
+        below = g < 0
+        lo[idx[~below]] = nxt[~below]
+        hi[idx] = nxt
+        grow[idx[below]] = False
+        big = idx[(~below) & (nxt > _Q_HUGE)]
+        res[big] = np.inf
+        grow[big] = False
+    # down: they shrink to the first point below q0 where the map is above the diagonal (q = 0 at the latest)
+    shrink = (~done) & (g0 < 0)
+    for _ in range(400):
+        if not shrink.any():
+            break
+        idx = np.flatnonzero(shrink)
+        nxt = _step_out(lo[idx], up=False)
+        nxt = np.where(nxt < 1e-300, 0.0, nxt)
+        g, _ = _g_and_slope(mom, nxt, sw[idx], sb[idx])
+        above = (g >= 0) | (nxt == 0.0)
+        hi[idx[~above]] = nxt[~above]
+        lo[idx] = nxt
+        shrink[idx[above]] = False
+    todo = np.flatnonzero(np.isnan(res))
+    if todo.size:
+        a, b, ssw, ssb = lo[todo], hi[todo], sw[todo], sb[todo]
+        x = np.where(a > 0, np.sqrt(a * b), 0.5 * b)
+        conv = np.zeros(todo.size, bool)
+        resid = np.full(todo.size, np.inf)
+        for _ in range(max_iter):
+            g, dg = _g_and_slope(mom, x, ssw, ssb)
+            resid = np.abs(g)
+            conv = resid <= tol * np.maximum(1.0, x)
+            # keep the invariant g(a) >= 0 > g(b); the root is a stable fixed point (g decreasing)
+            a = np.where(g >= 0, x, a)
+            b = np.where(g < 0, x, b)
+            conv |= (b - a) <= 1e-15 * np.maximum(1.0, b)
+            if conv.all():
+                break
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                xn = x - g / dg
+            # bisection (geometric while the bracket spans decades) when Newton leaves the bracket
+            mid = np.where((a > 0) & (b > 4 * a), np.sqrt(a * b), 0.5 * (a + b))
+            bad = ~np.isfinite(xn) | (xn <= a) | (xn >= b)
+            x = np.where(conv, x, np.where(bad, mid, xn))
+        if not conv.all():
+            i = int(np.argmax(np.where(conv, -np.inf, resid)))
+            warnings.warn(f"q_star did not converge at sigma_w2={ssw[i]}, sigma_b2={ssb[i]}: residual {resid[i]:.3g} "
+                          f"in the bracket [{a[i]:.6g}, {b[i]:.6g}]", RuntimeWarning, stacklevel=3)
+        res[todo] = x
+    return res
 
 
 def q_star(act, sigma_w2, sigma_b2, q0: float = 1.0, return_trajectory: bool = False, *, depth: int = 50,
@@ -74,10 +150,15 @@ def q_star(act, sigma_w2, sigma_b2, q0: float = 1.0, return_trajectory: bool = F
     r"""Fixed point :math:`q^*` of the length map reached from :math:`q^0` = ``q0``.
 
     The length map is increasing in :math:`q`, so its iterates move monotonically to the nearest
-    stable fixed point in the direction of :math:`q^1-q^0`.  That point is found by safeguarded Newton
-    steps inside a sign-changing bracket (bisection when a step leaves it), not by iterating.
-    Where the iterates grow without bound (unbounded φ deep in the chaotic phase, e.g. relu with
-    :math:`\sigma_w^2>2`) the result is ``inf`` with a ``RuntimeWarning``.
+    stable fixed point in the direction of :math:`q^1-q^0`.  That point is bracketed by a scan from
+    :math:`q^0` (factors of 16, of :math:`10^8` beyond :math:`10^8`) and found by safeguarded Newton
+    steps inside the bracket (bisection, geometric while the bracket spans decades, when a step
+    leaves it), not by iterating.  Where the iterates grow without bound (unbounded φ deep in the
+    chaotic phase, e.g. relu with :math:`\sigma_w^2>2`) the result is ``inf`` with a ``RuntimeWarning``.
+
+    On 256 points or more, built-in activations without closed forms (tanh, sigmoid, gelu, ...) use a
+    cached table of the Gaussian moments (:class:`nn_spectra.gaussian_integrals.MomentTable`, checked
+    to 1e-12 at its cell midpoints) instead of pointwise quadrature.
 
     Parameters
     ----------
@@ -85,7 +166,7 @@ def q_star(act, sigma_w2, sigma_b2, q0: float = 1.0, return_trajectory: bool = F
     sigma_w2, sigma_b2 : float or array_like
         Weight and bias variances (broadcast together).
     q0 : float
-        Initial squared length per neuron, :math:`q^0 > 0`.
+        Initial squared length per neuron, :math:`0 < q^0 < \infty`.
     return_trajectory : bool
         Also return the iterates :math:`q^0, q^1, \dots, q^{\mathrm{depth}}` (array of shape
         ``(depth + 1,) + grid shape``).
@@ -104,62 +185,21 @@ def q_star(act, sigma_w2, sigma_b2, q0: float = 1.0, return_trajectory: bool = F
     1.0
     >>> round(ns.q_star("erf", 2.0, 0.0) , 6) > 0         # chaotic: nonzero length
     True
+    >>> round(ns.q_star("tanh", 1.5, 0.1, q0=1e300), 4)  # from far above, the same fixed point
+    0.5202
     """
     act = activation(act)
     sw, sb = _variances(sigma_w2, sigma_b2)
-    q0 = float(q0)
+    try:
+        q0 = float(q0)
+    except (TypeError, ValueError):
+        raise ValueError(f"q0 must be a real number in (0, inf), got {q0!r}") from None
     if not (np.isfinite(q0) and q0 > 0):
         raise ValueError(f"q0 must lie in (0, inf), got {q0!r}")
     shape = sw.shape
     sw, sb = sw.ravel().copy(), sb.ravel().copy()
-    g0, _ = _g_and_slope(act, np.full(sw.shape, q0), sw, sb)
-    res = np.full(sw.shape, np.nan)
-    done = np.abs(g0) <= tol * max(1.0, q0)
-    res[done] = q0
-    up = (~done) & (g0 > 0)
-    lo = np.where(up, q0, 0.0)
-    hi = np.full(sw.shape, q0)
-    # grow the bracket until the map falls below the diagonal; unbounded growth means q* = inf
-    grow = up.copy()
-    for _ in range(200):
-        if not grow.any():
-            break
-        hi[grow] *= 16.0
-        g, _ = _g_and_slope(act, hi[grow], sw[grow], sb[grow])
-        still = g >= 0
-        idx = np.flatnonzero(grow)
-        lo[idx[still]] = hi[idx[still]]
-        grow[idx[~still]] = False
-        too_big = hi > 1e150
-        res[grow & too_big] = np.inf
-        grow &= ~too_big
-    res[grow] = np.inf
-    todo = np.flatnonzero(np.isnan(res))
-    if todo.size:
-        a, b, ssw, ssb = lo[todo], hi[todo], sw[todo], sb[todo]
-        x = np.where(g0[todo] > 0, b, 0.5 * (a + b))
-        x = np.where(a > 0, x, b)  # start from the upper end when the bracket touches 0
-        conv = np.zeros(todo.size, bool)
-        resid = np.full(todo.size, np.inf)
-        for _ in range(max_iter):
-            g, dg = _g_and_slope(act, x, ssw, ssb)
-            resid = np.abs(g)
-            conv = resid <= tol * np.maximum(1.0, x)
-            if conv.all():
-                break
-            # keep the invariant g(a) >= 0 > g(b); the root is a stable fixed point (g decreasing)
-            a = np.where(g >= 0, x, a)
-            b = np.where(g < 0, x, b)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                xn = x - g / dg
-            bad = ~np.isfinite(xn) | (xn <= a) | (xn >= b)
-            x = np.where(conv, x, np.where(bad, 0.5 * (a + b), xn))
-            conv |= (b - a) <= 1e-15 * np.maximum(1.0, b)
-        if not conv.all():
-            i = int(np.argmax(resid))
-            warnings.warn(f"q_star did not converge at sigma_w2={ssw[i]}, sigma_b2={ssb[i]}: residual {resid[i]:.3g}",
-                          RuntimeWarning, stacklevel=2)
-        res[todo] = x
+    mom = _moments_for(act, sw.size)
+    res = _q_star_flat(act, sw, sb, q0, tol, max_iter, mom)
     if np.isinf(res).any():
         i = int(np.flatnonzero(np.isinf(res))[0])
         warnings.warn(f"the length map diverges (q* = inf) at {int(np.isinf(res).sum())} point(s), "
@@ -167,12 +207,12 @@ def q_star(act, sigma_w2, sigma_b2, q0: float = 1.0, return_trajectory: bool = F
     out = _out(res.reshape(shape))
     if not return_trajectory:
         return out
-    if int(depth) < 0:
+    if isinstance(depth, bool) or int(depth) != depth or int(depth) < 0:
         raise ValueError(f"depth must be an integer >= 0, got {depth!r}")
     traj = [np.full(sw.shape, q0)]
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(int(depth)):
-            nxt = sw * activation_moments(act, np.minimum(traj[-1], 1e300))[0] + sb
+            nxt = sw * mom(np.minimum(traj[-1], 1e300))[0] + sb
             traj.append(np.where(np.isfinite(nxt), nxt, np.inf))
     return out, np.stack(traj).reshape((int(depth) + 1,) + shape)
 
@@ -188,6 +228,55 @@ def _qstar_or(act, q, sw, sb):
     return np.where(np.isinf(q), _Q_INF_PROBE, q)
 
 
+def _kernel_equal(act, q, c, e2, d2, force_table: bool = False):
+    r"""``(E[φ(u)φ(v)], E[φ'(u)φ'(v)])`` at equal variances ``q`` and correlations ``c`` (flat arrays).
+
+    Large inputs of quadrature built-ins go through Mehler's series on the cached coefficient table
+    wherever its Parseval tail bound is below 1e-12; the other points by the 2-D quadrature.
+    """
+    if act.kernel_2d is not None or not table_eligible(act) or (q.size < _GRID_MIN and not force_table):
+        return activation_kernel(act, q, q, c * q)
+    M = mehler_table(act)
+    K = np.empty(q.shape)
+    Kd = np.empty(q.shape)
+    exact = np.ones(q.shape, bool)
+    ins = np.flatnonzero(q <= M.s_max ** 2)
+    if ins.size:
+        k, kd, bk, bkd = M.kernel(M.coefficients(q[ins]), q[ins], c[ins], e2[ins], d2[ins])
+        good = (bk <= 1e-12) & (bkd <= 1e-12 * np.maximum(1.0, np.abs(kd)))
+        K[ins[good]], Kd[ins[good]] = k[good], kd[good]
+        exact[ins[good]] = False
+    if exact.any():
+        ex = np.flatnonzero(exact)
+        # many points at one variance (every q* = inf point sits at the probe q): one table in c
+        vals, inv, cnt = np.unique(q[ex], return_inverse=True, return_counts=True)
+        shared = cnt[inv] >= _GRID_MIN // 4
+        for v in vals[cnt >= _GRID_MIN // 4]:
+            sel = ex[q[ex] == v]
+            K[sel], Kd[sel] = corr_table(act, float(v))(c[sel])
+        rest = ex[~shared]
+        if rest.size:
+            K[rest], Kd[rest] = activation_kernel(act, q[rest], q[rest], c[rest] * q[rest])
+    return K, Kd
+
+
+def q_map(act, q, sigma_w2, sigma_b2):
+    r"""One layer of the length map, :math:`\sigma_w^2E[\varphi(\sqrt q z)^2]+\sigma_b^2`.
+
+    >>> import nn_spectra as ns
+    >>> ns.q_map("relu", 3.0, 2.0, 0.1)
+    3.1
+    """
+    act = activation(act)
+    sw, sb = _variances(sigma_w2, sigma_b2)
+    qa = np.asarray(q, float)
+    if np.any(~np.isfinite(qa)) or np.any(qa < 0):
+        raise ValueError(f"q must lie in [0, inf), got {q!r}")
+    sw, sb, qa = np.broadcast_arrays(sw, sb, qa)
+    e2 = _moments_for(act, qa.size)(qa.ravel())[0].reshape(qa.shape)
+    return _out(sw * e2 + sb)
+
+
 def chi1(act, sigma_w2, sigma_b2, q=None):
     r""":math:`\chi_1 = \sigma_w^2 E[\varphi'(\sqrt q z)^2]` at ``q`` (default :math:`q^*`).
 
@@ -200,7 +289,22 @@ def chi1(act, sigma_w2, sigma_b2, q=None):
     act = activation(act)
     sw, sb = _variances(sigma_w2, sigma_b2)
     qq = _qstar_or(act, q, sw, sb)
-    return _out(sw * activation_moments(act, qq)[1])
+    d2 = _moments_for(act, qq.size)(qq.ravel())[1].reshape(qq.shape)
+    return _out(sw * d2)
+
+
+def _c_args(act, c, sigma_w2, sigma_b2, q):
+    sw, sb = _variances(sigma_w2, sigma_b2)
+    ca = np.asarray(c, float)
+    if np.any(~np.isfinite(ca)) or np.any(np.abs(ca) > 1):
+        raise ValueError(f"c must lie in [-1, 1], got {c!r}")
+    sw, sb, ca = np.broadcast_arrays(sw, sb, ca)
+    qq = _qstar_or(act, q, sw, sb)
+    shape = sw.shape
+    qf, cf = np.ascontiguousarray(qq.ravel()), np.ascontiguousarray(ca.ravel())
+    e2, d2, _ = _moments_for(act, qf.size)(qf)
+    K, Kd = _kernel_equal(act, qf, cf, e2, d2)
+    return shape, sw.ravel(), sb.ravel(), e2, K, Kd
 
 
 def c_map(act, c, sigma_w2, sigma_b2, q=None):
@@ -214,17 +318,11 @@ def c_map(act, c, sigma_w2, sigma_b2, q=None):
     0.318309886184
     """
     act = activation(act)
-    sw, sb = _variances(sigma_w2, sigma_b2)
-    ca = np.asarray(c, float)
-    if np.any(~np.isfinite(ca)) or np.any(np.abs(ca) > 1):
-        raise ValueError(f"c must lie in [-1, 1], got {c!r}")
-    sw, sb, ca = np.broadcast_arrays(sw, sb, ca)
-    qq = _qstar_or(act, q, sw, sb)
-    k, _ = activation_kernel(act, qq, qq, ca * qq)
-    qn = sw * activation_moments(act, qq)[0] + sb
+    shape, sw, sb, e2, K, _ = _c_args(act, c, sigma_w2, sigma_b2, q)
+    qn = sw * e2 + sb
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(qn > 0, (sw * k + sb) / np.where(qn > 0, qn, 1.0), 1.0)
-    return _out(np.clip(out, -1.0, 1.0))
+        out = np.where(qn > 0, (sw * K + sb) / np.where(qn > 0, qn, 1.0), 1.0)
+    return _out(np.clip(out, -1.0, 1.0).reshape(shape))
 
 
 def chi_c(act, c, sigma_w2, sigma_b2, q=None):
@@ -235,14 +333,86 @@ def chi_c(act, c, sigma_w2, sigma_b2, q=None):
     1.0
     """
     act = activation(act)
-    sw, sb = _variances(sigma_w2, sigma_b2)
-    ca = np.asarray(c, float)
-    if np.any(~np.isfinite(ca)) or np.any(np.abs(ca) > 1):
-        raise ValueError(f"c must lie in [-1, 1], got {c!r}")
-    sw, sb, ca = np.broadcast_arrays(sw, sb, ca)
-    qq = _qstar_or(act, q, sw, sb)
-    _, kd = activation_kernel(act, qq, qq, ca * qq)
-    return _out(sw * kd)
+    shape, sw, _, _, _, Kd = _c_args(act, c, sigma_w2, sigma_b2, q)
+    return _out((sw * Kd).reshape(shape))
+
+
+def _c_star_flat(act, sw, sb, qq, e2, d2, tol: float, max_iter: int, force_table: bool = False):
+    """c* and χ_c(c*) for flat arrays, q = q* (finite) and the moments at q given."""
+    x1 = sw * d2
+    res = np.ones(sw.shape)
+    slope = x1.copy()
+    chaos = np.flatnonzero(x1 > 1.0)
+    if not chaos.size:
+        return res, slope
+    s, b_, qv, qn = sw[chaos], sb[chaos], qq[chaos], sw[chaos] * e2[chaos] + sb[chaos]
+    c_out = np.ones(chaos.size)
+    k_out = x1[chaos].copy()
+    pending = np.ones(chaos.size, bool)
+    # the table route: Mehler's polynomial on the coefficient table, the root accepted where the
+    # series' tail bound at c* is below 1e-12 (the map is then known there to that accuracy)
+    use_table = table_eligible(act) and act.kernel_2d is None and (chaos.size >= _GRID_MIN or force_table)
+    if use_table:
+        M = mehler_table(act)
+        sel = np.flatnonzero((qv <= M.s_max ** 2) & (x1[chaos] > 1.0 + 1e-9))
+        if sel.size:
+            b2 = M.coefficients(qv[sel])
+            e2s, d2s = e2[chaos][sel], d2[chaos][sel]
+
+            def h(c):
+                k, kd, bk, bkd = M.kernel(b2, qv[sel], c, e2s, d2s)
+                return (s[sel] * k + b_[sel]) / qn[sel] - c, s[sel] * kd * qv[sel] / qn[sel] - 1.0, bk, s[sel] * kd, bkd
+
+            c, conv = _solve_corr(h, sel.size, tol, max_iter, upper=1.0)
+            _, _, bk, kd, bkd = h(c)
+            ok = conv & (bk <= 1e-12) & (bkd <= 1e-12 * np.maximum(1.0, kd))
+            c_out[sel[ok]], k_out[sel[ok]] = c[ok], kd[ok]
+            pending[sel[ok]] = False
+    idx = np.flatnonzero(pending)
+    if idx.size:
+        s2, b2_, q2, qn2 = s[idx], b_[idx], qv[idx], qn[idx]
+
+        e2p, d2p = e2[chaos][idx], d2[chaos][idx]
+
+        def g(c):
+            k, kd = _kernel_equal(act, q2, c, e2p, d2p, force_table=use_table)
+            return (s2 * k + b2_) / qn2 - c, s2 * kd * q2 / qn2 - 1.0, None, s2 * kd, None
+
+        gb = g(np.full(idx.size, 1 - 1e-9))[0]
+        at_one = gb >= 0  # chaotic only up to rounding: the map does not cross below the diagonal
+        c, conv = _solve_corr(g, idx.size, tol, max_iter, upper=1 - 1e-9, fixed=at_one)
+        c[at_one] = 1.0
+        kd = np.where(at_one, x1[chaos][idx], g(np.where(at_one, 0.0, c))[3])
+        c_out[idx], k_out[idx] = c, kd
+    res[chaos], slope[chaos] = c_out, k_out
+    return res, slope
+
+
+def _solve_corr(g, n, tol, max_iter, upper, fixed=None):
+    # safeguarded Newton on g(c) = map(c) − c in the bracket [−1, upper] with g(−1) >= 0 > g(upper−)
+    a = -np.ones(n)
+    b = np.full(n, float(upper))
+    x = np.zeros(n)
+    conv = np.zeros(n, bool) if fixed is None else fixed.copy()
+    resid = np.zeros(n)
+    for _ in range(max_iter):
+        if conv.all():
+            break
+        gx, dg = g(x)[:2]
+        resid = np.where(conv, 0.0, np.abs(gx))
+        conv |= resid <= tol
+        a = np.where(gx >= 0, x, a)
+        b = np.where(gx < 0, x, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xn = x - gx / dg
+        bad = ~np.isfinite(xn) | (xn <= a) | (xn >= b)
+        x = np.where(conv, x, np.where(bad, 0.5 * (a + b), xn))
+        conv |= (b - a) <= 1e-15
+    if not conv.all():
+        i = int(np.argmax(resid))
+        warnings.warn(f"c_star did not converge: residual {resid[i]:.3g} in the bracket [{a[i]:.6g}, {b[i]:.6g}]",
+                      RuntimeWarning, stacklevel=4)
+    return x, conv
 
 
 def c_star(act, sigma_w2, sigma_b2, q=None, *, tol: float = 1e-12, max_iter: int = 100):
@@ -250,7 +420,8 @@ def c_star(act, sigma_w2, sigma_b2, q=None, *, tol: float = 1e-12, max_iter: int
 
     :math:`c^*=1` in the ordered phase (:math:`\chi_1\le 1`); in the chaotic phase the other fixed point
     in [−1, 1), found by safeguarded Newton steps (slope :math:`\chi_c`) in the bracket
-    :math:`[-1, 1-10^{-9}]`.
+    :math:`[-1, 1)`.  On large inputs, quadrature built-ins use Mehler's series on a cached table of
+    Hermite coefficients where its tail bound at :math:`c^*` is below 1e-12, the 2-D quadrature elsewhere.
 
     >>> import nn_spectra as ns
     >>> ns.c_star("tanh", 1.0, 0.05)
@@ -260,44 +431,8 @@ def c_star(act, sigma_w2, sigma_b2, q=None, *, tol: float = 1e-12, max_iter: int
     sw, sb = _variances(sigma_w2, sigma_b2)
     shape = sw.shape
     qq = _qstar_or(act, q, sw, sb).ravel()
-    sw, sb = sw.ravel(), sb.ravel()
-    x1 = sw * activation_moments(act, qq)[1]
-    res = np.ones(sw.shape)
-    idx = np.flatnonzero(x1 > 1.0)
-    if idx.size:
-        s, b_, qv = sw[idx], sb[idx], qq[idx]
-        qn = s * activation_moments(act, qv)[0] + b_
-
-        def g(c):
-            k, kd = activation_kernel(act, qv, qv, c * qv)
-            return (s * k + b_) / qn - c, s * kd * qv / qn - 1.0
-
-        a = -np.ones(idx.size)
-        b = np.full(idx.size, 1 - 1e-9)
-        gb, _ = g(b)
-        at_one = gb >= 0  # chaotic only up to rounding: the map does not cross below the diagonal
-        x = np.zeros(idx.size)
-        conv = at_one.copy()
-        x[at_one] = 1.0
-        resid = np.zeros(idx.size)
-        for _ in range(max_iter):
-            if conv.all():
-                break
-            gx, dg = g(x)
-            resid = np.where(conv, 0.0, np.abs(gx))
-            conv |= resid <= tol
-            a = np.where(gx >= 0, x, a)
-            b = np.where(gx < 0, x, b)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                xn = x - gx / dg
-            bad = ~np.isfinite(xn) | (xn <= a) | (xn >= b)
-            x = np.where(conv, x, np.where(bad, 0.5 * (a + b), xn))
-            conv |= (b - a) <= 1e-15
-        if not conv.all():
-            i = int(np.argmax(resid))
-            warnings.warn(f"c_star did not converge at sigma_w2={s[i]}, sigma_b2={b_[i]}: residual {resid[i]:.3g}",
-                          RuntimeWarning, stacklevel=2)
-        res[idx] = x
+    e2, d2, _ = _moments_for(act, qq.size)(qq)
+    res, _ = _c_star_flat(act, sw.ravel(), sb.ravel(), qq, e2, d2, tol, max_iter)
     return _out(res.reshape(shape))
 
 
@@ -315,13 +450,13 @@ def depth_scales(act, sigma_w2, sigma_b2):
     """
     act = activation(act)
     sw, sb = _variances(sigma_w2, sigma_b2)
-    qq = _qstar_or(act, None, sw, sb)
-    e2, d2, e11 = activation_moments(act, qq)
-    slope_q = sw * (d2 + e11)
-    cs = np.asarray(c_star(act, sw, sb, q=qq), float)
-    _, kd = activation_kernel(act, qq, qq, cs * qq)
-    slope_c = sw * kd
-    return _out(_xi(slope_q)), _out(_xi(slope_c))
+    shape = sw.shape
+    qq = _qstar_or(act, None, sw, sb).ravel()
+    e2, d2, e11 = _moments_for(act, qq.size)(qq)
+    swf, sbf = sw.ravel(), sb.ravel()
+    slope_q = swf * (d2 + e11)
+    _, slope_c = _c_star_flat(act, swf, sbf, qq, e2, d2, 1e-12, 100)
+    return _out(_xi(slope_q).reshape(shape)), _out(_xi(slope_c).reshape(shape))
 
 
 def _xi(slope):
@@ -335,7 +470,9 @@ def critical_sigma_w2(act, sigma_b2, *, tol: float = 1e-10, max_iter: int = 200)
     r"""The critical line: :math:`\sigma_w^2` with :math:`\chi_1(\sigma_w^2,\sigma_b^2)=1` at each ``sigma_b2``.
 
     Found by bisection in :math:`\log\sigma_w^2` (χ₁ at the fixed point increases with σ_w²), each
-    evaluation solving for :math:`q^*`.
+    evaluation solving for :math:`q^*`; the bracket starts at :math:`[10^{-3}, 1]` and doubles
+    upwards.  Raises when χ₁ is not finite or no crossing is found (the activation never becomes
+    chaotic), rather than returning the end of the bracket.
 
     >>> import nn_spectra as ns
     >>> round(ns.critical_sigma_w2("relu", 0.0), 9)
@@ -347,30 +484,41 @@ def critical_sigma_w2(act, sigma_b2, *, tol: float = 1e-10, max_iter: int = 200)
         raise ValueError(f"sigma_b2 must lie in [0, inf), got {sigma_b2!r}")
     shape = sb.shape
     sb = sb.ravel()
+    mom = _moments_for(act, sb.size, force_table=True)
 
     def f(s):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.asarray(chi1(act, s, sb), float) - 1.0
+        q = _q_star_flat(act, s, sb, 1.0, 1e-13, 200, mom)
+        x1 = s * mom(np.where(np.isinf(q), _Q_INF_PROBE, q))[1]
+        if not np.all(np.isfinite(x1)):
+            i = int(np.flatnonzero(~np.isfinite(x1))[0])
+            raise ValueError(f"chi1 is not finite for activation {act.name!r} at sigma_w2={s[i]:.6g}, "
+                             f"sigma_b2={sb[i]:.6g}: no critical line")
+        return x1 - 1.0
 
     lo = np.full(sb.shape, 1e-3)
+    if np.any(f(lo) >= 0):
+        i = int(np.flatnonzero(f(lo) >= 0)[0])
+        raise ValueError(f"activation {act.name!r} is already chaotic (chi1 >= 1) at sigma_w2=1e-3, "
+                         f"sigma_b2={sb[i]:.6g}: no critical point above it")
     hi = np.full(sb.shape, 1.0)
-    for _ in range(60):
-        fh = f(hi)
-        need = fh < 0
-        if not need.any():
-            break
-        lo = np.where(need, hi, lo)
-        hi = np.where(need, hi * 2.0, hi)
-    else:
-        raise ValueError(f"no critical point found for activation {act.name!r} up to sigma_w2={hi.max():.3g}")
-    for _ in range(max_iter):
-        mid = np.sqrt(lo * hi)
-        fm = f(mid)
-        lo = np.where(fm < 0, mid, lo)
-        hi = np.where(fm < 0, hi, mid)
-        if np.all(hi - lo <= tol * hi):
-            break
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for _ in range(60):
+            fh = f(hi)
+            need = fh < 0
+            if not need.any():
+                break
+            lo = np.where(need, hi, lo)
+            hi = np.where(need, hi * 2.0, hi)
+        else:
+            raise ValueError(f"no critical point found for activation {act.name!r} up to sigma_w2={hi.max():.3g}")
+        for _ in range(max_iter):
+            mid = np.sqrt(lo * hi)
+            fm = f(mid)
+            lo = np.where(fm < 0, mid, lo)
+            hi = np.where(fm < 0, hi, mid)
+            if np.all(hi - lo <= tol * hi):
+                break
     return _out((0.5 * (lo + hi)).reshape(shape))
 
 

@@ -163,3 +163,26 @@ def test_verify_cases_pass_at_quick_size():
         res = case.run(case.quick_size, np.random.default_rng(0))
         assert res.distance <= case.tolerance_at(case.quick_size), (name, res.measurement)
         assert res.figure is not None
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_grid_route_agrees_with_pointwise_solvers(act):
+    # >= 256 points go through the cached tables (moments checked to 1e-12 at the cell midpoints,
+    # Hermite coefficients to 1e-10): compare with the pointwise quadrature solvers on a sample
+    w = np.linspace(0.6, 4.0, 16)
+    b = np.linspace(0.0, 0.3, 16)
+    W, B = np.meshgrid(w, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q = ns.q_star(act, W, B)
+        x1 = ns.chi1(act, W, B)
+        cs = ns.c_star(act, W, B)
+        cm = ns.c_map(act, 0.3, W, B)
+    idx = np.random.default_rng(5).choice(W.size, 8, replace=False)
+    for i in idx:
+        sw, sb = W.flat[i], B.flat[i]
+        qe = ns.q_star(act, sw, sb)
+        assert abs(q.flat[i] - qe) <= 1e-11 * max(1.0, qe)
+        assert abs(x1.flat[i] - ns.chi1(act, sw, sb)) <= 1e-10
+        assert abs(cs.flat[i] - ns.c_star(act, sw, sb)) <= 1e-8
+        assert abs(cm.flat[i] - ns.c_map(act, 0.3, sw, sb)) <= 1e-8
