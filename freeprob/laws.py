@@ -127,6 +127,16 @@ class Semicircle(Law):
         t = self._t(x)
         return 0.5 + (t * np.sqrt(1 - t * t) + np.arcsin(t)) / np.pi
 
+    def _ppf(self, q):
+        # bisection for t in [−1, 1] on the closed-form cdf, then x = m + r t: no overflow of the
+        # midpoint for a mean near 1e308, and 60 halvings reach the spacing of doubles in t
+        lo, hi = np.full(q.shape, -1.0), np.full(q.shape, 1.0)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            right = 0.5 + (mid * np.sqrt(1 - mid * mid) + np.arcsin(mid)) / np.pi >= q
+            hi, lo = np.where(right, mid, hi), np.where(right, lo, mid)
+        return self._mean + self._r * hi
+
     def _moments(self, n):
         # moments of the centred law: m_{2k} = var^k Catalan(k), by Catalan(k) = Catalan(k−1)·2(2k−1)/(k+1)
         # in floats; then binomial shift by the mean
@@ -224,7 +234,9 @@ class Atoms(Law):
 
     def _moments(self, n):
         k = np.arange(1, n + 1)
-        return (self._weights[:, None] * self._points[:, None] ** k[None, :]).sum(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            m = (self._weights[:, None] * self._points[:, None] ** k[None, :]).sum(axis=0)
+        return _finite_moments(m, n, repr(self))
 
     def _kernel_spec(self):
         return ck.ATOMS, np.concatenate([self._points, self._weights])
@@ -389,6 +401,11 @@ class Arcsine(Law):
     def _cdf(self, x):
         return 2.0 / np.pi * np.arcsin(np.sqrt(_fraction(x, self._lo, self._hi)))
 
+    def _ppf(self, q):
+        # invert F = (2/π) arcsin sqrt(t): t = sin²(πq/2), x = a(1 − t) + b t (no b − a overflow)
+        t = np.sin(0.5 * np.pi * q) ** 2
+        return self._lo * (1 - t) + self._hi * t
+
     def _moments(self, n):
         # centred law on [-r, r]: m_{2k} = r^{2k} binom(2k, k) / 4^k, by binom(2k,k)/4^k =
         # binom(2k−2,k−1)/4^(k−1) · (2k−1)/(2k), in floats; shift binomially
@@ -522,7 +539,7 @@ class Uniform(Law):
         cm[0] = 1.0
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(1, n // 2 + 1):
-                cm[2 * k] = c ** (2 * k) / (2 * k + 1)
+                cm[2 * k] = np.float64(c) ** (2 * k) / (2 * k + 1)  # numpy power: inf, not OverflowError
         return _float_moments(n, cm, m, repr(self))
 
     def r_transform(self, w):
@@ -573,21 +590,24 @@ class KestenMcKay(Law):
         return (-self._r, self._r)
 
     def _cauchy(self, z):
+        # numerator and denominator divided by d, so that d·sqrt(z² − r²) cannot overflow for d ~ 1e308
         d = self._d
-        return 2 * (d - 1) / ((d - 2) * z + d * _sqrt_cut(z, -self._r, self._r))
+        return (2 - 2 / d) / ((1 - 2 / d) * z + _sqrt_cut(z, -self._r, self._r))
 
     def _cauchy_derivative(self, z):
         d = self._d
         s = _sqrt_cut(z, -self._r, self._r)
-        den = (d - 2) * z + d * s
-        return -2 * (d - 1) * ((d - 2) + d * z / s) / den ** 2
+        den = (1 - 2 / d) * z + s
+        return -(2 - 2 / d) * ((1 - 2 / d) + z / s) / den ** 2
 
     def _pdf(self, x):
-        d = self._d
-        inside = np.abs(x) < self._r
-        # d² − x² > 0 inside the support (d² − r² = (d−2)² ≥ 0); at d = 2 the pole sits on the edges
+        # r sqrt(1 − (x/r)²) / (2π (d − x²/d)): the same density without r² or d² (overflow near 1e308);
+        # d − x²/d > 0 inside the support (d² − r² = (d−2)² ≥ 0), at d = 2 the pole sits on the edges
+        d, r = self._d, self._r
+        inside = np.abs(x) < r
+        u = np.where(inside, x / r, 0.0)
         xi = np.where(inside, x, 0.0)
-        return np.where(inside, d * np.sqrt(self._r ** 2 - xi * xi) / (2 * np.pi * (d * d - xi * xi)), 0.0)
+        return np.where(inside, r * np.sqrt(1 - u * u) / (2 * np.pi * (d - xi * (xi / d))), 0.0)
 
     def _cdf(self, x):
         # x = r sin θ:  ∫ρ = (d/2π)[θ − ((d−2)/d) arctan((d−2) tan θ / d)] + 1/2, written with arctan2
@@ -597,11 +617,26 @@ class KestenMcKay(Law):
         return 0.5 + d / (2 * np.pi) * (th - (d - 2) / d * np.arctan2((d - 2) * np.sin(th), d * np.cos(th)))
 
     def _moments(self, n):
-        from .combinatorics import free_cumulants_to_moments, moments_to_free_cumulants
+        # closed walks of length 2k from the root of the d-regular tree:
+        #   m_2k = Σ_{j=1..k} j/(2k−j) · C(2k−j, k) · d^j (d−1)^(k−j),
+        # summed in logarithms (an overflow is reported, not silent; O(n²) instead of the O(n³)
+        # moment–cumulant recursion)
+        from scipy.special import gammaln
 
-        # KM(d) = β^{⊞d}: free cumulants are d times those of the symmetric Bernoulli law
-        beta = np.array([0.0 if k % 2 else 1.0 for k in range(1, n + 1)])
-        return free_cumulants_to_moments(self._d * np.asarray(moments_to_free_cumulants(beta), dtype=float))
+        d = self._d
+        out = np.zeros(n)
+        ld, ld1 = np.log(d), (np.log(d - 1) if d > 1 else -np.inf)
+        for k in range(1, n // 2 + 1):
+            j = np.arange(1, k + 1)
+            logs = (np.log(j) - np.log(2 * k - j) + gammaln(2 * k - j + 1) - gammaln(k + 1) - gammaln(k - j + 1)
+                    + j * ld + np.where(k - j > 0, (k - j) * ld1, 0.0))
+            top = logs.max()
+            with np.errstate(over="ignore"):
+                out[2 * k - 1] = np.exp(top) * np.exp(logs - top).sum() if top < 710 else np.inf
+            if not np.isfinite(out[2 * k - 1]):
+                out[2 * k - 1:] = np.inf  # higher orders are larger still
+                break
+        return _finite_moments(out, n, repr(self))
 
     def __repr__(self):
         return f"kesten_mckay(d={self._d:g})"

@@ -69,12 +69,16 @@ class Normal(Law):
         return self._m + self._s * special.ndtri(q)
 
     def _moments(self, n):
-        # E[(m + σZ)^k] from the probabilists' Hermite moments E[Z^{2j}] = (2j−1)!!
-        from math import comb
+        # E[(m + σZ)^k] from the centred moments σ^{2j}(2j−1)!! (a float recursion, so a large n
+        # overflows to inf and is reported, instead of an OverflowError from int -> float)
+        from .laws import _float_moments
 
-        cz = [0.0 if j % 2 else float(special.factorial2(j - 1, exact=True)) if j else 1.0 for j in range(n + 1)]
-        return np.array([sum(comb(k, j) * self._s ** j * cz[j] * self._m ** (k - j) for j in range(k + 1))
-                         for k in range(1, n + 1)])
+        c = np.zeros(n + 1)
+        c[0] = 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for j in range(1, n // 2 + 1):
+                c[2 * j] = c[2 * j - 2] * self._s ** 2 * (2 * j - 1)
+        return _float_moments(n, c, self._m, repr(self))
 
     @property
     def mean(self):
