@@ -1,26 +1,30 @@
-r"""The law of a self-adjoint polynomial in free random variables.
+r"""The law of a self-adjoint polynomial in free random variables, on the :class:`~freeprob.SolvedLaw` engine.
 
-:func:`polynomial_law` linearizes ``p`` (:mod:`.linearization`), then evaluates
+:func:`polynomial_law` first *standardizes*: every variable is written
+:math:`x_j = m_j + s_j u_j` with :math:`(m_j, s_j)` its centre and scale, and the polynomial
+:math:`p = c + s\,\tilde p` with :math:`(c, s)` the exact mean and standard deviation of p
+(exact rational moments from the free cumulants, :mod:`.nc_moments`).  The standardized
+polynomial :math:`\tilde p(u)` has coefficients of order one whatever the scale of the inputs, so
+every tolerance of the engine is relative and the law of :math:`a\,p + b` (or of p in variables
+scaled by a) is the affine image of the law of p for any representable a.
 
-.. math:: G_p(z) = \lim_{\varepsilon\downarrow 0}\bigl[G_L(\Lambda_\varepsilon(z))\bigr]_{11},
-          \qquad \Lambda_\varepsilon(z) = \operatorname{diag}(z, i\varepsilon, \dots, i\varepsilon),
+:math:`\tilde p` is linearized (:mod:`.linearization`) into a self-adjoint pencil
+:math:`L = a_0 + \sum_j a_j u_j` and
 
-with the operator-valued semicircle fixed point (:mod:`.semicircular_ov`, numba) when every
-variable is semicircular and with matrix-valued subordination (:mod:`.ov_subordination`) otherwise.
-We use :math:`\varepsilon = 10^{-10}\,B` with B a bound on the norm of p; the error this leaves is
-:math:`O(\varepsilon)` because the Schur complement of :math:`\Lambda_\varepsilon - L` is
-:math:`z - p + i\varepsilon\, r Q^{-2} r^* + O(\varepsilon^2)`.
+.. math:: \tilde G(\tilde z) = \bigl[G_L(\operatorname{diag}(\tilde z, 0, \dots, 0))\bigr]_{11},
 
-The density is :math:`-\operatorname{Im} G_p(x + i\varepsilon)/\pi`; moments are exact
-(:mod:`.nc_moments`, from the variables' free cumulants) and :meth:`PolynomialLaw.solver_moments`
-recomputes them from the solver by the contour integral
-:math:`m_k = \frac{1}{2\pi}\int_0^{2\pi} (Re^{i\theta})^{k+1} G_p(Re^{i\theta})\,d\theta`.
-Atoms: a polynomial in free semicirculars has none (Mai–Speicher–Weber 2017); otherwise
-candidates are the peaks of :math:`-y\operatorname{Im}G_p(x+iy)` on a grid, and a mass is
-:math:`\lim_{y\downarrow0} -y\operatorname{Im} G_p(a+iy)`, extrapolated quadratically from three heights.
+a fixed point stated exactly at the regulariser 0 (:mod:`.pencil_systems`): the
+operator-valued semicircle equation when every variable is semicircular, matrix-valued
+subordination otherwise; both with exact Jacobians.  The engine continues the fixed point from
+:math:`i\infty`, solves it *on* the real axis for the density, finds the support's edges where its
+Jacobian is singular and computes the cdf by a contour integral of G.
+
+Atoms are exact (:mod:`.atoms`): a rank computation over the linearization
+(Shlyakhtenko–Skoufranis for non-atomic inputs: none; Arizmendi–Cébron–Speicher–Yin otherwise).
 """
 from __future__ import annotations
 
+import math
 import warnings
 from fractions import Fraction
 from functools import cached_property
@@ -29,38 +33,60 @@ from typing import Mapping
 import numpy as np
 import sympy
 
-from ..law import Law, _check_order, tabulated_cdf
+from ..affine import AffineLaw, affine
+from ..law import Law, _check_order
 from ..laws import Semicircle
+from ..solved import ConvergenceError, SolvedLaw, location_scale
+from .atoms import exact_atoms
 from .linearization import Pencil, linearize
 from .nc_moments import polynomial_moments
-from .ov_subordination import MatrixVariable, solve_subordination
-from .semicircular_ov import solve_semicircular
-from .variables import poly_to_words
+from .pencil_systems import SemicircularSystem, SubordinationSystem
+from .variables import poly_to_words, words_to_sympy
 
 __all__ = ["PolynomialLaw", "polynomial_law", "ConvergenceError", "ConvergenceWarning"]
 
 
-class ConvergenceError(ValueError):
-    """The matrix-valued fixed point did not converge at some point."""
-
-
 class ConvergenceWarning(RuntimeWarning):
-    """The matrix-valued fixed point did not converge at some density grid points."""
+    """A fixed point did not converge at some points of a grid (kept for compatibility)."""
 
 
-class PolynomialLaw(Law):
+def _is_semicircular(law: Law) -> bool:
+    return isinstance(law, Semicircle) or (isinstance(law, AffineLaw) and isinstance(law.base, Semicircle))
+
+
+def _substitute(words: dict, loc: list[float], scale: list[float]) -> dict:
+    """Words of p(m + s u) in the variables u (floats): expand every letter x_i = m_i + s_i u_i."""
+    out: dict[tuple, float] = {}
+    for w, c in words.items():
+        terms = {(): float(c)}
+        for i in w:
+            nxt: dict[tuple, float] = {}
+            for t, v in terms.items():
+                if loc[i] != 0.0:
+                    nxt[t] = nxt.get(t, 0.0) + v * loc[i]
+                nxt[t + (i,)] = nxt.get(t + (i,), 0.0) + v * scale[i]
+            terms = nxt
+        for t, v in terms.items():
+            out[t] = out.get(t, 0.0) + v
+    return {w: c for w, c in out.items() if c != 0.0}
+
+
+class PolynomialLaw(SolvedLaw):
     """Spectral law of a self-adjoint polynomial in free variables (see the module docstring).
 
     Attributes
     ----------
+    polynomial : sympy.Expr
+        The polynomial.
     pencil : Pencil
-        The verified self-adjoint linearization; ``pencil.size`` is its size.
+        The verified self-adjoint linearization of the polynomial; ``pencil.size`` is its size.
+    std_pencil : Pencil
+        The linearization of the standardized polynomial the solver uses.
     solver : str
         ``"semicircular"`` (Helton–Rashidi Far–Speicher) or ``"subordination"`` (Belinschi–Mai–Speicher).
     """
 
     name = "polynomial_law"
-    _RES_TOL = 1e-9
 
     def __init__(self, p, laws: Mapping):
         if not isinstance(laws, Mapping):
@@ -88,184 +114,92 @@ class PolynomialLaw(Law):
         self.variables = variables
         self.laws = tuple(laws[v] for v in variables)
         self.words = poly_to_words(p, variables)
-        self.pencil: Pencil = linearize(p, variables)
-        self.solver = "semicircular" if all(isinstance(l, Semicircle) for l in self.laws) else "subordination"
-        norms = [max(abs(a), abs(b)) for a, b in (l.support for l in self.laws)]
-        bound = sum(abs(float(c)) * float(np.prod([norms[i] for i in w])) for w, c in self.words.items())
-        self._bound = max(bound, 1e-12)
-        self._eps = 1e-10 * max(self._bound, 1.0)
+        if not any(len(w) for w in self.words):
+            raise ValueError(f"p = {p} is constant; its law is the point mass fp.atoms([{p}])")
+        self.pencil: Pencil = linearize(p, variables)  # validates self-adjointness, verified
+        # -- standardization: variables, then the polynomial ------------------------------------
+        frames = [location_scale(l) for l in self.laws]
+        self._var_loc = [float(c) for c, _ in frames]
+        self._var_scale = [float(s) for _, s in frames]
+        self.std_laws = tuple(Semicircle() if _is_semicircular(l) else affine(l, 1.0 / s, -c / s)
+                              for l, (c, s) in zip(self.laws, frames))
+        wu = _substitute(self.words, self._var_loc, self._var_scale)
+        big = max(abs(c) for w, c in wu.items() if w)
+        wu = {w: c / big for w, c in wu.items()}
+        deg = max(len(w) for w in wu)
+        cum = [l.free_cumulants(max(2 * deg, 1)) if not isinstance(l, Semicircle) else [0.0, 1.0] + [0.0] * (2 * deg)
+               for l in self.std_laws]
+        m1, m2 = polynomial_moments(wu, cum, 2)
+        var = m2 - m1 * m1
+        if var <= 0:
+            raise ValueError(f"p = {p} is almost surely constant for these laws (variance 0)")
+        sd = math.sqrt(float(var))
+        self._loc = big * float(m1)
+        self._scale = big * sd
+        if not (np.isfinite(self._loc) and np.isfinite(self._scale) and self._scale > 0):
+            raise ValueError(f"the centre and scale of p = {p} are not representable ({self._loc}, {self._scale})")
+        self.std_words = {w: ((c - float(m1)) if not w else c) / sd for w, c in wu.items()}
+        if () not in self.std_words and m1 != 0:
+            self.std_words[()] = -float(m1) / sd
+        self.std_pencil: Pencil = linearize(words_to_sympy(self.std_words, variables), variables)
+        self.solver = "semicircular" if all(isinstance(l, Semicircle) for l in self.std_laws) else "subordination"
+        if self.solver == "semicircular":
+            self._system = SemicircularSystem(self.std_pencil.a0, self.std_pencil.a)
+        else:
+            self._system = SubordinationSystem(self.std_pencil.a0, self.std_pencil.a, self.std_laws)
+        norms = [max(abs(a), abs(b)) for a, b in (l.support for l in self.std_laws)]
+        self._std_bound = sum(abs(c) * float(np.prod([norms[i] for i in w])) for w, c in self.std_words.items() if w)
         self._freeze()
 
-    # -- solver ----------------------------------------------------------------------
-    def _solve(self, x: np.ndarray, y: np.ndarray, eps: float):
-        """``(G_11, residual)`` at ``Λ = diag(x + i y, i eps, ...)``."""
-        x = np.ascontiguousarray(np.asarray(x, dtype=float).ravel())
-        y = np.ascontiguousarray(np.broadcast_to(np.asarray(y, dtype=float), x.shape).copy())
-        top = 10.0 * max(self._bound, 1.0)
-        pen = self.pencil
-        if self.solver == "semicircular":
-            a0 = pen.a0.astype(complex)
-            A = []
-            for law, a in zip(self.laws, pen.a):
-                a0 = a0 + law.mean * a
-                A.append(np.sqrt(law.var) * a)
-            heights = np.geomspace(top, min(eps, float(y.min())), 25)
-            G, r = solve_semicircular(np.ascontiguousarray(a0), np.ascontiguousarray(np.array(A, dtype=complex)),
-                                      x, y, float(eps), heights, 1e-13)
-        else:
-            mv = [MatrixVariable(a, law) for a, law in zip(pen.a, self.laws)]
-            G, r = solve_subordination(pen.a0, mv, x, y, float(eps), top)
-        return G[:, 0, 0], r
+    # -- the engine's interface --------------------------------------------------------------
+    def _frame(self):
+        return self._loc, self._scale
 
-    def _checked(self, x, y, eps, *, warn: bool, mask: bool = False):
-        g, r = self._solve(x, y, eps)
-        bad = ~np.isfinite(g) | ~(r <= self._RES_TOL)
-        if mask:
-            return g, ~bad
-        if np.any(bad):
-            i = int(np.argmax(np.where(np.isfinite(r), r, np.inf)))
-            msg = (f"{self.solver} fixed point for {self.polynomial} did not converge at "
-                   f"z = {complex(x[i], y[i])!r} (relative residual {r[i]:.3g}); {int(bad.sum())} of {len(bad)} points")
-            if not warn or not np.all(np.isfinite(g)):
-                raise ConvergenceError(msg)
-            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-        return g
+    def _start(self, z):
+        return self._system.start(z)
 
-    def _cauchy(self, z):
-        z = np.asarray(z, dtype=complex)
-        shape = z.shape
-        z = z.ravel()
-        y = np.where(z.imag > 0, z.imag, 1e-13 * self._bound)
-        eps = min(self._eps, float(y.min()))
-        # G(eps) = G(0) + c eps + O(eps²): Richardson removes the regulariser's first-order error
-        g = 2 * self._checked(z.real, y, eps, warn=False) - self._checked(z.real, y, 2 * eps, warn=False)
-        g = np.where(z.imag > 0, g, g.real)
-        return g.reshape(shape)
+    def _residual(self, z, u):
+        return self._system.residual(z, u)
 
-    # -- support and atoms -----------------------------------------------------------
-    @cached_property
-    def atoms(self):
-        if self.solver == "semicircular":
-            # nonconstant polynomials in free semicirculars have no atoms (Mai–Speicher–Weber 2017)
-            return np.empty(0), np.empty(0)
-        # heights stay >= 0.5% of the norm bound: closer to an atom the subordination
-        # Newton iteration loses its basin (see the report of known limitations)
-        B = self._bound
-        y0 = 2e-2 * B
-        xs = np.linspace(-B, B, 201)
-        m = -y0 * self._checked(xs, np.full(xs.shape, y0), 1e-4 * y0, warn=False).imag
-        cand = [i for i in range(1, len(xs) - 1) if m[i] >= m[i - 1] and m[i] >= m[i + 1] and m[i] > 0.05]
-        pts, mass = [], []
-        for i in cand:
-            # refine the location on a local grid, then extrapolate the mass linearly to y = 0
-            loc = np.linspace(xs[i - 1], xs[i + 1], 41)
-            ml = -y0 * self._checked(loc, np.full(loc.shape, y0), 1e-4 * y0, warn=False).imag
-            a = float(loc[np.argmax(ml)])
-            # second pass at a quarter of the height: less bias from a density next to the atom
-            y3 = 0.25 * y0
-            loc = np.linspace(a - y0, a + y0, 81)
-            ml = -y3 * self._checked(loc, np.full(loc.shape, y3), 1e-4 * y3, warn=False).imag
-            a = float(loc[np.argmax(ml)])
-            if abs(a) < 1e-3 * (xs[1] - xs[0]):
-                a = 0.0
-            # m(y) = -y Im G(a + iy) = mass + c1 y + c2 y² (c1 = π ρ(a), c2 from a density gap):
-            # quadratic extrapolation from three heights
-            ys = np.array([1e-2, 7e-3, 5e-3]) * B
-            g = self._checked(np.full(3, a), ys, 1e-4 * ys[-1], warn=False)
-            ms = -ys * g.imag
-            m0 = float(np.polyfit(ys, ms, 2)[-1])
-            m1, m2 = ms[0], ms[-1]
-            # an atom keeps m(y) nearly constant; a density peak gives m ∝ y, a 1/sqrt edge m ∝ sqrt(y)
-            # (ratio 0.5 and 0.71 for the heights used)
-            if m0 > 1e-3 and m2 > 0.8 * m1:
-                pts.append(a)
-                mass.append(float(m0))
-        return np.array(pts), np.array(mass)
+    def _g(self, z, u):
+        return self._system.g(z, u)
 
-    @cached_property
-    def _ac_hull(self):
-        B = self._bound
-        xs = np.linspace(-B, B, 1601)
-        d, ok = self._raw_pdf(xs, mask=True)
-        # points where the solver failed (next to atoms) do not decide where the density lives
-        d = np.where(ok, d, 0.0)
-        pos = np.where(d > 1e-7 * max(d.max(), 1e-300))[0]
-        if not len(pos):
-            return None
-        lo, hi = xs[max(pos[0] - 1, 0)], xs[min(pos[-1] + 1, len(xs) - 1)]
-        # zoom twice on each edge
-        for _ in range(2):
-            step = xs[1] - xs[0]
-            xl = np.linspace(lo, lo + 2 * step, 201)
-            xh = np.linspace(hi - 2 * step, hi, 201)
-            (dl, okl), (dh, okh) = self._raw_pdf(xl, mask=True), self._raw_pdf(xh, mask=True)
-            dl, dh = np.where(okl, dl, 0.0), np.where(okh, dh, 0.0)
-            thr = 1e-7 * max(d.max(), 1e-300)
-            lo = xl[max(np.argmax(dl > thr) - 1, 0)]
-            hi = xh[min(len(xh) - 1 - np.argmax(dh[::-1] > thr) + 1, len(xh) - 1)]
-            xs = xl
-        return float(lo), float(hi)
+    def _admissible(self, z, u):
+        # on the physical branch Im G <= 0 (resp. Im ω >= 0) as matrices
+        return self._system.admissible(z, u) & (self._system.g(z, u).imag <= 1e-12 * (1 + np.abs(z)))
 
-    @cached_property
-    def support(self):
-        pts, _ = self.atoms
-        hull = self._ac_hull
-        ends = ([] if hull is None else list(hull)) + list(pts)
-        if not ends:
-            raise ConvergenceError(f"could not locate the support of {self.polynomial}")
-        return (float(min(ends)), float(max(ends)))
-
-    # -- densities -------------------------------------------------------------------
-    def _raw_pdf(self, x, mask: bool = False):
-        eps = self._eps
-        g, ok = self._checked(x, np.full(np.shape(x), eps), eps, warn=True, mask=True)
-        dens = -g.imag / np.pi
-        if self.solver == "subordination":
-            # laws with atoms are possible here: an atom of mass w adds w·eps/(π d²) at distance d,
-            # linear in eps, so the Richardson combination 2ρ(eps) - ρ(2 eps) removes it without
-            # locating the atom or using its (estimated) mass; it also removes the O(eps) smoothing
-            g2, ok2 = self._checked(x, np.full(np.shape(x), 2 * eps), 2 * eps, warn=True, mask=True)
-            dens = 2 * dens + g2.imag / np.pi
-            ok &= ok2
+    def _solve(self, z):
+        # Polynomial laws have interior points where the density is infinite (x³ and x·y·x at 0,
+        # like |t|^{-2/3}); there |G~| grows without bound as Im z -> 0 and the continuation stalls
+        # at a height where |G~| is already > 1e3.  Such a point, or an exact atom, is returned
+        # with the state reached (an infinite density stays "inside"); any other failure raises.
+        z = np.ascontiguousarray(np.atleast_1d(z), dtype=np.complex128)
+        u, res, ok = self._solve_raw(z)
         if not np.all(ok):
-            i = int(np.argmax(~ok))
-            warnings.warn(f"{self.solver} fixed point for {self.polynomial} did not converge at "
-                          f"{int((~ok).sum())} of {len(ok)} points, e.g. x = {x[i]!r}; their density is unreliable",
-                          ConvergenceWarning, stacklevel=3)
-        dens = np.maximum(dens, 0.0)
-        return (dens, ok) if mask else dens
+            bad = np.flatnonzero(~ok)
+            with np.errstate(all="ignore"):
+                g = self._system.g(z[bad], u[bad])
+            singular = (res[bad] <= 1e3 * self.tol) & (np.abs(g) > 1e3) & np.isfinite(g)
+            # at an atom (exact, known) G~ ~ w/(z~ - a~): the engine never uses the value there
+            pa, _ = self._std_atoms()
+            if len(pa):
+                singular |= np.min(np.abs(z[bad, None].real - pa[None, :]), axis=1) <= 1e-9
+            ok[bad[singular]] = True
+        if not np.all(ok):
+            i = int(np.argmax(np.where(ok, -1.0, np.where(np.isfinite(res), res, np.inf))))
+            c, s = self.frame
+            raise ConvergenceError(
+                f"{self.name}: the fixed-point system did not converge at z = {c + s * z[i]!r} "
+                f"(residual {res[i]:.3g}, tolerance {self.tol:.1g})", point=c + s * z[i], residual=float(res[i]))
+        return u
 
-    def _pdf(self, x):
-        # no support scan here: outside the support the boundary values are ~eps-small anyway
-        out = self._raw_pdf(x)
-        # the density is not defined at an atom; zero it there once the atoms are known
-        # (computing them is expensive and not needed elsewhere in the density)
-        pts, _ = self.__dict__.get("atoms", (np.empty(0), None))
-        if len(pts):
-            out = np.where(np.isin(x, pts), 0.0, out)
-        return out
+    def _hull(self):
+        c = float(self.std_words.get((), 0.0))
+        return (c - self._std_bound, c + self._std_bound)
 
-    @cached_property
-    def _cdf_table(self):
-        hull = self._ac_hull
-        if hull is None:
-            return np.array([0.0, 1.0]), np.array([0.0, 0.0])
-        a, b = hull
-        t = np.linspace(0, np.pi, 2001)
-        x = 0.5 * (a + b) - 0.5 * (b - a) * np.cos(t)
-        d, ok = self._raw_pdf(x, mask=True)
-        d = np.where(ok, d, 0.0)  # non-converged points (next to atoms) were reported by a warning
-        # trapezoid in θ of ρ(x(θ)) x'(θ): spectrally accurate for square-root edges
-        f = d * 0.5 * (b - a) * np.sin(t)
-        c = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(t))])
-        return x, c
-
-    def ac_mass(self) -> float:
-        """Mass of the absolutely continuous part, integrated from the density (not renormalised)."""
-        return float(self._cdf_table[1][-1])
-
-    def _cdf(self, x):
-        return tabulated_cdf(x, self._cdf_table, self.atoms)
+    def _exact_atoms(self):
+        pts, w = exact_atoms(self.std_pencil, self.std_words, self.std_laws)
+        return self._loc + self._scale * pts, w
 
     # -- moments ---------------------------------------------------------------------
     def exact_moments(self, n: int) -> list[Fraction]:
@@ -279,16 +213,27 @@ class PolynomialLaw(Law):
     def _moments(self, n):
         return np.array([float(m) for m in self.exact_moments(n)])
 
+    def ac_mass(self) -> float:
+        """Mass of the absolutely continuous part, integrated from the density (:meth:`check_mass`)."""
+        return self.check_mass() - float(self.atoms[1].sum())
+
     def solver_moments(self, n: int, nodes: int = 128) -> np.ndarray:
-        """Moments recomputed from the solver: trapezoid rule for the contour integral on a circle."""
+        """Moments recomputed from the solver: trapezoid rule for the contour integral
+        :math:`m_k = \\frac{1}{2\\pi}\\int_0^{2\\pi} (Re^{i\\theta})^{k+1} G(Re^{i\\theta})\\,d\\theta`
+        on a circle around the support."""
         n = _check_order(n)
-        R = 1.5 * max(self._bound, 1e-3)
+        a, b = self._hull()
+        c, s = self.frame
+        R = 1.5 * s * max(abs(a), abs(b), 1e-3)
         th = 2 * np.pi * (np.arange(nodes // 2) + 0.5) / nodes  # upper half; conjugate symmetry gives the rest
-        z = R * np.exp(1j * th)
-        g = self._cauchy(z)
+        w = c + R * np.exp(1j * th)
+        g = self._cauchy(w)
         k = np.arange(1, n + 1)
-        # mean over the full circle of z^{k+1} G(z) = Re of the mean over the upper half
-        return np.real((z[None, :] ** (k[:, None] + 1) * g[None, :]).mean(axis=1))
+        # moments about the centre c, then the binomial shift back
+        mc = np.real(((w - c)[None, :] ** (np.arange(0, n + 1)[:, None] + 1) * g[None, :]).mean(axis=1))
+        from math import comb
+
+        return np.array([sum(comb(j, i) * mc[i] * c ** (j - i) for i in range(j + 1)) for j in k])
 
     def __repr__(self):
         args = ", ".join(f"{v}={l!r}" for v, l in zip(self.variables, self.laws))

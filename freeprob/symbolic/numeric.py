@@ -1,23 +1,36 @@
-r"""Numeric evaluation of an algebraic law: branch tracking from :math:`z = i\infty`.
+r"""Numeric evaluation of an algebraic law on the :class:`~freeprob.SolvedLaw` engine.
 
-:class:`NumericAlgebraicLaw` is a :class:`freeprob.law.Law` whose Cauchy transform at ``z`` is
-found by following the right root of :math:`P(G, z) = 0` along the vertical path
-:math:`x + iy`, from a height :math:`H` where the root closest to the moment series
-:math:`\sum_k m_k z^{-k-1}` is unambiguously the Cauchy transform, down to ``Im z`` (or to the
-real axis, for densities).  At each step all roots are computed at once (companion matrices,
-vectorised over points) and the one nearest the extrapolation of the path is kept.
-Choosing "the root with the largest imaginary part" instead fails in general.
+:class:`NumericAlgebraicLaw` states the branch of :math:`P(G, z) = 0` that is the Cauchy transform
+as a fixed-point system for the engine: the state is :math:`\tilde G` itself, the residual
+:math:`\tilde P(\tilde G, \tilde z)` of the polynomial rewritten in the law's standardized
+coordinates (:math:`z = c + s\tilde z`, :math:`G = \tilde G/s`, :math:`(c, s)` the exact mean and
+standard deviation), divided by the sum of the moduli of its terms (a relative residual), the
+Jacobian :math:`\partial_G \tilde P` likewise.  The start at :math:`i\infty` is the root nearest
+the moment series :math:`\sum_k \tilde m_k \tilde z^{-k-1}`; the engine continues it to the real
+axis, finds the edges where :math:`\partial_G P = 0` (the discriminant) and computes the cdf.
 
-The support is computed exactly: its edges are real roots of the discriminant of P in G (and
-atoms are real roots of the leading coefficient), isolated by SymPy; between consecutive
-candidate points the density is either positive everywhere or zero.
+Atoms are exact: they sit at real roots a of the leading coefficient of P in G, and the mass is the
+residue of the Cauchy branch there.  With :math:`G = H/(z-a)` the Newton polygon of P at a gives
+the possible residues as the nonzero roots of :math:`\sum_{j\in J} q_j(a)\,f'(a)^{\nu_j} H^j`, where
+f is the irreducible factor of the leading coefficient vanishing at a, :math:`\nu_j` the
+multiplicity of f in the coefficient :math:`c_j = f^{\nu_j} q_j` of :math:`G^j` (exact polynomial
+division) and J the indices minimising :math:`\nu_j - j`.  The solver only *selects* among these
+exact candidates (the one within 1e-3 of :math:`-y\operatorname{Im}G(a+iy)`, y = 1e-10 in
+standardized units; none within reach means no atom, e.g. an inverse-square-root edge).
+
+The continuation itself is the law's own root tracking (:meth:`NumericAlgebraicLaw._solve_fast`:
+nearest root to an extrapolated path, all roots by companion matrices), because next to an atom
+two branches share the pole and a residual-decreasing Newton step can jump between them; the
+engine polishes on the axis, locates edges and computes the cdf.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import sympy as sp
 
-from ..law import Law
+from ..solved import SolvedLaw
 from .algebraic import G, AlgebraicLaw, z
 
 __all__ = ["NumericAlgebraicLaw", "candidate_points"]
@@ -38,7 +51,7 @@ def candidate_points(law: AlgebraicLaw) -> list:
     return sorted(pts, key=lambda r: float(sp.N(r, 30)))
 
 
-class NumericAlgebraicLaw(Law):
+class NumericAlgebraicLaw(SolvedLaw):
     """The numeric face of an :class:`~freeprob.symbolic.AlgebraicLaw` with numeric parameters.
 
     >>> from freeprob.symbolic import semicircle
@@ -55,41 +68,75 @@ class NumericAlgebraicLaw(Law):
                 "(law.to_numeric({symbol: value}))"
             )
         self.law = law
-        p = sp.Poly(law.polynomial, G, z)
-        deg = p.degree(G)
-        # coefficient of G^j as a numpy polynomial in z (highest power first)
-        coeffs = []
+        m1, m2 = (sp.nsimplify(m, rational=True) if isinstance(m, sp.Float) else sp.sympify(m)
+                  for m in law.moments(2))
+        var = sp.nsimplify(m2 - m1 ** 2)
+        c = sp.nsimplify(m1)
+        s = sp.sqrt(var) if var != 0 else sp.Integer(1)
+        self._loc, self._scale = float(sp.N(c, 30)), float(sp.N(s, 30))
+        if not (math.isfinite(self._loc) and math.isfinite(self._scale) and self._scale > 0):
+            raise ValueError(f"{law!r}: centre and scale are not representable ({self._loc}, {self._scale})")
+        # coefficient of G^j in factored form c_j(z) = L_j prod(z - r_i): in standardized units
+        # a_j(z~) = L_j s^(deg c_j - j) prod(z~ - r~_i) up to a common factor; products of
+        # differences are accurate next to the roots, where an expanded polynomial in z~ cancels
+        # catastrophically (the leading coefficient vanishes like z² at an atom)
+        pg = sp.Poly(sp.nsimplify(law.polynomial, rational=True), G)
+        deg = pg.degree()
+        factors, roots = [], []
         for j in range(deg, -1, -1):
-            cz = sp.Poly(p.as_expr().coeff(G, j), z)
-            coeffs.append(np.array([float(c) for c in cz.all_coeffs()], dtype=float))
-        self._coeffs = coeffs
+            cz = sp.Poly(pg.as_expr().coeff(G, j), z)
+            if cz.is_zero:
+                factors.append(sp.Integer(0))
+                roots.append(np.empty(0, dtype=complex))
+                continue
+            factors.append(cz.LC() * s ** (cz.degree() - j))
+            rts = cz.nroots(n=30, maxsteps=200) if cz.degree() >= 1 else []
+            roots.append(np.array([complex((sp.N(r, 30) - c) / s) for r in rts], dtype=complex))
+        big = max(abs(sp.N(f, 30)) for f in factors)
+        self._lead = np.array([complex(sp.N(f / big, 30)) for f in factors])
+        self._roots = roots
         self._deg = deg
-        self._dP = (sp.lambdify((G, z), sp.diff(p.as_expr(), z)), sp.lambdify((G, z), sp.diff(p.as_expr(), G)))
         nm = max(8, 2 * len(law.branch_data) + 4)
-        self._mom = np.array([1.0] + [float(sp.N(m)) for m in law.moments(nm)], dtype=float)
-        cands = [float(sp.N(c, 20)) for c in candidate_points(law)]
-        self._cands = np.array(cands)
-        self._scale = max([1.0] + [abs(c) for c in cands] + [abs(self._mom[1])])
-        self._height = 8.0 * (self._scale + 1.0)
-        self._steps_per_decade = 8
-        self._jumps = False  # no shortcuts while the support (and atoms) are being located
-        self._components, self._atoms = self._find_support()
-        self._jumps = not len(self._atoms[0])
-        if len(self._atoms[0]):
-            # next to an atom with a singular density (free projections) two branches share the
-            # pole c/z and separate only like sqrt(z): smaller steps keep them apart
-            self._steps_per_decade = 40
+        mom = [sp.Integer(1)] + [sp.sympify(m) for m in law.moments(nm)]
+        # standardized moments E[((X - c)/s)^k]
+        self._mom = np.array([float(sp.N(sum(sp.binomial(k, i) * mom[i] * (-c) ** (k - i) for i in range(k + 1))
+                                              / s ** k, 30)) for k in range(nm + 1)])
+        self._cands_exact = candidate_points(law)
+        self._cands = np.array([(float(sp.N(v, 30)) - self._loc) / self._scale for v in self._cands_exact])
+        self._height = 8.0 * (1.0 + max([0.0] + [abs(v) for v in self._cands]))
+        lead = sp.Poly(sp.Poly(law.polynomial, G).LC(), z)
+        # next to a pole (possible atom) two branches separate only like sqrt(z): small steps
+        self._steps_per_decade = 40 if lead.degree() >= 1 and lead.count_roots() > 0 else 8
         self._freeze()
 
-    # -- root tracking ---------------------------------------------------------------------
-    def _all_roots(self, zs: np.ndarray) -> np.ndarray:
-        """All roots in G at each point of ``zs`` (shape (n, deg)).
+    # -- the engine's interface ---------------------------------------------------------------
+    def _frame(self):
+        return self._loc, self._scale
 
-        Where the leading coefficient is small (near atoms and poles, where a root runs off to
-        infinity) the companion matrix of the reversed polynomial, in H = 1/G, is used instead;
-        a root at infinity comes out as ``inf`` and is never the nearest.
+    def _values(self, zs):
+        """a_j(z~) for j = deg..0 (shape (n, deg+1), G^deg first), from the factored form."""
+        return np.stack([lead * np.prod(zs[:, None] - r[None, :], axis=1) for lead, r in zip(self._lead, self._roots)],
+                        axis=-1)
+
+    def _residual(self, zs, u):
+        g = u[:, 0]
+        a = self._values(zs)
+        powers = g[:, None] ** np.arange(self._deg, -1, -1)[None, :]
+        p = (a * powers).sum(axis=1)
+        scale = (np.abs(a) * np.abs(powers)).sum(axis=1)
+        scale = np.where(scale > 0, scale, 1.0)
+        k = np.arange(self._deg, 0, -1)
+        dp = (a[:, :-1] * k[None, :] * g[:, None] ** (k[None, :] - 1)).sum(axis=1)
+        return (p / scale)[:, None], (dp / scale)[:, None, None]
+
+    def _all_roots(self, zs: np.ndarray) -> np.ndarray:
+        """All roots in G~ at each point, shape (n, deg).
+
+        Where the leading coefficient is small (near poles, where a root runs off to infinity) the
+        companion matrix of the reversed polynomial, in H = 1/G, is used instead; a root at
+        infinity comes out as ``inf`` and is never the nearest.
         """
-        a = np.stack([np.polyval(c, zs) for c in self._coeffs], axis=-1)  # (n, deg+1), leading first
+        a = self._values(zs)
         rev = np.abs(a[:, 0]) < np.abs(a[:, -1])
         b = np.where(rev[:, None], a[:, ::-1], a)
         lead = b[:, 0]
@@ -107,177 +154,136 @@ class NumericAlgebraicLaw(Law):
         r[dead] = np.nan
         return r
 
-    def _series(self, zs: np.ndarray) -> np.ndarray:
+    def _start(self, zs):
         k = np.arange(len(self._mom))
-        return (self._mom[None, :] / zs[:, None] ** (k[None, :] + 1)).sum(axis=1)
+        series = (self._mom[None, :] / zs[:, None] ** (k[None, :] + 1)).sum(axis=1)
+        roots = self._all_roots(zs)
+        i = np.argmin(np.abs(roots - series[:, None]), axis=1)
+        return roots[np.arange(len(zs)), i][:, None]
 
-    def _nearest(self, roots: np.ndarray, target: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-        d = np.abs(roots - target[:, None])
-        d = np.where(np.isnan(d), np.inf, d)
-        i = np.argmin(d, axis=1)
-        out = roots[np.arange(len(target)), i]
-        bad = ~np.isfinite(out)
-        out[bad] = fallback[bad]
-        return out
 
-    def _track(self, zs: np.ndarray) -> np.ndarray:
+    def _solve_fast(self, zs):
+        """Root tracking along the vertical path (the law's own compiled-free path): all roots at
+        each step, the one nearest the quadratic extrapolation of the path in log y is kept, so
+        two pole branches c/z and c'/z that run off together next to an atom are never confused
+        (a residual-decreasing Newton step may jump between them)."""
         x, y = zs.real, zs.imag
         h = self._height
         top = x + 1j * np.maximum(y, h)
-        g = self._nearest(self._all_roots(top), self._series(top), self._series(top))
+        g = self._start(top)[:, 0]
         low = y < h
-        if not np.any(low):
-            return g
-        xs, ys, gs = x[low], y[low], g[low]
-        floor = 1e-11 * self._scale
-        # geometric descent to max(y, floor)
-        ytgt = np.maximum(ys, floor)
-        nsteps = int(np.ceil(self._steps_per_decade * np.log10(h / ytgt.min()))) + 2
-        t = np.linspace(0.0, 1.0, nsteps + 1)[1:]
-        # steps are uniform in log(y), where G is smooth both at ordinary points and at atoms
-        # (G ~ c/(iy) grows geometrically); quadratic extrapolation in the step index follows
-        # both, so the nearest root is the continued branch even where two pole branches c/(iy),
-        # c'/(iy) run off to infinity together
-        final = np.where(ys < floor, ys, ytgt)   # where each point must end up
-        out = np.empty_like(gs)
-        active = np.arange(len(xs))
-        hist = [gs.copy()]
-        spd = self._steps_per_decade
-        for k, tk in enumerate(t):
-            yk = h * (ytgt[active] / h) ** tk
-            zk = xs[active] + 1j * yk
-            if len(hist) >= 3:
-                pred = 3 * hist[-1] - 3 * hist[-2] + hist[-3]
-            elif len(hist) == 2:
-                pred = 2 * hist[-1] - hist[-2]
-            else:
-                pred = hist[-1]
-            cur = self._nearest(self._all_roots(zk), pred, hist[-1])
-            hist = hist[-2:] + [cur]
-            if self._jumps and (k + 1) % spd == 0 and k + 1 < len(t):
-                # once a decade, try the jump straight to the target: accepted only where the
-                # nearest root is at most 1/100 of the distance to every other root, i.e. where
-                # the remaining path cannot reach another branch
-                zf = xs[active] + 1j * final[active]
-                roots = self._all_roots(zf)
-                d = np.sort(np.where(np.isnan(roots), np.inf, np.abs(roots - cur[:, None])), axis=1)
-                ok = (yk <= 1e-2 * self._scale) & (d[:, 0] <= 1e-2 * d[:, 1])
-                if np.any(ok):
-                    out[active[ok]] = self._nearest(roots[ok], cur[ok], cur[ok])
-                    active = active[~ok]
-                    hist = [v[~ok] for v in hist]
-                    if not len(active):
-                        break
-        if len(active):
-            prev = hist[-1]
-            real = ys[active] < floor
-            if np.any(real):
-                zk = xs[active][real] + 1j * ys[active][real]
-                prev[real] = self._nearest(self._all_roots(zk), prev[real], prev[real])
-            out[active] = prev
-        prev = out
-        g[low] = prev
-        return g
+        if np.any(low):
+            xs, ys = x[low], y[low]
+            nsteps = int(np.ceil(self._steps_per_decade * np.log10(h / ys.min()))) + 2
+            hist = [g[low].copy()]
+            for tk in np.linspace(0.0, 1.0, nsteps + 1)[1:]:
+                zk = xs + 1j * h * (ys / h) ** tk
+                if len(hist) >= 3:
+                    pred = 3 * hist[-1] - 3 * hist[-2] + hist[-3]
+                elif len(hist) == 2:
+                    pred = 2 * hist[-1] - hist[-2]
+                else:
+                    pred = hist[-1]
+                roots = self._all_roots(zk)
+                d = np.abs(roots - pred[:, None])
+                d = np.where(np.isfinite(d), d, np.inf)
+                cur = roots[np.arange(len(xs)), np.argmin(d, axis=1)]
+                cur = np.where(np.isfinite(cur), cur, hist[-1])
+                hist = hist[-2:] + [cur]
+            g[low] = hist[-1]
+        u = g[:, None]
+        r, _ = self._residual(zs, u)
+        res = np.abs(r[:, 0])
+        ok = np.isfinite(res) & (res <= 1e3 * self.tol) & self._admissible(zs, u)
+        return u, res, ok
 
-    def _cauchy(self, zs):
-        zs = np.asarray(zs, dtype=complex)
-        return self._track(zs.ravel()).reshape(zs.shape)
+    def _g(self, zs, u):
+        return u[:, 0]
 
-    def _cauchy_derivative(self, zs):
-        g = self._cauchy(zs)
-        pz, pg = self._dP
-        return -pz(g, zs) / pg(g, zs)
+    def _admissible(self, zs, u):
+        g = u[:, 0]
+        return g.imag <= 1e-12 * (1.0 + np.abs(g))
 
-    # -- support -------------------------------------------------------------------------
-    def _find_support(self):
-        c = self._cands
-        comps = []
-        if len(c) >= 2:
-            mids = 0.5 * (c[1:] + c[:-1])
-            dens = -self._track(mids.astype(complex)).imag / np.pi
-            for lo, hi, d in zip(c[:-1], c[1:], dens):
-                if d > 1e-12 * (1 + np.max(np.abs(dens))):
-                    if comps and comps[-1][1] == lo:
-                        comps[-1] = (comps[-1][0], hi)
-                    else:
-                        comps.append((lo, hi))
-        lead_roots = [r for r in np.roots(self._coeffs[0]) if abs(r.imag) < 1e-9 * self._scale] \
-            if len(self._coeffs[0]) > 1 else []
+    def _hull(self):
+        pts = list(self._cands)
+        if not pts:
+            return (-np.inf, np.inf)
+        lo, hi = min(pts), max(pts)
+        pad = 1e-3 * max(hi - lo, 1.0)
+        return (lo - pad, hi + pad)
+
+    def _exact_atoms(self):
         pts, masses = [], []
-        for r in sorted({float(r.real) for r in lead_roots}):
-            # snap to the exact candidate and measure the residue i*eta*G(a + i*eta)
-            if len(c):
-                r = float(c[np.argmin(np.abs(c - r))])
-            # an atom has i*eta*G -> mass at every small eta; an inverse-square-root edge (arcsine)
-            # also makes the leading coefficient vanish but its "mass" decays like sqrt(eta)
-            eta = np.array([1e-8, 1e-10]) * self._scale
-            m_hi, m_lo = (1j * eta * self._track(r + 1j * eta)).real
-            # an inverse-square-root density next to the atom adds O(sqrt(eta)): extrapolate it away
-            q = np.sqrt(eta[1] / eta[0])
-            mass = float((m_lo - q * m_hi) / (1 - q))
-            if mass > 1e-9 and abs(m_hi - m_lo) < 1e-3 * mass:
-                pts.append(r)
-                masses.append(mass)
-        return comps, (np.array(pts), np.array(masses))
-
-    def _contains(self, x: float) -> bool:
-        in_comp = any(lo <= x <= hi for lo, hi in self._components)
-        return in_comp or bool(np.any(np.isclose(self._atoms[0], x, atol=1e-12)))
-
-    @property
-    def support(self):
-        ends = [v for comp in self._components for v in comp] + list(self._atoms[0])
-        if not ends:
-            raise ValueError("the algebraic law has an empty support: the polynomial is probably wrong")
-        return (float(min(ends)), float(max(ends)))
-
-    @property
-    def components(self) -> list:
-        """Intervals where the density is positive."""
-        return list(self._components)
-
-    @property
-    def atoms(self):
-        return self._atoms
-
-    def _in_gap(self, x):
-        inside = np.zeros(np.shape(x), dtype=bool)
-        for lo, hi in self._components:
-            inside |= (x >= lo) & (x <= hi)
-        return ~inside
-
-    def _pdf(self, x):
-        x = np.asarray(x, dtype=float)
-        out = np.zeros_like(x)
-        inside = ~self._in_gap(x)
-        if np.any(inside):
-            out[inside] = np.maximum(-self._track(x[inside].astype(complex)).imag / np.pi, 0.0)
-        pts = self._atoms[0]
-        if len(pts):
-            out[np.isin(x, pts)] = 0.0
-        return out
-
-    def _cdf(self, x):
-        # per component, x = c - r cos(theta): the Jacobian r sin(theta) absorbs square-root and
-        # inverse-square-root edges, so Gauss-Legendre in theta converges fast
-        x = np.asarray(x, dtype=float)
-        pts, masses = self._atoms
-        out = (masses[None, :] * (pts[None, :] <= x[:, None])).sum(axis=1) if len(pts) else np.zeros_like(x)
-        t, wt = np.polynomial.legendre.leggauss(160)
-        for lo, hi in self._components:
-            c, r = 0.5 * (lo + hi), 0.5 * (hi - lo)
-            th_x = np.arccos(np.clip((c - x) / r, -1.0, 1.0))  # 0 at lo, pi at hi
-            part = th_x > 0
-            if not np.any(part):
+        for a_exact, residues in _pole_residues(self.law):
+            a = float(sp.N(a_exact, 30))
+            if not residues:
                 continue
-            th = 0.5 * th_x[part, None] * (t[None, :] + 1)
-            xs = c - r * np.cos(th)
-            dens = self._pdf(xs.ravel()).reshape(xs.shape)
-            out[part] += 0.5 * th_x[part] * (dens * r * np.sin(th) * wt[None, :]).sum(axis=1)
-        return out
+            at = (a - self._loc) / self._scale
+            y = 1e-10
+            est = float((1j * y * self._g(np.array([at + 1j * y]), self._solve(np.array([at + 1j * y])))).real[0])
+            best = min(residues, key=lambda r: abs(r - est))
+            if abs(best - est) <= 1e-3 * max(abs(best), 1e-300) and best > 0:
+                pts.append(a)
+                masses.append(best)
+        return np.array(pts), np.array(masses)
 
     def _moments(self, n):
         return np.array([float(sp.N(m)) for m in self.law.moments(n)])
 
+    # -- compatibility --------------------------------------------------------------------
+    @property
+    def components(self) -> list:
+        """Intervals where the density is positive (the engine's :attr:`intervals`)."""
+        return list(self.intervals)
+
     def __repr__(self):
         return f"algebraic({self.law.name or self.law.polynomial})"
+
+
+def _pole_residues(law: AlgebraicLaw):
+    """``[(a, [residues])]`` for the real roots a of the leading coefficient of P in G (exact a;
+    residues from the Newton polygon, module docstring)."""
+    expr = sp.nsimplify(law.polynomial, rational=True)
+    p = sp.Poly(expr, G)
+    deg = p.degree()
+    cj = [sp.Poly(p.as_expr().coeff(G, j), z) for j in range(deg + 1)]
+    out = []
+    lead = cj[deg]
+    if lead.degree() < 1:
+        return out
+    for f, _ in sp.factor_list(lead.as_expr(), z)[1]:
+        fp_ = sp.Poly(f, z)
+        if fp_.degree() < 1:
+            continue
+        dfp = fp_.diff(z)
+        for a in fp_.real_roots():
+            nus, qs = [], []
+            for j in range(deg + 1):
+                q, nu = cj[j], 0
+                if q.is_zero:
+                    nus.append(None)
+                    qs.append(None)
+                    continue
+                while True:
+                    quo, rem = sp.div(q, fp_)
+                    if not rem.is_zero:
+                        break
+                    q, nu = quo, nu + 1
+                nus.append(nu)
+                qs.append(q)
+            orders = [(nu - j) if nu is not None else None for j, nu in enumerate(nus)]
+            e = min(o for o in orders if o is not None)
+            dom = [j for j, o in enumerate(orders) if o == e]
+            if max(dom) == 0:
+                out.append((a, []))
+                continue
+            # exact coefficients (algebraic numbers), roots at 40 digits: a double residue (two
+            # branches sharing the pole) keeps ~20 correct digits instead of sqrt(eps)
+            H = sp.Symbol("H")
+            fa = dfp.as_expr().subs(z, a)
+            dominant = sum(qs[j].as_expr().subs(z, a) * fa ** nus[j] * H ** j for j in dom)
+            roots = sp.Poly(sp.expand(dominant), H).nroots(n=40, maxsteps=500)
+            res = [float(sp.re(r)) for r in roots
+                   if abs(sp.N(r, 40)) > 1e-30 and abs(sp.im(sp.N(r, 40))) <= 1e-25 * abs(sp.N(r, 40))]
+            out.append((a, res))
+    return out
