@@ -476,6 +476,34 @@ def _piecewise_2d(f, g, fk, gk, q11, q22, c, chunk: int = 64):
 
 
 # ----------------------------------------------------------------------------- public integrals
+_TAIL_TOL = 1e-13
+
+
+def _check_custom_integral(act, q, values, what: str) -> None:
+    # A custom φ is integrated on |z| <= Z only: that is exact to float64 when the integrand decays
+    # like a Gaussian, but silently wrong when φ returns NaN/inf or grows so fast that the integral
+    # diverges (φ = exp(x²) at q >= 1/4).  Both are reported instead of returned.
+    vals = [np.asarray(v, float) for v in values]
+    bad = ~np.all([np.isfinite(v) for v in vals], axis=0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(f"the Gaussian integrals {what} of activation {act.name!r} are not finite at "
+                         f"q={q.ravel()[i]:.6g}: the activation returns NaN or inf there")
+    sq = np.sqrt(q)
+    pdf = math.exp(-0.5 * _Z * _Z) / math.sqrt(2 * math.pi)
+    with np.errstate(all="ignore"):
+        edge = [np.maximum(np.abs(f(sq * _Z)), np.abs(f(-sq * _Z))) ** 2 * pdf for f in (act.phi, act.dphi)]
+    for v, e, name in zip(vals, edge, ("phi", "phi'")):
+        # the integrand at the truncation point times a unit length bounds the neglected tail when
+        # it still decays like a Gaussian there; anything larger means it is not captured
+        worse = ~(np.asarray(e) <= _TAIL_TOL * np.maximum(1.0, np.abs(v)))
+        if worse.any():
+            i = int(np.flatnonzero(worse.ravel())[0])
+            raise ValueError(f"the Gaussian integral E[{name}(sqrt(q) z)^2] of activation {act.name!r} does not "
+                             f"converge (or not within |z| <= {_Z:g}) at q={q.ravel()[i]:.6g}: the integrand is "
+                             f"{float(np.asarray(e).ravel()[i]):.3g} at the truncation point")
+
+
 def _as_variance(name: str, q) -> np.ndarray:
     a = np.asarray(q, dtype=float)
     if np.any(~np.isfinite(a)) or np.any(a < 0):
@@ -637,8 +665,10 @@ def activation_moments(act, q, *, tol: float = 1e-10, method: str = "auto") -> t
                            np.array(act.dphi_jumps, float), np.array(_BASE_BREAKS), _Z, x, wx, out)
         res = [out[:, 0], out[:, 1], out[:, 2]]
     if res is None:
-        res = _piecewise_1d([lambda u: act.phi(u) ** 2, lambda u: act.dphi(u) ** 2,
-                             lambda u: act.d2phi(u) * act.phi(u)], flat, act.kinks)
+        with np.errstate(all="ignore"):
+            res = _piecewise_1d([lambda u: act.phi(u) ** 2, lambda u: act.dphi(u) ** 2,
+                                 lambda u: act.d2phi(u) * act.phi(u)], flat, act.kinks)
+        _check_custom_integral(act, flat, res[:2], "E[phi(u)^2], E[phi'(u)^2]")
         if act.kinks:
             sq = np.sqrt(flat)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -691,8 +721,14 @@ def activation_kernel(act, q11, q22, q12, *, tol: float = 1e-10, method: str = "
                      np.array(_BASE_BREAKS), _Z, x, wx, out)
         return out[:, 0].reshape(a.shape), out[:, 1].reshape(a.shape)
     c = _clip_corr(fa, fb, fc)
-    k = _piecewise_2d(act.phi, act.phi, act.kinks, act.kinks, fa, fb, c)
-    kd = _piecewise_2d(act.dphi, act.dphi, act.kinks, act.kinks, fa, fb, c)
+    _check_custom_integral(act, np.maximum(fa, fb), activation_moments(act, np.maximum(fa, fb))[:2],
+                           "E[phi(u)^2], E[phi'(u)^2]")
+    with np.errstate(all="ignore"):
+        k = _piecewise_2d(act.phi, act.phi, act.kinks, act.kinks, fa, fb, c)
+        kd = _piecewise_2d(act.dphi, act.dphi, act.kinks, act.kinks, fa, fb, c)
+    if not (np.all(np.isfinite(k)) and np.all(np.isfinite(kd))):
+        raise ValueError(f"the Gaussian integrals of activation {act.name!r} are not finite "
+                         f"(the activation returns NaN or inf)")
     return k.reshape(a.shape), kd.reshape(a.shape)
 
 

@@ -541,6 +541,36 @@ class PhaseDiagram:
         self.q_star, self.chi1, self.xi_c = q_star, chi1, xi_c
         self.critical_sigma_b2, self.critical_sigma_w2 = crit_b2, crit_w2
 
+    def __repr__(self) -> str:
+        W = np.asarray(self.sigma_w2)
+        B = np.asarray(self.sigma_b2)
+        ordered = float(np.mean(np.asarray(self.chi1) < 1)) if np.size(self.chi1) else float("nan")
+        return (f"PhaseDiagram({self.activation.name!r}, grid {W.shape[0]}x{W.shape[1] if W.ndim > 1 else 1}, "
+                f"sigma_w2 in [{W.min():g}, {W.max():g}], sigma_b2 in [{B.min():g}, {B.max():g}], "
+                f"ordered fraction {ordered:.2f}, critical sigma_w2 in "
+                f"[{np.min(self.critical_sigma_w2):.4g}, {np.max(self.critical_sigma_w2):.4g}])")
+
+    def to_frame(self):
+        """The grid as a long ``pandas.DataFrame``: one row per (σ_w², σ_b²) with q*, χ₁, ξ_c and the phase.
+
+        The critical line is :meth:`critical_frame`.  Needs pandas (the ``frame`` extra).
+        """
+        import pandas as pd
+
+        chi = np.asarray(self.chi1, float).ravel()
+        return pd.DataFrame({"sigma_w2": np.asarray(self.sigma_w2, float).ravel(),
+                             "sigma_b2": np.asarray(self.sigma_b2, float).ravel(),
+                             "q_star": np.asarray(self.q_star, float).ravel(), "chi1": chi,
+                             "xi_c": np.asarray(self.xi_c, float).ravel(),
+                             "phase": np.where(chi < 1, "ordered", np.where(chi > 1, "chaotic", "critical"))})
+
+    def critical_frame(self):
+        """The critical line χ₁ = 1 as a ``pandas.DataFrame`` (columns ``sigma_b2, sigma_w2``)."""
+        import pandas as pd
+
+        return pd.DataFrame({"sigma_b2": np.asarray(self.critical_sigma_b2, float),
+                             "sigma_w2": np.asarray(self.critical_sigma_w2, float)})
+
     def plot(self, ax=None, trainability: bool = False, depth_factor: float = 6.0):
         """Ordered (χ₁ < 1) and chaotic regions, the critical line, and optionally ``depth_factor``·ξ_c."""
         if ax is None:
