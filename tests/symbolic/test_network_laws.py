@@ -88,8 +88,7 @@ def test_relu_orthogonal_edge_closed_form_in_sigma():
 def test_jacobian_edges_exact_vs_numeric_and_mpmath():
     # leaky_relu at depth 2: the edges are the products of the atoms (inverse-square-root edges, not folds)
     leaky = symbolic_jacobian_law("leaky_relu", 1.5, 0.0, 2, alpha=0.3)
-    assert leaky.edges() == [sp.Rational(729, 40000), sp.Rational(9, 4)]
-    assert abs(_numeric_jacobian(*JACOBIAN_CASES[2]).support[1] - 2.25) <= 1e-12 * 2.25
+    assert leaky.edges() == [sp.Rational(729, 40000), sp.Rational(9, 4)]   # (s^2 a^2)^2 and (s^2)^2
     for name, sw, sb, L, weights, kw in JACOBIAN_CASES[:2]:
         law = symbolic_jacobian_law(name, sw, sb, L, weights, **kw)
         edges = law.edges()
@@ -103,6 +102,12 @@ def test_jacobian_edges_exact_vs_numeric_and_mpmath():
         x = hp.s_product_edge(pts, wts, sw, L, x0, g0, weights_kind=weights, dps=45)
         with mp.workdps(45):
             assert abs(x - mp.mpf(str(sp.N(edges[-1], 50)))) < mp.mpf(10) ** -40 * top
+
+
+def test_numeric_jacobian_edge_at_an_atom_product():
+    """The top edge of the leaky_relu Jacobian law at depth 2 is (sigma_w^2)^2 = 9/4 exactly (an
+    inverse-square-root edge at the product of the top atoms of D^2): the numeric law must find it."""
+    assert abs(_numeric_jacobian(*JACOBIAN_CASES[2]).support[1] - 2.25) <= 1e-12 * 2.25
 
 
 def test_exact_atoms():
