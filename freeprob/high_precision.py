@@ -626,7 +626,8 @@ def fisher_chain_cauchy(points, weights, sigma_w2, qhat, depth: int, z, *, dps: 
         u = newton(lambda w: res(w, zz), u, dps=20, maxiter=40)
     with mp.workdps(dps):
         zz = mp.mpmathify(z)
-    u = newton(lambda w: res(w, zz), u, dps=dps, real=zc.imag == 0)
+    # complex unknowns also on the axis: inside the support the boundary value is not real
+    u = newton(lambda w: res(w, zz), u, dps=dps)
     with mp.workdps(dps):
         return _fisher_g(u, zz, sigma_w2, qhat)
 

@@ -5,7 +5,9 @@ r"""From a number to a closed form: integer-relation search on a high-precision 
 1. an algebraic number: an integer polynomial of degree :math:`\le` ``max_degree`` vanishing at the
    value (``mpmath.findpoly``, i.e. PSLQ on :math:`1, x, \dots, x^d`), reported with its minimal
    polynomial and as radicals (degree :math:`\le 2`) or a :class:`sympy.CRootOf`;
-2. a rational combination of constants: PSLQ on :math:`(t, 1, \sqrt2, \sqrt3, \sqrt5, \pi, \log 2)`
+2. an algebraic number (degree :math:`\le 4`) times :math:`\pi^{-1}`, :math:`\pi` or :math:`\pi^{-2}`
+   (e.g. :math:`\sqrt{170}/(17\pi)`, a density value);
+3. a rational combination of constants: PSLQ on :math:`(t, 1, \sqrt2, \sqrt3, \sqrt5, \pi, \log 2)`
    for :math:`t \in \{x, \pi x, x/\pi, \pi^2 x\}` (so :math:`1/\pi`, :math:`\sqrt3/(2\pi)`, ... are found).
 
 Significance.  From D correct digits, PSLQ finds *some* integer relation among n numbers with
@@ -156,6 +158,14 @@ _TRANSFORMS = {"x": (lambda x: x, lambda e: e), "pi*x": (lambda x: mp.pi * x, la
 def _constants(x, D, margin):
     names = list(_CONSTANTS)
     best = None
+    # an algebraic number times a power of pi (e.g. sqrt(170)/(17 pi), a density value)
+    for tname, (fwd, back) in list(_TRANSFORMS.items())[1:]:
+        with mp.workdps(D + 10):
+            t = fwd(x)
+        found = _algebraic(t, D, 4, margin)
+        if found is not None:
+            expr, _, spare = found
+            return sp.simplify(back(expr)), None, spare
     with mp.workdps(D):
         basis = [_CONSTANTS[k]() for k in names]
         for tname, (fwd, back) in _TRANSFORMS.items():
