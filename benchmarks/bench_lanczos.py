@@ -122,8 +122,8 @@ def main() -> None:
         n = r["width"]
         td = c * n ** 3
         lines.append(f"| {n:,} | {r['build']:.1f} s | {r['slq']:.1f} s | {r['wall']:.0f} s | {r['peak'] / 2**30:.2f} GiB | "
-                     f"{r['weights'] / 2**30:.2f} GiB | {td:,.0f} s{'' if n in dense else ' (extrap.)'} | "
-                     f"{8 * n * n * (DEPTH + 3) / 2**30:.1f} GiB | {td / r['slq']:.1f}× | "
+                     f"{r['weights'] / 2**30:.2f} GiB | {dense.get(n, td):,.3g} s{'' if n in dense else ' (extrap.)'} | "
+                     f"{8 * n * n * (DEPTH + 3) / 2**30:.1f} GiB | {dense.get(n, td) / r['slq']:.2g}× | "
                      f"{r['err'][0]:.3f}, {r['err'][1]:.3f} | {r['se'][0]:.3f}, {r['se'][1]:.3f} |")
     big = max(r["width"] for r in rows) if rows else 0
     avail = available_memory_bytes() or 0
