@@ -22,7 +22,8 @@ from typing import Callable
 import numpy as np
 from scipy import integrate, optimize
 
-__all__ = ["Law", "as_complex_array", "as_real_array", "check_positive", "check_real", "tabulated_cdf"]
+__all__ = ["Law", "as_complex_array", "as_real_array", "check_positive", "check_real", "tabulated_cdf",
+           "fast_cdf", "fast_ppf"]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -489,3 +490,90 @@ def _check_order(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     return int(n)
+
+
+# ----------------------------------------------------------------------------- many points at once
+def _has_quadrature_cdf(law: Law) -> bool:
+    return type(law)._cdf is Law._cdf and bool(np.all(np.isfinite(law.support)))
+
+
+def _cdf_nodes(law: Law, nodes: int):
+    """Nodes x and values F_ac(x) of the absolutely continuous part's cdf, for interpolation.
+
+    Laws with the generic per-point quadrature: cumulative Simpson of the density on
+    x = (a+b)/2 − (b−a)/2·cos θ (square-root edges become smooth in θ), renormalised to the
+    absolutely continuous mass.  Solver laws (:class:`freeprob.SolvedLaw`): their exact cdf (a contour
+    integral of G) at cosine-spaced nodes of every interval of the support.
+    """
+    from scipy.integrate import cumulative_simpson
+
+    from .solved import SolvedLaw
+
+    pts, mass = (np.asarray(v, dtype=float) for v in law.atoms)
+    if isinstance(law, SolvedLaw):
+        ivs = [iv for iv in law.intervals if np.isfinite(iv[0]) and np.isfinite(iv[1])]
+        if not ivs:
+            return np.array([0.0]), np.array([0.0]), pts, mass
+        per = max(64, min(nodes, 4001) // (4 * len(ivs)))
+        th = np.linspace(0.0, np.pi, per)
+        xs = np.unique(np.concatenate([0.5 * (u + v) - 0.5 * (v - u) * np.cos(th) for u, v in ivs]))
+        jumps = (mass[None, :] * (pts[None, :] <= xs[:, None])).sum(axis=1) if len(pts) else 0.0
+        c = np.maximum.accumulate(np.asarray(law.cdf(xs), dtype=float) - jumps)
+        return xs, c, pts, mass
+    a, b = (float(v) for v in law.support)
+    theta = np.linspace(0.0, np.pi, nodes)
+    x = 0.5 * (a + b) - 0.5 * (b - a) * np.cos(theta)
+    integrand = np.asarray(law.pdf(x), dtype=float) * 0.5 * (b - a) * np.sin(theta)
+    c = cumulative_simpson(integrand, x=theta, initial=0.0)
+    c = np.maximum.accumulate(np.maximum(c, 0.0))
+    ac = 1.0 - float(mass.sum()) if len(mass) else 1.0
+    if c[-1] > 0:
+        c *= ac / c[-1]
+    return x, c, pts, mass
+
+
+def fast_cdf(law: Law, nodes: int = 4001) -> Callable[[np.ndarray], np.ndarray]:
+    """A distribution function for many points at once (KS distances over thousands of eigenvalues).
+
+    Laws with a closed-form cdf return ``law.cdf`` itself.  Otherwise :math:`F` is tabulated once
+    (``_cdf_nodes``) and interpolated linearly between nodes, with the atoms as exact jumps: about
+    1e-7 where the density lives on the whole hull, 1e-5 at interior edges (measured against
+    mpmath), far below Monte-Carlo KS distances.
+    """
+    from .solved import SolvedLaw
+
+    if not (_has_quadrature_cdf(law) or isinstance(law, SolvedLaw)):
+        return law.cdf
+    x, c, pts, mass = _cdf_nodes(law, nodes)
+
+    def cdf(t):
+        t = np.asarray(t, dtype=float)
+        out = np.interp(t, x, c, left=0.0, right=c[-1])
+        if len(pts):
+            out = out + (mass[None, :] * (pts[None, :] <= t.reshape(-1, 1))).sum(axis=1).reshape(t.shape)
+        return np.clip(out, 0.0, 1.0)
+
+    return cdf
+
+
+def fast_ppf(law: Law, q, nodes: int = 4001) -> np.ndarray:
+    """Quantiles for many probabilities at once: the inverse of :func:`fast_cdf` (atoms exact)."""
+    from .solved import SolvedLaw
+
+    if not (_has_quadrature_cdf(law) or isinstance(law, SolvedLaw)):
+        return np.asarray(law.ppf(q), dtype=float)
+    x, c, pts, mass = _cdf_nodes(law, nodes)
+    cdf = fast_cdf(law, nodes)
+    # one monotone table of (x, F(x)) with every atom present twice, as (p, F(p-)) and (p, F(p)):
+    # the smallest x with F(x) >= q is then one search and one linear interpolation away, and
+    # lands exactly on p for every q inside the jump
+    xs = np.concatenate([x, pts, pts])
+    fs = np.concatenate([cdf(x), cdf(pts) - mass, cdf(pts)])
+    order = np.lexsort((fs, xs))
+    xs, fs = xs[order], np.maximum.accumulate(fs[order])
+    q = np.asarray(q, dtype=float)
+    j = np.clip(np.searchsorted(fs, q, side="left"), 1, len(fs) - 1)
+    f0, f1, x0, x1 = fs[j - 1], fs[j], xs[j - 1], xs[j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(f1 > f0, (q - f0) / (f1 - f0), 1.0)
+    return x0 + np.clip(t, 0.0, 1.0) * (x1 - x0)

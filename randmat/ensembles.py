@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cdf_table import fast_cdf, fast_ppf
+from freeprob.law import fast_cdf, fast_ppf
 from ._validation import as_generator, check_matrix_size
 
 __all__ = ["goe", "gue", "ginibre", "wishart", "from_law"]
@@ -167,7 +167,7 @@ def from_law(law, n: int) -> np.ndarray:
 
     :math:`F^{-1}` is ``law.ppf``, the generalised inverse :math:`\inf\{x : F(x) \ge q\}` of the
     distribution function (for laws whose cdf is only a per-point quadrature, the inverse of a
-    tabulated cdf, accurate to about :math:`10^{-5}`; see ``randmat._cdf_table``). Its empirical spectrum is within Kolmogorov distance :math:`1/(2n)` of
+    tabulated cdf, accurate to about :math:`10^{-5}`; see ``freeprob.law.fast_cdf``). Its empirical spectrum is within Kolmogorov distance :math:`1/(2n)` of
     ``law`` when the law has no atoms. Atoms are exact: a quantile level falling inside the jump
     of :math:`F` at an atom :math:`a` (i.e. :math:`F(a^-) < q \le F(a)`) gives exactly :math:`a`,
     so an atom of mass :math:`w` is repeated about :math:`nw` times with no bisection round-off.

@@ -11,7 +11,7 @@ For eigenvalues :math:`\lambda_1 \le \dots \le \lambda_n` with empirical distrib
   between nodes; the error is :math:`O(h^2)` per node away from square-root edges.
 
 Laws whose ``cdf`` is a per-point quadrature (the generic :class:`freeprob.Law` route) are
-compared through a tabulated :math:`F` accurate to about :math:`10^{-5}` (``randmat._cdf_table``).
+compared through a tabulated :math:`F` accurate to about :math:`10^{-5}` (``freeprob.law.fast_cdf``).
 
 Floating-point eigenvalues never sit exactly on an atom (the zero eigenvalues of a rank-deficient
 Wishart matrix are :math:`\pm 10^{-15}`), so eigenvalues within ``atom_tol`` of an atom are moved
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cdf_table import fast_cdf
+from freeprob.law import fast_cdf
 from ._validation import as_eigenvalues, as_hermitian_matrix, check_dimension
 
 __all__ = ["eigenvalues", "spectrum", "ks_distance", "wasserstein_distance", "moments"]
@@ -73,7 +73,7 @@ def spectrum(a):
 def _law_cdf(law):
     if not callable(getattr(law, "cdf", None)) or not hasattr(law, "atoms"):
         raise ValueError(f"law must be a freeprob Law with a cdf and atoms, got {law!r}")
-    # laws with only a per-point quadrature cdf get a tabulated one (see randmat._cdf_table)
+    # laws with only a per-point quadrature cdf get a tabulated one (see freeprob.law.fast_cdf)
     cdf = fast_cdf(law)
 
     def f(x):

@@ -13,7 +13,7 @@ from scipy import stats
 
 import freeprob as fp
 import randmat as rm
-from randmat._cdf_table import fast_cdf, has_quadrature_cdf
+from freeprob.law import _has_quadrature_cdf as has_quadrature_cdf, fast_cdf, fast_ppf
 
 
 def test_ks_matches_scipy_for_continuous_law():
@@ -113,6 +113,15 @@ def test_quadrature_cdf_table_accuracy():
     for x in (a + 1e-3, 0.3, 0.9, 1.7, b - 1e-3):
         exact = float(mpmath.quad(dens, [a, x]))
         assert abs(f(np.array([x]))[0] - exact) < 1e-6
+
+
+def test_fast_cdf_of_a_solver_law_against_its_closed_form():
+    # a solver law tabulates its exact (contour-integral) cdf: SC(1) ⊞ SC(3) = SC(4)
+    law = fp.boxplus(fp.semicircle(1.0), fp.semicircle(3.0))
+    x = np.linspace(-4.2, 4.2, 3001)
+    assert np.max(np.abs(fast_cdf(law)(x) - fp.semicircle(4.0).cdf(x))) < 1e-5
+    q = np.linspace(0.01, 0.99, 99)
+    assert np.max(np.abs(fast_ppf(law, q) - fp.semicircle(4.0).ppf(q))) < 1e-4
 
 
 def test_moments_against_matrix_powers():
