@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from freeprob.law import check_positive, check_real
@@ -311,47 +312,41 @@ def _hermite_table(act, q: np.ndarray) -> np.ndarray:
     return hermite_coefficients(act, uq, order=_MEHLER_K)[inv]
 
 
-def _mehler_kernel_numba():
-    import numba
+@numba.njit(cache=True)
+def _mehler_data_kernel(B, D, sT1, sU1, d, S, tol, out_k, out_kd, ok):
+    n = S.shape[0]
+    K = B.shape[1]
+    for i in range(n):
+        for j in range(i, n):
+            den = np.sqrt(d[i] * d[j])
+            c = S[i, j] / den
+            if c > 1.0:
+                c = 1.0
+            elif c < -1.0:
+                c = -1.0
+            ac = abs(c)
+            a = 0.0
+            ad = 0.0
+            p = 1.0
+            r = ac
+            good = False
+            tden = tol * den
+            for k in range(K):
+                a += B[i, k] * B[j, k] * p
+                ad += D[i, k] * D[j, k] * p
+                p *= c
+                # the rest of both series is at most |c|^(k+1) times the Parseval tails
+                if r * sT1[i, k] * sT1[j, k] <= tol and r * sU1[i, k] * sU1[j, k] <= tden:
+                    good = True
+                    break
+                r *= ac
+            out_k[i, j] = a
+            out_k[j, i] = a
+            out_kd[i, j] = ad / den
+            out_kd[j, i] = ad / den
+            ok[i, j] = good
+            ok[j, i] = good
 
-    @numba.njit(cache=True)
-    def kern(B, D, sT1, sU1, d, S, tol, out_k, out_kd, ok):
-        n = S.shape[0]
-        K = B.shape[1]
-        for i in range(n):
-            for j in range(i, n):
-                den = np.sqrt(d[i] * d[j])
-                c = S[i, j] / den
-                if c > 1.0:
-                    c = 1.0
-                elif c < -1.0:
-                    c = -1.0
-                ac = abs(c)
-                a = 0.0
-                ad = 0.0
-                p = 1.0
-                r = ac
-                good = False
-                tden = tol * den
-                for k in range(K):
-                    a += B[i, k] * B[j, k] * p
-                    ad += D[i, k] * D[j, k] * p
-                    p *= c
-                    # the rest of both series is at most |c|^(k+1) times the Parseval tails
-                    if r * sT1[i, k] * sT1[j, k] <= tol and r * sU1[i, k] * sU1[j, k] <= tden:
-                        good = True
-                        break
-                    r *= ac
-                out_k[i, j] = a
-                out_k[j, i] = a
-                out_kd[i, j] = ad / den
-                out_kd[j, i] = ad / den
-                ok[i, j] = good
-                ok[j, i] = good
-    return kern
-
-
-_MEHLER_NUMBA = None
 
 
 def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -359,7 +354,6 @@ def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, n
     covariance matrix ``S`` with diagonal ``q``.  Closed forms where the activation has them; otherwise
     the Mehler series with a rigorous per-pair truncation bound (Parseval tails), the nested
     Gauss–Legendre rule of :func:`activation_kernel` for the pairs where it does not converge."""
-    global _MEHLER_NUMBA
     from .gaussian_integrals import activation_kernel, activation_moments
 
     m = activation_moments(act, q)
@@ -371,8 +365,6 @@ def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, n
         K[iu], Kd[iu] = k, kd
         K[(iu[1], iu[0])], Kd[(iu[1], iu[0])] = k, kd
     else:
-        if _MEHLER_NUMBA is None:
-            _MEHLER_NUMBA = _mehler_kernel_numba()
         B = _hermite_table(act, q)
         kk = np.arange(1, _MEHLER_K + 1)
         D = np.sqrt(kk)[None, :] * B[:, 1:]
@@ -384,7 +376,7 @@ def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, n
         K = np.empty_like(S)
         Kd = np.empty_like(S)
         ok = np.empty(S.shape, dtype=np.bool_)
-        _MEHLER_NUMBA(np.ascontiguousarray(B[:, :-1]), np.ascontiguousarray(D), np.sqrt(T1), np.sqrt(U1), np.ascontiguousarray(q), np.ascontiguousarray(S),
+        _mehler_data_kernel(np.ascontiguousarray(B[:, :-1]), np.ascontiguousarray(D), np.sqrt(T1), np.sqrt(U1), np.ascontiguousarray(q), np.ascontiguousarray(S),
                       _MEHLER_TOL, K, Kd, ok)
         if not ok.all():
             i, j = np.nonzero(np.triu(~ok))
