@@ -328,3 +328,51 @@ def as_network(act, sigma_w2=None, sigma_b2=None, depth=None, *, weights=None, i
     if width is not None:
         return net.with_widths(width, input_dim, 1 if n_outputs is None else n_outputs)
     return net
+
+
+# ----------------------------------------------------------------------------- argument translation
+# The functional entry points of the Jacobian, Fisher and conditional-FIM modules call these at
+# their top, so that each builds the same Network and reads depth and widths from it.
+
+_LOG_FLOAT_RANGE = 700.0  # |log| of the largest / smallest positive float64, about 709
+
+
+def jacobian_network(act, sigma_w2=None, sigma_b2=None, depth=None, weights=None, widths=None, *, width=None,
+                     init=None, caller: str = "jacobian_law", need_widths: bool = False):
+    """``(net, K, widths_J)`` for a Jacobian entry point.
+
+    ``K`` is the number of nonlinear layers spanned by :math:`J = D^KW^K\\cdots D^1W^1`
+    (``net.hidden_layers``: depth − 1 with the linear readout) and ``widths_J`` are
+    :math:`n_0, \\dots, n_K` (``None`` for equal widths).  Raises a ``ValueError`` naming ``depth`` when
+    the scale of the spectrum, :math:`\\chi_1^K`, leaves the float64 range (e.g. ``depth=10**5`` in the
+    chaotic phase), instead of failing inside the solver.
+    """
+    net = as_network(act, sigma_w2, sigma_b2, depth, weights=weights, init=init, widths=widths, width=width,
+                     default_weights="orthogonal", caller=caller)
+    net.require(caller, hidden=1, widths=need_widths, weights=("orthogonal", "gaussian"))
+    K = net.hidden_layers
+    from .mean_field import chi1, q_star
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q = q_star(net.act, net.sigma_w2, net.sigma_b2)
+    if np.isfinite(q) and q > 0:
+        x1 = float(chi1(net.act, net.sigma_w2, net.sigma_b2, q=q))
+        if x1 > 0 and K * abs(math.log(x1)) > _LOG_FLOAT_RANGE:
+            raise ValueError(f"{caller}: depth={net.depth} is too deep at chi1={x1:.6g}: the spectrum's scale "
+                             f"chi1^{K} = e^{K * math.log(x1):.4g} is outside float64; the largest depth here is "
+                             f"{int(_LOG_FLOAT_RANGE / abs(math.log(x1))) + net.depth - K}")
+    ws = None if net.widths is None else tuple(float(w) for w in net.widths[:K + 1])
+    return net, K, ws
+
+
+def fisher_network(act, sigma_w2=None, sigma_b2=None, depth=None, width=None, n_outputs=None, input_dim=None, *,
+                   weights=None, init=None, caller: str = "fim_statistics"):
+    """``(net, width, n_outputs, input_dim)`` for a Fisher entry point (equal hidden widths, linear readout)."""
+    net = as_network(act, sigma_w2, sigma_b2, depth, weights=weights, init=init, width=width, input_dim=input_dim,
+                     n_outputs=n_outputs, caller=caller)
+    net.require(caller, widths=True, readout=("linear",))
+    if net.depth >= 2 and net.width is None:
+        raise ValueError(f"{caller} needs equal hidden widths n_1 = ... = n_(L-1), got widths={net.widths}")
+    w = net.width if net.depth >= 2 else net.widths[0]
+    return net, int(w), int(net.widths[-1]), int(net.widths[0])
