@@ -23,16 +23,18 @@ Conventions: :math:`G(z) = \int d\mu(t)/(z-t)`, :math:`\psi(u) = \int tu/(1-tu)\
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import mpmath as mp
 import numpy as np
 
 __all__ = [
-    "HighPrecisionError", "newton", "fold", "mp_cauchy", "boxplus_system", "boxplus_cauchy", "boxplus_edge",
-    "boxtimes_cauchy", "free_power_cauchy", "algebraic_cauchy", "algebraic_edge", "density",
-    "atom_mass", "algebraic_candidates", "track_algebraic_cauchy", "algebraic_support_edges", "s_product_cauchy", "s_product_edge", "fisher_chain_cauchy", "fisher_chain_edge",
-    "fuss_catalan_edge",
+    "HighPrecisionError", "newton", "fold", "mp_cauchy",
+    "boxplus_system", "boxplus_cauchy", "boxplus_edge", "boxtimes_cauchy", "free_power_cauchy",
+    "algebraic_cauchy", "algebraic_edge", "algebraic_candidates", "track_algebraic_cauchy",
+    "algebraic_support_edges", "atom_mass", "density", "fuss_catalan_edge",
+    "s_product_system", "s_product_cauchy", "s_product_edge",
+    "fisher_chain_system", "fisher_chain_cauchy", "fisher_chain_edge",
 ]
 
 
@@ -508,7 +510,6 @@ def _v_start(points, weights, zeta0):
     import numpy.polynomial.polynomial as P
 
     nz = [(float(t), float(w)) for t, w in zip(points, weights) if float(t) != 0]
-    num = np.array([-complex(zeta0)], dtype=complex)
     den_all = np.array([1.0 + 0j])
     for t, _ in nz:
         den_all = P.polymul(den_all, [1.0, -t])
@@ -519,7 +520,6 @@ def _v_start(points, weights, zeta0):
             if j != i:
                 part = P.polymul(part, [1.0, -s])
         total = P.polyadd(total, part)
-    del num
     return P.polyroots(total)
 
 

@@ -64,9 +64,8 @@ whose degree in G would exceed it.
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import cached_property
 from math import comb
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 import sympy as sp
@@ -290,17 +289,6 @@ def _chi_substitution(F, atoms, var_scale):
         return _numer(F.subs(z, z * var_scale(vv)))
     g = _numer(F.subs(z, z * var_scale(_v)))
     return sp.expand(sp.resultant(g, _psi_numerator(nz, _v), _v))
-
-
-def _degree_g(F) -> int:
-    return sp.Poly(F, zeta).degree()
-
-
-class _Branch:
-    """A law during the construction: ζ-form F and its exact moment series at the test values."""
-
-    def __init__(self, F, params, mom_fn):
-        self.F, self.params, self.mom_fn = F, params, mom_fn
 
 
 def _select(F, params, moments_fn, what):
@@ -614,9 +602,7 @@ def symbolic_conditional_fim_law(act, sigma_w2=1, sigma_b2=0, depth: int = 3, *,
         F = _chi_substitution(F, atoms, lambda v: v * (1 + zeta) / zeta)
         F = _numer(F.subs(z, z / sw))                                           # scale by sigma_w^2
         F = _numer(F.subs({zeta: (1 + zeta) * (z - qh) / z - 1, z: z - qh}, simultaneous=True))  # shift
-        deg = sp.Poly(F, zeta).degree()
-        lev = level
-        F, P = _select(F, params, lambda n, lev=lev: moments_at(lev, n),
+        F, P = _select(F, params, lambda n, lev=level: moments_at(lev, n),
                        f"symbolic_conditional_fim_law (level {level})")
         deg = sp.Poly(P, G).degree()
         if deg > max_degree:
