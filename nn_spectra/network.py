@@ -12,9 +12,9 @@ same object, and each also accepts a :class:`Network` in place of its first argu
 With ``widths = (n_0, ..., n_L)``:
 
 .. math:: h^l = W^l x^{l-1} + b^l,\quad x^l = \varphi(h^l)\quad (l = 1, \dots, L-1),\qquad
-          f(x) = h^L\ \text{(linear readout)}\ \text{or}\ \varphi(h^L)\ \text{(``readout="none"``)},
+          f(x) = h^L,
 
-so a network with a linear readout has :math:`L-1` hidden (nonlinear) layers.  The input-output
+(the linear readout; with ``readout="none"`` the output is :math:`\varphi(h^L)`), so a network with a linear readout has :math:`L-1` hidden (nonlinear) layers.  The input-output
 Jacobian of the Jacobian theory, :math:`J = D^{K}W^{K}\cdots D^1W^1`, spans the :math:`K` nonlinear
 layers (:math:`K = L-1` with a linear readout, :math:`K = L` without one); the readout is not part
 of :math:`J`.
