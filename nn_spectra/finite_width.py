@@ -112,7 +112,8 @@ def _binomial_table(n: int, k: int):
     b = np.arange(k, n + 1)
     p = binom.pmf(b, n, 0.5)
     total = float(p.sum())
-    return b, p / total, total
+    # the pmf sums to 1 + O(eps) when nothing is cut off: a probability must not exceed 1
+    return b, p / total, min(total, 1.0)
 
 
 def _layer_log_chi2(n_out: int, k: int, relu: bool):

@@ -20,6 +20,7 @@ def _check_mc(samples, mean, var, prob=1.0):
     # a layer with no active unit kills the signal (log = -inf); the exact moments condition on that
     # event not happening, which has probability `prob`: the alive fraction is Binomial(n, prob)
     alive = np.isfinite(samples)
+    assert 0.0 <= prob <= 1.0
     assert abs(alive.mean() - prob) <= Z * np.sqrt(prob * (1 - prob) / samples.size) + 1.0 / samples.size
     samples = samples[alive]
     n = samples.size
