@@ -5,9 +5,7 @@ trial generators are the children of ``SeedSequence(rng, spawn_key=(width, depth
 the same random numbers whatever the backend, the number of workers, the order of the cells or the
 other cells of the grid: a Dask run reproduces the serial run number for number.
 
-Running on a cluster
---------------------
-Local (what the tests do)::
+**Running on a cluster.** Local (what the tests do)::
 
     from dask.distributed import LocalCluster, Client
     with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client:
