@@ -352,3 +352,22 @@ def activation(name_or_phi, dphi: Callable | None = None, d2phi: Callable | None
     return act
 
 
+
+
+class SquaredDerivative:
+    r""":math:`h\mapsto\varphi'(h)^2` as a picklable callable (laws built from it, such as the law of
+    :math:`D^2` in :mod:`nn_spectra.jacobian`, then pickle with it).
+
+    >>> import numpy as np
+    >>> SquaredDerivative(activation("relu"))(np.array([-1.0, 2.0]))
+    array([0., 1.])
+    """
+
+    def __init__(self, act):
+        self.act = activation(act)
+
+    def __call__(self, h):
+        return np.asarray(self.act.dphi(h), dtype=float) ** 2
+
+    def __repr__(self) -> str:
+        return f"SquaredDerivative({self.act!r})"
