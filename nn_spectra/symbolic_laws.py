@@ -74,13 +74,16 @@ from freeprob.symbolic import AlgebraicLaw, G, z
 from freeprob.symbolic.algebraic import test_point_values
 from freeprob.symbolic.resultants import select_branch_factor
 
-__all__ = ["PIECEWISE_CONSTANT", "MAX_DEGREE", "NetworkAlgebraicLaw", "d2_atoms", "exact_mean_field",
+__all__ = ["PIECEWISE_CONSTANT", "MAX_DEGREE", "MAX_FIM_DEGREE", "NetworkAlgebraicLaw", "d2_atoms", "exact_mean_field",
            "hard_tanh_parameters", "symbolic_jacobian_law", "symbolic_conditional_fim_law", "zeta"]
 
 #: Activations whose :math:`\phi'^2` is piecewise constant (atomic :math:`D^2`).
 PIECEWISE_CONSTANT = ("linear", "relu", "leaky_relu", "hard_tanh")
-#: Default limit on the degree of P(G, z) in G.
+#: Default limit on the degree of P(G, z) in G (Jacobian laws: degree ~ depth x nonzero atoms).
 MAX_DEGREE = 40
+#: Default limit for the conditional Fisher laws, whose degree doubles per layer (relu: 2^(L-2);
+#: depth 5 takes ~10 s, depth 6 minutes).
+MAX_FIM_DEGREE = 8
 #: The variable of the ζ-form :math:`F(\zeta, z)`, :math:`\zeta = zG - 1`.
 zeta = sp.Symbol("zeta")
 _v = sp.Symbol("v_")
@@ -533,7 +536,7 @@ def symbolic_jacobian_law(act, sigma_w2=1, sigma_b2=0, depth: int = 1, weights: 
 
 # ----------------------------------------------------------------------------- conditional Fisher
 def symbolic_conditional_fim_law(act, sigma_w2=1, sigma_b2=0, depth: int = 3, *, alpha=None, p=None, qhat=None,
-                                 max_degree: int = MAX_DEGREE) -> NetworkAlgebraicLaw:
+                                 max_degree: int = MAX_FIM_DEGREE) -> NetworkAlgebraicLaw:
     r"""The conditional Fisher law of :func:`nn_spectra.conditional_fim_law` as an algebraic law.
 
     :math:`\nu_1 = \delta_{\hat q}`, :math:`\nu_{l+1} = \mathrm{shift}_{\hat q}(\sigma_w^2(\mu_{D^2}\boxtimes\nu_l))`,
@@ -551,8 +554,9 @@ def symbolic_conditional_fim_law(act, sigma_w2=1, sigma_b2=0, depth: int = 3, *,
         :math:`\hat q = (q^*-\sigma_b^2)/\sigma_w^2`; exact from :func:`exact_mean_field` except for
         hard_tanh, where it is a symbol ``qhat`` by default.
     max_degree : int
-        Limit on the degree of P in G; the construction stops with ``ValueError`` at the first layer
-        whose polynomial exceeds it.
+        Limit on the degree of P in G (default :data:`MAX_FIM_DEGREE`): refused before computing when
+        the estimate :math:`2^{L-2}` (exact for relu and hard_tanh) exceeds it, and checked again at
+        every layer (leaky_relu grows faster: 2, 6 at depths 3, 4).
 
     Examples
     --------
@@ -566,6 +570,10 @@ def symbolic_conditional_fim_law(act, sigma_w2=1, sigma_b2=0, depth: int = 3, *,
     sw = _exact("sigma_w2", sigma_w2, lower=0)
     sb = _exact("sigma_b2", sigma_b2, lower=0, strict=False)
     atoms = d2_atoms(name, alpha=alpha if alpha is not None else a_act, p=p)
+    est = 2 ** (L - 2) if L >= 2 else 1      # relu, hard_tanh: 1, 2, 4, 8, 16; leaky_relu grows faster
+    if est > max_degree:
+        raise ValueError(f"depth={L}: the conditional Fisher law of {name} has degree about {est} in G (it doubles "
+                         f"per layer), above max_degree={max_degree}; raise max_degree (minutes beyond 8) or lower depth")
     if qhat is not None:
         qh = _exact("qhat", qhat, lower=0)
     elif name == "hard_tanh":
