@@ -415,8 +415,11 @@ class SGDGrid:
         de = np.diff(le).mean() if len(le) > 1 else 1.0
         for m, ax in enumerate(axes):
             z = np.log10(np.clip(np.where(np.isfinite(self.ratio[m]), self.ratio[m], 1e6), 1e-3, 1e6))
-            im = ax.imshow(z.T, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1.5, vmax=1.5,
-                           extent=(self.depths[0] - 0.5, self.depths[-1] + 0.5, le[0] - de / 2, le[-1] + de / 2))
+            dd = np.asarray(self.depths, float)
+            mids = 0.5 * (dd[1:] + dd[:-1])
+            xe = np.concatenate([[dd[0] - 0.5], mids, [dd[-1] + 0.5]])
+            ye = np.concatenate([[le[0] - de / 2], 0.5 * (le[1:] + le[:-1]), [le[-1] + de / 2]])
+            im = ax.pcolormesh(xe, ye, z.T, cmap="RdBu_r", vmin=-1.5, vmax=1.5)
             d = self.depths
             mode = self.modes[m]
             label = "full-batch GD" if mode == self.n_samples else ("online SGD" if mode == 1 else f"SGD, batch {mode}")
@@ -439,10 +442,10 @@ class SGDGrid:
         return axes
 
 
-def _run_one(X, Y, act, sw, sb, widths, init, seed, eta, batch, epochs, shuffle_seed):
-    from .mlp import MLP
+def _run_one(X, Y, net0, eta, batch, epochs, shuffle_seed):
+    import copy
 
-    net = MLP(widths, act, sw, sb, weights=init, rng=seed)
+    net = copy.deepcopy(net0)   # the same initial network for every learning rate of a depth
     full = batch == X.shape[0]
     hist, spike = train_sgd(net, X, Y, eta, batch_size=batch, epochs=epochs, rng=shuffle_seed,
                             n_evals=epochs if full else 20, spike_steps=5 if full else 50)
@@ -515,11 +518,15 @@ def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8)
     shuffle = int(gen.integers(0, 2 ** 31))
     tasks = [(m, i, j) for m in range(len(modes)) for i in range(len(depths)) for j in range(len(etas))]
 
+    from .mlp import MLP
+
+    # one initial network per depth (Haar matrices are costly), copied for every run
+    nets = [MLP([X.shape[1]] + [int(width)] * (int(L) - 1) + [C], act, sw, sigma_b2, weights=init, rng=int(s))
+            for L, s in zip(depths, seeds)]
+
     def job(m, i, j):
-        L = int(depths[i])
-        widths = [X.shape[1]] + [int(width)] * (L - 1) + [C]
         ep = gd_epochs if modes[m] == T else epochs
-        return _run_one(X, Y, act, sw, sigma_b2, widths, init, int(seeds[i]), float(etas[j]), modes[m], ep, shuffle)
+        return _run_one(X, Y, nets[i], float(etas[j]), modes[m], ep, shuffle)
 
     ratio = np.empty((len(modes), len(depths), len(etas)))
     spikes = np.empty((len(modes), len(depths), len(etas)))

@@ -9,6 +9,8 @@ monkeypatched prediction is the one the case checks.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import scipy.stats
 
@@ -240,9 +242,10 @@ if _have("predict_boundaries", "train_sgd", "load_dataset", "critical_sigma_w2",
             p = ns.predict_boundaries(X, act, sw2, sb2, L, size, C, batch_size=1, rng=rng)
             preds.append(p)
             seed = int(rng.integers(2 ** 31))
+            net0 = ns.MLP([d] + [size] * (L - 1) + [C], act, sw2, sb2, weights="orthogonal", rng=seed)
             row = []
             for r in _LR_REL:
-                net = ns.MLP([d] + [size] * (L - 1) + [C], act, sw2, sb2, weights="orthogonal", rng=seed)
+                net = copy.deepcopy(net0)      # the same initial network for every learning rate
                 _, frac = ns.train_sgd(net, X, Y, r * p.online_median, batch_size=1, epochs=1, rng=seed + 1,
                                        n_evals=1, spike_steps=50)
                 row.append(frac)
