@@ -30,11 +30,25 @@ of :math:`G_{\nu_L}(x)` is a chain of subordination points :math:`\omega_1,\dots
 Jacobian and continuation in :math:`\operatorname{Im} x`, never by nesting ⊠ solvers; level 1
 (the point mass :math:`\nu_1`) is eliminated exactly, :math:`E_1 = \eta_\mu(\hat q z_1)`.
 
-Known limitation: close to the real axis the chain meets near-singular points (where
-:math:`G_{\mu}` vanishes at a subordination point) that the continuation does not pass reliably, so
-``pdf`` is the Poisson-smoothed density at height ``RESOLUTION`` times the hull width and ``support``
-is the rigorous hull, not the exact edges.  ``cauchy`` off the axis, ``moments`` (exact recursion)
-and ``atoms`` (Bercovici–Voiculescu) are exact.
+The law is a :class:`freeprob.SolvedLaw` (state :math:`\omega_2..\omega_{L-1}` and :math:`E_L`): the
+density is the boundary value on the axis, the support edges are the folds of the real branch (exact,
+not a hull), the cdf is the engine's contour integral.
+
+Atoms, exactly (:func:`boxtimes_atoms`, layer by layer).  :math:`\mu_{D^2}\boxtimes\nu_l` has an atom at 0
+of mass :math:`p_0 = P(\phi'(h) = 0)` (Belinschi) and one at :math:`ab` for atoms :math:`a, b > 0` of
+:math:`\mu_{D^2}, \nu_l` with :math:`\mu(\{a\}) + \nu_l(\{b\}) - 1 > 0` (Bercovici–Voiculescu); shift and
+scale move them to :math:`\hat q_l + \sigma_w^2 ab`.  The zero atom is the rank argument:
+:math:`H_{l+1} - \hat q_l I = \sigma_w^2 W D_l H_l D_l W^\top` has rank :math:`\le \operatorname{rank} D_l`.
+For :math:`D^2` Bernoulli (relu, hard_tanh; :math:`p_0 > 0`) this gives, for :math:`L \ge 2`, an atom
+:math:`p_0` at the bottom :math:`\hat q_{L-1}` and the top atom :math:`\hat q\sum_{k<L}\sigma_w^{2k}` of mass
+:math:`1 - (L-1)p_0` while positive (:math:`L = 2`: the whole law is these two atoms); for smooth
+:math:`\phi'` (tanh, erf) there are none beyond :math:`L = 1`.
+
+Moments by products of S-transform series (:math:`O(Ln^4)`), exact up to rounding.
+
+Input trajectory: with ``q_input`` the layers follow the input's own
+:math:`q^{l} = \sigma_w^2\hat q_{l-1} + \sigma_b^2`, :math:`\hat q_l = E\,\phi(\sqrt{q^l}z)^2` (each layer its own
+:math:`\mu_{D_l^2}` and shift) instead of the fixed point.
 """
 from __future__ import annotations
 
@@ -43,72 +57,150 @@ from functools import cached_property
 
 import numpy as np
 
-from freeprob.law import Law, check_positive, tabulated_cdf
+from freeprob.law import check_positive
+from freeprob.solved import ConvergenceError, SolvedLaw
 
-__all__ = ["ConditionalFIMLaw", "conditional_fim_law", "sample_conditional_fim_spectrum"]
-
-
-class ConditionalFIMSolverError(ValueError):
-    """The subordination chain did not converge."""
+__all__ = ["ConditionalFIMLaw", "conditional_fim_law", "sample_conditional_fim_spectrum", "boxtimes_atoms"]
 
 
-class ConditionalFIMLaw(Law):
-    r"""Limiting law :math:`\nu_L` of the eigenvalues of :math:`H/N` (module docstring)."""
+#: former name of the solver's error, kept as an alias of the engine's one
+ConditionalFIMSolverError = ConvergenceError
+
+
+def boxtimes_atoms(mu_atoms, nu_atoms):
+    r"""Atoms of :math:`\mu\boxtimes\nu` for laws on :math:`[0,\infty)`, exactly.
+
+    Belinschi (2003): :math:`(\mu\boxtimes\nu)(\{0\}) = \max(\mu(\{0\}), \nu(\{0\}))`; Bercovici–Voiculescu
+    (1998): for :math:`a, b > 0` there is an atom at :math:`ab` iff :math:`\mu(\{a\}) + \nu(\{b\}) > 1`,
+    of mass :math:`\mu(\{a\}) + \nu(\{b\}) - 1`; there are no others.
+
+    >>> boxtimes_atoms((np.array([0.0, 1.0]), np.array([0.5, 0.5])), (np.array([2.0]), np.array([1.0])))
+    (array([0., 2.]), array([0.5, 0.5]))
+    """
+    (ap, am), (bp, bm) = mu_atoms, nu_atoms
+    ap, am, bp, bm = (np.asarray(t, dtype=float) for t in (ap, am, bp, bm))
+    pts, mass = [], []
+    zero = max(float(am[ap == 0].sum()) if len(ap) else 0.0, float(bm[bp == 0].sum()) if len(bp) else 0.0)
+    if zero > 0:
+        pts.append(0.0)
+        mass.append(zero)
+    for a, ma in zip(ap, am):
+        for b, mb in zip(bp, bm):
+            if a != 0 and b != 0 and ma + mb > 1.0 + 1e-14:
+                pts.append(float(a * b))
+                mass.append(float(ma + mb - 1.0))
+    return np.array(pts), np.array(mass)
+
+
+def _boxtimes_moments_series(mu_m: np.ndarray, nu_m: np.ndarray, n: int) -> np.ndarray:
+    """Moments m_1..m_n of mu ⊠ nu from those of mu and nu by S_{mu⊠nu} = S_mu S_nu (power series in
+    the laws normalised to mean 1, so the series stay O(1)); O(n^4) flops."""
+    from .jacobian import _moments_from_s_series, _s_series_from_moments, _series_mul
+
+    a, b = float(mu_m[0]), float(nu_m[0])
+    k = np.arange(1, n + 1)
+    s = _series_mul(_s_series_from_moments(mu_m[:n] / a ** k, n), _s_series_from_moments(nu_m[:n] / b ** k, n), n - 1)
+    return _moments_from_s_series(s, n) * (a * b) ** k
+
+
+class ConditionalFIMLaw(SolvedLaw):
+    r"""Limiting law :math:`\nu_L` of the eigenvalues of :math:`H/N` (module docstring).
+
+    ``d2s[l-1]`` is the law of :math:`D_l^2` (:math:`l = 1..L-1`) and ``shifts`` are
+    :math:`(\hat q_0, \dots, \hat q_{L-1})`, :math:`\hat q_l = \|x^l\|^2/N`:
+    :math:`\nu_1 = \delta_{\hat q_0}`, :math:`\nu_{l+1} = \mathrm{shift}_{\hat q_l}(\sigma_w^2\,\mu_{D_l^2}\boxtimes\nu_l)`.
+    A :class:`freeprob.SolvedLaw`: state :math:`(\omega_2, \dots, \omega_{L-1}, E_L)`.
+    """
 
     name = "conditional_fim"
-    #: relative height of the Stieltjes inversion used by ``pdf`` (a Poisson smoothing of the density)
-    RESOLUTION = 1e-2
 
-    def __init__(self, d2: Law, psi, sigma_w2: float, qhat: float, depth: int, label: str = ""):
-        self.d2, self._psi = d2, psi
-        self.sigma_w2, self.qhat, self.depth, self.label = sigma_w2, qhat, depth, label
+    def __init__(self, d2s, psis, sigma_w2: float, shifts, label: str = ""):
+        self.d2s, self._psis = tuple(d2s), tuple(psis)
+        self.sigma_w2, self.shifts, self.label = float(sigma_w2), tuple(float(s) for s in shifts), label
+        self.depth = len(self.shifts)
+        # compatibility with the fixed-point constructor: the last layer's D^2 law and shift
+        self.d2 = self.d2s[-1] if self.d2s else None
+        self._psi = self._psis[-1] if self._psis else None
+        self.qhat = self.shifts[-1]
         self._freeze()
 
-    # -- the chain ----------------------------------------------------------------------
-    def _h(self, u):
-        psi, dpsi = self._psi(u)
-        eta = psi / (1 + psi)
-        deta = dpsi / (1 + psi) ** 2
-        return eta / u, deta / u - eta / u ** 2
+    # -- exact parts ----------------------------------------------------------------------
+    def _exact_atoms(self):
+        """Bercovici–Voiculescu/Belinschi through every layer.  The zero atom of ⊠ (mass
+        :math:`P(\\phi'(h^l) = 0)`) is the rank argument: :math:`H_{l+1} - \\hat q_l I = \\sigma_w^2 W D_l H_l D_l W^\\top`
+        has rank at most :math:`\\operatorname{rank} D_l`, so :math:`\\hat q_l` is an eigenvalue of multiplicity
+        :math:`\\ge N - \\operatorname{rank} D_l`."""
+        pts, mass = np.array([self.shifts[0]]), np.array([1.0])
+        for l in range(1, self.depth):
+            pts, mass = boxtimes_atoms(self.d2s[l - 1].atoms, (pts, mass))
+            pts = self.shifts[l] + self.sigma_w2 * pts
+        return pts, mass
 
-    def _eta(self, u):
-        psi, dpsi = self._psi(u)
+    @cached_property
+    def _atomic(self) -> bool:
+        _, w = self.atoms
+        return bool(len(w) and abs(w.sum() - 1.0) < 1e-12)
+
+    def _moments(self, n):
+        """Exact recursion in O(L n^4): ⊠ by products of S-transform series, then scale and shift."""
+        from math import comb
+
+        m = np.array([self.shifts[0] ** k for k in range(1, n + 1)], dtype=float)
+        C = np.array([[comb(k, j) for j in range(n + 1)] for k in range(n + 1)], dtype=float)
+        for l in range(1, self.depth):
+            prod = _boxtimes_moments_series(np.asarray(self.d2s[l - 1].moments(n), dtype=float), m, n)
+            full = np.concatenate([[1.0], prod * self.sigma_w2 ** np.arange(1, n + 1)])
+            a = self.shifts[l] ** np.arange(n + 1)
+            m = np.array([(C[k, : k + 1] * full[: k + 1] * a[k::-1]).sum() for k in range(1, n + 1)])
+        return m
+
+    # -- the chain (state: omega_2..omega_{L-1}, E_L) ------------------------------------------
+    def _eta(self, level: int, u):
+        psi, dpsi = self._psis[level - 1](u)
         return psi / (1 + psi), dpsi / (1 + psi) ** 2
 
-    def _system(self, x, om, jac=True):
-        """Residuals (n, K), E_L (n,), Jacobian (n, K, K); unknowns omega_2..omega_{L-1} (K = L-2).
+    def _h(self, level: int, u):
+        eta, deta = self._eta(level, u)
+        return eta / u, deta / u - eta / u ** 2
 
-        Level 1 is eliminated: nu_1 is the point mass at q^, so eta_{mu boxtimes nu_1}(z) = eta_mu(q^ z)
-        exactly (its subordination point runs off to infinity where G_mu vanishes).
-        """
+    def _system(self, x, om, jac=True):
+        """Residuals of the chain, E_L (n,), d E_L/d omega (n, K), Jacobian (n, K, K)."""
         n, K = om.shape
-        a, s2 = self.qhat, self.sigma_w2
+        s2 = self.sigma_w2
+        q = self.shifts
         top = 1.0 / x
         up = np.concatenate([om, top[:, None]], axis=1)                 # omega_2..omega_L
-        z = s2 * up / (1 - a * up)                                      # z_1..z_{L-1}
-        dz = s2 / (1 - a * up) ** 2
-        e1, de1 = self._eta(a * z[:, 0])
+        a_up = np.array(q[1:])[None, :]                                  # shift forming nu_{l+1}
+        z = s2 * up / (1 - a_up * up)                                    # z_1..z_{L-1}
+        dz = s2 / (1 - a_up * up) ** 2
+        e1, de1 = self._eta(1, q[0] * z[:, 0])
         E_prev = e1
         dE_prev = np.zeros((n, K), dtype=complex)
         if K:
-            dE_prev[:, 0] = de1 * a * dz[:, 0]
+            dE_prev[:, 0] = de1 * q[0] * dz[:, 0]
         E = np.empty((n, K), dtype=complex)
         dE = np.zeros((n, K, K), dtype=complex)
-        for i in range(K):                      # level l = i + 2, omega_l = om[:, i]
+        for i in range(K):                      # level l = i + 2, omega_l = om[:, i], nu_l = shift_{q_{l-1}}
+            a = q[i + 1]
             E[:, i] = 1 - (1 - a * om[:, i]) * (1 - E_prev)
             dE[:, i, :] = (1 - a * om[:, i])[:, None] * dE_prev
             dE[:, i, i] += a * (1 - E_prev)
             E_prev, dE_prev = E[:, i], dE[:, i, :]
-        E_top = 1 - (1 - a * top) * (1 - E_prev)
+        aL = q[-1]
+        E_top = 1 - (1 - aL * top) * (1 - E_prev)
+        dE_top = (1 - aL * top)[:, None] * dE_prev
         if K == 0:
-            return np.zeros((n, 0), dtype=complex), E_top, np.zeros((n, 0, 0), dtype=complex)
+            return np.zeros((n, 0), dtype=complex), E_top, dE_top, np.zeros((n, 0, 0), dtype=complex)
         zl = z[:, 1:]                            # z_l for l = 2..L-1
-        dzl = dz[:, 1:]                          # d z_l / d omega_{l+1}
+        dzl = dz[:, 1:]
         u = zl * E / om
-        hv, dh = self._h(u)
+        hv = np.empty_like(u)
+        dh = np.empty_like(u)
+        for i in range(K):
+            hv[:, i], dh[:, i] = self._h(i + 2, u[:, i])
         R = om - zl * hv
         if not jac:
-            return R, E_top, None
+            return R, E_top, dE_top, None
         du = zl[:, :, None] * dE / om[:, :, None]
         idx = np.arange(K)
         du[:, idx, idx] -= zl * E / om ** 2
@@ -118,210 +210,89 @@ class ConditionalFIMLaw(Law):
             du_up = dzl[:, :-1] * E[:, :-1] / om[:, :-1]
             J[:, l, l + 1] += -dzl[:, :-1] * hv[:, :-1] - zl[:, :-1] * dh[:, :-1] * du_up
         J[:, idx, idx] += 1.0
-        return R, E_top, J
+        return R, E_top, dE_top, J
 
-    def _norm(self, R, om):
-        if om.shape[1] == 0:
-            return np.zeros(om.shape[0])
-        return np.max(np.abs(R) / np.abs(om), axis=1)
+    def _frame(self):
+        if self._atomic:
+            p, w = self.atoms
+            mean = float((p * w).sum())
+            sd = float(np.sqrt(max((w * (p - mean) ** 2).sum(), 0.0)))
+            return mean, sd if sd > 0 else max(abs(mean), 1e-300)
+        return super()._frame()
 
-    def _newton(self, x, om, iters=40, tol=1e-13):
-        for _ in range(iters):
-            R, _, J = self._system(x, om)
-            r0 = self._norm(R, om)
-            if np.all(r0 <= tol):
-                break
-            with np.errstate(all="ignore"):
-                step = np.linalg.solve(J, R[..., None])[..., 0]
-            bad = ~np.all(np.isfinite(step), axis=1)
-            step[bad] = 0
-            lam = np.ones(x.shape)
-            accepted = r0 <= tol
-            for _h in range(25):
-                cand = om - lam[:, None] * step
-                with np.errstate(all="ignore"):
-                    Rc, _, _ = self._system(x, cand, jac=False)
-                    rc = self._norm(Rc, cand)
-                good = np.isfinite(rc) & (rc < r0) & ~accepted
-                om = np.where(good[:, None], cand, om)
-                accepted |= good
-                if np.all(accepted):
-                    break
-                lam = np.where(accepted, lam, 0.5 * lam)
-            if not np.any(accepted & (r0 > tol)):
-                break
-        R, E_top, _ = self._system(x, om, jac=False)
-        return om, E_top, self._norm(R, om)
-
-    def _start(self, x):
-        m1 = self.d2.mean
+    def _start(self, z):
+        c, s = self.frame
+        x = c + s * z
         K = self.depth - 2
-        om = np.empty((x.size, K), dtype=complex)
+        u = np.empty((x.size, K + 1), dtype=complex)
         w = 1.0 / x
         for l in range(K - 1, -1, -1):
-            w = self.sigma_w2 * m1 * w
-            om[:, l] = w
-        return om
+            w = self.sigma_w2 * self.d2s[l + 1].mean * w
+            u[:, l] = w
+        u[:, K] = self._system(x, u[:, :K], jac=False)[1]
+        return u
 
-    def _solve(self, x):
-        scale = max(self._hull[1], 1e-300)
-        top = 30 * (scale + np.abs(x.real))
-        x0 = x.real + 1j * np.maximum(top, x.imag)
-        om, E, res = self._newton(x0, self._start(x0))
-        for h in np.geomspace(1, 1e-13, 60):
-            y = np.maximum(x.imag, top * h)
-            om, E, res = self._newton(x.real + 1j * y, om, iters=40, tol=1e-12)
-            if np.all(top * h <= x.imag):
-                break
-        om, E, res = self._newton(x, om)
-        if np.any(~np.isfinite(res)) or np.any(res > 1e-8):
-            i = int(np.argmax(np.where(np.isfinite(res), res, np.inf)))
-            raise ConditionalFIMSolverError(
-                f"conditional_fim_law: the subordination chain did not converge at x = {x[i]!r} "
-                f"(residual {res[i]:.3g})")
-        return om, E
+    def _residual(self, z, u):
+        c, s = self.frame
+        x = c + s * np.asarray(z, dtype=complex)
+        K = u.shape[1] - 1
+        om, e = u[:, :K], u[:, K]
+        with np.errstate(all="ignore"):
+            R, E_top, dE_top, J = self._system(x, om)
+            r = np.empty(u.shape, dtype=complex)
+            r[:, :K] = R / om                       # relative: omega ~ 1/x
+            r[:, K] = e - E_top
+            Jf = np.zeros((u.shape[0], K + 1, K + 1), dtype=complex)
+            Jf[:, :K, :K] = J / om[:, :, None]
+            Jf[:, K, :K] = -dE_top
+            Jf[:, K, K] = 1.0
+        return r, Jf
 
-    def _g(self, x):
-        if self.depth == 1 or self._atomic:
-            pts, w = self.atoms
-            return (w[None, :] / (x[:, None] - pts[None, :])).sum(axis=1)
-        _, E = self._solve(x)
-        return 1.0 / (x * (1 - E))
+    def _rnorm(self, r, u):
+        with np.errstate(all="ignore"):
+            return np.max(np.abs(r), axis=1)
 
-    def _g_path(self, x):
-        """G along points of equal small height, warm-started right to left (fallback: ladder)."""
-        if self.depth == 1:
-            return 1.0 / (x - self.qhat)
-        order = np.argsort(-x.real)
-        out = np.empty(x.shape, dtype=complex)
-        om = None
-        for i in order:
-            xi = x[i: i + 1]
-            ok = False
-            if om is not None:
-                ot, E, res = self._newton(xi, om, iters=30, tol=1e-12)
-                ok = bool(np.isfinite(res[0]) and res[0] <= 1e-10)
-            if not ok:
-                ot, E = self._solve(xi)
-            om = ot
-            out[i] = 1.0 / (xi[0] * (1 - E[0]))
-        return out
+    def _g(self, z, u):
+        c, s = self.frame
+        x = c + s * np.asarray(z, dtype=complex)
+        return s / (x * (1 - u[:, -1]))
 
-    def _cauchy(self, z):
-        z = np.asarray(z, dtype=complex)
-        shape = z.shape
-        z = z.ravel()
-        b = self._hull[1]
-        zz = np.where(z.imag <= 0, z.real + 1j * 1e-13 * max(1.0, b), z)
-        out = self._g(zz)
-        out = np.where(z.imag <= 0, out.real + 0j, out)
-        return out.reshape(shape)
-
-    # -- Law interface ------------------------------------------------------------------
-    @cached_property
-    def atoms(self):
-        """Bercovici–Voiculescu: ⊠ keeps an atom at b·t when the masses add to more than 1."""
-        pts, mass = np.array([self.qhat]), np.array([1.0])
-        dp, dm = self.d2.atoms
-        for _ in range(self.depth - 1):
-            new_p, new_m = [], []
-            for t, mt in zip(pts, mass):
-                for b, mb in zip(dp, dm):
-                    if mt + mb > 1 + 1e-14:
-                        new_p.append(self.qhat + self.sigma_w2 * b * t)
-                        new_m.append(mt + mb - 1)
-            pts, mass = np.array(new_p), np.array(new_m)
-            if not len(pts):
-                break
-        return (pts, mass) if len(pts) else (np.empty(0), np.empty(0))
-
-    @cached_property
     def _hull(self):
-        """Crude hull: q^ I <= H/N <= q^ sum_k (sigma_w^2 max D^2)^k."""
-        g = self.sigma_w2 * self.d2.support[1]
-        return (self.qhat, self.qhat * sum(g ** k for k in range(self.depth)))
+        """Rigorous: H_{l+1} >= q_l I and ||H_{l+1}|| <= q_l + sigma_w^2 max(D_l^2) ||H_l||."""
+        top = self.shifts[0]
+        for l in range(1, self.depth):
+            top = self.shifts[l] + self.sigma_w2 * self.d2s[l - 1].support[1] * top
+        c, s = self.frame
+        return (self.shifts[-1] - c) / s, (top - c) / s
 
-    @cached_property
-    def _atomic(self) -> bool:
-        _, w = self.atoms
-        return bool(len(w) and abs(w.sum() - 1.0) < 1e-12)
-
-    @cached_property
-    def support(self):
-        r"""Rigorous hull :math:`[\hat q, \hat q\sum_{k<L}(\sigma_w^2\max D^2)^k]` (``H_{l+1} >= q^ I``); the
-        spectrum concentrates near its top under dynamical isometry, where the hull is nearly tight."""
-        if self.depth == 1 or self._atomic:
-            pts, _ = self.atoms
-            return (float(pts.min()), float(pts.max()))
-        return self._hull
-
-    def _density_raw(self, x):
-        # Poisson-smoothed density: Stieltjes inversion at the height RESOLUTION * hull width.  Closer
-        # to the axis the chain has near-singular points (where G_mu vanishes) that the continuation
-        # does not yet pass reliably; see the module docstring.
-        b = self._hull[1]
-        eps = self.RESOLUTION * max(b - self._hull[0], 1e-300)
-        pts, w = self.atoms
-        keep = np.ones(x.shape, bool)
-        if len(pts):
-            keep = np.min(np.abs(x[:, None] - pts[None, :]), axis=1) > 1e-5 * b
-        out = np.zeros_like(x)
-        if np.any(keep):
-            g = self._g_path(x[keep] + 1j * eps)
-            dens = -g.imag / np.pi
-            if len(pts):
-                dens -= (w[None, :] * eps / np.pi / ((x[keep, None] - pts[None, :]) ** 2 + eps ** 2)).sum(axis=1)
-            out[keep] = np.maximum(dens, 0.0)
-        return out
+    # -- atomic laws (depth 1, linear, Bernoulli D^2 at depth 2) ---------------------------------
+    def _cauchy(self, z):
+        if self._atomic:
+            pts, w = self.atoms
+            z = np.asarray(z, dtype=complex)
+            return (w / (z.ravel()[:, None] - pts[None, :])).sum(axis=1).reshape(z.shape)
+        return super()._cauchy(z)
 
     def _pdf(self, x):
-        a, b = self.support
-        out = np.zeros_like(x)
-        inside = (x > a) & (x < b)
-        if np.any(inside) and not self._atomic:
-            out[inside] = self._density_raw(x[inside])
-        return out
+        if self._atomic:
+            return np.zeros(np.shape(x))
+        return super()._pdf(x)
 
-    @cached_property
-    def _cdf_table(self):
-        a, b = self.support
-        t = np.linspace(0, np.pi, 1201)
-        x = 0.5 * (a + b) - 0.5 * (b - a) * np.cos(t)
-        d = self._pdf(x)
-        c = np.concatenate([[0.0], np.cumsum(0.5 * (d[1:] + d[:-1]) * np.diff(x))])
-        _, w = self.atoms
-        ac = 1.0 - w.sum()
-        if c[-1] > 0 and ac > 1e-12:
-            c *= ac / c[-1]
-        return x, c
-
-    def _cdf(self, x):
-        pts, w = self.atoms
-        if self.depth == 1 or self._atomic:
-            return (w[None, :] * (pts[None, :] <= x[:, None])).sum(axis=1)
-        return tabulated_cdf(x, self._cdf_table, (pts, w))
-
-    def _moments(self, n):
-        # exact recursion on moments: boxtimes by free cumulants, then scale and binomial shift
-        from math import comb
-
-        from freeprob.combinatorics import boxtimes_moments
-
-        kap_mu = self.d2.free_cumulants(n)
-        m = np.array([self.qhat ** k for k in range(1, n + 1)], dtype=float)
-        for _ in range(self.depth - 1):
-            prod = np.asarray(boxtimes_moments(kap_mu, m), dtype=float) * self.sigma_w2 ** np.arange(1, n + 1)
-            full = np.concatenate([[1.0], prod])
-            m = np.array([sum(comb(k, j) * full[j] * self.qhat ** (k - j) for j in range(k + 1))
-                          for k in range(1, n + 1)])
-        return m
+    @property
+    def top_edge(self) -> float:
+        r"""Largest point of the support (exact edge of the absolutely continuous part or the top atom):
+        :math:`\lambda_{\max}(H)/N` in the limit; ``N * top_edge`` is :math:`\lambda_{\max}` of the
+        conditional FIM."""
+        return float(self.support[1])
 
     def __repr__(self):
         lab = f"{self.label}, " if self.label else ""
         return f"conditional_fim_law({lab}depth={self.depth})"
 
 
-def conditional_fim_law(act, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "orthogonal") -> ConditionalFIMLaw:
+def conditional_fim_law(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
+                        weights: str | None = None, *,
+                        q_input: float | None = None) -> ConditionalFIMLaw:
     r"""Limiting law of the eigenvalues of :math:`H/N` (equivalently of :math:`I(\theta\mid x)/N`, nonzero part).
 
     Parameters
@@ -332,22 +303,36 @@ def conditional_fim_law(act, sigma_w2: float, sigma_b2: float, depth: int, weigh
         Number of weight layers :math:`L \ge 1` of the :class:`MLP` (:math:`L-1` hidden layers).
     weights : {"orthogonal"}
         The recursion needs orthogonal weights (Hayase–Karakida); Gaussian weights raise.
+    q_input : float, optional
+        :math:`\hat q_0 = \|x\|^2/N` of the given input: the layers follow its own trajectory
+        :math:`q^l = \sigma_w^2\hat q_{l-1} + \sigma_b^2`, :math:`\hat q_l = E\,\phi(\sqrt{q^l}z)^2`.
+        Default: every layer at the fixed point :math:`q^*`.
 
     Returns
     -------
     ConditionalFIMLaw
-        ``support[1]`` is the top of the spectrum, which grows linearly with depth under
-        dynamical isometry; ``pdf``, ``atoms``, ``moments`` (exact), ``cdf``.
+        ``support[1]`` (= ``top_edge``) is the exact top of the spectrum, which grows linearly with depth
+        under dynamical isometry; ``pdf`` (on the axis), ``intervals`` (exact edges), ``atoms`` (exact),
+        ``moments`` (exact), ``cdf``.
 
     Examples
     --------
     >>> law = conditional_fim_law("linear", 1.0, 0.0, depth=3)   # H/N = q (1 + 1 + 1) I
     >>> law.atoms
     (array([3.]), array([1.]))
+
+    ``act`` may be a :class:`~nn_spectra.Network` (linear readout, orthogonal weights); its ``depth``
+    is the number of weight layers, as here.
     """
+    from .network import as_network
+
+    net = as_network(act, sigma_w2, sigma_b2, depth, weights=weights, default_weights="orthogonal",
+                     caller="conditional_fim_law")
+    net.require("conditional_fim_law", readout=("linear",))
+    act, sigma_w2, sigma_b2, depth, weights = net.act, net.sigma_w2, net.sigma_b2, net.depth, net.weights
     from .jacobian import _check_depth, _psi_for, d2_law
     from .activations import activation
-    from .mean_field import q_star
+    from .mean_field import q_map, q_star
 
     sw = check_positive("sigma_w2", sigma_w2)
     sb = check_positive("sigma_b2", sigma_b2, strict=False)
@@ -355,31 +340,59 @@ def conditional_fim_law(act, sigma_w2: float, sigma_b2: float, depth: int, weigh
     if weights != "orthogonal":
         raise ValueError(f"weights must be 'orthogonal' (the Hayase-Karakida recursion needs Haar weights), got {weights!r}")
     a = activation(act)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        q = float(q_star(a, sw, sb))
-    if not np.isfinite(q):
-        raise ValueError(f"no finite fixed point q* for {a.name} at sigma_w2={sw}, sigma_b2={sb}")
-    qhat = (q - sb) / sw
-    if qhat <= 0:
-        raise ValueError(f"the fixed point has zero activations (q* = {q:.3g} = sigma_b2): the FIM given x vanishes")
-    d2 = d2_law(a, q)
-    return ConditionalFIMLaw(d2, _psi_for(d2, a.dphi, q), sw, qhat, depth, label=a.name)
+    if q_input is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = float(q_star(a, sw, sb))
+        if not np.isfinite(q):
+            raise ValueError(f"no finite fixed point q* for {a.name} at sigma_w2={sw}, sigma_b2={sb}")
+        qhat = (q - sb) / sw
+        if qhat <= 0:
+            raise ValueError(f"the fixed point has zero activations (q* = {q:.3g} = sigma_b2): the FIM given x vanishes")
+        d2 = d2_law(a, q)
+        psi = _psi_for(d2, a.dphi, q)
+        return ConditionalFIMLaw([d2] * (depth - 1), [psi] * (depth - 1), sw, [qhat] * depth, label=a.name)
+    q0 = check_positive("q_input", q_input)
+    shifts, d2s, psis = [q0], [], []
+    for _ in range(depth - 1):
+        q = sw * shifts[-1] + sb                          # q^l, the pre-activation variance of layer l
+        d2 = d2_law(a, q)
+        d2s.append(d2)
+        psis.append(_psi_for(d2, a.dphi, q))
+        shifts.append((float(q_map(a, q, sw, sb)) - sb) / sw)   # q^_l = E phi(h^l)^2
+        if not (np.isfinite(shifts[-1]) and shifts[-1] > 0):
+            raise ValueError(f"the layer lengths of the input leave (0, inf) at layer {len(shifts) - 1}")
+    return ConditionalFIMLaw(d2s, psis, sw, shifts, label=a.name)
 
 
-def sample_conditional_fim_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, width: int,
-                                    rng=None) -> np.ndarray:
-    r"""Eigenvalues of :math:`H/N` for one real orthogonal :class:`MLP` and one input at the fixed point."""
+def sample_conditional_fim_spectrum(act, sigma_w2: float | None = None, sigma_b2: float | None = None,
+                                    depth: int | None = None, width: int | None = None, rng=None, *,
+                                    q_input: float | None = None, weights: str | None = None) -> np.ndarray:
+    r"""Eigenvalues of :math:`H/N` for one real orthogonal :class:`MLP` and one Gaussian input with
+    :math:`\|x\|^2/N` = ``q_input`` (default: the fixed point's :math:`(q^* - \sigma_b^2)/\sigma_w^2`)."""
     from .mean_field import q_star
     from .mlp import MLP
+    from .network import _int, as_network
 
+    # depth = L weight layers of widths N (act may be a Network with equal widths n_0 = ... = n_L)
+    desc = as_network(act, sigma_w2, sigma_b2, depth, weights=weights, default_weights="orthogonal",
+                      caller="sample_conditional_fim_spectrum")
+    desc.require("sample_conditional_fim_spectrum", readout=("linear",), weights=("orthogonal",))
+    if desc.widths is None:
+        desc = desc.replace(widths=(_int("width", width, 1),) * (desc.depth + 1))
+    elif len(set(desc.widths)) != 1:
+        raise ValueError(f"sample_conditional_fim_spectrum needs equal widths (square orthogonal layers), "
+                         f"got widths={desc.widths}")
+    act, sigma_w2, sigma_b2, depth, width = desc.act, desc.sigma_w2, desc.sigma_b2, desc.depth, desc.widths[0]
     gen = np.random.default_rng(rng)
-    net = MLP([int(width)] * (int(depth) + 1), act, sigma_w2, sigma_b2, init="orthogonal", rng=gen)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        q = float(q_star(act, sigma_w2, sigma_b2))
+    net = MLP(desc, rng=gen)
+    if q_input is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = float(q_star(act, sigma_w2, sigma_b2))
+        q_input = (q - sigma_b2) / sigma_w2
     x = gen.standard_normal(width)
-    x *= np.sqrt((q - sigma_b2) / sigma_w2 * width) / np.linalg.norm(x)
+    x *= np.sqrt(q_input * width) / np.linalg.norm(x)
     deltas, xs = net.backward(x[None, :])
     H = sum(float(xl[0] @ xl[0]) * (d[0] @ d[0].T) for d, xl in zip(deltas, xs))
     return np.linalg.eigvalsh(H) / width

@@ -28,9 +28,13 @@ Conventions: :math:`\psi(u) = \sum_{n\ge1} m_n u^n`, :math:`\chi = \psi^{\langle
 :math:`G(x) = (1+\zeta)/x` where :math:`\zeta = \psi(1/x)` solves :math:`\chi_{JJ^\top}(\zeta) = 1/x`.
 The depth enters only as an exponent, so the composed S-transform is inverted directly
 (never by repeated ⊠): unknowns :math:`\zeta` and :math:`v_k = \chi_{D^2}(c_k\zeta)` (one per
-distinct width), Newton's method on :math:`\log\chi_{JJ^\top}(\zeta) + \log x \equiv 0 \pmod{2\pi i}`
-and :math:`\psi_{D^2}(v_k) = c_k\zeta`, with continuation in :math:`\operatorname{Im} x` from far
-above the axis (the roots of the power are :math:`2\pi/L` apart; continuation keeps the physical one).
+distinct width), Newton's method on :math:`\log\chi_{JJ^\top}(\zeta) + \log x = 0` and
+:math:`\psi_{D^2}(v_k) = c_k\zeta`, with every logarithm cut along the positive imaginary axis: on
+the physical branch all its arguments lie in the closed lower half-plane, so the equation is
+single-valued there and the spurious roots of the :math:`L`-th power are not roots of it
+(:mod:`nn_spectra.jacobian_kernel`).  The law is a :class:`freeprob.SolvedLaw` in the frame
+:math:`(0, b)`, :math:`b` the top edge; the continuation measures heights relative to :math:`|x|`, so
+the density is exact on the axis over every decade near 0.
 """
 from __future__ import annotations
 
@@ -41,7 +45,10 @@ import numpy as np
 from scipy import optimize
 
 import freeprob as fp
-from freeprob.law import Law, check_positive, tabulated_cdf
+from freeprob.law import Law, check_positive
+from freeprob.solved import ConvergenceError, SolvedLaw
+
+from .jacobian_kernel import solve_path
 
 __all__ = ["JacobianLaw", "jacobian_law", "jacobian_law_from_d2", "d2_law", "jacobian_variance",
            "sample_jacobian_spectrum",
@@ -50,8 +57,13 @@ __all__ = ["JacobianLaw", "jacobian_law", "jacobian_law_from_d2", "d2_law", "jac
 _WEIGHTS = ("orthogonal", "gaussian")
 
 
-class JacobianSolverError(ValueError):
-    """Newton's method for the composed S-transform did not converge."""
+def _lg(w):
+    """Logarithm with its cut on the positive imaginary axis (continuous on the closed lower half-plane)."""
+    return np.log(1j * np.asarray(w, dtype=complex)) - 0.5j * np.pi
+
+
+#: former name of the solver's error, kept as an alias of the engine's one
+JacobianSolverError = ConvergenceError
 
 
 # ----------------------------------------------------------------------------- power series
@@ -216,15 +228,22 @@ def _psi_for(d2: Law, dphi=None, q: float | None = None):
 
 
 # ----------------------------------------------------------------------------- the law
-class JacobianLaw(Law):
+class JacobianLaw(SolvedLaw):
     r"""Limiting law of the squared singular values of :math:`J = \prod_l D_l W_l` (eigenvalues of
     :math:`JJ^\top`), given the law of :math:`D^2`.
 
     Built by :func:`jacobian_law` or :func:`jacobian_law_from_d2`; see the module docstring for the
-    S-transform and the solver.
+    S-transform.  A :class:`freeprob.SolvedLaw`: state :math:`(\zeta, v_1, \dots, v_K)`, the
+    single-valued log-equation of :mod:`nn_spectra.jacobian_kernel`, frame ``(0, b)`` with :math:`b`
+    the top edge (a product law lives on :math:`[0, b]`).  The continuation, the density on the axis
+    and the contour cdf are the engine's, except that every height is measured relative to
+    :math:`|x|` (the law spans many decades near 0: at depth 50 most of its mass may lie below
+    :math:`10^{-4} b`), by the compiled solver.
     """
 
     name = "jacobian"
+    #: relative height from which the axis Newton starts (the compiled ladder stops there)
+    AXIS_HEIGHT = 1e-3
 
     def __init__(self, d2: Law, sigma_w2: float, widths: Sequence[int], weights: str, label: str = "",
                  psi=None):
@@ -247,124 +266,145 @@ class JacobianLaw(Law):
             key = (float(w[l - 1]), float(w[l]))
             pairs[key] = pairs.get(key, 0) + 1
         self._pairs = tuple(pairs.items())
+        # log T_l as  const + sum_j a_j l(alpha_j + beta_j zeta)  (module docstring of jacobian_kernel)
+        co, a0, a1, const = [], [], [], 0.0
+        for (n_prev, n_cur), cnt in self._pairs:
+            if weights == "gaussian":
+                const += cnt * np.log(n_prev / sigma_w2)
+                co.append(-cnt), a0.append(n_cur), a1.append(nL)
+            elif n_cur >= n_prev:
+                const += cnt * np.log(n_prev / (sigma_w2 * n_cur))
+            else:
+                co += [cnt, -cnt]
+                a0 += [n_prev, n_cur]
+                a1 += [nL, nL]
+                const -= cnt * np.log(sigma_w2)
+        self._logt = (np.array(co, float), np.array(a0, float), np.array(a1, float), float(const))
         self._freeze()
 
     # -- pieces of chi_J ------------------------------------------------------------------
     def _log_t(self, zeta):
-        """(sum_l log T_l(zeta), its derivative); layers with equal (n_{l-1}, n_l) are grouped."""
-        nL = float(self.widths[-1])
-        val = np.zeros_like(zeta)
-        der = np.zeros_like(zeta)
-        for (n_prev, n_cur), cnt in self._pairs:
-            if self.weights == "gaussian":
-                val = val + cnt * (np.log(n_prev / self.sigma_w2) - np.log(n_cur + nL * zeta))
-                der = der - cnt * nL / (n_cur + nL * zeta)
-            elif n_cur >= n_prev:
-                val = val + cnt * np.log(n_prev / (self.sigma_w2 * n_cur))
-            else:
-                val = val + cnt * (np.log(n_prev + nL * zeta) - np.log(self.sigma_w2 * (n_cur + nL * zeta)))
-                der = der + cnt * (nL / (n_prev + nL * zeta) - nL / (n_cur + nL * zeta))
+        """(sum_l log T_l(zeta), its derivative), with the cut-free logarithm of the kernel."""
+        co, a0, a1, const = self._logt
+        val = np.full(np.shape(zeta), const, dtype=complex)
+        der = np.zeros(np.shape(zeta), dtype=complex)
+        for cj, aj, bj in zip(co, a0, a1):
+            val = val + cj * _lg(aj + bj * zeta)
+            der = der + cj * bj / (aj + bj * zeta)
         return val, der
 
     def _psi_d2(self, v):
         """(psi_{D^2}(v), psi'_{D^2}(v)) for complex v off the real axis."""
         return self._psi(v)
 
-    def _residual(self, x, zeta, v):
-        """Residuals and the pieces of the arrow-shaped Jacobian."""
-        c = self._c[:, None]
-        m = self._mult[:, None]
+    # -- the fixed-point system (freeprob.SolvedLaw interface) -----------------------------
+    def _frame(self):
+        return 0.0, self._top
+
+    def _hull(self):
+        return 0.0, 1.0
+
+    def _start(self, z):
+        zeta = self.mean / (self._top * z)
+        v = self._c[None, :] * zeta[:, None] / self.d2.mean
+        return np.concatenate([zeta[:, None], v], axis=1)
+
+    def _residual(self, z, u):
+        """F(x, u) for u = (zeta, v_1..v_K) at x = b z; the log-equation divided by the size of its
+        terms (its round-off is relative to them), the psi-equations by |c_k zeta|."""
+        x = self._top * np.asarray(z, dtype=complex)
+        zeta, v = u[:, 0], u[:, 1:]
+        c, m = self._c[None, :], self._mult[None, :]
         lt, dlt = self._log_t(zeta)
-        czeta = c * zeta[None, :]
-        f0 = ((m * (np.log(v) + np.log1p(czeta) - np.log(czeta))).sum(axis=0)
-              + lt + np.log(zeta) - np.log(self._r + zeta) + np.log(x))
-        # the equation is chi_J(zeta) x = 1: any branch of the logarithm will do
-        f0 = f0 - 2j * np.pi * np.round(f0.imag / (2 * np.pi))
-        a = (m * (c / (1 + czeta) - 1.0 / zeta[None, :])).sum(axis=0) + dlt + 1.0 / zeta - 1.0 / (self._r + zeta)
-        b = m / v
-        psi, dpsi = self._psi_d2(v)
-        fk = psi - czeta
-        return f0, fk, a, b, dpsi
+        cz = c * zeta[:, None]
+        with np.errstate(all="ignore"):
+            terms = [np.log(x), lt, _lg(zeta), -_lg(self._r + zeta)]
+            f0 = sum(terms) + (m * (_lg(v) + _lg(1 + cz) - _lg(cz))).sum(axis=1)
+            mag = 1.0 + sum(np.abs(t) for t in terms) + (m * (np.abs(_lg(v)) + np.abs(_lg(1 + cz))
+                                                              + np.abs(_lg(cz)))).sum(axis=1)
+            a = (m * (c / (1 + cz) - 1.0 / zeta[:, None])).sum(axis=1) + dlt + 1.0 / zeta - 1.0 / (self._r + zeta)
+            psi, dpsi = self._psi_d2(v)
+            scale = np.maximum(np.abs(cz), 1e-300)
+        n, K = v.shape
+        r = np.empty((n, K + 1), dtype=complex)
+        J = np.zeros((n, K + 1, K + 1), dtype=complex)
+        r[:, 0] = f0 / mag
+        J[:, 0, 0] = a / mag
+        J[:, 0, 1:] = m / v / mag[:, None]
+        r[:, 1:] = (psi - cz) / scale
+        J[:, 1:, 0] = -c / scale
+        idx = np.arange(K)
+        J[:, 1 + idx, 1 + idx] = dpsi / scale
+        return r, J
 
-    @staticmethod
-    def _norm(f0, fk, zeta, c):
-        return np.abs(f0) + (np.abs(fk) / np.maximum(np.abs(c[:, None] * zeta[None, :]), 1e-300)).sum(axis=0)
+    def _rnorm(self, r, u):
+        with np.errstate(all="ignore"):
+            return np.abs(r).sum(axis=1)
 
-    def _newton(self, x, zeta, v, iters=40, tol=1e-13):
-        c = self._c
-        for _ in range(iters):
-            f0, fk, a, b, dpsi = self._residual(x, zeta, v)
-            r0 = self._norm(f0, fk, zeta, c)
-            if np.all(r0 <= tol):
-                break
-            # eliminate dv_k = (-F_k + c_k dzeta)/psi'_k from the first equation
-            with np.errstate(all="ignore"):
-                dz = (-f0 + (b * fk / dpsi).sum(axis=0)) / (a + (b * c[:, None] / dpsi).sum(axis=0))
-                dv = (-fk + c[:, None] * dz[None, :]) / dpsi
-            bad = ~(np.isfinite(dz) & np.all(np.isfinite(dv), axis=0))
-            dz = np.where(bad, 0, dz)
-            dv = np.where(bad[None, :], 0, dv)
-            lam = np.ones(x.shape)
-            accepted = r0 <= tol
-            for _h in range(25):
-                zc = zeta + lam * dz
-                vc = v + lam[None, :] * dv
-                with np.errstate(all="ignore"):
-                    f0c, fkc, *_ = self._residual(x, zc, vc)
-                    rc = self._norm(f0c, fkc, zc, c)
-                good = np.isfinite(rc) & (rc < r0) & ~accepted
-                zeta = np.where(good, zc, zeta)
-                v = np.where(good[None, :], vc, v)
-                accepted |= good
-                if np.all(accepted):
-                    break
-                lam = np.where(accepted, lam, 0.5 * lam)
-            if not np.any(accepted & (r0 > tol)):
-                break
-        f0, fk, *_ = self._residual(x, zeta, v)
-        return zeta, v, self._norm(f0, fk, zeta, c)
+    def _g(self, z, u):
+        # standardized: b G(b z) = (1 + zeta)/z
+        return (1.0 + u[:, 0]) / np.asarray(z, dtype=complex)
 
-    def _solve(self, x: np.ndarray):
-        """(zeta, v) with zeta = psi_J(1/x), for x in C+, by continuation in Im x."""
-        b = self.support[1]
-        scale = max(b, 1e-300)
-        top = 30 * (scale + np.abs(x.real))
-        y_target = x.imag
-        m1 = self.mean
-        m1d = self.d2.mean
-        x0 = x.real + 1j * np.maximum(top, y_target)
-        zeta = m1 / x0
-        v = self._c[:, None] * zeta[None, :] / m1d
-        zeta, v, _ = self._newton(x0, zeta, v)
-        heights = np.geomspace(1, 1e-13, 60)
-        for h in heights:
-            y = np.maximum(y_target, top * h)
-            zeta, v, res = self._newton(x.real + 1j * y, zeta, v, iters=12, tol=1e-12)
-            if np.all(top * h <= y_target):
-                break
-        zeta, v, res = self._newton(x, zeta, v)
-        if np.any(~np.isfinite(res)) or np.any(res > 1e-8):
-            i = int(np.argmax(np.where(np.isfinite(res), res, np.inf)))
-            raise JacobianSolverError(
-                f"jacobian_law: the composed S-transform equation did not converge at x = {x[i]!r} "
-                f"(residual {res[i]:.3g})")
-        return zeta, v
+    def _admissible(self, z, u):
+        # physical branch: zeta and the v_k in the closed lower half-plane
+        return np.all(u.imag <= 1e-9 * np.abs(u), axis=1)
 
-    def _cauchy(self, z):
-        z = np.asarray(z, dtype=complex)
-        shape = z.shape
-        z = z.ravel()
-        b = self.support[1]
-        # real points off the support: approach from just above the axis
-        zz = np.where(z.imag <= 0, z.real + 1j * 1e-13 * max(1.0, b), z)
-        out = np.empty_like(zz)
-        big = np.abs(zz) > 1e8 * max(b, 1e-300)
-        out[big] = 1.0 / zz[big] + self.mean / zz[big] ** 2
-        if np.any(~big):
-            zeta, _ = self._solve(zz[~big])
-            out[~big] = (1 + zeta) / zz[~big]
-        out = np.where(z.imag <= 0, out.real + 0j, out)
-        return out.reshape(shape)
+    def _kernel(self, x: np.ndarray, order: np.ndarray):
+        co, a0, a1, const = self._logt
+        z, v, res = solve_path(np.ascontiguousarray(x, dtype=np.complex128), np.ascontiguousarray(order),
+                               self._psi.t, self._psi.w, self._c, self._mult, co, a0, a1, const,
+                               float(self._r), float(self.mean), float(self.d2.mean), float(self._top),
+                               self.AXIS_HEIGHT, self.tol)
+        u = np.concatenate([z[:, None], v], axis=1)
+        # the round-off floor of the log-equation (O(L) logarithms, a 2048-term psi sum) is ~1e-13..1e-12
+        ok = np.isfinite(res) & (res <= 100 * self.tol) & self._admissible(x, u)
+        return u, res, ok
+
+    def _solve_fast(self, z):
+        if not isinstance(self._psi, _PsiAtoms):
+            return None
+        x = self._top * np.asarray(z, dtype=complex)
+        # right to left, each vertical ray from the top: neighbours are close in log x
+        order = np.lexsort((-x.imag, -x.real))
+        return self._kernel(x, order)
+
+    def _axis(self, x):
+        """Boundary values at standardized real x > 0 directly by the compiled solver (ladder in
+        relative height, then Newton with Im x = 0); x <= 0 is not in the domain."""
+        x = np.ascontiguousarray(np.atleast_1d(x), dtype=np.float64)
+        if not isinstance(self._psi, _PsiAtoms):
+            return super()._axis(x)
+        xx = self._top * x
+        u, res, ok = self._kernel(xx + 0j, np.argsort(-xx))
+        u = np.where(ok[:, None], u, np.nan)
+        return u, ok
+
+    def _edge(self, x_out, x_in):
+        # the bottom of a product law is 0 (the point where the relative frame ends)
+        if x_out <= 0.0:
+            return 0.0
+        return super()._edge(x_out, x_in)
+
+    def _ac_above(self, x, m_ac):
+        """The engine's contour integral with heights relative to |x|: from 1e-13 |x| (not 1e-15 b)
+        up to 1e12 b, so points many decades below the top edge are resolved."""
+        from freeprob.solved import _log_height_rule
+
+        pts, w = self._std_atoms()
+        mu_ac = self._ac_mean_std(m_ac)
+        c = np.where(x > mu_ac, x - 1.0, x + 1.0)
+        out = np.empty(x.size)
+        for i, xi in enumerate(x):
+            lo = min(-15.0, np.floor(np.log10(max(abs(xi), 1e-300))) - 13.0)
+            y, wy = _log_height_rule(lo=lo)
+            z = xi + 1j * y
+            g = self._g(z, self._solve(z))
+            if len(pts):
+                g = g - (w[None, :] / (z[:, None] - pts[None, :])).sum(axis=1)
+            integrand = 1j * (g - m_ac / (z - c[i]))
+            val = (integrand.imag * wy).sum() + integrand[-1].imag * y[-1] - m_ac * (mu_ac - c[i]) / y[0]
+            out[i] = m_ac * (c[i] > xi) - val / np.pi
+        return out
 
     # -- Law interface ------------------------------------------------------------------
     def _chi_real(self, zeta) -> np.ndarray:
@@ -389,19 +429,19 @@ class JacobianLaw(Law):
         return np.exp(total)
 
     @cached_property
-    def support(self):
-        pts, w = self.atoms
+    def _top(self) -> float:
+        """Top of the support: 1/max of chi_J on the positive axis (its first critical point)."""
+        pts, w = self._exact_atoms()
         nz = pts[pts > 0]
         if self.weights == "orthogonal" and np.all(self.d2.support[0] == self.d2.support[1]):
             # D^2 is a point mass: the whole law is atomic
-            return (float(min(pts)), float(max(pts)))
-        # upper edge: 1/b = max of chi_J on the positive axis (first critical point)
+            return float(max(pts))
         mom = self.moments(2)
         z_guess = np.geomspace(1e-6, 1e6, 241)
         vals = self._chi_real(z_guess)
         ok = np.isfinite(vals)
         if not np.any(ok):
-            raise JacobianSolverError("jacobian_law: could not locate the upper support edge")
+            raise ConvergenceError("jacobian_law: could not locate the upper support edge")
         # chi increases up to the edge, then decreases or stops being defined
         idx = np.flatnonzero(ok)
         first_bad = np.flatnonzero(~ok)
@@ -417,11 +457,11 @@ class JacobianLaw(Law):
         if len(nz) and abs(b - nz.max()) <= 1e-4 * b:
             # chi_J peaks where psi_J blows up: at the top atom (the bounded search is only ~1e-6 exact)
             b = float(nz.max())
-        b = max(b, float(nz.max()) if len(nz) else 0.0, mom[0])
-        return (0.0, float(b))
+        return float(max(b, float(nz.max()) if len(nz) else 0.0, mom[0]))
 
-    @cached_property
-    def atoms(self):
+    def _exact_atoms(self):
+        """Rank arguments: the kernel of J (zero atom) and, for orthogonal weights and an atom b of
+        D^2, the subspace on which J is b^{L/2} times a scaled isometry."""
         w = np.asarray(self.widths, dtype=float)
         L = self.depth
         pts, mass = self.d2.atoms
@@ -437,106 +477,12 @@ class JacobianLaw(Law):
             for b, p in zip(pts, mass):
                 if b == 0:
                     continue
-                # dimension of the subspace on which J is b^{L/2}-times a scaled isometry
                 dim = w[0] - sum(max(w[l - 1] - w[l], 0.0) + w[l] * (1 - p) for l in range(1, L + 1))
                 if dim > 1e-12 * w[0]:
                     out_p.append(float(b ** L * gain))
                     out_m.append(float(dim / w[-1]))
         order = np.argsort(out_p)
         return np.array(out_p)[order], np.array(out_m)[order]
-
-    def _solve_path(self, x: np.ndarray, strict: bool = True):
-        """(zeta, x_used) at the points x (C+, same small height) by continuation along the real axis.
-
-        Points are visited from right to left, each Newton solve warm-started from its neighbour
-        (a few iterations each); a point where that fails is solved by the ladder in Im x.  Right next
-        to a nonzero atom (where G is the atom's pole) the ladder may stall at the tiny height; such a
-        point is solved at the height 1e-6 b instead (a Poisson smoothing at that scale), and
-        ``x_used`` says so.
-        """
-        order = np.argsort(-x.real)
-        out = np.empty(x.shape, dtype=complex)
-        used = x.copy()
-        zeta = v = None
-        b = self.support[1]
-        for i in order:
-            xi = x[i: i + 1]
-            ok = False
-            if zeta is not None:
-                zt, vt, res = self._newton(xi, zeta, v, iters=10, tol=1e-12)
-                ok = bool(np.isfinite(res[0]) and res[0] <= 1e-10)
-            if not ok:
-                zt = None
-                # the ladder may stall right next to an atom or in a gap of the support, where the
-                # D^2 quadrature is poor near the axis: fall back to a Poisson smoothing at 1e-6 b,
-                # then 1e-4 b (x_used records the height)
-                for height in ((0.0, 1e-6 * b, 1e-4 * b) if strict else (0.0,)):
-                    xt = xi.real + 1j * max(float(xi.imag[0]), height)
-                    try:
-                        zt, vt = self._solve(xt)
-                        used[i] = xt[0]
-                        break
-                    except JacobianSolverError:
-                        if height == 1e-4 * b and strict:
-                            raise
-                if zt is None:
-                    # CDF table only: this point is dropped from the quadrature (see _cdf_table)
-                    out[i] = np.nan
-                    zeta = None
-                    continue
-            zeta, v = zt, vt
-            out[i] = zt[0]
-        return out, used
-
-    def _pdf(self, x, strict: bool = True):
-        a, b = self.support
-        out = np.zeros_like(x)
-        inside = (x > a) & (x < b)
-        pts, w = self.atoms
-        nz = pts[pts != 0]
-        if len(nz):
-            # at a nonzero atom the Cauchy transform is the atom's pole: no density is computed there
-            inside &= np.min(np.abs(x[:, None] - nz[None, :]), axis=1) > 1e-5 * max(b, 1e-300)
-        if np.any(inside):
-            eps = 1e-10 * max(b, 1e-300)
-            zeta, xi = self._solve_path(x[inside] + 1j * eps, strict=strict)
-            g = (1 + zeta) / xi
-            dens = -g.imag / np.pi
-            pts, w = self.atoms
-            if len(pts):
-                # remove the atoms' Lorentzian tails seen at height eps
-                y = xi.imag[:, None]
-                dens -= (w[None, :] * y / np.pi / ((x[inside, None] - pts[None, :]) ** 2 + y ** 2)).sum(axis=1)
-            out[inside] = np.where(np.isnan(dens), np.nan, np.maximum(dens, 0.0))
-        return out
-
-    @cached_property
-    def _cdf_table(self):
-        # cosine grid (square-root edges) joined to a geometric grid at 0, where products of
-        # Marchenko-Pastur factors have a density ~ x^(-L/(L+1))
-        a, b = self.support
-        t = np.linspace(0, np.pi, 1201)
-        x = 0.5 * (a + b) - 0.5 * (b - a) * np.cos(t)
-        if a == 0:
-            x = np.unique(np.concatenate([np.geomspace(1e-8 * b, 1e-2 * b, 160), x[x > 1e-2 * b], [0.0]]))
-        # within a hair of a nonzero atom the solver may stall; those few grid points are dropped
-        # (the trapezoid bridges them) and the absolutely continuous mass is renormalised below
-        d = self._pdf(x, strict=False)
-        keep = np.isfinite(d)
-        x, d = x[keep], d[keep]
-        c = np.concatenate([[0.0], np.cumsum(0.5 * (d[1:] + d[:-1]) * np.diff(x))])
-        if a == 0 and d[1] > 0 and d[2] > 0:
-            # mass below the first grid point from the local power law rho ~ x^(-alpha)
-            alpha = min(-np.log(d[2] / d[1]) / np.log(x[2] / x[1]), 0.999)
-            c[1:] += d[1] * x[1] / (1 - alpha) - 0.5 * d[1] * x[1]
-        _, w = self.atoms
-        ac = 1.0 - w.sum()
-        if c[-1] > 0 and ac > 1e-12:
-            c *= ac / c[-1]
-        return x, c
-
-    def _cdf(self, x):
-        return tabulated_cdf(x, self._cdf_table, self.atoms)
 
     def _moments(self, n):
         return jacobian_moments_series(self.d2.moments(n), self.sigma_w2, self.widths, self.weights, n)
@@ -631,11 +577,13 @@ def d2_law(act, q: float) -> Law:
     q = check_positive("q", q, strict=False)
     if q == 0:
         return fp.atoms([float(a.dphi(np.array([0.0]))[0]) ** 2])
-    return fp.pushforward(fp.normal(0.0, q), lambda h: np.asarray(a.dphi(h), dtype=float) ** 2)
+    from .activations import SquaredDerivative
+
+    return fp.pushforward(fp.normal(0.0, q), SquaredDerivative(a))   # picklable, unlike a local lambda
 
 
-def jacobian_law(act, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "orthogonal",
-                 widths: Sequence[float] | None = None) -> JacobianLaw:
+def jacobian_law(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
+                 weights: str | None = None, widths: Sequence[float] | None = None) -> JacobianLaw:
     r"""Limiting law of the squared singular values of the input-output Jacobian.
 
     The pre-activations sit at the mean-field fixed point :math:`q^*(\sigma_w^2, \sigma_b^2)`;
@@ -644,15 +592,20 @@ def jacobian_law(act, sigma_w2: float, sigma_b2: float, depth: int, weights: str
 
     Parameters
     ----------
-    act : str or activation object
-        Any activation of :mod:`nn_spectra.activations`.
+    act : str, activation object or Network
+        Any activation of :mod:`nn_spectra.activations`, or a :class:`~nn_spectra.Network` that
+        describes the whole network (then leave the other arguments unset).
     sigma_w2, sigma_b2 : float
         Weight and bias variances (:math:`\sigma_w^2 > 0`, :math:`\sigma_b^2 \ge 0`).
     depth : int
-        :math:`L \ge 1`; depths of 100 and more are cheap (the depth is an exponent).
+        :math:`L \ge 2`, the number of weight layers (:class:`~nn_spectra.Network`): :math:`J` spans the
+        :math:`K = L-1` nonlinear layers before the linear readout.  Depths of 100 and more are cheap
+        (the depth is an exponent); a depth at which :math:`\chi_1^K` leaves float64 is a ValueError.
     weights : {"orthogonal", "gaussian"}
+        Default ``"orthogonal"``.
     widths : sequence, optional
-        :math:`n_0, \dots, n_L`, input first; equal widths by default.
+        :math:`n_0, \dots, n_L` (as ``Network.widths``), input first; :math:`J` uses
+        :math:`n_0, \dots, n_K`.  Equal widths by default.
 
     Returns
     -------
@@ -666,7 +619,10 @@ def jacobian_law(act, sigma_w2: float, sigma_b2: float, depth: int, weights: str
         Bad parameters, or no finite fixed point :math:`q^*` (e.g. ReLU with :math:`\sigma_w^2 > 2`).
     """
     from .mean_field import q_star
+    from .network import jacobian_network
 
+    net, depth, widths = jacobian_network(act, sigma_w2, sigma_b2, depth, weights, widths, caller="jacobian_law")
+    act, sigma_w2, sigma_b2, weights = net.act, net.sigma_w2, net.sigma_b2, net.weights
     sigma_w2 = check_positive("sigma_w2", sigma_w2)
     sigma_b2 = check_positive("sigma_b2", sigma_b2, strict=False)
     depth = _check_depth(depth)
@@ -682,15 +638,21 @@ def jacobian_law(act, sigma_w2: float, sigma_b2: float, depth: int, weights: str
     return JacobianLaw(d2, sigma_w2, widths, weights, label=a.name, psi=_psi_for(d2, a.dphi, q))
 
 
-def jacobian_variance(act, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "orthogonal") -> float:
+def jacobian_variance(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
+                      weights: str | None = None) -> float:
     r"""PSG's closed form for the variance of the :math:`JJ^\top` spectrum at criticality.
 
     With :math:`\mu_k = E[\phi'(h)^{2k}]` and :math:`\chi = \sigma_w^2\mu_1 = 1`:
     :math:`\sigma^2_{JJ^\top} = L(\mu_2/\mu_1^2 - 1 - s_1)`, :math:`s_1 = -1` (Gaussian) or 0
-    (orthogonal).  Away from criticality the exact value is ``jacobian_law(...).var``.
+    (orthogonal).  Away from criticality the exact value is ``jacobian_law(...).var``.  ``depth`` is
+    the number of weight layers, :math:`L = K + 1` for the :math:`K` nonlinear layers of :math:`J`
+    (see :func:`jacobian_law`); ``act`` may be a :class:`~nn_spectra.Network`.
     """
     from .mean_field import q_star
+    from .network import jacobian_network
 
+    net, depth, _ = jacobian_network(act, sigma_w2, sigma_b2, depth, weights, caller="jacobian_variance")
+    act, sigma_w2, sigma_b2, weights = net.act, net.sigma_w2, net.sigma_b2, net.weights
     depth = _check_depth(depth)
     weights = _check_weights(weights)
     q = q_star(act, sigma_w2, sigma_b2)
@@ -699,23 +661,30 @@ def jacobian_variance(act, sigma_w2: float, sigma_b2: float, depth: int, weights
     return float(depth * (m[1] / m[0] ** 2 - 1 - s1))
 
 
-def sample_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, width: int,
-                             weights: str = "orthogonal", widths: Sequence[int] | None = None,
-                             rng=None) -> np.ndarray:
+def sample_jacobian_spectrum(act, sigma_w2: float | None = None, sigma_b2: float | None = None,
+                             depth: int | None = None, width: int | None = None, weights: str | None = None,
+                             widths: Sequence[int] | None = None, rng=None) -> np.ndarray:
     r"""Eigenvalues of :math:`JJ^\top` for one real network, the Monte-Carlo twin of :func:`jacobian_law`.
 
-    Builds an :class:`nn_spectra.MLP` with widths :math:`n_0, \dots, n_L, 1` (the readout is not part of
-    :math:`J`), feeds one input whose first pre-activation has length :math:`q^*`, and returns the
-    eigenvalues of :math:`JJ^\top` for :math:`J = \partial x^L/\partial x^0 = D_L W_L\cdots D_1W_1`.
+    Builds the :class:`nn_spectra.MLP` of ``depth`` :math:`= L` weight layers with widths
+    ``widths`` :math:`= (n_0, \dots, n_L)` (or ``(width, ..., width, 1)``; ``act`` may be a
+    :class:`~nn_spectra.Network` with widths), feeds one input whose first pre-activation has length
+    :math:`q^*`, and returns the eigenvalues of :math:`JJ^\top` for
+    :math:`J = \partial x^K/\partial x^0 = D_K W_K\cdots D_1W_1` over its :math:`K = L-1` nonlinear
+    layers (the readout is not part of :math:`J`).
     """
     from .mean_field import q_star
     from .mlp import MLP
+    from .network import jacobian_network
 
+    desc, depth, _ = jacobian_network(act, sigma_w2, sigma_b2, depth, weights, widths, width=width,
+                                      caller="sample_jacobian_spectrum", need_widths=True)
+    act, sigma_w2, sigma_b2, weights = desc.act, desc.sigma_w2, desc.sigma_b2, desc.weights
     depth = _check_depth(depth)
     weights = _check_weights(weights)
-    ws = [int(width)] * (depth + 1) if widths is None else [int(w) for w in _check_widths(widths, depth)]
+    ws = list(desc.widths[:depth + 1])
     gen = np.random.default_rng(rng)
-    net = MLP(ws + [1], act, sigma_w2, sigma_b2, init=weights, rng=gen)
+    net = MLP(desc, rng=gen)
     q = q_star(act, sigma_w2, sigma_b2)
     # q^1 = sigma_w^2 |x|^2/n_0 + sigma_b^2 = q*  (needs q* >= sigma_b^2, true at the fixed point)
     x = gen.standard_normal(ws[0])

@@ -99,3 +99,107 @@ def test_bad_input():
         conditional_fim_law("tanh", 1.0, 0.1, 0)
     with pytest.raises(ValueError, match="fixed point"):
         conditional_fim_law("relu", 3.0, 0.0, 3)
+
+
+# ----------------------------------------------------------------------------- issue 12: exact atoms
+from math import comb, erfc, sqrt
+
+from nn_spectra.conditional_fim import boxtimes_atoms
+
+
+def _p0(act, q):
+    # independent: P(phi'(h) = 0), h ~ N(0, q) -- relu: h < 0; hard_tanh: |h| > 1
+    return 0.5 if act == "relu" else erfc(1.0 / sqrt(2.0 * q))
+
+
+@pytest.mark.parametrize("act,sb2,L,q_input", [("relu", 0.0, 3, 1.0), ("relu", 0.0, 5, 1.0),
+                                               ("hard_tanh", 0.05, 4, None), ("hard_tanh", 0.05, 6, None)])
+def test_atoms_rank_argument_against_networks(act, sb2, L, q_input):
+    # Rank argument: H_L - q^_{L-1} I = sigma_w^2 W D H D W^T has rank <= rank D, so q^_{L-1} has mass p0;
+    # Bercovici-Voiculescu: the top atom q^ sum_k sigma_w^(2k) keeps mass 1 - (L-1) p0 while positive.
+    sw2 = float(critical_sigma_w2(act, sb2))
+    law = conditional_fim_law(act, sw2, sb2, depth=L, q_input=q_input)
+    q = sw2 * law.shifts[-2] + sb2                      # pre-activation variance of the last hidden layer
+    p0 = _p0(act, q)
+    pts, w = law.atoms
+    assert pts[0] == pytest.approx(law.shifts[-1], rel=1e-14) and w[0] == pytest.approx(p0, rel=1e-10)
+    top_mass = 1 - (L - 1) * p0
+    if top_mass > 0:      # at the fixed point every layer has the same p0 and q^
+        assert len(pts) == 2 and w[1] == pytest.approx(top_mass, rel=1e-10)
+        assert pts[1] == pytest.approx(law.qhat * sum(sw2 ** k for k in range(L)), rel=1e-12)
+    else:
+        assert len(pts) == 1
+    # real networks: the eigenvalue ||x^{L-1}||^2/N has multiplicity N - rank(D_{L-1}) exactly;
+    # its fraction is Binomial(N, p0)/N: 4 standard errors
+    N = 500
+    ev = sample_conditional_fim_spectrum(act, sw2, sb2, L, N, rng=L, q_input=q_input)
+    frac = np.mean(ev <= ev.min() * (1 + 1e-9))
+    assert frac == pytest.approx(p0, abs=4 * np.sqrt(p0 * (1 - p0) / N) + 1 / N)
+
+
+def test_boxtimes_atoms_against_the_solver_law():
+    import freeprob as fp
+
+    # Bernoulli(0.7) ⊠ Bernoulli(0.6): zero atom max(0.3, 0.4), atom at 1 of mass 0.3 (BV)
+    a = fp.bernoulli(0.7).atoms
+    b = fp.bernoulli(0.6).atoms
+    pts, w = boxtimes_atoms(a, b)
+    np.testing.assert_allclose(pts, [0.0, 1.0])
+    np.testing.assert_allclose(w, [0.4, 0.3], rtol=1e-14)
+    ref = fp.boxtimes(fp.bernoulli(0.7), fp.bernoulli(0.6))
+    np.testing.assert_allclose(ref.atoms[1], w, rtol=1e-10)
+
+
+# ----------------------------------------------------------------------------- issue 12/13: moments
+def _moments_by_free_cumulants(law, n):
+    # the previous implementation: boxtimes through free cumulants (combinatorial), then shift
+    from freeprob.combinatorics import boxtimes_moments
+
+    m = np.array([law.shifts[0] ** k for k in range(1, n + 1)])
+    for l in range(1, law.depth):
+        prod = np.asarray(boxtimes_moments(law.d2s[l - 1].free_cumulants(n), m), float) * law.sigma_w2 ** np.arange(1, n + 1)
+        full = np.concatenate([[1.0], prod])
+        m = np.array([sum(comb(k, j) * full[j] * law.shifts[l] ** (k - j) for j in range(k + 1)) for k in range(1, n + 1)])
+    return m
+
+
+@pytest.mark.parametrize("act,sb2,L,q_input", [("tanh", 1e-4, 4, None), ("hard_tanh", 0.05, 3, None),
+                                               ("tanh", 0.05, 3, 0.7)])
+def test_moments_series_against_free_cumulants(act, sb2, L, q_input):
+    sw2 = float(critical_sigma_w2(act, sb2))
+    law = conditional_fim_law(act, sw2, sb2, depth=L, q_input=q_input)
+    np.testing.assert_allclose(law.moments(7), _moments_by_free_cumulants(law, 7), rtol=1e-9)
+
+
+def test_moments_to_order_20_exact_cases():
+    # relu at depth 2 is the two-atom law p0 δ_q + (1 - p0) δ_{q(1 + sigma_w^2)} exactly; linear: L q^
+    law = conditional_fim_law("relu", 2.0, 0.0, depth=2, q_input=1.0)
+    k = np.arange(1, 21)
+    np.testing.assert_allclose(law.moments(20), 0.5 + 0.5 * 3.0 ** k, rtol=1e-10)
+    lin = conditional_fim_law("linear", 1.0, 0.0, depth=7, q_input=0.5)
+    np.testing.assert_allclose(lin.moments(20), 3.5 ** k, rtol=1e-10)
+    # relu depth 3: nu_3 = shift_1(2 Bern(1/2) ⊠ nu_2) against freeprob's own ⊠ (subordination law)
+    import freeprob as fp
+
+    l3 = conditional_fim_law("relu", 2.0, 0.0, depth=3, q_input=1.0)
+    ref = fp.boxtimes(fp.bernoulli(0.5), fp.atoms([1.0, 3.0], [0.5, 0.5]))
+    rm = np.concatenate([[1.0], ref.moments(12)]) * 2.0 ** np.arange(13)
+    exact = np.array([sum(comb(n, j) * rm[j] for j in range(n + 1)) for n in range(1, 13)])
+    np.testing.assert_allclose(l3.moments(12), exact, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- issue 13: trajectory
+@pytest.mark.parametrize("act,sb2", [("tanh", 0.05), ("hard_tanh", 0.05)])
+def test_input_trajectory_against_networks(act, sb2):
+    # an input 4x longer than the fixed point: the layers relax towards q*; moments follow the input's q^l
+    sw2 = float(critical_sigma_w2(act, sb2))
+    L, N = 4, 600
+    fixed = conditional_fim_law(act, sw2, sb2, depth=L)
+    q0 = 4.0 * fixed.qhat
+    law = conditional_fim_law(act, sw2, sb2, depth=L, q_input=q0)
+    ev = np.concatenate([sample_conditional_fim_spectrum(act, sw2, sb2, L, N, rng=s, q_input=q0) for s in range(2)])
+    m, mf = law.moments(2), fixed.moments(2)
+    for k in range(2):
+        # layer lengths of one network fluctuate by O(1/sqrt(N)) = 4 % per layer
+        assert np.mean(ev ** (k + 1)) == pytest.approx(m[k], rel=0.03 * (k + 1))
+        assert abs(mf[k] / m[k] - 1) > 0.1      # the fixed-point law is not what the network does

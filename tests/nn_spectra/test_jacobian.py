@@ -96,14 +96,14 @@ def test_variance_on_the_critical_line(act, sb2, weights):
     # independent route: mu_k by Gaussian quadrature of phi'^(2k), PSG's L(mu2/mu1^2 - 1 - s1)
     sw2 = float(critical_sigma_w2(act, sb2))
     q = float(q_star(act, sw2, sb2))
-    L = 10
-    law = jacobian_law(act, sw2, sb2, depth=L, weights=weights)
+    L = 10  # nonlinear layers of J: a network of L + 1 weight layers (the readout is not part of J)
+    law = jacobian_law(act, sw2, sb2, depth=L + 1, weights=weights)
     mu1, mu2 = _mu(act, q, 1), _mu(act, q, 2)
     s1 = -1.0 if weights == "gaussian" else 0.0
     expected = L * (mu2 / mu1 ** 2 - 1 - s1)
     assert law.mean == pytest.approx(1.0, rel=1e-7)
     assert law.var == pytest.approx(expected, rel=1e-6)
-    assert jacobian_variance(act, sw2, sb2, L, weights) == pytest.approx(expected, rel=1e-6)
+    assert jacobian_variance(act, sw2, sb2, L + 1, weights) == pytest.approx(expected, rel=1e-6)
 
 
 # ----------------------------------------------------------------------------- real networks
@@ -117,7 +117,7 @@ def _ks_tol(n):
 @pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("hard_tanh", 1.3, 0.05), ("tanh", 1.05, 1e-4)])
 @pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
 def test_monte_carlo_real_networks(act, sw2, sb2, weights):
-    L, n = 3, 400
+    L, n = 4, 400  # weight layers: J spans the 3 nonlinear layers
     law = jacobian_law(act, sw2, sb2, depth=L, weights=weights)
     ev = np.concatenate([sample_jacobian_spectrum(act, sw2, sb2, L, n, weights, rng=s) for s in range(2)])
     assert rm.ks_distance(ev, law, atom_tol=1e-7 * law.support[1]) < _ks_tol(n)
@@ -127,9 +127,10 @@ def test_monte_carlo_real_networks(act, sw2, sb2, weights):
     assert ev.max() == pytest.approx(law.support[1], rel=0.10)
 
 
+@pytest.mark.slow
 def test_depth_100_density_cost_and_mass():
     # tanh at its dynamical-isometry point for depth 100 (spread 1/2)
-    law = jacobian_law("tanh", 1.0375715254140596, 8.603483444754348e-06, depth=100, weights="orthogonal")
+    law = jacobian_law("tanh", 1.0375715254140596, 8.603483444754348e-06, depth=101, weights="orthogonal")
     a, b = law.support
     # known limitation: below ~0.1 b (a gap of the support at this depth) the continuation does not
     # converge, so the grid covers the bulk [0.15 b, b]
@@ -144,25 +145,29 @@ def test_depth_100_density_cost_and_mass():
 
 # ----------------------------------------------------------------------------- isometry
 def test_dynamical_isometry_tanh_and_relu():
-    p = dynamical_isometry("tanh", depth=100, target_spread=0.5)
+    p = dynamical_isometry("tanh", depth=101, target_spread=0.5)   # 100 nonlinear layers and the readout
     assert p.spread <= 0.5 + 1e-9
     assert p.sigma_b2 > 0
     # on the critical line: chi_1 = sigma_w^2 mu_1 = 1
     assert p.sigma_w2 * _mu("tanh", p.q_star, 1) == pytest.approx(1.0, rel=1e-6)
     # the Jacobian law at that point has the requested spread
-    law = jacobian_law("tanh", p.sigma_w2, p.sigma_b2, depth=100)
+    law = jacobian_law("tanh", p.sigma_w2, p.sigma_b2, depth=101)
     assert np.sqrt(law.var) == pytest.approx(0.5, rel=1e-4)
     with pytest.raises(ValueError, match="unreachable"):
-        dynamical_isometry("relu", depth=10, target_spread=1.0)
+        dynamical_isometry("relu", depth=11, target_spread=1.0)
     with pytest.raises(ValueError, match="unreachable"):
-        dynamical_isometry("tanh", depth=16, target_spread=1.0, weights="gaussian")
-    assert critical_spread("relu", 0.0, 4).spread == pytest.approx(2.0, rel=1e-9)
+        dynamical_isometry("tanh", depth=17, target_spread=1.0, weights="gaussian")
+    assert critical_spread("relu", 0.0, 5).spread == pytest.approx(2.0, rel=1e-9)   # sqrt(4 (2 - 1))
 
 
 # ----------------------------------------------------------------------------- bad input
 def test_bad_input():
     with pytest.raises(ValueError, match="depth"):
         jacobian_law("tanh", 1.0, 0.1, depth=0)
+    with pytest.raises(ValueError, match="depth"):
+        jacobian_law("tanh", 1.0, 0.1, depth=1)      # the readout alone: no nonlinear layer
+    with pytest.raises(ValueError, match="depth"):
+        jacobian_law("tanh", 1.5, 0.1, depth=10 ** 5)   # chi1^L below float64 (was an IndexError)
     with pytest.raises(ValueError, match="weights"):
         jacobian_law("tanh", 1.0, 0.1, depth=2, weights="haar")
     with pytest.raises(ValueError, match="widths"):
@@ -189,11 +194,79 @@ def test_verify_cases_pass():
 @pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
 def test_unequal_widths_real_networks(weights):
     # MLP convention: orthogonal rectangular layers are scaled to entry variance sigma_w^2/n_in
-    ws = [300, 450, 200, 350]
-    law = jacobian_law("tanh", 1.2, 0.05, depth=3, weights=weights, widths=ws)
-    ev = np.concatenate([sample_jacobian_spectrum("tanh", 1.2, 0.05, 3, 0, weights, widths=ws, rng=s)
+    ws = [300, 450, 200, 350, 1]   # n_0..n_4: J spans the three nonlinear layers, then the readout
+    law = jacobian_law("tanh", 1.2, 0.05, depth=4, weights=weights, widths=ws)
+    ev = np.concatenate([sample_jacobian_spectrum("tanh", 1.2, 0.05, 4, None, weights, widths=ws, rng=s)
                          for s in range(2)])
     pts, w = law.atoms
     assert w[pts == 0][0] == pytest.approx(1 - 200 / 350, rel=1e-12)    # rank bottleneck
     assert np.mean(ev < 1e-9) == pytest.approx(1 - 200 / 350, abs=1e-12)
     assert rm.ks_distance(ev, law, atom_tol=1e-8) < _ks_tol(200)
+
+
+# ----------------------------------------------------------------------------- issue 12: deep laws
+_SB2 = 0.05
+
+
+def _deep_law(L, weights):
+    sw2 = float(critical_sigma_w2("tanh", _SB2))
+    return jacobian_law("tanh", sw2, _SB2, depth=L, weights=weights), sw2
+
+
+def _log_quad(law, lo, hi, panels_per_unit=2, order=10):
+    # Gauss-Legendre in t = log x on panels of width 1/2: the density spans decades near 0
+    t0, t1 = np.log(lo), np.log(hi)
+    edges = np.linspace(t0, t1, int(np.ceil((t1 - t0) * panels_per_unit)) + 1)
+    g, wg = np.polynomial.legendre.leggauss(order)
+    a, b = edges[:-1, None], edges[1:, None]
+    t = (0.5 * (a + b) + 0.5 * (b - a) * g).ravel()
+    w = (0.5 * (b - a) * wg).ravel()
+    x = np.exp(t)
+    return float((law.pdf(x) * x * w).sum())
+
+
+@pytest.mark.parametrize("L,weights", [(50, "orthogonal"), (50, "gaussian"),
+                                       pytest.param(100, "orthogonal", marks=pytest.mark.slow),
+                                       pytest.param(100, "gaussian", marks=pytest.mark.slow)])
+def test_deep_cdf_is_the_integral_of_the_density(L, weights):
+    # two independent routes: the contour integral of G (cdf) and the axis density integrated in log x
+    law, _ = _deep_law(L, weights)
+    b = law.support[1]
+    lo, hi = 1e-8 * b, 0.5 * b
+    F = law.cdf(np.array([lo, hi]))
+    assert F[1] - F[0] == pytest.approx(_log_quad(law, lo, hi), abs=1e-8)
+    # the issue's numbers: most of the mass of the depth-50 law lies below 1e-4 (cdf 0.98 there was wrong)
+    assert 0.0 < law.cdf(1e-4) < 1.0 and np.isfinite(law.pdf(1e-4 * b))
+
+
+def _ks_above(ev, law, floor):
+    # KS distance restricted to x >= floor: eigvalsh of J J^T is exact only down to ~1e-16 of its top,
+    # but the count of eigenvalues below the floor is right
+    ev = np.sort(ev)
+    n = ev.size
+    keep = np.flatnonzero(ev >= floor)
+    F = law.cdf(ev[keep])
+    return float(np.max(np.maximum(np.abs(F - keep / n), np.abs(F - (keep + 1) / n))))
+
+
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_deep_ks_against_networks_two_widths(weights):
+    # depth 50, tanh critical sigma_b^2 = 0.05; tolerance 1/sqrt(N) stated in advance (the layer
+    # lengths of one network fluctuate by O(N^-1/2)); mass near 0 is part of the distance
+    L = 50
+    law, sw2 = _deep_law(L, weights)
+    b = law.support[1]
+    for N in (100, 400):
+        ev = np.concatenate([sample_jacobian_spectrum("tanh", sw2, _SB2, L, N, weights, rng=s) for s in range(2)])
+        d = _ks_above(ev, law, 1e-12 * b)
+        assert d < 1.0 / np.sqrt(N), (N, d)
+
+
+def test_depth_100_density_below_a_tenth_of_the_edge():
+    # tanh at its dynamical-isometry point for depth 100: the continuation converges on all of [0, b]
+    law = jacobian_law("tanh", 1.0375715254140596, 8.603483444754348e-06, depth=101, weights="orthogonal")
+    b = law.support[1]
+    x = np.linspace(0, b, 1001)
+    d = law.pdf(x)
+    assert np.all(np.isfinite(d)) and np.all(d >= 0)
+    assert _log_quad(law, 1e-6 * b, 0.1 * b) == pytest.approx(law.cdf(0.1 * b) - law.cdf(1e-6 * b), abs=1e-8)
