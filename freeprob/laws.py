@@ -16,7 +16,9 @@ __all__ = ["Semicircle", "Atoms", "FreePoisson", "Arcsine", "Uniform", "KestenMc
 
 
 def _sqrt_cut(z: np.ndarray, a: float, b: float) -> np.ndarray:
-    return np.sqrt(z - a) * np.sqrt(z - b)
+    # sqrt(z−a)·sqrt(z−b) from the halves, so that z − a cannot overflow for |z|, |a| near 1e308
+    # (scaling by 1/2 keeps each principal branch)
+    return 2.0 * (np.sqrt(0.5 * z - 0.5 * a) * np.sqrt(0.5 * z - 0.5 * b))
 
 
 def _finite_moments(m, n: int, law: str) -> np.ndarray:
@@ -277,7 +279,15 @@ class FreePoisson(Law):
         self._lam = check_positive("rate", rate)
         self._alpha = check_positive("jump", jump)
         self._a = float(self._alpha * (1 - np.sqrt(self._lam)) ** 2)
-        self._b = float(self._alpha * (1 + np.sqrt(self._lam)) ** 2)
+        with np.errstate(over="ignore"):
+            self._b = float(self._alpha * (1 + np.sqrt(self._lam)) ** 2)
+        # the Cauchy transform multiplies α by z ~ b: keep both far from the float64 limit
+        if not self._b <= 1e150:
+            raise ValueError(f"rate and jump must give a support edge jump*(1 + sqrt(rate))^2 <= 1e150, got "
+                             f"rate={rate!r}, jump={jump!r}")
+        if not 4 * self._alpha * np.sqrt(self._lam) >= MIN_WIDTH:
+            raise ValueError(f"rate and jump must give a support width 4*jump*sqrt(rate) >= {MIN_WIDTH:g}, got "
+                             f"rate={rate!r}, jump={jump!r}")
         self._freeze()
 
     @property
@@ -333,10 +343,23 @@ class FreePoisson(Law):
         return ac + atom
 
     def _moments(self, n):
-        from .combinatorics import free_cumulants_to_moments
+        # m_n = α^n Σ_k N(n,k) λ^k with the Narayana numbers N(n,k) = C(n,k) C(n,k−1)/n (non-crossing
+        # partitions by blocks), summed in logarithms: O(n²), an overflow is reported
+        from scipy.special import gammaln
 
-        return _finite_moments(free_cumulants_to_moments(self._lam * self._alpha ** np.arange(1, n + 1)), n,
-                               repr(self))
+        la, ll = np.log(self._alpha), np.log(self._lam)
+        out = np.zeros(n)
+        for m in range(1, n + 1):
+            k = np.arange(1, m + 1)
+            logs = (2 * gammaln(m + 1) - gammaln(k + 1) - gammaln(m - k + 1) - gammaln(k) - gammaln(m - k + 2)
+                    - np.log(m) + k * ll + m * la)
+            top = logs.max()
+            with np.errstate(over="ignore"):
+                out[m - 1] = np.exp(top) * np.exp(logs - top).sum() if top < 709 else np.inf
+            if not np.isfinite(out[m - 1]):
+                out[m - 1:] = np.inf
+                break
+        return _finite_moments(out, n, repr(self))
 
     def r_transform(self, w):
         from .law import as_complex_array

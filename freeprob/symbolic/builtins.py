@@ -29,6 +29,9 @@ __all__ = ["semicircle", "free_poisson", "marchenko_pastur", "arcsine", "atoms",
            "kesten_mckay", "fuss_catalan", "algebraic"]
 
 
+_MAX_DIGITS = 60
+
+
 def _exact(name: str, value, *, lower=None, strict: bool = True, upper=None, integer: bool = False) -> sp.Expr:
     """``value`` as an exact SymPy number (or a symbolic expression, left unchecked)."""
     if isinstance(value, sp.Basic) and value.free_symbols:
@@ -49,6 +52,10 @@ def _exact(name: str, value, *, lower=None, strict: bool = True, upper=None, int
                          f"got {value!r:.60}") from None
     if not v.is_real or not v.is_finite:
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    if v.is_Rational and max(len(str(abs(v.p))), len(str(v.q))) > _MAX_DIGITS:
+        # 5e-324 is 5/10^324 exactly: resultants of such rationals do not finish
+        raise ValueError(f"{name} must be a rational with at most {_MAX_DIGITS} digits in numerator and "
+                         f"denominator, got {value!r}")
     rng = f"{'(' if strict else '['}{lower if lower is not None else '-inf'}, {upper if upper is not None else 'inf'}{']' if upper is not None else ')'}"
     if lower is not None and (v < lower or (strict and v == lower)):
         raise ValueError(f"{name} must lie in {rng}, got {value!r}")
