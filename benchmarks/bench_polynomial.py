@@ -1,6 +1,12 @@
-"""Benchmark: density of the anticommutator xy + yx of free semicirculars on 1,001 points.
+"""Benchmark: polynomial laws — xy + yx of free semicirculars, and x·d·x with d ~ Bernoulli(0.7).
 
-Measures, in one run:
+Part 1 (non-semicircular inputs, issue 12): atoms, support and cdf of x·d·x with x a semicircle and
+d ~ Bernoulli(0.7), with the engine-based law of this revision and with the old code at git
+revision ``OLD_REV`` (extracted by ``git archive`` into a temporary directory and run in a
+subprocess, in the same run), each against the core's ⊠ (x·d·x = x² ⊠ d): wall and CPU time, atom
+mass error, edge error, cdf error.
+
+Part 2 measures, in one run:
 * compile time of the numba kernels (first call in a fresh process; 0 if the on-disk cache is warm)
   and the time per 1,001-point density after compilation;
 * its accuracy against MP(1) ⊞ (−MP(1)) from the core's boxplus (a different algorithm);
@@ -14,7 +20,13 @@ Run:  python benchmarks/bench_polynomial.py [--out docs/benchmarks/polynomial.md
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
 import time
 
 import numpy as np
@@ -28,10 +40,85 @@ def _goe(n, rng):
     return (g + g.T) / np.sqrt(2 * n)
 
 
+#: the last revision with the old polynomial solvers (before the port onto the SolvedLaw engine)
+OLD_REV = "748912b"
+
+_XDX = textwrap.dedent("""
+    import json, time, warnings
+    import numpy as np
+    warnings.simplefilter("ignore")
+    import freeprob as fp
+    from freeprob.polynomial import free_variables, polynomial_law
+    x, d = free_variables("x d")
+    pts = np.array([0.25, 0.5, 1.0, 2.0, 3.0])
+    out = {}
+    w0, c0 = time.perf_counter(), time.process_time()
+    mu = polynomial_law(x * d * x, {x: fp.semicircle(), d: fp.bernoulli(0.7)})
+    a = mu.atoms
+    out["atoms"] = [a[0].tolist(), a[1].tolist()]
+    w1, c1 = time.perf_counter(), time.process_time()
+    out["support"] = list(mu.support)
+    w2, c2 = time.perf_counter(), time.process_time()
+    out["cdf"] = mu.cdf(pts).tolist()
+    w3, c3 = time.perf_counter(), time.process_time()
+    out["wall"] = [w1 - w0, w2 - w1, w3 - w2]
+    out["cpu"] = [c1 - c0, c2 - c1, c3 - c2]
+    print("RESULT" + json.dumps(out))
+""")
+
+
+def _run_xdx(pythonpath: str | None, cwd: str | None):
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    proc = subprocess.run([sys.executable, "-c", _XDX], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=7200)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    if not line:
+        raise RuntimeError(f"benchmark subprocess failed:\n{proc.stderr[-2000:]}")
+    return json.loads(line[0][6:])
+
+
+def _xdx_section(skip_old: bool):
+    ref = fp.boxtimes(fp.marchenko_pastur(1), fp.bernoulli(0.7))
+    pts = np.array([0.25, 0.5, 1.0, 2.0, 3.0])
+    rc = ref.cdf(pts)
+    hi_ref = ref.support[1]
+    runs = [("this revision (SolvedLaw engine, exact atoms)", _run_xdx(None, None))]
+    if not skip_old:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True).stdout.strip()
+            arch = subprocess.run(["git", "-C", root, "archive", OLD_REV, "freeprob"], capture_output=True, check=True)
+            subprocess.run(["tar", "-x", "-C", tmp], input=arch.stdout, check=True)
+            runs.append((f"old code at {OLD_REV} (height ladder, extrapolated atoms, cdf table)", _run_xdx(tmp, tmp)))
+    lines = [
+        "## x·d·x, x semicircle, d ~ Bernoulli(0.7): atoms, support, cdf (issue 12)",
+        "",
+        "Reference: the core's ⊠ (x·d·x = x² ⊠ d, x² ~ MP(1)); exact atom {0: 0.3} (Bercovici–Voiculescu).",
+        "Each row is one fresh process (the old code extracted with `git archive` and run in the same benchmark run).",
+        "",
+        "| code | atoms wall / CPU (s) | support wall / CPU (s) | cdf at 5 points wall / CPU (s) | atom mass error | top edge error | max cdf error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in runs:
+        w, c = r["wall"], r["cpu"]
+        merr = abs(r["atoms"][1][0] - 0.3) if r["atoms"][1] else float("nan")
+        lines.append(f"| {name} | {w[0]:.2f} / {c[0]:.2f} | {w[1]:.2f} / {c[1]:.2f} | {w[2]:.2f} / {c[2]:.2f} | "
+                     f"{merr:.1e} | {abs(r['support'][1] - hi_ref):.1e} | {np.max(np.abs(np.array(r['cdf']) - rc)):.1e} |")
+    if len(runs) == 2:
+        new, old = runs[0][1], runs[1][1]
+        lines += ["", f"Speed-up (CPU, support + cdf): {(sum(old['cpu'][1:]) / max(sum(new['cpu'][1:]), 1e-9)):.1f}×; "
+                  f"(wall: {(sum(old['wall'][1:]) / max(sum(new['wall'][1:]), 1e-9)):.1f}×)."]
+    return lines + [""]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--skip-old", action="store_true", help="do not run the old code (it takes minutes)")
     args = ap.parse_args(argv)
+    load0 = os.getloadavg()[0]
+    xdx_lines = _xdx_section(args.skip_old)
 
     x, y = free_variables("x y")
     sc = fp.semicircle()
@@ -39,7 +126,7 @@ def main(argv=None):
 
     t0 = time.perf_counter()
     mu = polynomial_law(x * y + y * x, {x: sc, y: sc})
-    mu._raw_pdf(grid[:2])  # first call: compiles (or loads) the numba kernels
+    mu.pdf(grid[:2])  # first call: linearization, standardization, first solves
     t_first = time.perf_counter() - t0
 
     times = []
@@ -83,14 +170,16 @@ def main(argv=None):
         "Command: `python benchmarks/bench_polynomial.py --out docs/benchmarks/polynomial.md`",
         "",
         f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-        "2 cores shared with other jobs (timings are upper bounds).",
+        f"2 cores shared with other jobs (timings are upper bounds; load average {load0:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end).",
         "",
+        *xdx_lines,
         "## Density of xy + yx (free standard semicirculars) on 1,001 points",
         "",
         "| quantity | value |",
         "|---|---|",
-        f"| first call (linearization + sympy check + numba compile or cache load) | {t_first:.2f} s |",
-        f"| density on 1,001 points after compilation (best of 5) | {t_pdf:.3f} s |",
+        f"| first call (linearization + sympy check + standardization + first solves) | {t_first:.2f} s |",
+        f"| density on 1,001 points (best of 5) | {t_pdf:.3f} s |",
         f"| max abs error vs MP(1) ⊞ (−MP(1)) (core boxplus) | {err_solver:.2e} |",
         f"| core boxplus on the same grid (for scale) | {t_ref:.3f} s |",
         f"| pencil size | {mu.pencil.size} |",

@@ -191,7 +191,8 @@ class _MatrixVariable:
         # -DG[H] = K H K + PfR H K + K H PfR + P[(R H P)∘Δ]R
         negDG = _kron_rows(K, K) + _kron_rows(PfR, K) + _kron_rows(K, PfR)
         Pn, n, _ = om.shape
-        negDG += np.einsum("pai,pic,pil,pdl,plb->pabcd", P, R, Delta, P, R).reshape(Pn, n * n, n * n)
+        T = np.einsum("pai,pic,pil->pacl", P, R, Delta)
+        negDG += np.einsum("pacl,pdl,plb->pabcd", T, P, R, optimize=True).reshape(Pn, n * n, n * n)
         # Dh[H] = -Gi DG[H] Gi - H
         Dh = _kron_rows(Gi, Gi) @ negDG - np.eye(n * n)[None]
         return Gi - om, Dh
