@@ -145,14 +145,17 @@ def order_parameters(act, sigma_w2: float, sigma_b2: float, depth: int, q_input:
             "qtilde1": np.array(qt1), "qtilde2": np.array(qt2)}
 
 
-def fim_statistics(act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_samples: int,
-                   n_outputs: int = 1, *, input_dim: int | None = None, q_input: float = 1.0,
-                   c_input: float = 0.0) -> FIMStatistics:
+def fim_statistics(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
+                   width: int | None = None, n_samples: int | None = None, n_outputs: int | None = None, *,
+                   input_dim: int | None = None, q_input: float = 1.0, c_input: float = 0.0) -> FIMStatistics:
     r"""Mean-field prediction of the FIM statistics (module docstring).
+
+    Also ``fim_statistics(net, n_samples=T)`` with a :class:`~nn_spectra.Network` (equal hidden
+    widths): depth, widths, ``n_outputs`` and ``input_dim`` are read from it.
 
     Parameters
     ----------
-    act : str or Activation
+    act : str, Activation or Network
     sigma_w2, sigma_b2 : float
     depth : int
         Number of weight layers :math:`L \ge 1` (:math:`L-1` hidden layers), as in :class:`MLP`.
@@ -173,6 +176,14 @@ def fim_statistics(act, sigma_w2: float, sigma_b2: float, depth: int, width: int
     >>> s.multiplicity, s.lambda_max > 100 * s.mean
     (1, True)
     """
+    from .network import Network, fisher_network
+
+    net, width, n_outputs, dim = fisher_network(act, sigma_w2, sigma_b2, depth, width, n_outputs, input_dim,
+                                                caller="fim_statistics")
+    input_dim = dim if isinstance(act, Network) else input_dim
+    act, sigma_w2, sigma_b2, depth = net.act, net.sigma_w2, net.sigma_b2, net.depth
+    if n_samples is None:
+        raise TypeError("fim_statistics: n_samples is missing")
     ws = _widths(depth, width, n_outputs, input_dim)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
@@ -211,10 +222,11 @@ def fim_inputs(n_samples: int, input_dim: int, q_input: float = 1.0, c_input: fl
     return np.sqrt(q_input) * (np.sqrt(c) * g0[None, :] + np.sqrt(1 - c) * g)
 
 
-def measure_fim_statistics(act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_samples: int,
-                           n_outputs: int = 1, *, input_dim: int | None = None, q_input: float = 1.0,
-                           c_input: float = 0.0, init: str = "gaussian", rng=None,
-                           inputs: np.ndarray | None = None) -> FIMStatistics:
+def measure_fim_statistics(act, sigma_w2: float | None = None, sigma_b2: float | None = None,
+                           depth: int | None = None, width: int | None = None, n_samples: int | None = None,
+                           n_outputs: int | None = None, *, input_dim: int | None = None, q_input: float = 1.0,
+                           c_input: float = 0.0, weights: str | None = None, rng=None,
+                           inputs: np.ndarray | None = None, init: str | None = None) -> FIMStatistics:
     r"""The same statistics measured on one real :class:`MLP` through the FIM/NTK duality.
 
     The nonzero eigenvalues of :math:`F` are those of :math:`\Theta/T`, with :math:`\Theta` the
@@ -224,10 +236,19 @@ def measure_fim_statistics(act, sigma_w2: float, sigma_b2: float, depth: int, wi
     mean of the top :math:`C` eigenvalues (compare it with the prediction's ``lambda_max``).
 
     ``inputs`` (shape ``(n_samples, input_dim)``) replaces the synthetic Gaussian inputs by real data;
-    the outlier cut then uses :func:`fim_statistics_data`.
+    the outlier cut then uses :func:`fim_statistics_data`.  ``act`` may be a
+    :class:`~nn_spectra.Network` (``measure_fim_statistics(net, n_samples=T, rng=...)``); ``weights``
+    is the weight law (``init`` its deprecated name).
     """
     from .mlp import MLP
+    from .network import Network, fisher_network
 
+    net, width, n_outputs, dim = fisher_network(act, sigma_w2, sigma_b2, depth, width, n_outputs, input_dim,
+                                                weights=weights, init=init, caller="measure_fim_statistics")
+    input_dim = dim if isinstance(act, Network) else input_dim
+    act, sigma_w2, sigma_b2, depth, init = net.act, net.sigma_w2, net.sigma_b2, net.depth, net.weights
+    if n_samples is None:
+        raise TypeError("measure_fim_statistics: n_samples is missing")
     ws = _widths(depth, width, n_outputs, input_dim)
     T, C = int(n_samples), int(n_outputs)
     gen = np.random.default_rng(rng)
@@ -357,7 +378,12 @@ def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, n
     from .gaussian_integrals import activation_kernel, activation_moments
 
     m = activation_moments(act, q)
-    if act.kernel_2d is not None or act.code < 0 or len(q) < 8:
+    if act.kernel_2d is not None:
+        # closed form: the whole matrix at once (contiguous, no gather), symmetrised
+        K, Kd = act.kernel_2d(q[:, None], q[None, :], S)
+        K = np.array(np.broadcast_to(K, S.shape), dtype=float)
+        Kd = np.array(np.broadcast_to(Kd, S.shape), dtype=float)
+    elif act.code < 0 or len(q) < 8:
         iu = np.triu_indices(len(q))
         k, kd = activation_kernel(act, q[iu[0]], q[iu[1]], S[iu])
         K = np.empty_like(S)
@@ -476,7 +502,9 @@ def _top_eigs(A: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         return ev[::-1][:k], V[:, ::-1][:, :k]
     from scipy.sparse.linalg import eigsh
 
-    ev, V = eigsh(A, k=k, which="LA", tol=1e-13)
+    # start from the constant vector: the top eigenvector of a kernel matrix of positive entries is
+    # close to it, which saves Lanczos steps (any start converges)
+    ev, V = eigsh(A, k=k, which="LA", tol=1e-12, v0=np.ones(n) + 1e-3 * np.arange(n) / n)
     o = np.argsort(ev)[::-1]
     return ev[o], V[:, o]
 
