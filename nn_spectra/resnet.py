@@ -19,7 +19,7 @@ fixed point: the length grows (linearly for bounded :math:`\varphi`, geometrical
 per-block gain :math:`\chi_l = 1 + a^2\sigma_w^2E[\varphi'^2]` is never below 1, so residual networks sit
 on (or above) the edge of chaos at every initialisation (Yang–Schoenholz).
 
-Jacobian law.  The squared singular values of :math:`J = \prod_l(I + X_l)` with
+Jacobian law (``variant="post"``).  The squared singular values of :math:`J = \prod_l(I + X_l)` with
 :math:`X_l = aW_lD_l`.  :math:`X_l` is R-diagonal (a circular or Haar unitary element times a free
 :math:`D_l`, Nica–Speicher Thm 15.10) with :math:`|X_l|^2` distributed as
 :math:`\nu_l = a^2\sigma_w^2 D_l^2` (orthogonal) or :math:`\mathrm{MP}(1)\boxtimes a^2\sigma_w^2D_l^2`
@@ -30,9 +30,16 @@ with :math:`wA(w^2) = R_\sigma(w)` the R-transform of the symmetrisation :math:`
 the symmetry of the two diagonal entries, the operator-valued equation reduces to two scalar ones:
 :math:`g = u/(u^2-1)`, :math:`u = z - R_\sigma(g)`; with the subordination point :math:`v` defined by
 :math:`G_\sigma(v) = v\,G_\nu(v^2) = g` (so :math:`R_\sigma(g) = v - 1/g`), the law of
-:math:`(1+X)(1+X)^*` has :math:`G(z^2) = g/z`.  Blocks are free (the same asymptotic-freeness argument
-as for fully-connected networks: each :math:`W_l` is bi-orthogonally invariant and independent of
-everything before it), so :math:`S_{JJ^\top} = \prod_l S_l`.  The solver inverts the composed
+:math:`(1+X)(1+X)^*` has :math:`G(z^2) = g/z`.  In the post variant the blocks are free (the same
+asymptotic-freeness argument as for fully-connected networks: :math:`D_l` is a function of the fresh
+field :math:`h^l = W_lx^l + b_l`, so the :math:`D_l` of different blocks are independent, and each
+:math:`W_l` is bi-orthogonally invariant), so :math:`S_{JJ^\top} = \prod_l S_l`.  In the *pre* variant
+:math:`D_l = \operatorname{diag}\varphi'(x^l)` is a function of the residual stream itself, which
+changes by :math:`O(a)` per block: the :math:`D_l` of neighbouring blocks are strongly correlated, the
+blocks are **not** free (words such as :math:`X_2X_1^*` bring :math:`\tau(D_2D_1)\neq\tau(D_2)\tau(D_1)`
+into the second moment, at order :math:`a^4L^2 = O(1)` in the scaling limit), and real pre-activation
+ResNets have visibly wider spectra than the free product (KS 0.04 at width 400, depth 10, relu,
+:math:`a=0.3`, not shrinking with the width).  So the law is offered for the post variant only.  The solver inverts the composed
 S-transform directly: unknowns :math:`\zeta = \psi_J(1/x)` and, per distinct block, :math:`(z, v)`
 (and :math:`\gamma = G_\nu(v^2)` for Gaussian weights), Newton with continuation in
 :math:`\operatorname{Im}x`; identical blocks enter once with their multiplicity, so the depth of a
@@ -42,7 +49,7 @@ Universal large-depth limit (Tarnowski–Warchoł–Jastrzębski–Tabor–Nowak
 :math:`\log S_l(z) = -\nu_{1,l}(1 + 2z) + O(a^4)` (the odd orders vanish because :math:`X_l` is
 R-diagonal), so when :math:`a\to0`, :math:`L\to\infty` with
 :math:`\tau = \sum_l a^2\sigma_w^2E[\varphi'(h^l)^2]` fixed, :math:`S_{JJ^\top}(z) = e^{-\tau(1+2z)}`
-for every activation and both weight laws: one parameter, support
+for every activation and both weight laws (post blocks): one parameter, support
 :math:`[1/\chi(\zeta_-), 1/\chi(\zeta_+)]`, :math:`\zeta_\pm = (-1\pm\sqrt{1+2/\tau})/2`,
 :math:`\chi(\zeta) = \zeta e^{-\tau(1+2\zeta)}/(1+\zeta)`.  The corrections are :math:`O(1/L)`.
 """
@@ -626,13 +633,13 @@ class ResNetJacobianLaw(Law):
 
         # 1. the Poisson-smoothed density (height 1e-2 x: cheap, robust) locates a superset of the
         #    support; 2. the density itself on that window; 3. nested refinement of both edges
-        grid = np.geomspace(lo_g, hi_b, 120)
+        grid = np.geomspace(lo_g, hi_b, 60)
         ins = inside(grid, smooth=1e-2)
         if not np.any(ins):
             raise ResNetSolverError("resnet_jacobian_law: the density vanishes on the whole search grid")
         j = np.flatnonzero(ins)
         w_lo, w_hi = grid[max(j[0] - 1, 0)], grid[min(j[-1] + 1, len(grid) - 1)]
-        grid = np.geomspace(w_lo, w_hi, 80)
+        grid = np.geomspace(w_lo, w_hi, 48)
         ins = inside(grid)
         if not np.any(ins):
             raise ResNetSolverError("resnet_jacobian_law: the density vanishes on the whole search window")
@@ -743,7 +750,7 @@ def _block_rules(act, a, sigma_w2, sigma_b2, depth, q0, variant, nodes):
 
 
 def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "orthogonal",
-                        q0: float = 1.0, variant: str = "pre", nodes: int = 128) -> ResNetJacobianLaw:
+                        q0: float = 1.0, variant: str = "post", nodes: int = 128) -> ResNetJacobianLaw:
     r"""Law of the squared singular values of the input-output Jacobian of a residual network.
 
     Block :math:`l` uses the law of :math:`\varphi'` at the mean-field variance of its argument
@@ -762,7 +769,9 @@ def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: 
     weights : {"orthogonal", "gaussian"}
     q0 : float
         Stream length :math:`|x^0|^2/N` of the input.
-    variant : {"pre", "post"}
+    variant : "post"
+        The block :math:`x + a\varphi(Wx+b)`; ``"pre"`` raises ``ValueError`` (its blocks are not free,
+        module docstring).
 
     Examples
     --------
@@ -776,20 +785,24 @@ def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: 
     depth = _check_depth(depth)
     weights = _check_weights(weights)
     variant = _check_variant(variant)
+    if variant != "post":
+        raise ValueError("variant must be 'post' for the Jacobian law: in the pre-activation block the D_l of "
+                         "neighbouring blocks are functions of the same residual stream, so the blocks are not free "
+                         "and no product of S-transforms describes J (see the nn_spectra.resnet docstring)")
     q0 = check_positive("q0", q0)
     rules, _ = _block_rules(act, a, sw, sb, depth, q0, variant, int(nodes))
     return ResNetJacobianLaw(_group_blocks(rules, a * a * sw), weights, label=act.name)
 
 
 def resnet_jacobian_moments(act, a: float, sigma_w2: float, sigma_b2: float, depth: int,
-                            weights: str = "orthogonal", q0: float = 1.0, variant: str = "pre") -> tuple[float, float]:
+                            weights: str = "orthogonal", q0: float = 1.0, variant: str = "post") -> tuple[float, float]:
     r"""Exact :math:`(m_1, m_2)` of :math:`JJ^\top` by the block recursion, independent of the solver.
 
     Per block :math:`m_1 = 1+\nu_1`, :math:`m_2 = 1 + 4\nu_1 + \nu_2` (:math:`\nu_k` the moments of
     :math:`|X|^2`: :math:`\nu_1 = a^2\sigma_w^2\mu_1`, :math:`\nu_2 = a^4\sigma_w^4(\mu_2 + [\text{Gaussian}]\mu_1^2)`,
     :math:`\mu_k = E\varphi'^{2k}`); for a product of free factors
     :math:`M_1 = \prod m_1`, :math:`M_2/M_1^2 - 1 = \sum (m_2/m_1^2 - 1)` (the linear term of
-    :math:`\log S`).
+    :math:`\log S`).  Free blocks, so for the post variant.
 
     >>> resnet_jacobian_moments("linear", 0.5, 1.0, 0.0, depth=1, weights="orthogonal")   # |1 + u/2|^2
     (1.25, 2.0625)

@@ -1,0 +1,195 @@
+"""Convolutional networks: kernels, mean-field modes, Jacobian spectra, the numpy CNN.
+
+Independent truths: the fully-connected kernels (k = 1 reduces exactly), a direct loop convolution,
+real wide CNNs (Monte Carlo, z = 4 standard errors), the fully-connected Jacobian laws (KS against real
+CNN spectra), linearisation of the iterated covariance map, and neural-tangents (peer, optional).
+"""
+import numpy as np
+import pytest
+
+import nn_spectra as ns
+import randmat as rm
+
+
+# ----------------------------------------------------------------------------- k = 1 is fully connected
+@pytest.mark.parametrize("readout", ["gap", "flatten"])
+def test_one_by_one_images_with_k1_are_fully_connected(readout):
+    X = np.random.default_rng(0).standard_normal((4, 1, 1, 5))
+    K, T = ns.cnn_nngp_ntk(X, depth=3, act="tanh", sigma_w2=1.7, sigma_b2=0.2, kernel_size=1, readout=readout)
+    Kf, Tf = ns.nngp_ntk(X[:, 0, 0], X[:, 0, 0], 4, "tanh", 1.7, 0.2)
+    assert np.allclose(K, Kf, rtol=1e-12, atol=1e-13) and np.allclose(T, Tf, rtol=1e-12, atol=1e-13)
+
+
+def test_k1_flatten_is_the_mean_of_fully_connected_kernels_per_position():
+    X = np.random.default_rng(1).standard_normal((3, 5, 2))
+    K, T = ns.cnn_nngp_ntk(X, depth=2, act="relu", sigma_w2=2.0, sigma_b2=0.1, kernel_size=1, readout="flatten")
+    per = [ns.nngp_ntk(X[:, p], X[:, p], 3, "relu", 2.0, 0.1) for p in range(5)]
+    assert np.allclose(K, np.mean([k for k, _ in per], axis=0), rtol=1e-12)
+    assert np.allclose(T, np.mean([t for _, t in per], axis=0), rtol=1e-12)
+
+
+def test_k1_cnn_is_an_mlp_applied_at_each_position():
+    cnn = ns.CNN((3,), 4, 6, 2, 1, "tanh", 1.5, 0.1, rng=0)
+    x = np.random.default_rng(1).standard_normal((2, 3, 4))
+    _, hs, _ = cnn.forward(x, return_all=True)
+    W0, W1 = cnn.kernels[0][0], cnn.kernels[1][0]
+    h1 = x @ W0.T + cnn.biases[0]
+    h2 = np.tanh(h1) @ W1.T + cnn.biases[1]
+    assert np.allclose(hs[0], h1, atol=1e-12) and np.allclose(hs[1], h2, atol=1e-12)
+
+
+def test_fft_convolution_equals_a_direct_loop():
+    cnn = ns.CNN((5, 4), 3, 2, 1, 3, "relu", 2.0, 0.0, rng=2)
+    x = np.random.default_rng(3).standard_normal((1, 5, 4, 3))
+    K = cnn.kernels[0]
+    out = np.zeros((5, 4, 2))
+    for i in range(5):
+        for j in range(4):
+            for b1 in range(3):
+                for b2 in range(3):
+                    out[i, j] += K[b1, b2] @ x[0, (i + b1 - 1) % 5, (j + b2 - 1) % 4]
+    assert np.allclose(cnn.conv(0, x)[0], out, atol=1e-12)
+    # the adjoint
+    g = np.random.default_rng(4).standard_normal((1, 5, 4, 2))
+    assert np.sum(cnn.conv(0, x) * g) == pytest.approx(np.sum(x * cnn.conv_transpose(0, g)), rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- kernels vs real CNNs
+@pytest.mark.parametrize("readout", ["gap", "flatten"])
+def test_kernels_against_wide_cnns(readout):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((3, 6, 2))
+    depth, C, nets = 2, 256, 8
+    K, T = ns.cnn_nngp_ntk(X, depth=depth, act="relu", sigma_w2=2.0, sigma_b2=0.1, kernel_size=3, readout=readout)
+    Ks, Ts = [], []
+    for s in range(nets):
+        net = ns.CNN((6,), 2, C, depth, 3, "relu", 2.0, 0.1, readout=readout, rng=200 + s)
+        Ks.append(net.empirical_nngp(X))
+        Ts.append(net.empirical_ntk(X))
+    for emp, th in ((np.array(Ks), K), (np.array(Ts), T)):
+        se = emp.std(axis=0, ddof=1) / np.sqrt(nets)
+        # z = 4 standard errors plus an O(depth/C) finite-width bias allowance of 5 depth/C relative
+        assert np.all(np.abs(emp.mean(axis=0) - th) <= 4 * se + 5 * depth / C * np.abs(th))
+
+
+def test_kernels_are_symmetric_and_gap_averages_positions():
+    X = np.random.default_rng(6).standard_normal((3, 4, 4, 1))
+    K, T = ns.cnn_nngp_ntk(X, depth=2, act="erf", sigma_w2=1.5, sigma_b2=0.05, kernel_size=3)
+    assert np.allclose(K, K.T) and np.allclose(T, T.T)
+    K2, T2 = ns.cnn_nngp_ntk(X[:2], X[1:], depth=2, act="erf", sigma_w2=1.5, sigma_b2=0.05, kernel_size=3)
+    assert np.allclose(K2, K[:2, 1:], rtol=1e-12) and np.allclose(T2, T[:2, 1:], rtol=1e-12)
+
+
+def test_neural_tangents_peer():
+    nt = pytest.importorskip("neural_tangents")
+    from neural_tangents import stax
+
+    X = np.random.default_rng(7).standard_normal((5, 6, 6, 2))
+    for readout, pool in (("gap", stax.GlobalAvgPool()), ("flatten", stax.Flatten())):
+        layers = []
+        for _ in range(3):
+            layers += [stax.Conv(64, (3, 3), padding="CIRCULAR", W_std=np.sqrt(2.0), b_std=np.sqrt(0.1)), stax.Relu()]
+        _, _, kfn = stax.serial(*layers, pool, stax.Dense(1, W_std=np.sqrt(2.0), b_std=np.sqrt(0.1)))
+        ref = kfn(X, X, ("nngp", "ntk"))
+        K, T = ns.cnn_nngp_ntk(X, depth=3, act="relu", sigma_w2=2.0, sigma_b2=0.1, kernel_size=3, readout=readout)
+        assert np.allclose(K, np.asarray(ref.nngp), rtol=1e-5)
+        assert np.allclose(T, np.asarray(ref.ntk), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- mean-field modes
+def test_translation_invariant_mode_keeps_the_fully_connected_depth_scale():
+    act, sw, sb = "tanh", 1.6, 0.05
+    m = ns.cnn_mean_field_modes(act, sw, sb, (8,), 3)
+    _, xi_c = ns.depth_scales(act, sw, sb)
+    assert m.multipliers.max() == pytest.approx(1.0, abs=1e-15)
+    assert np.nanmax(m.xi_c[np.isfinite(m.xi_c)]) == pytest.approx(xi_c, rel=1e-6)
+    # every other mode decays faster
+    assert np.all(m.xi_c[1:] < xi_c)
+
+
+def test_linearised_covariance_dynamics_follow_the_fourier_multipliers():
+    # a small off-diagonal perturbation of the fixed point along the mode p + p' = s decays by
+    # chi_c * vhat(s) per layer
+    act, sw, sb, n, k = "erf", 1.3, 0.1, 8, 3
+    q = ns.q_star(act, sw, sb)
+    c = ns.c_star(act, sw, sb)
+    S0 = q * ((1 - c) * np.eye(n) + c)
+    al = np.arange(n)
+    s = 2 * np.pi * 2 / n
+    E = np.cos(s * (al[:, None] + al[None, :]) / 2) * (1 - np.eye(n))   # symmetric, zero diagonal
+    S1 = ns.cnn_covariance_map(act, S0 + 1e-6 * E, sw, sb, (n,), k)
+    F = ns.cnn_covariance_map(act, S0, sw, sb, (n,), k)
+    ratio = ((S1 - F) * (1 - np.eye(n))).sum() / (1e-6 * (E * E).sum())
+    m = ns.cnn_mean_field_modes(act, sw, sb, (n,), k)
+    lam = np.mean(np.exp(1j * s * (np.arange(k) - 1))).real
+    assert ratio == pytest.approx(m.chi_c * lam, rel=2e-3)
+
+
+# ----------------------------------------------------------------------------- Jacobian spectra
+def _cnn_spectrum(init, C, depth, sw, sb, nets, seed):
+    q = ns.q_star("tanh", sw, sb)
+    ev = []
+    for s in range(nets):
+        net = ns.CNN((4,), C, C, depth, 3, "tanh", sw, sb, init=init, rng=seed + s)
+        x = np.random.default_rng(seed + 99 + s).standard_normal((1, 4, C))
+        # every position's first pre-activation has variance q*: |x_alpha|^2 = C (q* - sigma_b^2)/sigma_w^2
+        x *= np.sqrt(C * (q - sb) / sw) / np.linalg.norm(x, axis=-1, keepdims=True)
+        ev.append(net.jacobian_spectrum(x))
+    return np.concatenate(ev)
+
+
+def test_delta_orthogonal_cnn_is_block_diagonal_fully_connected():
+    # exact: with delta-orthogonal kernels J is block diagonal over positions and each block is the
+    # Jacobian D_L H_L ... D_1 H_1 of the fully-connected orthogonal network with the centre taps
+    C, depth, sw, sb = 6, 3, 1.3, 0.02
+    net = ns.CNN((5,), C, C, depth, 3, "tanh", sw, sb, init="delta_orthogonal", rng=3)
+    x = np.random.default_rng(4).standard_normal((1, 5, C))
+    J = net.input_output_jacobian(x)
+    _, hs, _ = net.forward(x, return_all=True)
+    for p in range(5):
+        B = np.eye(C)
+        for l in range(depth):
+            B = np.tanh(0) + (1 - np.tanh(hs[l][0, p]) ** 2)[:, None] * (net.kernels[l][1] @ B)
+        assert np.allclose(J[p * C:(p + 1) * C, p * C:(p + 1) * C], B, atol=1e-12)
+        off = np.delete(J[p * C:(p + 1) * C], np.s_[p * C:(p + 1) * C], axis=1)
+        assert np.abs(off).max() < 1e-12
+
+
+def test_gaussian_cnn_kernels_do_not_give_the_orthogonal_law():
+    sw, sb, depth = 1.3, 0.02, 6
+    orth = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="delta_orthogonal", spatial_shape=(4,))
+    ks_delta = rm.ks_distance(_cnn_spectrum("delta_orthogonal", 64, depth, sw, sb, 1, 0), orth)
+    ks_gauss = rm.ks_distance(_cnn_spectrum("gaussian", 64, depth, sw, sb, 1, 10), orth)
+    assert ks_gauss > 3 * ks_delta
+
+
+@pytest.mark.slow
+def test_cnn_jacobian_laws_full():
+    sw, sb, depth = 1.3, 0.02, 6
+    orth = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="delta_orthogonal", spatial_shape=(4,))
+    gauss = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="gaussian", spatial_shape=(4,))
+    ks = [rm.ks_distance(_cnn_spectrum("delta_orthogonal", C, depth, sw, sb, 1, 0), orth) for C in (64, 256)]
+    assert ks[1] < ks[0] and ks[1] < 0.03
+    kg = [rm.ks_distance(_cnn_spectrum("gaussian", C, depth, sw, sb, 1, 10), gauss) for C in (64, 256)]
+    assert kg[1] < kg[0] and kg[1] < 0.05
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_geometry_and_channels():
+    X = np.zeros((2, 4, 4, 1))
+    with pytest.raises(ValueError, match="kernel_size"):
+        ns.cnn_nngp_ntk(X, depth=1, kernel_size=5)
+    with pytest.raises(ValueError, match="odd"):
+        ns.delta_orthogonal_kernel(4, 4, 2, 2, 1.0)
+    with pytest.raises(ValueError, match="odd"):
+        ns.CNN((6,), 4, 4, 2, 2, "relu", 2.0, 0.0, init="delta_orthogonal")
+    with pytest.raises(ValueError, match="channels"):
+        ns.delta_orthogonal_kernel(4, 3, 3, 2, 1.0)
+    with pytest.raises(ValueError, match="channels"):
+        ns.CNN((6,), 3, 4, 2, 3, "relu", 2.0, 0.0, init="delta_orthogonal")
+    with pytest.raises(ValueError, match="channels"):
+        ns.cnn_nngp_ntk(X, np.zeros((2, 4, 4, 2)), depth=1)
+    with pytest.raises(ValueError, match="channels"):
+        ns.CNN((4,), 2, 4, 1, 3, "relu", 2.0, 0.0).forward(np.zeros((1, 4, 3)))
+    with pytest.raises(ValueError, match="kernel_size"):
+        ns.cnn_jacobian_law("tanh", 1.0, 0.0, 2, spatial_shape=(3,), kernel_size=5)

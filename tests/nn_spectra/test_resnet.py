@@ -1,0 +1,208 @@
+"""Residual networks: mean field, kernels, the Jacobian law and the universal large-depth law.
+
+Independent truths: closed forms of the q-map (relu), adaptive 1-D quadrature (tanh), the exact
+arcsine law of |1 + r u|^2 for a Haar unitary u, the word expansion of the block moments,
+real finite ResNets (Monte Carlo, tolerances in standard errors with z = 4 or rates stated in
+advance), and the exact duality of the conditional Fisher information.
+"""
+import numpy as np
+import pytest
+from scipy import integrate
+
+import nn_spectra as ns
+import randmat as rm
+
+
+# ----------------------------------------------------------------------------- mean field
+def test_q_map_relu_closed_forms():
+    a, sw, sb, q = 0.4, 2.0, 0.3, 1.7
+    assert ns.resnet_q_map("relu", q, a, sw, sb, "pre") == pytest.approx(q + a * a * (sw * q / 2 + sb), rel=1e-14)
+    assert ns.resnet_q_map("relu", q, a, sw, sb, "post") == pytest.approx(q + a * a * (sw * q + sb) / 2, rel=1e-14)
+    mf = ns.resnet_mean_field("relu", a, sw, 0.0, depth=6, q0=q)
+    assert np.allclose(mf.q, q * (1 + a * a * sw / 2) ** np.arange(7), rtol=1e-13)
+    assert np.allclose(mf.chi, 1 + a * a * sw / 2)
+
+
+def test_q_map_tanh_against_quadrature():
+    a, sw, sb, q = 0.7, 1.3, 0.05, 0.8
+    e2 = integrate.quad(lambda z: np.tanh(np.sqrt(q) * z) ** 2 * np.exp(-z * z / 2) / np.sqrt(2 * np.pi),
+                        -12, 12, epsabs=1e-14, epsrel=1e-13)[0]
+    assert ns.resnet_q_map("tanh", q, a, sw, sb) == pytest.approx(q + a * a * (sw * e2 + sb), rel=1e-10)
+
+
+def test_residual_networks_never_ordered_and_tanh_length_grows_linearly():
+    # chi_l = 1 + a^2 sigma_w^2 E[phi'^2] >= 1 (Yang-Schoenholz: always on or above the edge of chaos);
+    # for tanh at large Q, E tanh^2(sqrt(Q) z) = 1 - E sech^2 = 1 - 2/sqrt(2 pi Q) + O(Q^{-3/2}), so the
+    # length grows linearly with slope a^2 (sigma_w^2 (1 - 2/sqrt(2 pi Q)) + sigma_b^2)
+    a, sw, sb = 0.5, 1.5, 0.1
+    mf = ns.resnet_mean_field("tanh", a, sw, sb, depth=40, q0=400.0)
+    assert np.all(mf.chi >= 1.0)
+    slope = np.diff(mf.q)
+    pred = a * a * (sw * (1 - 2 / np.sqrt(2 * np.pi * mf.q[:-1])) + sb)
+    assert np.all(np.abs(slope / pred - 1) < 1e-3)
+    assert mf.c[-1] > mf.c[0]     # correlations approach 1
+
+
+# ----------------------------------------------------------------------------- kernels
+@pytest.mark.parametrize("variant,act", [("pre", "relu"), ("post", "tanh")])
+def test_kernels_against_wide_resnets(variant, act):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 4))
+    depth, a, sw, sb, N, nets = 3, 0.6, 1.5, 0.2, 800, 6
+    K, T = ns.resnet_nngp_ntk(X, None, depth, act, a, sw, sb, variant)
+    Ks, Ts = [], []
+    for s in range(nets):
+        net = ns.ResNet(4, N, depth, act, a, sw, sb, variant=variant, rng=100 + s)
+        Ks.append(net.empirical_nngp(X))
+        Ts.append(net.empirical_ntk(X))
+    for emp, th in ((np.array(Ks), K), (np.array(Ts), T)):
+        se = emp.std(axis=0, ddof=1) / np.sqrt(nets)
+        # z = 4 standard errors plus the O(depth/N) finite-width bias, allowed as 5 depth/N relative
+        assert np.all(np.abs(emp.mean(axis=0) - th) <= 4 * se + 5 * depth / N * np.abs(th))
+
+
+# ----------------------------------------------------------------------------- Jacobian law
+def test_depth_one_orthogonal_linear_is_the_arcsine_law():
+    # |1 + r u|^2 = 1 + r^2 + 2 r cos(theta), theta uniform: arcsine law on [(1-r)^2, (1+r)^2]
+    r = 0.5
+    law = ns.resnet_jacobian_law("linear", r, 1.0, 0.0, depth=1)
+    assert law.support[0] == pytest.approx((1 - r) ** 2, rel=1e-3)
+    assert law.support[1] == pytest.approx((1 + r) ** 2, rel=1e-3)
+    x = np.array([0.4, 0.9, 1.3, 2.0])
+    exact = 1 / (np.pi * np.sqrt((x - (1 - r) ** 2) * ((1 + r) ** 2 - x)))
+    assert np.allclose(law.pdf(x), exact, rtol=1e-8)
+    A, B = 1 + r * r, 2 * r
+    assert np.allclose(law.moments(3), [A, A * A + B * B / 2, A ** 3 + 1.5 * A * B * B], rtol=1e-9)
+
+
+def test_law_moments_match_the_exact_block_recursion():
+    law = ns.resnet_jacobian_law("relu", 0.4, 2.0, 0.0, depth=5, weights="gaussian")
+    m1, m2 = ns.resnet_jacobian_moments("relu", 0.4, 2.0, 0.0, 5, weights="gaussian")
+    assert law.moments(2) == pytest.approx([m1, m2], rel=1e-8)
+    # relu: m1 = (1 + a^2 sigma_w^2/2)^L exactly
+    assert m1 == pytest.approx(1.16 ** 5, rel=1e-14)
+
+
+def test_small_branch_gives_the_identity():
+    law = ns.resnet_jacobian_law("tanh", 1e-4, 1.0, 0.0, depth=3)
+    lo, hi = law.support
+    assert 1 - 1e-3 < lo <= 1 <= hi < 1 + 1e-3
+    net = ns.ResNet(3, 20, 4, "tanh", 1e-12, 1.0, 0.0, rng=0)
+    assert np.abs(net.input_output_jacobian(np.ones(20)) - np.eye(20)).max() < 1e-10
+
+
+def _real_spectrum(width, depth, a, weights, nets, seed):
+    ev = []
+    for s in range(nets):
+        net = ns.ResNet(4, width, depth, "relu", a, 2.0, 0.0, init=weights, variant="post", rng=seed + s)
+        ev.append(net.jacobian_spectrum(np.random.default_rng(seed + 1000 + s).standard_normal(width)))
+    return np.concatenate(ev)
+
+
+def test_law_against_real_resnets_reduced():
+    # KS at width 256 below the one at width 64 (same number of eigenvalues) and below 0.03
+    law = ns.resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=4, weights="gaussian")
+    ks_small = rm.ks_distance(_real_spectrum(64, 4, 0.3, "gaussian", 4, 0), law)
+    ks_large = rm.ks_distance(_real_spectrum(256, 4, 0.3, "gaussian", 1, 50), law)
+    assert ks_large < ks_small
+    assert ks_large < 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+@pytest.mark.parametrize("depth", [10, 100])
+def test_law_against_real_resnets_full(weights, depth):
+    a = 1.0 / np.sqrt(depth)
+    law = ns.resnet_jacobian_law("relu", a, 2.0, 0.0, depth=depth, weights=weights)
+    ks = [rm.ks_distance(_real_spectrum(n, depth, a, weights, 1600 // n, 7), law) for n in (100, 400, 1600)]
+    assert ks[2] < ks[0]
+    assert ks[2] < 0.01
+
+
+def test_pre_variant_law_is_refused():
+    with pytest.raises(ValueError, match="not free"):
+        ns.resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=3, variant="pre")
+
+
+# ----------------------------------------------------------------------------- universal law
+def test_universal_law_moments_and_edges():
+    tau = 0.7
+    law = ns.resnet_universal_law(tau)
+    assert law.moments(2) == pytest.approx([np.exp(tau), (1 + 2 * tau) * np.exp(2 * tau)], rel=1e-13)
+    # the same moments from the density (quadrature), independent of the Lagrange series
+    a, b = law.support
+    m = [integrate.quad(lambda x, k=k: x ** k * law.pdf(np.array([x]))[0], a, b, limit=200, epsrel=1e-10)[0]
+         for k in (0, 1, 2)]
+    assert m == pytest.approx([1.0, np.exp(tau), (1 + 2 * tau) * np.exp(2 * tau)], rel=1e-6)
+    assert law.pdf(np.array([a * 0.99, b * 1.01])).max() == 0
+
+
+def test_finite_depth_moments_converge_to_the_universal_ones_at_rate_one_over_depth():
+    # a^2 sigma_w^2 mu_1 L = tau fixed, relu (mu_1 = 1/2): normalised second moment -> 1 + 2 tau, error O(1/L)
+    tau, errs = 0.6, []
+    for L in (10, 100, 1000):
+        a = np.sqrt(tau / L)     # a^2 * 2 * 1/2 * L = tau
+        m1, m2 = ns.resnet_jacobian_moments("relu", a, 2.0, 0.0, L)
+        errs.append(abs(m2 / m1 ** 2 - (1 + 2 * tau)) + abs(np.log(m1) - tau))
+    assert errs[1] < errs[0] / 5 and errs[2] < errs[1] / 5
+
+
+@pytest.mark.slow
+def test_finite_depth_laws_converge_to_the_universal_law():
+    tau = 0.6
+    uni = ns.resnet_universal_law(tau)
+    x = np.linspace(*uni.support, 200)
+    d = []
+    for L in (4, 32):
+        law = ns.resnet_jacobian_law("relu", np.sqrt(tau / L), 2.0, 0.0, depth=L)
+        d.append(np.max(np.abs(law.cdf(x) - uni.cdf(x))))
+    assert d[1] < d[0] / 4
+
+
+# ----------------------------------------------------------------------------- conditional Fisher
+@pytest.mark.parametrize("variant", ["pre", "post"])
+def test_conditional_fisher_dual_has_the_fisher_spectrum(variant):
+    net = ns.ResNet(3, 8, 3, "tanh", 0.7, 1.5, 0.1, variant=variant, rng=1)
+    x0 = np.random.default_rng(2).standard_normal(8)
+    H = net.conditional_fisher_dual(x0)
+    Jt = net.conditional_fisher_jacobian(x0)
+    assert np.allclose(H, Jt @ Jt.T, atol=1e-10)
+    ev_f = np.sort(np.linalg.eigvalsh(Jt.T @ Jt))[-8:]
+    assert np.allclose(np.sort(np.linalg.eigvalsh(H)), ev_f, atol=1e-9)
+
+
+def test_param_gradients_give_the_empirical_ntk_blocks():
+    net = ns.ResNet(3, 6, 2, "relu", 0.5, 2.0, 0.0, rng=3)
+    X = np.random.default_rng(4).standard_normal((2, 3))
+    eps = 1e-6
+    g = net.param_gradients(X)
+    W = net.Ws[1]
+    W[2, 3] += eps
+    fp_ = net.forward(X)
+    W[2, 3] -= 2 * eps
+    fm = net.forward(X)
+    W[2, 3] += eps
+    idx = (6 * 6 + 6) + 2 * 6 + 3
+    assert np.allclose(g[:, idx], (fp_ - fm) / (2 * eps), atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("a", [0.0, -1.0])
+def test_nonpositive_branch_strength_is_rejected(a):
+    with pytest.raises(ValueError, match="a"):
+        ns.resnet_q_map("relu", 1.0, a, 2.0, 0.0)
+    with pytest.raises(ValueError, match="a"):
+        ns.resnet_jacobian_law("relu", a, 2.0, 0.0, depth=2)
+    with pytest.raises(ValueError, match="a"):
+        ns.ResNet(3, 4, 2, "relu", a, 2.0, 0.0)
+
+
+def test_other_bad_input():
+    with pytest.raises(ValueError, match="depth"):
+        ns.resnet_mean_field("relu", 0.5, 2.0, 0.0, depth=0)
+    with pytest.raises(ValueError, match="variant"):
+        ns.resnet_q_map("relu", 1.0, 0.5, 2.0, 0.0, variant="middle")
+    with pytest.raises(ValueError, match="tau"):
+        ns.resnet_universal_law(0.0)
+    with pytest.raises(ValueError, match="X2"):
+        ns.resnet_nngp_ntk(np.ones((2, 3)), np.ones((2, 4)))
