@@ -55,7 +55,7 @@ def _neg_semidef(M, tol):
 
 
 class SemicircularSystem:
-    """Operator-valued semicircle fixed point for a pencil in free standard semicirculars.
+    r"""Operator-valued semicircle fixed point for a pencil in free standard semicirculars.
 
     The unknown is the covariance image :math:`v = \eta(G)`, not G: with
     :math:`G = (\Lambda - a_0 - v)^{-1}` the equation is :math:`F(v) = v - \eta(G) = 0`,
