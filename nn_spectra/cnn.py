@@ -302,6 +302,24 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
         avg = lambda M: _avg_pairs(M, shape, k)
         red = lambda M: M.reshape(n1, n2, -1).mean(axis=2)
     T = S.copy()
+    P = int(np.prod(shape))
+
+    def own_diag(S):
+        # with X2 = X1 the variances are read off the diagonal of S itself, so that the correlation
+        # is exactly 1 there (a rounding gap of 1e-16 moves arccos-type kernels by ~1e-8)
+        i = np.arange(n1)
+        if readout == "flatten":
+            return S[i, i]
+        return S.reshape(n1, n1, P, P)[i, i][:, np.arange(P), np.arange(P)].reshape((n1,) + shape)
+
+    def qs(v1, v2):
+        if readout == "flatten":
+            return v1[:, None], v2[None, :]
+        return v1.reshape((n1, 1) + shape + (1,) * d), v2.reshape((1, n2) + (1,) * d + shape)
+
+    if X2 is None:
+        v1 = v2 = own_diag(S)
+        q1, q2 = qs(v1, v2)
     for layer in range(depth):
         K, Kd = activation_kernel(act, np.broadcast_to(q1, S.shape), np.broadcast_to(q2, S.shape), S)
         if layer == depth - 1:
@@ -310,15 +328,14 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
             return nngp, ntk
         S = sw * avg(K) + sb
         T = sw * avg(T * Kd) + S
-        e1, _ = activation_kernel(act, v1, v1, v1)
-        e2, _ = activation_kernel(act, v2, v2, v2)
-        v1 = sw * _avg_diag(e1, shape, k) + sb
-        v2 = sw * _avg_diag(e2, shape, k) + sb
-        if readout == "flatten":
-            q1, q2 = v1[:, None], v2[None, :]
+        if X2 is None:
+            v1 = v2 = own_diag(S)
         else:
-            q1 = v1.reshape((n1, 1) + shape + (1,) * d)
-            q2 = v2.reshape((1, n2) + (1,) * d + shape)
+            e1, _ = activation_kernel(act, v1, v1, v1)
+            e2, _ = activation_kernel(act, v2, v2, v2)
+            v1 = sw * _avg_diag(e1, shape, k) + sb
+            v2 = sw * _avg_diag(e2, shape, k) + sb
+        q1, q2 = qs(v1, v2)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
