@@ -17,7 +17,9 @@ TOPIC = "deep networks: residual and convolutional"
 
 
 def _have(*names: str) -> bool:
-    return all(hasattr(ns, n) for n in names)
+    # every case is registered whatever the installed API: a missing or renamed function makes
+    # the case FAIL when it runs (AttributeError in the report), it never makes it vanish
+    return True
 
 
 def _add(case: Case) -> None:
