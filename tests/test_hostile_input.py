@@ -302,10 +302,16 @@ def test_cli_answers_or_says_one_line(argv, capsys, tmp_path, monkeypatch):
 # ------------------------------------------------------------------ gaps in modules rewritten elsewhere
 KNOWN_GAPS = [
     ("semicircle(var=10**400)", lambda: fp.semicircle(var=10 ** 400)),  # law.check_real: OverflowError
-    ("fuss_catalan(300)", lambda: fp.fuss_catalan(300).cdf(1.0)),
     ("fuss_catalan(2).moments(2000)", lambda: fp.fuss_catalan(2).moments(2000)),
-    ("boxplus(normal, semicircle).moments(2000)", lambda: fp.boxplus(fp.normal(), fp.semicircle()).moments(2000)),
 ]
+
+
+def test_solver_backed_laws_on_hostile_input():
+    # fixed in the solver modules: kept here so that they stay fixed
+    t = Tally()
+    t("fuss_catalan(300).cdf(1)", lambda: fp.fuss_catalan(300).cdf(1.0))
+    t("boxplus(normal, semicircle).moments(2000)", lambda: fp.boxplus(fp.normal(), fp.semicircle()).moments(2000))
+    t.check(at_least=2)
 
 
 @pytest.mark.xfail(strict=True, reason="fixes belong to fuss_catalan.py / law.py / convolution.py (solver rewrite)")
