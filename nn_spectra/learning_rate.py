@@ -26,14 +26,17 @@ __all__ = ["max_learning_rate", "digits_data", "train_gd", "LearningRateGrid", "
            "train_sgd", "BoundaryPrediction", "predict_boundaries", "SGDGrid", "sgd_learning_rate_experiment"]
 
 
-def max_learning_rate(act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_samples: int,
-                      n_outputs: int = 1, *, input_dim: int | None = None, q_input: float = 1.0,
+def max_learning_rate(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
+                      width: int | None = None, n_samples: int | None = None, n_outputs: int | None = None, *,
+                      input_dim: int | None = None, q_input: float = 1.0,
                       c_input: float = 0.0, source: str = "fim", inputs: np.ndarray | None = None,
-                      batch_size: int | None = None) -> float:
+                      batch_size: int | None = None, follow_input: bool = False) -> float:
     r""":math:`2/\lambda_{\max}` from the Karakida statistics (``source="fim"``) or from the conditional
     FIM of one input (``source="conditional"``, orthogonal weights: :math:`\lambda_{\max} \le N\cdot`
     the top of the hull of :func:`conditional_fim_law`, so this is a lower bound of the stable rate for
-    online learning with one example per step; the hull, not yet the exact top edge).
+    online learning with one example per step), now :math:`2/(N\cdot` ``law.top_edge``:math:`)` with the exact
+    top edge of :func:`conditional_fim_law`; ``follow_input=True`` lets the layers follow the input's
+    own :math:`q^l` trajectory from ``q_input`` :math:`= \|x\|^2/N` instead of the fixed point.
 
     With ``inputs`` (the training inputs, shape ``(n_samples, input_dim)``) the prediction uses their
     own infinite-width kernel (:func:`predict_boundaries`): ``source="fim"`` gives
@@ -47,7 +50,19 @@ def max_learning_rate(act, sigma_w2: float, sigma_b2: float, depth: int, width: 
     >>> eta2 = max_learning_rate("relu", 2.0, 0.0, depth=7, width=200, n_samples=50)
     >>> 1.8 < eta / eta2 < 2.2    # alpha = L - 1: 3 versus 6
     True
+
+    ``act`` may be a :class:`~nn_spectra.Network` (``max_learning_rate(net, n_samples=T)``): depth
+    (weight layers) and widths come from it, and with ``batch_norm=True`` the ``"fim"`` rate is
+    :math:`2/\lambda_{\max}` of the batch-centred FIM (``lambda_max_bn``).
     """
+    from .network import Network, fisher_network
+
+    net, width, n_outputs, dim = fisher_network(act, sigma_w2, sigma_b2, depth, width, n_outputs, input_dim,
+                                                caller="max_learning_rate")
+    input_dim = dim if isinstance(act, Network) else input_dim
+    act, sigma_w2, sigma_b2, depth = net.act, net.sigma_w2, net.sigma_b2, net.depth
+    if n_samples is None:
+        raise TypeError("max_learning_rate: n_samples is missing")
     if inputs is not None:
         if source not in ("fim", "online", "readout"):
             raise ValueError(f"with inputs, source must be 'fim', 'online' or 'readout', got {source!r}")
@@ -68,12 +83,15 @@ def max_learning_rate(act, sigma_w2: float, sigma_b2: float, depth: int, width: 
 
         s = fim_statistics(act, sigma_w2, sigma_b2, depth, width, n_samples, n_outputs,
                            input_dim=input_dim, q_input=q_input, c_input=c_input)
-        return 2.0 / s.lambda_max
+        return 2.0 / (s.lambda_max_bn if net.batch_norm else s.lambda_max)
     if source == "conditional":
         from .conditional_fim import conditional_fim_law
 
-        law = conditional_fim_law(act, sigma_w2, sigma_b2, depth)
-        return 2.0 / (width * law.support[1])
+        # exact top edge of the law (engine edges); follow_input: the layers follow the input's own
+        # q^l trajectory from q_input = |x|^2/N instead of sitting at the fixed point
+        law = conditional_fim_law(act, sigma_w2, sigma_b2, depth, q_input=q_input if follow_input else None)
+        top = getattr(law, "top_edge", None)
+        return 2.0 / (width * float(top if top is not None else law.support[1]))
     raise ValueError(f"source must be 'fim' or 'conditional' (or, with inputs, 'online' or 'readout'), got {source!r}")
 
 
