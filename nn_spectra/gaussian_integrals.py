@@ -747,6 +747,11 @@ def table_eligible(act: Activation) -> bool:
     return act.code >= 0 and act.moments_1d is None
 
 
+def kernel_table_eligible(act: Activation) -> bool:
+    """True for built-ins whose 2-D kernel is integrated by quadrature (hard tanh has closed 1-D moments only)."""
+    return act.code >= 0 and act.kernel_2d is None
+
+
 class MomentTable:
     r"""``(E[φ²], E[φ'²], E[φφ''])`` of :math:`u=\sqrt q z` for every :math:`q\in[0,\infty]`, tabulated.
 

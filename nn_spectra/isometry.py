@@ -2,10 +2,11 @@ r"""Dynamical isometry: where on the critical line the Jacobian spectrum stays c
 
 On the critical line :math:`\chi_1 = \sigma_w^2\mu_1 = 1` (:math:`\mu_k = E[\phi'(h)^{2k}]`,
 :math:`h\sim N(0, q^*)`) the mean of the :math:`JJ^\top` spectrum is 1 and its variance is
-:math:`L(\mu_2/\mu_1^2 - 1 - s_1)` with :math:`s_1 = 0` for orthogonal and :math:`-1` for Gaussian
+:math:`K(\mu_2/\mu_1^2 - 1 - s_1)` for the :math:`K = L-1` nonlinear layers of a network of
+``depth`` :math:`= L` weight layers (:class:`~nn_spectra.Network`; the readout is not part of :math:`J`) with :math:`s_1 = 0` for orthogonal and :math:`-1` for Gaussian
 weights (Pennington–Schoenholz–Ganguli 2017).  The *spread* used here is that standard deviation,
-:math:`\sqrt{L(\mu_2/\mu_1^2 - 1 - s_1)}`; it grows with :math:`\sigma_b^2` through :math:`q^*`.
-Gaussian weights always have spread at least :math:`\sqrt L`; ReLU has :math:`\mu_2/\mu_1^2 = 2` at
+:math:`\sqrt{K(\mu_2/\mu_1^2 - 1 - s_1)}`; it grows with :math:`\sigma_b^2` through :math:`q^*`.
+Gaussian weights always have spread at least :math:`\sqrt K`; ReLU has :math:`\mu_2/\mu_1^2 = 2` at
 every :math:`q^*`, so neither reaches isometry for deep networks.  Hard-tanh and tanh do, as
 :math:`q^*\to 0`.
 """
@@ -35,11 +36,17 @@ class IsometryPoint:
 
 
 def critical_spread(act, sigma_b2: float, depth: int, weights: str = "orthogonal") -> IsometryPoint:
-    r"""Spread :math:`\sqrt{L(\mu_2/\mu_1^2 - 1 - s_1)}` at the critical point with bias variance ``sigma_b2``."""
+    r"""Spread :math:`\sqrt{K(\mu_2/\mu_1^2 - 1 - s_1)}` at the critical point with bias variance ``sigma_b2``.
+
+    ``depth`` is :math:`L \ge 2`, the number of weight layers; :math:`K = L-1`.
+    """
     from .jacobian import _check_depth, _check_weights, d2_law
     from .mean_field import critical_sigma_w2, q_star
 
     depth = _check_depth(depth)
+    if depth < 2:
+        raise ValueError(f"depth must be an integer >= 2 (weight layers: the Jacobian spans depth - 1 nonlinear "
+                         f"layers), got {depth!r}")
     weights = _check_weights(weights)
     sb = check_positive("sigma_b2", sigma_b2, strict=False)
     sw = float(critical_sigma_w2(act, sb))
@@ -50,13 +57,15 @@ def critical_spread(act, sigma_b2: float, depth: int, weights: str = "orthogonal
         raise ValueError(f"no finite fixed point q* on the critical line at sigma_b2={sb}")
     m = d2_law(act, q).moments(2)
     s1 = -1.0 if weights == "gaussian" else 0.0
-    return IsometryPoint(sw, sb, q, float(np.sqrt(max(depth * (m[1] / m[0] ** 2 - 1 - s1), 0.0))), depth, weights)
+    K = depth - 1
+    return IsometryPoint(sw, sb, q, float(np.sqrt(max(K * (m[1] / m[0] ** 2 - 1 - s1), 0.0))), depth, weights)
 
 
 def dynamical_isometry(act, depth: int, target_spread: float = 1.0, weights: str = "orthogonal",
                        sigma_b2_max: float = 1.0) -> IsometryPoint:
     r"""The largest :math:`\sigma_b^2 \le` ``sigma_b2_max`` on the critical line whose Jacobian spread
-    at this ``depth`` is at most ``target_spread`` (the most expressive isometric initialisation).
+    at this ``depth`` (weight layers, :math:`L \ge 2`) is at most ``target_spread`` (the most expressive
+    isometric initialisation).
 
     Raises
     ------
@@ -66,7 +75,7 @@ def dynamical_isometry(act, depth: int, target_spread: float = 1.0, weights: str
 
     Examples
     --------
-    >>> p = dynamical_isometry("tanh", depth=100, target_spread=0.5)
+    >>> p = dynamical_isometry("tanh", depth=101, target_spread=0.5)
     >>> p.spread <= 0.5 + 1e-9 and p.sigma_b2 > 0
     True
     """

@@ -25,7 +25,7 @@ from scipy.interpolate import CubicSpline
 
 from .activations import activation
 from .gaussian_integrals import (activation_kernel, activation_moments, corr_table, hermite_coefficients,
-                                 mehler_table, moment_table, table_eligible)
+                                 kernel_table_eligible, mehler_table, moment_table, table_eligible)
 
 __all__ = ["q_map", "q_star", "c_map", "c_star", "chi1", "chi_c", "depth_scales", "critical_sigma_w2",
            "phase_diagram", "trainability_depth", "PhaseDiagram", "tabulated_mean_field"]
@@ -234,7 +234,7 @@ def _kernel_equal(act, q, c, e2, d2, force_table: bool = False):
     Large inputs of quadrature built-ins go through Mehler's series on the cached coefficient table
     wherever its Parseval tail bound is below 1e-12; the other points by the 2-D quadrature.
     """
-    if act.kernel_2d is not None or not table_eligible(act) or (q.size < _GRID_MIN and not force_table):
+    if not kernel_table_eligible(act) or (q.size < _GRID_MIN and not force_table):
         return activation_kernel(act, q, q, c * q)
     M = mehler_table(act)
     K = np.empty(q.shape)
@@ -351,7 +351,7 @@ def _c_star_flat(act, sw, sb, qq, e2, d2, tol: float, max_iter: int, force_table
     pending = np.ones(chaos.size, bool)
     # the table route: Mehler's polynomial on the coefficient table, the root accepted where the
     # series' tail bound at c* is below 1e-12 (the map is then known there to that accuracy)
-    use_table = table_eligible(act) and act.kernel_2d is None and (chaos.size >= _GRID_MIN or force_table)
+    use_table = kernel_table_eligible(act) and (chaos.size >= _GRID_MIN or force_table)
     if use_table:
         M = mehler_table(act)
         sel = np.flatnonzero((qv <= M.s_max ** 2) & (x1[chaos] > 1.0 + 1e-9))
