@@ -236,6 +236,11 @@ class NumericAlgebraicLaw(SolvedLaw):
         """Intervals where the density is positive (the engine's :attr:`intervals`)."""
         return list(self.intervals)
 
+    def _contains(self, x: float) -> bool:
+        """Whether x lies in the support (an interval or an atom)."""
+        in_comp = any(lo <= x <= hi for lo, hi in self.intervals)
+        return in_comp or bool(np.any(np.isclose(self.atoms[0], x, atol=1e-12)))
+
     def __repr__(self):
         return f"algebraic({self.law.name or self.law.polynomial})"
 
