@@ -566,12 +566,15 @@ class SolvedLaw(Law):
         lo, hi = min(x_out, x_in), max(x_out, x_in)
         width = hi - lo
 
+        # rows scaled once, by their norms at the start: det(J/norms(J)) of the current J would be
+        # a pure phase for a one-unknown system
+        _, J0 = self._residual(np.array([x]), u[None, :])
+        norms = np.linalg.norm(J0[0], axis=1)
+        norms = np.where(norms > 0, norms, 1.0)
+
         def aug(xv, uv):
             r, J = self._residual(np.array([xv]), uv[None, :])
-            Jm = J[0]
-            norms = np.linalg.norm(Jm, axis=1)
-            norms = np.where(norms > 0, norms, 1.0)
-            return np.concatenate([r[0], [np.linalg.det(Jm / norms[:, None])]])
+            return np.concatenate([r[0], [np.linalg.det(J[0] / norms[:, None])]])
 
         for _ in range(40):
             f = aug(x, u)
