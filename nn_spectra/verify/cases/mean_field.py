@@ -53,7 +53,8 @@ def _run_ntk(size: int, rng: np.random.Generator) -> Result:
     worst, rows = 0.0, []
     fig, (ax,) = new_figure()
     for act, mk in (("relu", "o"), ("erf", "s"), ("tanh", "^")):
-        _, T = ns.nngp_ntk(X, depth=depth, act=act, sigma_w2=sw, sigma_b2=sb)
+        # the net below has depth + 1 weight layers (depth hidden layers and a linear readout)
+        _, T = ns.nngp_ntk(X, depth=depth + 1, act=act, sigma_w2=sw, sigma_b2=sb)
         net = ns.MLP([5] + [width] * depth + [1], act, sw, sb, rng=rng)
         Te = net.empirical_ntk(X)
         err = float(np.max(np.abs(Te - T)) / np.max(np.abs(T)))
