@@ -638,7 +638,10 @@ class FreeConvolution(SolvedLaw):
         x0 = np.zeros(len(self.laws), dtype=np.complex128)
         u, res = _solve_nb(op, kinds, params, aa, bb, ks, np.ascontiguousarray(z, dtype=np.complex128),
                            x0, True, self.tol)
-        ok = np.isfinite(res) & (res <= self.tol)
+        # next to an edge the system is ill-conditioned and the compiled Newton can stall just above
+        # the tolerance; such a state is accepted (the axis Newton polishes it) rather than redone by
+        # the slow generic continuation
+        ok = np.isfinite(res) & (res <= 100 * self.tol)
         return u, res, ok
 
     def _axis_fast(self, x, u):
