@@ -434,9 +434,16 @@ class SolvedLaw(Law):
         p, w = self.atoms
         return self._to_std(p), w
 
+    def _purely_atomic(self) -> bool:
+        w = self.atoms[1]
+        return bool(len(w)) and abs(1.0 - float(w.sum())) < 1e-14
+
     def _cauchy(self, z):
         z = np.asarray(z, dtype=complex)
         shape = z.shape
+        if self._purely_atomic():
+            p, w = self.atoms
+            return (w[None, :] / (z.reshape(-1)[:, None] - p[None, :])).sum(axis=1).reshape(shape)
         zs = self._to_std(z.ravel())
         out = np.empty(zs.shape, dtype=complex)
         big = np.abs(zs) > 1e6
@@ -448,11 +455,41 @@ class SolvedLaw(Law):
             out[big] = w * (1 + w * (m[0] + w * (m[1] + w * (m[2] + w * m[3]))))
         real = ~big & (zs.imag <= 0)
         if np.any(real):
-            u, _ = self._axis(zs[real].real)
-            out[real] = self._g(zs[real].real + 0j, u).real
+            xr = zs[real].real
+            u, _ = self._axis(xr)
+            with np.errstate(all="ignore"):
+                gr = self._g(xr + 0j, u).real
+            bad = ~np.isfinite(gr)
+            if np.any(bad):
+                # a state at infinity on the axis (e.g. where G vanishes by symmetry in a gap): the
+                # real part just above the axis is the limit
+                for yb in (1e-12, 1e-8):
+                    idx = np.flatnonzero(bad)
+                    zb = xr[idx] + 1j * yb
+                    with np.errstate(all="ignore"):
+                        gb = self._g(zb, self._solve(zb)).real
+                    gr[idx] = gb
+                    bad = ~np.isfinite(gr)
+                    if not np.any(bad):
+                        break
+            out[real] = gr
         up = ~big & ~real
         if np.any(up):
-            out[up] = self._check_g(zs[up], self._g(zs[up], self._solve(zs[up])))
+            zu = zs[up]
+            with np.errstate(all="ignore"):
+                gu = self._g(zu, self._solve(zu))
+            bad = ~np.isfinite(gu)
+            if np.any(bad):
+                # a compiled state that overflowed (a subordination point at 0 or infinity):
+                # the generic continuation, with its own checks, redoes those points
+                u2, r2, ok2 = self._continue(zu[bad])
+                with np.errstate(all="ignore"):
+                    gu[bad] = self._g(zu[bad], u2)
+                if not np.all(np.isfinite(gu)):
+                    i = int(np.flatnonzero(~np.isfinite(gu))[0])
+                    raise ConvergenceError(f"{self.name}: G is not finite at z = {self._from_std(zu[i])!r}",
+                                           point=self._from_std(zu[i]), residual=float("inf"))
+            out[up] = self._check_g(zu, gu)
         return (out / self.frame[1]).reshape(shape)
 
     def _check_g(self, z, g):
@@ -467,6 +504,9 @@ class SolvedLaw(Law):
 
     def _cauchy_derivative(self, z):
         z = np.asarray(z, dtype=complex)
+        if self._purely_atomic():
+            p, w = self.atoms
+            return (-w[None, :] / (z.reshape(-1)[:, None] - p[None, :]) ** 2).sum(axis=1).reshape(z.shape)
         zs = self._to_std(z.ravel())
         u = self._solve(zs)
         dz = getattr(self, "_dz", None)
