@@ -550,7 +550,7 @@ def fast_cdf(law: Law, nodes: int = 4001) -> Callable[[np.ndarray], np.ndarray]:
         def solved_cdf(t):
             # a few hundred points: the exact cdf itself; more: one table, built on first use
             t = np.asarray(t, dtype=float)
-            if t.size <= 512:
+            if t.size <= 4096:
                 return np.asarray(law.cdf(t), dtype=float)
             if not table:
                 table.append(_cdf_nodes(law, nodes))
