@@ -33,19 +33,25 @@ of S-polynomials:
 After each step the irreducible factor carrying the law is kept (it is the one on which the exact
 moment series vanishes, computed independently from the S-transforms with rationals).
 
-Jacobian law (equal widths :math:`n_0 = \dots = n_L`, depth L = number of weight layers, as
-:func:`nn_spectra.jacobian_law`): :math:`S_{JJ^\top} = [S_\mu/\sigma_w^2]^L`, times
-:math:`(1+\zeta)^{-L}` for Gaussian weights, so with :math:`\psi_\mu(v) = \zeta`
+Depth.  ``depth`` is L, the number of weight layers, with the meaning it has everywhere in
+:mod:`nn_spectra` (:class:`nn_spectra.Network`): the same number describes the same network to
+the symbolic twin and to the numeric law, and every function here also takes a ``Network`` in
+place of its first argument.
+
+Jacobian law (equal widths :math:`n_0 = \dots = n_L`, as :func:`nn_spectra.jacobian_law`): with a
+linear readout :math:`J = D^KW^K\cdots D^1W^1` spans the :math:`K = L-1` nonlinear layers (the
+readout is not part of J; ``readout="none"`` gives K = L), :math:`S_{JJ^\top} = [S_\mu/\sigma_w^2]^K`,
+times :math:`(1+\zeta)^{-K}` for Gaussian weights, so with :math:`\psi_\mu(v) = \zeta`
 
 .. math::
 
-    z\,v^L (1+\zeta)^{L-1} = \sigma_w^{2L}\zeta^{L-1}\ \ \text{(orthogonal)},\qquad
-    z\,v^L = \sigma_w^{2L}\zeta^{L-1}(1+\zeta)\ \ \text{(Gaussian)}.
+    z\,v^K (1+\zeta)^{K-1} = \sigma_w^{2K}\zeta^{K-1}\ \ \text{(orthogonal)},\qquad
+    z\,v^K = \sigma_w^{2K}\zeta^{K-1}(1+\zeta)\ \ \text{(Gaussian)}.
 
-For relu/hard_tanh with orthogonal weights this is :math:`z\zeta(1+\zeta)^{L-1} = \sigma_w^{2L}(p+\zeta)^L`,
-whose only critical point :math:`\zeta_c = p/(L-1-Lp)` gives the rational top edge
-:math:`\lambda_{\max} = \sigma_w^{2L}(p+\zeta_c)^L/(\zeta_c(1+\zeta_c)^{L-1})`
-(:math:`= L^L/(L-1)^{L-1}` for critical relu).
+For relu/hard_tanh with orthogonal weights this is :math:`z\zeta(1+\zeta)^{K-1} = \sigma_w^{2K}(p+\zeta)^K`,
+whose only critical point :math:`\zeta_c = p/(K-1-Kp)` gives the rational top edge
+:math:`\lambda_{\max} = \sigma_w^{2K}(p+\zeta_c)^K/(\zeta_c(1+\zeta_c)^{K-1})`
+(:math:`= K^K/(K-1)^{K-1}` for critical relu, e.g. 27/4 at depth L = 4).
 
 Conditional Fisher law (Hayase–Karakida, orthogonal weights; depth L as in
 :func:`nn_spectra.conditional_fim_law`, so L - 1 hidden layers):
@@ -57,7 +63,7 @@ critical line takes :math:`q^* = q^0 = 1` as :func:`nn_spectra.q_star` does); fo
 :math:`q^*` solves a transcendental equation, so :math:`p` and :math:`\hat q` stay symbols unless
 given (see :func:`hard_tanh_parameters`).
 
-Degrees grow with depth (Jacobian: about L times the number of nonzero atoms; Fisher: roughly
+Degrees grow with depth (Jacobian: about K = L - 1 times the number of nonzero atoms; Fisher: roughly
 doubling per layer): every constructor takes ``max_degree`` and refuses, before computing, a law
 whose degree in G would exceed it.
 """
@@ -443,30 +449,45 @@ def _check_depth(depth) -> int:
     return int(depth)
 
 
+def _from_network(act, sigma_w2, sigma_b2, depth, weights, caller: str):
+    """``(act, sigma_w2, sigma_b2, depth, weights, readout)``, read from a :class:`~nn_spectra.Network`
+    when one is given as ``act`` (then the other arguments must be left at their defaults)."""
+    from .network import Network
+
+    if not isinstance(act, Network):
+        return act, sigma_w2, sigma_b2, depth, weights, "linear"
+    if (sigma_w2, sigma_b2, depth) != (None, None, None) or weights is not None:
+        raise TypeError(f"{caller}: pass either a Network or its parameters, not both")
+    return act.act, act.sigma_w2, act.sigma_b2, act.depth, act.weights, act.readout
+
+
 def _check_max_degree(max_degree) -> int:
     if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)) or max_degree < 1:
         raise ValueError(f"max_degree must be an integer >= 1, got {max_degree!r}")
     return int(max_degree)
 
 
-def symbolic_jacobian_law(act, sigma_w2=1, sigma_b2=0, depth: int = 1, weights: str = "orthogonal", *,
-                          alpha=None, p=None, max_degree: int = MAX_DEGREE) -> NetworkAlgebraicLaw:
+def symbolic_jacobian_law(act, sigma_w2=None, sigma_b2=None, depth: int | None = None, weights: str | None = None,
+                          *, alpha=None, p=None, max_degree: int = MAX_DEGREE) -> NetworkAlgebraicLaw:
     r"""The Jacobian law of :func:`nn_spectra.jacobian_law` as an algebraic law (equal widths).
 
     :math:`P(G, z) = F(zG - 1, z)` with F from
-    :math:`z\,v^L(1+\zeta)^{L-1} = \sigma_w^{2L}\zeta^{L-1}` (orthogonal) or
-    :math:`z\,v^L = \sigma_w^{2L}\zeta^{L-1}(1+\zeta)` (Gaussian), :math:`\psi_{D^2}(v) = \zeta`
-    (module docstring).  :math:`\sigma_b^2` enters only through :math:`q^*`, i.e. only through p for
+    :math:`z\,v^K(1+\zeta)^{K-1} = \sigma_w^{2K}\zeta^{K-1}` (orthogonal) or
+    :math:`z\,v^K = \sigma_w^{2K}\zeta^{K-1}(1+\zeta)` (Gaussian), :math:`\psi_{D^2}(v) = \zeta`, over
+    the :math:`K = L - 1` nonlinear layers of a network of L weight layers (module docstring).  :math:`\sigma_b^2` enters only through :math:`q^*`, i.e. only through p for
     hard_tanh (relu, leaky_relu and linear have :math:`D^2` independent of :math:`q^*`).
 
     Parameters
     ----------
-    act : {"linear", "relu", "leaky_relu", "hard_tanh"} or Activation
+    act : {"linear", "relu", "leaky_relu", "hard_tanh"}, Activation or Network
+        A :class:`~nn_spectra.Network` describes the whole network (leave the other arguments unset).
     sigma_w2, sigma_b2 : number or sympy expression
-        Floats are read as the decimal they print as (0.1 is 1/10).
+        Floats are read as the decimal they print as (0.1 is 1/10).  Default 1 and 0.
     depth : int
-        Number of weight layers L.
+        :math:`L \ge 2`, the number of weight layers, as in :func:`nn_spectra.jacobian_law` (J spans the
+        K = L - 1 nonlinear layers before the linear readout).
     weights : {"orthogonal", "gaussian"}
+        Default ``"orthogonal"``.
     alpha, p : optional
         leaky_relu slope; hard_tanh :math:`P(|h|<1)` (symbol ``p`` by default; see
         :func:`hard_tanh_parameters`).
@@ -475,14 +496,24 @@ def symbolic_jacobian_law(act, sigma_w2=1, sigma_b2=0, depth: int = 1, weights: 
 
     Examples
     --------
-    >>> law = symbolic_jacobian_law("relu", 2, 0, depth=3)       # critical relu, orthogonal
+    >>> law = symbolic_jacobian_law("relu", 2, 0, depth=4)       # critical relu, orthogonal, 3 nonlinear layers
     >>> law.moments(3)
     [1, 4, 19]
     >>> law.edges()
     [0, 27/4]
     """
+    act, sigma_w2, sigma_b2, depth, weights, readout = _from_network(act, sigma_w2, sigma_b2, depth, weights,
+                                                                     "symbolic_jacobian_law")
+    sigma_w2 = 1 if sigma_w2 is None else sigma_w2
+    sigma_b2 = 0 if sigma_b2 is None else sigma_b2
+    weights = "orthogonal" if weights is None else weights
     name, a_act = _act_name(act)
-    L = _check_depth(depth)
+    depth = _check_depth(depth if depth is not None else 2)
+    # J spans the nonlinear layers only: the linear readout is not part of it
+    L = depth - 1 if readout == "linear" else depth
+    if L < 1:
+        raise ValueError(f"depth must be >= 2 (L counts weight layers; J needs one nonlinear layer before the "
+                         f"linear readout), got depth={depth}")
     if weights not in ("orthogonal", "gaussian"):
         raise ValueError(f"weights must be one of ('orthogonal', 'gaussian'), got {weights!r}")
     max_degree = _check_max_degree(max_degree)
@@ -492,10 +523,11 @@ def symbolic_jacobian_law(act, sigma_w2=1, sigma_b2=0, depth: int = 1, weights: 
     nz = [(t, w) for t, w in atoms if t != 0]
     est = L * len(nz) + (1 if weights == "gaussian" else 0)
     if est > max_degree:
-        raise ValueError(f"depth={L}: the Jacobian law of {name} ({weights}) has degree about {est} in G, "
+        raise ValueError(f"depth={depth}: the Jacobian law of {name} ({weights}) has degree about {est} in G, "
                          f"above max_degree={max_degree}; raise max_degree (cost grows quickly) or lower depth")
     gauss = weights == "gaussian"
-    # F(zeta, z) = z v^L (1+zeta)^{L-1} - s^{2L} zeta^{L-1}  (orthogonal), v eliminated
+    # from here L is K, the number of nonlinear layers of J (the module docstring's K)
+    # F(zeta, z) = z v^K (1+zeta)^{K-1} - s^{2K} zeta^{K-1}  (orthogonal), v eliminated
     if len(nz) == 1:
         t, w = nz[0]
         v = zeta / (t * (w + zeta))
@@ -523,7 +555,7 @@ def symbolic_jacobian_law(act, sigma_w2=1, sigma_b2=0, depth: int = 1, weights: 
         return _moments_from_s(total, n)
 
     F, P = _select(F, params, moments_fn, "symbolic_jacobian_law")
-    desc = f"jacobian({name}, sigma_w2={sw}, depth={L}, {weights})"
+    desc = f"jacobian({name}, sigma_w2={sw}, depth={depth}, {weights})"
     layer = [(sp.expand(sw * t), w) for t, w in atoms]
     if gauss:   # MP(1) has no atom: only the atom at 0 survives, with the mass of D^2 at 0
         at = [(sp.Integer(0), w) for t, w in atoms if t == 0 and _positive(w, subs)]
@@ -535,8 +567,8 @@ def symbolic_jacobian_law(act, sigma_w2=1, sigma_b2=0, depth: int = 1, weights: 
 
 
 # ----------------------------------------------------------------------------- conditional Fisher
-def symbolic_conditional_fim_law(act, sigma_w2=1, sigma_b2=0, depth: int = 3, *, alpha=None, p=None, qhat=None,
-                                 max_degree: int = MAX_FIM_DEGREE) -> NetworkAlgebraicLaw:
+def symbolic_conditional_fim_law(act, sigma_w2=None, sigma_b2=None, depth: int | None = None, *, alpha=None,
+                                 p=None, qhat=None, max_degree: int = MAX_FIM_DEGREE) -> NetworkAlgebraicLaw:
     r"""The conditional Fisher law of :func:`nn_spectra.conditional_fim_law` as an algebraic law.
 
     :math:`\nu_1 = \delta_{\hat q}`, :math:`\nu_{l+1} = \mathrm{shift}_{\hat q}(\sigma_w^2(\mu_{D^2}\boxtimes\nu_l))`,
@@ -545,9 +577,12 @@ def symbolic_conditional_fim_law(act, sigma_w2=1, sigma_b2=0, depth: int = 3, *,
 
     Parameters
     ----------
-    act : {"linear", "relu", "leaky_relu", "hard_tanh"}
+    act : {"linear", "relu", "leaky_relu", "hard_tanh"}, Activation or Network
+        A :class:`~nn_spectra.Network` (orthogonal weights, linear readout) describes the whole network.
     sigma_w2, sigma_b2 : number or sympy expression
+        Default 1 and 0.
     depth : int
+        L, the number of weight layers, as in :func:`nn_spectra.conditional_fim_law` (default 3).
     alpha, p : optional
         As in :func:`symbolic_jacobian_law`.
     qhat : optional
@@ -564,8 +599,15 @@ def symbolic_conditional_fim_law(act, sigma_w2=1, sigma_b2=0, depth: int = 3, *,
     >>> law.degree, law.moments(2)
     (2, [111/80, 17019/6400])
     """
+    act, sigma_w2, sigma_b2, depth, weights, readout = _from_network(act, sigma_w2, sigma_b2, depth, None,
+                                                                     "symbolic_conditional_fim_law")
+    if weights not in (None, "orthogonal") or readout != "linear":
+        raise ValueError("symbolic_conditional_fim_law needs orthogonal weights and a linear readout (Hayase-Karakida), "
+                         f"got weights={weights!r}, readout={readout!r}")
+    sigma_w2 = 1 if sigma_w2 is None else sigma_w2
+    sigma_b2 = 0 if sigma_b2 is None else sigma_b2
     name, a_act = _act_name(act)
-    L = _check_depth(depth)
+    L = _check_depth(3 if depth is None else depth)
     max_degree = _check_max_degree(max_degree)
     sw = _exact("sigma_w2", sigma_w2, lower=0)
     sb = _exact("sigma_b2", sigma_b2, lower=0, strict=False)

@@ -87,9 +87,10 @@ def test_network_recursions_vs_polynomials():
     import nn_spectra as ns
 
     zz = 3 + 1j
-    g = hp.s_product_cauchy([0, 1], [0.5, 0.5], 2, 3, zz, complex(ns.jacobian_law("relu", 2.0, 0.0, 3).cauchy(zz)),
+    # 3 nonlinear layers: depth 4 weight layers in nn_spectra (the linear readout is not part of J)
+    g = hp.s_product_cauchy([0, 1], [0.5, 0.5], 2, 3, zz, complex(ns.jacobian_law("relu", 2.0, 0.0, 4).cauchy(zz)),
                             dps=50)
-    P = sp.Poly(symbolic_jacobian_law("relu", 2, 0, 3).polynomial.subs(z, sp.Integer(3) + sp.I), G)
+    P = sp.Poly(symbolic_jacobian_law("relu", 2, 0, 4).polynomial.subs(z, sp.Integer(3) + sp.I), G)
     with mp.workdps(DIGITS + 30):
         exact = _nearest_root([mp.mpc(*[float(t) for t in sp.sympify(c).as_real_imag()]) for c in P.all_coeffs()], g)
         assert abs(g - exact) < TOL

@@ -33,17 +33,18 @@ def _rel_residual(law, g, zz):
     return abs(sum(terms)) / sum(abs(t) for t in terms)
 
 
+# depth L counts weight layers in the symbolic twins as in the numeric laws (J spans L - 1 nonlinear layers)
 JACOBIAN_CASES = [
-    ("relu", 2.0, 0.0, 3, "orthogonal", {}),
-    ("relu", 1.5, 0.2, 4, "gaussian", {}),
-    ("leaky_relu", 1.5, 0.0, 2, "orthogonal", {"alpha": 0.3}),
-    ("linear", 1.0, 0.0, 3, "gaussian", {}),
+    ("relu", 2.0, 0.0, 4, "orthogonal", {}),
+    ("relu", 1.5, 0.2, 5, "gaussian", {}),
+    ("leaky_relu", 1.5, 0.0, 3, "orthogonal", {"alpha": 0.3}),
+    ("linear", 1.0, 0.0, 4, "gaussian", {}),
 ]
 
 
 def _numeric_jacobian(name, sw, sb, L, weights, kw):
     act = ns.activation(name, alpha=kw["alpha"]) if "alpha" in kw else name
-    return ns.jacobian_law(act, sw, sb, L + 1, weights=weights)  # numeric depth counts weight layers (L nonlinear layers + readout); the symbolic twin's counts nonlinear layers (open, issue 14)
+    return ns.jacobian_law(act, sw, sb, L, weights=weights)
 
 
 @pytest.mark.parametrize("name,sw,sb,L,weights,kw", JACOBIAN_CASES)
@@ -64,11 +65,11 @@ def test_jacobian_moments_equal_numeric_series(name, sw, sb, L, weights, kw):
 
 
 def test_hard_tanh_jacobian_with_mean_field_p():
-    sw, sb, L = 1.5, 0.1, 3
+    sw, sb, L = 1.5, 0.1, 4
     _, p, _ = hard_tanh_parameters(sw, sb)
     law = symbolic_jacobian_law("hard_tanh", sw, sb, L)
     assert law.parameters == {sp.Symbol("p", positive=True)}
-    num = ns.jacobian_law("hard_tanh", sw, sb, L + 1)  # numeric depth counts weight layers (L nonlinear layers + readout); the symbolic twin's counts nonlinear layers (open, issue 14)
+    num = ns.jacobian_law("hard_tanh", sw, sb, L)
     at = law.subs({sp.Symbol("p", positive=True): sp.Rational(mp.nstr(p, 30))})
     for gi, zi in zip(np.asarray(num.cauchy(POINTS[:3])), POINTS[:3]):
         assert _rel_residual(at, complex(gi), complex(zi)) < 1e-12
@@ -76,18 +77,21 @@ def test_hard_tanh_jacobian_with_mean_field_p():
 
 
 def test_relu_orthogonal_edge_closed_form_in_sigma():
-    """Top edge (s/2)^L L^L/(L-1)^(L-1) for relu (p = 1/2), derived by hand from z(zeta)."""
+    """Top edge (s/2)^K K^K/(K-1)^(K-1) for relu (p = 1/2) over K = L - 1 nonlinear layers, derived by
+    hand from z(zeta)."""
     s = sp.Symbol("s", positive=True)
-    for L in (3, 5):
+    for L in (4, 6):
+        K = L - 1
         law = symbolic_jacobian_law("relu", s, 0, L)
         edges = law.parametric_edges({s: sp.Rational(3, 2)})
-        top = (s / 2) ** L * sp.Integer(L) ** L / sp.Integer(L - 1) ** (L - 1)
+        top = (s / 2) ** K * sp.Integer(K) ** K / sp.Integer(K - 1) ** (K - 1)
         assert sp.simplify(edges[-1] - top) == 0
 
 
 def test_jacobian_edges_exact_vs_numeric_and_mpmath():
-    # leaky_relu at depth 2: the edges are the products of the atoms (inverse-square-root edges, not folds)
-    leaky = symbolic_jacobian_law("leaky_relu", 1.5, 0.0, 2, alpha=0.3)
+    # leaky_relu at depth 3 (two nonlinear layers): the edges are the products of the atoms
+    # (inverse-square-root edges, not folds)
+    leaky = symbolic_jacobian_law("leaky_relu", 1.5, 0.0, 3, alpha=0.3)
     assert leaky.edges() == [sp.Rational(729, 40000), sp.Rational(9, 4)]   # (s^2 a^2)^2 and (s^2)^2
     for name, sw, sb, L, weights, kw in JACOBIAN_CASES[:2]:
         law = symbolic_jacobian_law(name, sw, sb, L, weights, **kw)
@@ -99,26 +103,53 @@ def test_jacobian_edges_exact_vs_numeric_and_mpmath():
         pts, wts = zip(*[(float(t), float(w)) for t, w in d2_atoms(name, alpha=kw.get("alpha"))])
         x0 = num.support[1] * (1 + 1e-4)
         g0 = float(np.real(num.cauchy(x0 + 1e-9j)))
-        x = hp.s_product_edge(pts, wts, sw, L, x0, g0, weights_kind=weights, dps=45)
+        x = hp.s_product_edge(pts, wts, sw, L - 1, x0, g0, weights_kind=weights, dps=45)  # K = L - 1 factors
         with mp.workdps(45):
             assert abs(x - mp.mpf(str(sp.N(edges[-1], 50)))) < mp.mpf(10) ** -40 * top
 
 
 @pytest.mark.xfail(strict=True, reason='the engine-based jacobian_law misses the exact top edge 9/4 when it sits at an atom product (measured 2.24927); open, issue 12')
 def test_numeric_jacobian_edge_at_an_atom_product():
-    """The top edge of the leaky_relu Jacobian law at depth 2 is (sigma_w^2)^2 = 9/4 exactly (an
+    """The top edge of the leaky_relu Jacobian law at depth 3 (two nonlinear layers) is (sigma_w^2)^2 = 9/4 exactly (an
     inverse-square-root edge at the product of the top atoms of D^2): the numeric law must find it."""
     assert abs(_numeric_jacobian(*JACOBIAN_CASES[2]).support[1] - 2.25) <= 1e-12 * 2.25
 
 
 def test_exact_atoms():
-    assert symbolic_jacobian_law("relu", 2, 0, 3).exact_atoms() == [(0, sp.Rational(1, 2))]
-    assert symbolic_jacobian_law("relu", 2, 0, 3, "gaussian").exact_atoms() == [(0, sp.Rational(1, 2))]
-    assert symbolic_jacobian_law("leaky_relu", 1.5, 0, 2, alpha=0.3).exact_atoms() == []
+    assert symbolic_jacobian_law("relu", 2, 0, 4).exact_atoms() == [(0, sp.Rational(1, 2))]
+    assert symbolic_jacobian_law("relu", 2, 0, 4, "gaussian").exact_atoms() == [(0, sp.Rational(1, 2))]
+    assert symbolic_jacobian_law("leaky_relu", 1.5, 0, 3, alpha=0.3).exact_atoms() == []
     f3 = symbolic_conditional_fim_law("relu", 1.5, 0.3, 3)
     assert f3.exact_atoms() == [(sp.Rational(3, 5), sp.Rational(1, 2))]
     f2 = symbolic_conditional_fim_law("relu", 1.5, 0.3, 2)
     assert f2.exact_atoms() == [(sp.Rational(3, 5), sp.Rational(1, 2)), (sp.Rational(3, 2), sp.Rational(1, 2))]
+
+
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_one_network_description_same_law_symbolic_and_numeric(weights):
+    """One Network (depth = 4 weight layers, so 3 nonlinear layers in J) given to the symbolic twin
+    and to the numeric law: the same exact top edge and moments, and both equal to the closed forms
+    of critical relu over K = 3 layers (orthogonal: edge K^K/(K-1)^(K-1) = 27/4, m_2 = 1 + K)."""
+    net = ns.Network("relu", 2.0, 0.0, depth=4, weights=weights)
+    sym, num = symbolic_jacobian_law(net), ns.jacobian_law(net)
+    top = sym.edges()[-1]
+    assert abs(num.support[1] - float(top)) <= 1e-10 * float(top)
+    exact = [float(m) for m in sym.moments(4)]
+    np.testing.assert_allclose(num.moments(4), exact, rtol=1e-12)
+    # independent closed forms at K = 3: var = K (mu2/mu1^2 - 1 - s1) with mu2/mu1^2 = 2, s1 = 0 or -1
+    assert exact[1] - 1 == (3 if weights == "orthogonal" else 6)
+    if weights == "orthogonal":
+        assert top == sp.Rational(27, 4)
+    # the same description to the sampler: its Jacobian spans the same 3 nonlinear layers
+    assert net.with_widths(8).sample(rng=0).depth == net.depth and net.hidden_layers == 3
+
+
+def test_one_network_description_conditional_fim():
+    net = ns.Network("relu", 1.5, 0.3, depth=3, weights="orthogonal")
+    sym, num = symbolic_conditional_fim_law(net), ns.conditional_fim_law(net)
+    assert sym.edges() == [sp.Rational(3, 2), sp.Rational(57, 20)]      # closed form (module docstring)
+    assert abs(num.support[1] - 57 / 20) <= 1e-10
+    np.testing.assert_allclose(num.moments(3), [float(m) for m in sym.moments(3)], rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- conditional Fisher
@@ -196,7 +227,7 @@ def _tw_tolerance(b, n, c=5.0):
 
 def test_jacobian_top_edge_vs_real_network():
     n = 300
-    top = float(sp.N(symbolic_jacobian_law("relu", 2, 0, 3).edges()[-1], 20))
+    top = float(sp.N(symbolic_jacobian_law("relu", 2, 0, 4).edges()[-1], 20))
     assert top == 6.75
     for seed in range(2):
         lam = ns.sample_jacobian_spectrum("relu", 2.0, 0.0, 4, n, weights="orthogonal", rng=seed).max()
@@ -208,7 +239,7 @@ def test_jacobian_gaussian_top_edge_vs_real_networks():
     """Gaussian weights: the top eigenvalue fluctuates far more (13% at N = 300), so the mean of k
     networks is compared, with z = 4 standard errors plus a 2 b N^(-2/3) finite-size allowance."""
     n, k = 1200, 6
-    top = float(sp.N(symbolic_jacobian_law("relu", 2, 0, 3, "gaussian").edges()[-1], 20))
+    top = float(sp.N(symbolic_jacobian_law("relu", 2, 0, 4, "gaussian").edges()[-1], 20))
     lams = np.array([ns.sample_jacobian_spectrum("relu", 2.0, 0.0, 4, n, weights="gaussian", rng=s).max()
                      for s in range(k)])
     assert abs(lams.mean() - top) <= 4 * lams.std(ddof=1) / np.sqrt(k) + _tw_tolerance(top, n, c=2.0)
@@ -243,6 +274,12 @@ def test_bad_input():
         symbolic_conditional_fim_law("relu", 1.5, 0.3, 5, max_degree=3)
     with pytest.raises(ValueError, match="depth"):
         symbolic_jacobian_law("relu", 2, 0, 0)
+    with pytest.raises(ValueError, match="depth must be >= 2"):   # one weight layer: J has no nonlinear layer
+        symbolic_jacobian_law("relu", 2, 0, 1)
+    with pytest.raises(TypeError, match="not both"):
+        symbolic_jacobian_law(ns.Network("relu", 2.0, 0.0, 3), 2.0)
+    with pytest.raises(ValueError, match="orthogonal"):
+        symbolic_conditional_fim_law(ns.Network("relu", 1.5, 0.3, 3, weights="gaussian"))
     with pytest.raises(ValueError, match="weights"):
         symbolic_jacobian_law("relu", 2, 0, 2, weights="uniform")
     with pytest.raises(ValueError, match="sigma_w2"):
@@ -254,7 +291,7 @@ def test_bad_input():
 
 
 def test_returns_algebraic_law_with_latex():
-    law = symbolic_jacobian_law("relu", 2, 0, 2)
+    law = symbolic_jacobian_law("relu", 2, 0, 3)
     assert isinstance(law, NetworkAlgebraicLaw)
     assert "G" in law.latex() and law.degree == 2
     assert law.moments(3) == [1, 3, 10]
