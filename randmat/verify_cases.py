@@ -16,7 +16,7 @@ from scipy import stats
 
 import freeprob as fp
 import randmat as rm
-from freeprob.verify import Case, Result, register
+from freeprob.verify import Case, Result, register, z_test
 from freeprob.verify.figure import new_figure
 
 
@@ -53,14 +53,12 @@ def _run_haar_moments(size: int, rng: np.random.Generator) -> Result:
     n = _HAAR_N
     x = np.array([rm.haar_orthogonal(n, rng)[0, 0] for _ in range(size)])
     # Weingarten: E O11 = 0, E O11² = 1/N, E O11⁴ = 3/(N(N+2)); z-scores with the sample SE
-    rows = [("E[O11]", x, 0.0), ("E[O11²]", x ** 2, 1.0 / n), ("E[O11⁴]", x ** 4, 3.0 / (n * (n + 2)))]
-    z = [(est.mean() - exact) / (est.std(ddof=1) / np.sqrt(size)) for _, est, exact in rows]
+    t = z_test(["E[O11]", "E[O11²]", "E[O11⁴]"], np.stack([x, x ** 2, x ** 4], axis=1),
+               [0.0, 1.0 / n, 3.0 / (n * (n + 2))])
     fig, (ax1, ax2) = new_figure(2)
-    ax1.errorbar(range(3), [est.mean() for _, est, _ in rows],
-                 yerr=[4 * est.std(ddof=1) / np.sqrt(size) for _, est, _ in rows], fmt="o",
-                 label="Monte Carlo ± 4 SE")
-    ax1.plot(range(3), [e for _, _, e in rows], "k_", ms=20, label="Weingarten (exact)")
-    ax1.set_xticks(range(3), [r[0] for r in rows]); ax1.legend(fontsize="small")
+    ax1.errorbar(range(3), t.mean, yerr=4 * t.se, fmt="o", label="Monte Carlo ± 4 SE")
+    ax1.plot(range(3), t.prediction, "k_", ms=20, label="Weingarten (exact)")
+    ax1.set_xticks(range(3), t.names); ax1.legend(fontsize="small")
     # the density of one entry of a Haar vector: (1 - t²)^((N-3)/2) / B(1/2, (N-1)/2)
     ts = np.linspace(-1, 1, 400)
     ax2.hist(x, bins=50, density=True, alpha=0.5, label="O11 samples")
@@ -69,8 +67,7 @@ def _run_haar_moments(size: int, rng: np.random.Generator) -> Result:
     ax2.legend(fontsize="small")
     fig.suptitle(f"Haar orthogonal, N = {n}, {size} samples")
     return Result(prediction=f"E O11 = 0, E O11² = {1 / n:.5f}, E O11⁴ = {3 / (n * (n + 2)):.5f}",
-                  measurement=", ".join(f"{r[0]} = {r[1].mean():.5f}" for r in rows),
-                  distance=float(np.max(np.abs(z))), figure=fig)
+                  measurement=t.rows(".5f"), distance=t.worst, figure=fig)
 
 register(Case(
     name="haar_moments",

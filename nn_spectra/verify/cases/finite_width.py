@@ -7,8 +7,8 @@ import numpy as np
 
 from nn_spectra.finite_width import log_norm_moments, sample_log_jacobian_norm
 
-from ..case import Case, Result, register
-from ..figure import new_figure
+from freeprob.verify import Case, Result, register, z_scores, z_test
+from freeprob.verify.figure import new_figure
 
 CASE_NAMES: list[str] = []
 
@@ -21,8 +21,9 @@ def _run_log_norm(size: int, rng: np.random.Generator) -> Result:
     s = sample_log_jacobian_norm(widths, size, rng=rng)
     s = s[np.isfinite(s)]  # a layer with no active unit (probability 1 - pred.probability) kills the signal
     n = s.size
-    z_mean = (s.mean() - pred.mean) / (s.std(ddof=1) / math.sqrt(n))
-    z_var = (s.var(ddof=1) - pred.var) / math.sqrt(np.var((s - s.mean()) ** 2) / n)
+    z_mean = float(z_test(["mean"], s, pred.mean).z[0])
+    # the sample variance's standard error from the spread of the squared deviations
+    z_var = float(z_scores(s.var(ddof=1), math.sqrt(np.var((s - s.mean()) ** 2) / n), pred.var))
     fig, (ax,) = new_figure()
     ax.hist(s, bins=40, density=True, alpha=0.5, label=f"{n} relu networks, width {_WIDTH}, depth {_DEPTH}")
     x = np.linspace(s.min(), s.max(), 300)
