@@ -43,7 +43,38 @@ orthonormal frame has exactly computable mean and variance (:func:`log_volume_mo
 for equal widths (Newman's exponents :math:`\psi((n-i+1)/2) + \log(2\sigma_w^2/n)` for linear networks):
 the finite-width prediction when depth/width is large, where the spectrum is log-normal-like with
 exponentially separated singular values instead of the infinite-width law.  Only relu and linear
-activations have these exact representations; the module raises for others.
+activations have these exact representations; the exact functions raise for others.
+
+Smooth activations (:func:`log_norm_leading_order`).  Without the sign symmetry the per-layer factor
+:math:`R_l = \|t_l\|^2/\|t_{l-1}\|^2 = \frac{\sigma_w^2}{n_{l-1}}\sum_{i\le n_l}\phi'(u_i)^2\zeta_i^2`
+(given the past, :math:`(u_i, \zeta_i)` are i.i.d. Gaussian, :math:`u_i\sim N(0, q_l)`, :math:`\zeta_i\sim N(0,1)`
+with correlation :math:`r_l = \cos(t_{l-1}, h_{l-1})\sqrt{(q_l - \sigma_b^2)/q_l}`) still has relative
+variance :math:`c_l/n_l`, :math:`c_l = 3E\phi'^4/(E\phi'^2)^2 - 1` (5 for relu, 2 for linear), but three more
+effects of the same order :math:`1/n` appear, all Gaussian expectations along the infinite-width q-map
+:math:`\bar q_l` (computed by quadrature, :func:`nn_spectra.gaussian_integrals.gaussian_expectation`):
+
+* the length :math:`q_l` fluctuates, :math:`\delta_{l+1} = \rho_l\delta_l + \xi_l`, with
+  :math:`\rho_l = \partial_q(\sigma_w^2E\phi^2)`, :math:`n_l\operatorname{Var}\xi_l = \sigma_w^4\operatorname{Var}\phi^2`,
+  :math:`n_l\operatorname{Cov}(\xi_l, \eta_l) = \sigma_w^2\operatorname{Cov}(\phi^2, \phi'^2)/E\phi'^2`, and moves the gain
+  :math:`g(q) = \sigma_w^2E\phi'^2` by :math:`\gamma_l\delta_l + \frac12\gamma_{2,l}\delta_l^2`
+  (:math:`\gamma = (\log g)'`, :math:`\gamma_2 = (\log g)''`; q-derivatives by Hermite weights,
+  :math:`\partial_qE f = E[f\,\mathrm{He}_2(z)]/2q`, :math:`\partial_q^2E f = E[f\,\mathrm{He}_4(z)]/4q^2`);
+* the tangent keeps an :math:`O(n^{-1/2})` overlap with the state, :math:`E\cos^2_l = a_lE\cos^2_{l-1} + b_l/n_l`
+  (:math:`a_l = \frac{q-\sigma_b^2}{q}\frac{(E\phi\phi'u)^2}{qE\phi^2E\phi'^2}`,
+  :math:`b_l = \frac{E\phi^2\phi'^2}{E\phi^2E\phi'^2}`, :math:`E\cos_0^2 = 1/n_0`), which shifts the mean gain by
+  :math:`r_l^2(E[\phi'^2u^2]/(qE\phi'^2) - 1)`.
+
+With :math:`G_L = 0`, :math:`G_l = \gamma_{l+1} + \rho_{l+1}G_{l+1}` (the total effect of :math:`\xi_l` on later gains):
+
+.. math::
+
+    \operatorname{Var}\log\|Ju\|^2 \approx \sum_l \frac{c_l + G_l^2 s_{\xi,l} + 2G_l s_{\xi\eta,l}}{n_l},\qquad
+    E\log\|Ju\|^2 \approx \sum_l\Big[\log\frac{g(\bar q_l)n_l}{n_{l-1}} - \frac{c_l}{2n_l} + \gamma_lE\delta_l
+    + \tfrac12\gamma_{2,l}\operatorname{Var}\delta_l + E r_l^2\,\kappa_l\Big],
+
+linear in the :math:`1/n_l` with errors :math:`O(\sum_l n_l^{-2})`; for relu and linear networks
+:math:`\gamma = \kappa = 0` and this is Hanin–Nica's law.  Near a critical point of the q-map
+(:math:`\rho\to 1`) the length fluctuations dominate (:math:`G\sim\gamma/(1-\rho)`).
 """
 from __future__ import annotations
 
@@ -56,7 +87,8 @@ from scipy.special import digamma, polygamma
 from scipy.stats import binom
 
 __all__ = ["LogNormPrediction", "hanin_nica_beta", "log_norm_moments", "log_volume_moments", "plot_infinite_width_breakdown",
-           "lyapunov_exponents", "sample_log_jacobian_norm", "sample_log_volume"]
+           "lyapunov_exponents", "sample_log_jacobian_norm", "sample_log_volume", "LeadingLogNorm",
+           "log_norm_leading_order", "sample_log_jacobian_norm_any"]
 
 _EXACT = ("relu", "linear")
 
@@ -307,3 +339,140 @@ def plot_infinite_width_breakdown(widths: Sequence[int] = (32, 128),
     fig.suptitle("relu networks at σ_w² = 2: dots Monte Carlo over networks, lines finite-width theory")
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class LeadingLogNorm:
+    r"""Leading-order (:math:`1/n`) law of :math:`\log\|Ju\|^2` for any activation (module docstring).
+
+    ``mean_infinite`` is :math:`\sum_l\log(g(\bar q_l)n_l/n_{l-1})`, the infinite-width value; ``mean`` and
+    ``var`` include every :math:`1/n_l` term.  ``var_gain`` is the :math:`\sum_l c_l/n_l` part of ``var``
+    (Hanin–Nica's :math:`\beta` for relu); the rest is the length fluctuation.  Per-layer arrays:
+    ``q`` (:math:`\bar q_l`), ``c`` (:math:`c_l`), ``rho`` (:math:`\rho_l`), ``gamma`` (:math:`\gamma_l`).
+    """
+
+    mean: float
+    var: float
+    mean_infinite: float
+    var_gain: float
+    q: np.ndarray
+    c: np.ndarray
+    rho: np.ndarray
+    gamma: np.ndarray
+
+
+def log_norm_leading_order(widths: Sequence[int], act, sigma_w2: float, sigma_b2: float = 0.0,
+                           q_input: float = 1.0) -> LeadingLogNorm:
+    r"""Mean and variance of :math:`\log\|Ju\|^2` to first order in the :math:`1/n_l`, for any activation.
+
+    Network as :func:`sample_log_jacobian_norm` (Gaussian weights, biases :math:`N(0,\sigma_b^2)`), input
+    with :math:`\|x\|^2/n_0 =` ``q_input`` and a tangent :math:`u` of random direction relative to
+    :math:`x`.  Formulas in the module docstring; every Gaussian expectation by quadrature.
+
+    Examples
+    --------
+    >>> p = log_norm_leading_order([64] * 9, "relu", 2.0)        # Hanin-Nica: mean -beta/2, var beta
+    >>> round(p.mean, 6), round(p.var, 6), round(p.var_gain, 6)
+    (-0.3125, 0.625, 0.625)
+    >>> p = log_norm_leading_order([64] * 9, "tanh", 1.5, q_input=0.5)
+    >>> bool(p.var > p.var_gain)      # the fluctuating length adds to the variance
+    True
+    """
+    from .activations import Activation, activation
+    from .gaussian_integrals import gaussian_expectation
+
+    w = _check_widths(widths)
+    a = act if isinstance(act, Activation) else activation(act)
+    sw = _check_sw(sigma_w2)
+    if not (np.isfinite(sigma_b2) and sigma_b2 >= 0):
+        raise ValueError(f"sigma_b2 must lie in [0, inf), got {sigma_b2!r}")
+    if not (np.isfinite(q_input) and q_input > 0):
+        raise ValueError(f"q_input must lie in (0, inf), got {q_input!r}")
+    L = len(w) - 1
+    n = np.array(w, float)
+
+    def E(f, q):
+        return float(gaussian_expectation(f, q, kinks=a.kinks))
+
+    phi, dphi = a.phi, a.dphi
+    he2 = lambda x, q: x * x / q - 1.0          # noqa: E731 (Hermite weights in u = sqrt(q) z)
+    he4 = lambda x, q: (x / math.sqrt(q)) ** 4 - 6 * x * x / q + 3.0  # noqa: E731
+    q = np.empty(L)
+    cols = {k: np.empty(L) for k in ("E2", "E4", "F2", "F4", "FD", "M1", "M2", "E2d", "E2dd", "F2d", "F2dd")}
+    ql = sw * q_input + sigma_b2
+    for l in range(L):
+        q[l] = ql
+        d2 = lambda x: dphi(x) ** 2            # noqa: E731
+        p2 = lambda x: phi(x) ** 2             # noqa: E731
+        cols["E2"][l] = E(d2, ql)
+        cols["E4"][l] = E(lambda x: dphi(x) ** 4, ql)
+        cols["F2"][l] = E(p2, ql)
+        cols["F4"][l] = E(lambda x: phi(x) ** 4, ql)
+        cols["FD"][l] = E(lambda x: phi(x) ** 2 * dphi(x) ** 2, ql)
+        cols["M1"][l] = E(lambda x: phi(x) * dphi(x) * x, ql)
+        cols["M2"][l] = E(lambda x: dphi(x) ** 2 * x * x, ql)
+        cols["E2d"][l] = E(lambda x: d2(x) * he2(x, ql), ql) / (2 * ql)
+        cols["E2dd"][l] = E(lambda x: d2(x) * he4(x, ql), ql) / (4 * ql * ql)
+        cols["F2d"][l] = E(lambda x: p2(x) * he2(x, ql), ql) / (2 * ql)
+        cols["F2dd"][l] = E(lambda x: p2(x) * he4(x, ql), ql) / (4 * ql * ql)
+        ql = sw * cols["F2"][l] + sigma_b2
+    E2, F2 = cols["E2"], cols["F2"]
+    if np.any(E2 <= 0) or np.any(q <= 0):
+        raise ValueError("the infinite-width gain or length vanishes along the q-map; no log-normal law")
+    c = 3 * cols["E4"] / E2 ** 2 - 1
+    s_xi = sw ** 2 * (cols["F4"] - F2 ** 2)
+    s_xe = sw * (cols["FD"] - F2 * E2) / E2
+    gamma = cols["E2d"] / E2
+    gamma2 = cols["E2dd"] / E2 - gamma ** 2
+    rho = sw * cols["F2d"]
+    v2 = sw * cols["F2dd"]
+    kappa = cols["M2"] / (q * E2) - 1
+    frac = (q - sigma_b2) / q
+    a_dir = frac * cols["M1"] ** 2 / (q * F2 * E2)
+    b_dir = cols["FD"] / (F2 * E2)
+    mean_inf = float(np.sum(np.log(sw * E2 * n[1:] / n[:-1])))
+    mean, var_gain, var_q = mean_inf, 0.0, 0.0
+    e_d, v_d, cos2 = 0.0, 0.0, 1.0 / n[0]
+    G = np.zeros(L)
+    for l in range(L - 2, -1, -1):
+        G[l] = gamma[l + 1] + rho[l + 1] * G[l + 1]
+    for l in range(L):
+        nl = n[l + 1]
+        r2 = frac[l] * cos2
+        mean += -c[l] / (2 * nl) + gamma[l] * e_d + 0.5 * gamma2[l] * v_d + r2 * kappa[l]
+        var_gain += c[l] / nl
+        var_q += (G[l] ** 2 * s_xi[l] + 2 * G[l] * s_xe[l]) / nl
+        e_d, v_d = rho[l] * e_d + 0.5 * v2[l] * v_d, rho[l] ** 2 * v_d + s_xi[l] / nl
+        cos2 = a_dir[l] * cos2 + b_dir[l] / nl
+    return LeadingLogNorm(mean=float(mean), var=float(var_gain + var_q), mean_infinite=mean_inf,
+                          var_gain=float(var_gain), q=q, c=c, rho=rho, gamma=gamma)
+
+
+def sample_log_jacobian_norm_any(widths: Sequence[int], trials: int, act, sigma_w2: float, sigma_b2: float = 0.0,
+                                 q_input: float = 1.0, rng=None) -> np.ndarray:
+    r"""Monte Carlo of :math:`\log\|Ju\|^2` for any activation: real :class:`~nn_spectra.MLP` networks with
+    biases :math:`N(0,\sigma_b^2)`, an input of random direction with :math:`\|x\|^2 = q_\text{in}n_0` exactly,
+    :math:`u = e_1`; the companion of :func:`log_norm_leading_order`.
+
+    >>> sample_log_jacobian_norm_any([8, 8, 8], 3, "tanh", 1.5, rng=0).shape
+    (3,)
+    """
+    from .mlp import MLP
+
+    w = _check_widths(widths)
+    sw = _check_sw(sigma_w2)
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    gen = np.random.default_rng(rng)
+    L = len(w) - 1
+    out = np.empty(int(trials))
+    e1 = np.zeros((1, w[0]))
+    e1[0, 0] = 1.0
+    for t in range(int(trials)):
+        net = MLP(w + [1], act, sw, float(sigma_b2), weights="gaussian", rng=gen)
+        x = gen.standard_normal(w[0])
+        x *= math.sqrt(q_input * w[0]) / np.linalg.norm(x)
+        img = net.jvp(x, e1, layer=L)
+        nrm = float(np.sum(img * img))
+        out[t] = math.log(nrm) if nrm > 0 else -np.inf
+    return out

@@ -208,8 +208,8 @@ def fim_statistics_one_input(widths: Sequence[int], sigma_w2: float = 2.0, q_inp
     :math:`= s^{(\infty)}(1 + D/n)`).
 
     >>> s = fim_statistics_one_input([32, 32, 32, 32, 1])
-    >>> s["mean"] == s["mean_infinite"], s["second_moment"] > s["second_moment_infinite"]
-    (True, True)
+    >>> round(s["mean"] / s["mean_infinite"], 9), round(s["second_moment"] / s["second_moment_infinite"], 3)
+    (1.0, 1.342)
     """
     w = _check(widths, sigma_w2, q_input)
     w = w[:-1] + [1]

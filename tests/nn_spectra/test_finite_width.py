@@ -10,8 +10,9 @@ import pytest
 from scipy.special import digamma, polygamma
 from scipy.stats import binom
 
-from nn_spectra.finite_width import (hanin_nica_beta, log_norm_moments, log_volume_moments, lyapunov_exponents,
-                                     sample_log_jacobian_norm, sample_log_volume)
+from nn_spectra.finite_width import (hanin_nica_beta, log_norm_leading_order, log_norm_moments, log_volume_moments,
+                                     lyapunov_exponents, sample_log_jacobian_norm, sample_log_jacobian_norm_any,
+                                     sample_log_volume)
 
 Z = 4.0
 
@@ -113,3 +114,57 @@ def test_bad_input(kw, match):
 def test_bad_frame_size():
     with pytest.raises(ValueError, match="k must"):
         log_volume_moments([4, 4], k=5)
+
+
+# ----------------------------------------------------------------------------- smooth activations (leading order)
+@pytest.mark.parametrize("act", ["relu", "linear"])
+def test_leading_order_reduces_to_hanin_nica(act):
+    # the quadrature constants must give c = 5 (relu) / 2 (linear) and no length or overlap effect
+    widths = [40, 24, 56, 32, 48]
+    sw = 2.0 if act == "relu" else 1.3
+    p = log_norm_leading_order(widths, act, sw, q_input=0.7)
+    ref = log_norm_moments(widths, act, sigma_w2=sw)
+    assert p.var == pytest.approx(ref.var_leading, rel=1e-9)
+    assert p.var_gain == pytest.approx(ref.var_leading, rel=1e-9)
+    assert p.mean == pytest.approx(ref.mean_leading, rel=1e-9, abs=1e-9)
+
+
+def _check_leading(widths, act, sw, sb, q, trials, seed):
+    # tolerance: Z standard errors plus the second-order remainder sum_l c_l^2 / n_l^2, fixed in advance
+    # (on relu, where the exact moments are known, the remainder is about 0.8 of this allowance)
+    p = log_norm_leading_order(widths, act, sw, sb, q)
+    s = sample_log_jacobian_norm_any(widths, trials, act, sw, sb, q, rng=seed)
+    allow = float(np.sum(p.c ** 2 / np.asarray(widths[1:], float) ** 2))
+    se_mean = s.std(ddof=1) / np.sqrt(s.size)
+    se_var = np.sqrt(np.var((s - s.mean()) ** 2) / s.size)
+    assert abs(s.mean() - p.mean) < Z * se_mean + allow, (s.mean(), p.mean, se_mean, allow)
+    assert abs(s.var(ddof=1) - p.var) < Z * se_var + allow, (s.var(ddof=1), p.var, se_var, allow)
+    return p, s, se_mean, se_var
+
+
+@pytest.mark.parametrize("width, depth, trials", [(16, 16, 1200), (16, 64, 400), (64, 8, 500)])
+def test_tanh_log_norm_leading_order_vs_monte_carlo(width, depth, trials):
+    p, s, se_mean, se_var = _check_leading([width] * (depth + 1), "tanh", 1.5, 0.0, 0.5, trials, 7 * width + depth)
+    # ... and the test can fail: the infinite-width law (mean_infinite, variance 0) is rejected, and at
+    # width 16 (enough power) so is the gain-only log-normal (variance sum c_l/n_l, no length fluctuation)
+    assert abs(s.mean() - p.mean_infinite) > Z * se_mean
+    if width == 16:
+        assert s.var(ddof=1) - p.var_gain > Z * se_var
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [16, 32, 64, 128, 256])
+@pytest.mark.parametrize("ratio", [0.25, 1.0, 4.0])
+@pytest.mark.parametrize("sw, sb, q", [(1.5, 0.0, 0.5), (2.0, 0.05, 1.0)])
+def test_tanh_log_norm_leading_order_full_grid(width, ratio, sw, sb, q):
+    trials = 2000 if width <= 32 else (600 if width <= 64 else 200)
+    _check_leading([width] * (int(ratio * width) + 1), "tanh", sw, sb, q, trials, width + int(100 * ratio))
+
+
+def test_leading_order_bad_input():
+    with pytest.raises(ValueError, match="sigma_b2"):
+        log_norm_leading_order([8, 8], "tanh", 1.5, sigma_b2=-1.0)
+    with pytest.raises(ValueError, match="q_input"):
+        log_norm_leading_order([8, 8], "tanh", 1.5, q_input=0.0)
+    with pytest.raises(ValueError, match="trials"):
+        sample_log_jacobian_norm_any([8, 8], 0, "tanh", 1.5)
