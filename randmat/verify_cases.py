@@ -40,6 +40,13 @@ def _spectrum_figure(eigs, law, title):
     return fig
 
 
+def _ks_case(name, title, how, run, *, quick_size, full_size, slack=1.0, topic="random matrices"):
+    """Register a spectrum-against-law case: KS distance within ``slack`` times (1 + ln N)/N."""
+    tol = _ks_tolerance if slack == 1.0 else (lambda n: slack * _ks_tolerance(n))
+    register(Case(name=name, title=title, how=how, metric="KS distance", tolerance=tol, run=run,
+                  quick_size=quick_size, full_size=full_size, topic=topic))
+
+
 def _ks_result(eigs, law, title, prediction, measurement):
     ks = rm.ks_distance(eigs, law)
     return Result(prediction=prediction, measurement=f"{measurement}; KS = {ks:.3g}", distance=ks,
@@ -92,14 +99,11 @@ def _run_haar_angles(size: int, rng: np.random.Generator) -> Result:
                   measurement=f"KS distance of the {size} angles of one Haar unitary = {ks:.3g}",
                   distance=ks, figure=fig)
 
-register(Case(
-    name="haar_unitary_angles",
-    title="The eigen-angles of a Haar unitary matrix are uniformly distributed",
-    how="eigenvalues of one randmat.haar_unitary(N) (numpy eigvals), KS distance of their angles to "
-        "the uniform law; the eigen-angles are rigid, so the distance is O(log N / N)",
-    metric="KS distance", tolerance=_ks_tolerance,
-    run=_run_haar_angles, quick_size=500, full_size=2000, topic="random matrices",
-))
+_ks_case("haar_unitary_angles",
+         "The eigen-angles of a Haar unitary matrix are uniformly distributed",
+         "eigenvalues of one randmat.haar_unitary(N) (numpy eigvals), KS distance of their angles to "
+         "the uniform law; the eigen-angles are rigid, so the distance is O(log N / N)",
+         _run_haar_angles, quick_size=500, full_size=2000)
 
 def _run_orthogonal_arcsine(size: int, rng: np.random.Generator) -> Result:
     o = rm.haar_orthogonal(size, rng)
@@ -108,13 +112,10 @@ def _run_orthogonal_arcsine(size: int, rng: np.random.Generator) -> Result:
                       "arcsine(−2, 2) CDF (O's eigen-angles are uniform, 2 cos θ is arcsine)",
                       f"eigenvalues of O + Oᵀ, N={size}")
 
-register(Case(
-    name="orthogonal_arcsine",
-    title="O + Oᵀ for Haar orthogonal O converges to the arcsine law on [−2, 2]",
-    how="eigenvalues of O + Oᵀ for one randmat.haar_orthogonal(N), KS distance to the arcsine CDF",
-    metric="KS distance", tolerance=lambda n: 1.5 * _ks_tolerance(n),
-    run=_run_orthogonal_arcsine, quick_size=800, full_size=3000, topic="random matrices",
-))
+_ks_case("orthogonal_arcsine",
+         "O + Oᵀ for Haar orthogonal O converges to the arcsine law on [−2, 2]",
+         "eigenvalues of O + Oᵀ for one randmat.haar_orthogonal(N), KS distance to the arcsine CDF",
+         _run_orthogonal_arcsine, quick_size=800, full_size=3000, slack=1.5)
 
 def _run_permutation_kesten_mckay(size: int, rng: np.random.Generator) -> Result:
     # adjacency of a random 4-regular multigraph: two independent uniform permutations
@@ -124,13 +125,10 @@ def _run_permutation_kesten_mckay(size: int, rng: np.random.Generator) -> Result
                       "kesten_mckay(4) CDF", f"eigenvalues of the sum of two random permutations "
                       f"and their transposes, N={size}")
 
-register(Case(
-    name="permutation_kesten_mckay",
-    title="Random regular graphs: two uniform permutations and their transposes give Kesten–McKay(4)",
-    how="eigenvalues of P₁ + P₁ᵀ + P₂ + P₂ᵀ for independent randmat.haar_permutation draws, KS distance",
-    metric="KS distance", tolerance=_ks_tolerance,
-    run=_run_permutation_kesten_mckay, quick_size=800, full_size=3000, topic="random matrices",
-))
+_ks_case("permutation_kesten_mckay",
+         "Random regular graphs: two uniform permutations and their transposes give Kesten–McKay(4)",
+         "eigenvalues of P₁ + P₁ᵀ + P₂ + P₂ᵀ for independent randmat.haar_permutation draws, KS distance",
+         _run_permutation_kesten_mckay, quick_size=800, full_size=3000)
 
 # ------------------------------------------------------------------ limit laws
 def _run_wigner(size: int, rng: np.random.Generator) -> Result:
@@ -138,13 +136,10 @@ def _run_wigner(size: int, rng: np.random.Generator) -> Result:
     return _ks_result(eigs, fp.semicircle(var=1.0), "GOE spectrum vs semicircle(var=1)",
                       "semicircle(var=1) CDF", f"eigenvalues of one GOE matrix, N={size}")
 
-register(Case(
-    name="wigner_semicircle",
-    title="Wigner's theorem: the GOE spectrum converges to the semicircle law",
-    how="eigenvalues of a randmat.goe matrix, Kolmogorov–Smirnov distance to the predicted CDF",
-    metric="KS distance", tolerance=_ks_tolerance,
-    run=_run_wigner, quick_size=1000, full_size=4000, topic="random matrices",
-))
+_ks_case("wigner_semicircle",
+         "Wigner's theorem: the GOE spectrum converges to the semicircle law",
+         "eigenvalues of a randmat.goe matrix, Kolmogorov–Smirnov distance to the predicted CDF",
+         _run_wigner, quick_size=1000, full_size=4000)
 
 def _run_mp(size: int, rng: np.random.Generator) -> Result:
     ratio = 0.5
@@ -153,13 +148,10 @@ def _run_mp(size: int, rng: np.random.Generator) -> Result:
     return _ks_result(eigs, fp.marchenko_pastur(ratio=ratio), "Wishart spectrum vs Marchenko–Pastur(0.5)",
                       "marchenko_pastur(ratio=0.5) CDF", f"eigenvalues of X Xᵀ/M, N={size}, M={m}")
 
-register(Case(
-    name="marchenko_pastur",
-    title="Marchenko–Pastur theorem: the Wishart spectrum converges to the MP law",
-    how="eigenvalues of randmat.wishart(N, M) = X Xᵀ/M, KS distance",
-    metric="KS distance", tolerance=_ks_tolerance,
-    run=_run_mp, quick_size=800, full_size=3000, topic="random matrices",
-))
+_ks_case("marchenko_pastur",
+         "Marchenko–Pastur theorem: the Wishart spectrum converges to the MP law",
+         "eigenvalues of randmat.wishart(N, M) = X Xᵀ/M, KS distance",
+         _run_mp, quick_size=800, full_size=3000)
 
 # ------------------------------------------------------------------ free convolutions
 def _run_semicircle_free_sum(size: int, rng: np.random.Generator) -> Result:
@@ -173,13 +165,10 @@ def _run_semicircle_free_sum(size: int, rng: np.random.Generator) -> Result:
                       "boxplus(semicircle(1), semicircle(2)) CDF",
                       f"eigenvalues of GOE + Haar-rotated quantile diagonal, N={size}")
 
-register(Case(
-    name="semicircle_free_sum",
-    title="Asymptotic freeness: GOE plus a Haar-rotated deterministic matrix gives the free convolution",
-    how="Monte Carlo: spectrum of randmat.free_sum(GOE, from_law(semicircle(2))), KS distance",
-    metric="KS distance", tolerance=lambda n: 1.5 * _ks_tolerance(n),
-    run=_run_semicircle_free_sum, quick_size=600, full_size=2000, topic="free convolutions",
-))
+_ks_case("semicircle_free_sum",
+         "Asymptotic freeness: GOE plus a Haar-rotated deterministic matrix gives the free convolution",
+         "Monte Carlo: spectrum of randmat.free_sum(GOE, from_law(semicircle(2))), KS distance",
+         _run_semicircle_free_sum, quick_size=600, full_size=2000, slack=1.5, topic="free convolutions")
 
 def _run_bernoulli_sum(size: int, rng: np.random.Generator) -> Result:
     pm = fp.atoms([-1.0, 1.0], [0.5, 0.5])
@@ -188,13 +177,10 @@ def _run_bernoulli_sum(size: int, rng: np.random.Generator) -> Result:
     return _ks_result(eigs, fp.boxplus(pm, pm), "D + O D Oᵀ, D = diag(±1), vs (±1) ⊞ (±1)",
                       "boxplus(±1, ±1) CDF (= arcsine on [−2, 2])", f"eigenvalues of D + O D Oᵀ, N={size}")
 
-register(Case(
-    name="bernoulli_free_sum",
-    title="The free sum of two symmetric Bernoulli laws is the arcsine law on [-2, 2]",
-    how="Monte Carlo: spectrum of randmat.free_sum(D, D), D = diag(±1), KS distance",
-    metric="KS distance", tolerance=lambda n: 1.5 * _ks_tolerance(n),
-    run=_run_bernoulli_sum, quick_size=600, full_size=2000, topic="free convolutions",
-))
+_ks_case("bernoulli_free_sum",
+         "The free sum of two symmetric Bernoulli laws is the arcsine law on [-2, 2]",
+         "Monte Carlo: spectrum of randmat.free_sum(D, D), D = diag(±1), KS distance",
+         _run_bernoulli_sum, quick_size=600, full_size=2000, slack=1.5, topic="free convolutions")
 
 def _run_mp_product(size: int, rng: np.random.Generator) -> Result:
     mp = fp.marchenko_pastur(ratio=0.5)
@@ -203,13 +189,10 @@ def _run_mp_product(size: int, rng: np.random.Generator) -> Result:
     return _ks_result(eigs, fp.boxtimes(mp, mp), "A^{1/2} O B Oᵀ A^{1/2}, A, B Wishart, vs MP ⊠ MP",
                       "boxtimes(MP(0.5), MP(0.5)) CDF", f"eigenvalues of randmat.free_product, N={size}")
 
-register(Case(
-    name="mp_free_product",
-    title="Free multiplicative convolution: the product of two independent Wishart matrices",
-    how="Monte Carlo: spectrum of randmat.free_product of two Wisharts (N/M = 0.5), KS distance",
-    metric="KS distance", tolerance=lambda n: 1.5 * _ks_tolerance(n),
-    run=_run_mp_product, quick_size=500, full_size=1500, topic="free convolutions",
-))
+_ks_case("mp_free_product",
+         "Free multiplicative convolution: the product of two independent Wishart matrices",
+         "Monte Carlo: spectrum of randmat.free_product of two Wisharts (N/M = 0.5), KS distance",
+         _run_mp_product, quick_size=500, full_size=1500, slack=1.5, topic="free convolutions")
 
 # ------------------------------------------------------------------ freeness, measured
 def _free_pair(n: int, rng: np.random.Generator):

@@ -34,17 +34,20 @@ def _compare(sym_law, num_law, size: int, title: str, margin: float = 0.02):
     return dist, edges, fig
 
 
+def _result(sym, num, size: int, title: str, route: str) -> Result:
+    dist, edges, fig = _compare(sym, num, size, title)
+    return Result(prediction=f"polynomial {sym.polynomial} = 0, density by Cardano, exact edges "
+                             f"[{edges[0]:.10g}, {edges[-1]:.10g}]",
+                  measurement=f"{route} subordination density at {size} points", distance=dist, figure=fig)
+
+
 def _run_boxplus(size: int, rng: np.random.Generator) -> Result:
     # random rational parameters, so the case checks more than one fixed example
     v = int(rng.integers(1, 6)) / 4
     lam = int(rng.integers(2, 9)) / 4
-    sym = fs.boxplus(fs.semicircle(var=v), fs.free_poisson(rate=lam))
-    num = fp.boxplus(fp.semicircle(var=v), fp.free_poisson(rate=lam))
-    dist, edges, fig = _compare(sym, num, size, f"semicircle(var={v}) ⊞ free_poisson(rate={lam})")
-    return Result(prediction=f"polynomial {sym.polynomial} = 0, density by Cardano, exact edges "
-                             f"[{edges[0]:.10g}, {edges[-1]:.10g}]",
-                  measurement=f"fp.boxplus subordination density at {size} points",
-                  distance=dist, figure=fig)
+    return _result(fs.boxplus(fs.semicircle(var=v), fs.free_poisson(rate=lam)),
+                   fp.boxplus(fp.semicircle(var=v), fp.free_poisson(rate=lam)), size,
+                   f"semicircle(var={v}) ⊞ free_poisson(rate={lam})", "fp.boxplus")
 
 register(Case(
     name="symbolic_boxplus_density",
@@ -60,13 +63,9 @@ register(Case(
 def _run_boxtimes(size: int, rng: np.random.Generator) -> Result:
     l1 = int(rng.integers(4, 9)) / 4
     l2 = int(rng.integers(4, 9)) / 4
-    sym = fs.boxtimes(fs.free_poisson(rate=l1), fs.free_poisson(rate=l2))
-    num = fp.boxtimes(fp.free_poisson(rate=l1), fp.free_poisson(rate=l2))
-    dist, edges, fig = _compare(sym, num, size, f"free_poisson({l1}) ⊠ free_poisson({l2})")
-    return Result(prediction=f"polynomial {sym.polynomial} = 0, density by Cardano, exact edges "
-                             f"[{edges[0]:.10g}, {edges[-1]:.10g}]",
-                  measurement=f"fp.boxtimes subordination density at {size} points",
-                  distance=dist, figure=fig)
+    return _result(fs.boxtimes(fs.free_poisson(rate=l1), fs.free_poisson(rate=l2)),
+                   fp.boxtimes(fp.free_poisson(rate=l1), fp.free_poisson(rate=l2)), size,
+                   f"free_poisson({l1}) ⊠ free_poisson({l2})", "fp.boxtimes")
 
 register(Case(
     name="symbolic_boxtimes_density",
