@@ -460,30 +460,59 @@ class Law:
 
     # -- display ------------------------------------------------------------------------
     def plot(self, ax=None, grid: int = 800, **kwargs):
-        """Plot the density and the atoms (needs matplotlib)."""
+        """Plot the density and the atoms (needs matplotlib); returns the axes.
+
+        The density is drawn on the support (the central 99.98 % of an unbounded one) and labelled
+        with ``label`` (default ``repr(law)``); each atom is a stem whose height is its mass, labelled
+        ``atom at x (mass w)`` (at most :data:`_PLOT_LABELLED_ATOMS` of them one by one, else one entry
+        for all).  The legend sits outside the axes, to their right, so it never hides the data.
+        Other keyword arguments go to the density line.
+
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import freeprob as fp
+        >>> law = fp.free_poisson(rate=0.5)
+        >>> [t.get_text() for t in law.plot().get_legend().get_texts()] == [repr(law), "atom at 0 (mass 0.5)"]
+        True
+        """
         try:
             import matplotlib.pyplot as plt
         except ImportError as exc:  # pragma: no cover
             raise ImportError("Law.plot needs matplotlib: pip install 'freeprob[plot]'") from exc
         if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
+            _, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
+        label = kwargs.pop("label", repr(self))
+        pts, w = (np.asarray(v, dtype=float) for v in self.atoms)
         a, b = self.support
         if not np.isfinite(a) or not np.isfinite(b):  # unbounded laws: central 99.98%
             a, b = (self.ppf(1e-4) if not np.isfinite(a) else a), (self.ppf(1 - 1e-4) if not np.isfinite(b) else b)
         pad = 0.05 * max(b - a, 1e-9)
-        x = np.linspace(a - pad, b + pad, grid)
-        ax.plot(x, self.pdf(x), label=kwargs.pop("label", repr(self)), **kwargs)
-        pts, w = self.atoms
+        continuous = 1.0 - float(w.sum()) > 1e-12
+        if continuous:
+            x = np.linspace(a - pad, b + pad, grid)
+            ax.plot(x, self.pdf(x), label=label, **kwargs)
         if len(pts):
-            ax.vlines(pts, 0, w, colors="k", linewidth=2, label="atoms")
-            ax.plot(pts, w, "ko")
+            if len(pts) <= _PLOT_LABELLED_ATOMS:
+                # one legend entry per atom: a stem of its own colour, so entries and stems match
+                for i, (p, m) in enumerate(zip(pts, w)):
+                    ax.vlines([p], 0, [m], colors=f"C{i + 1}", linewidth=2, label=f"atom at {p:.4g} (mass {m:.4g})")
+                    ax.plot([p], [m], "o", color=f"C{i + 1}")
+            else:
+                ax.vlines(pts, 0, w, colors="k", linewidth=2, label=f"{len(pts)} atoms (stem height = mass)")
+                ax.plot(pts, w, "ko")
         ax.set_xlabel("x")
-        ax.set_ylabel("density")
-        ax.legend(fontsize="small")
+        ax.set_ylabel("density; atoms: mass" if len(pts) else "density")
+        # outside the axes: a legend inside would sit on the density or on an atom
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  title=None if continuous else label)
         return ax
 
     def __repr__(self) -> str:
         return f"{self.name}()"
+
+
+#: :meth:`Law.plot` labels this many atoms one by one in its legend (more share one entry).
+_PLOT_LABELLED_ATOMS = 6
 
 
 def _check_order(n) -> int:
