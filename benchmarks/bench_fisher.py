@@ -4,6 +4,7 @@ Run from the repository root (writes docs/benchmarks/fisher.md unless --no-write
 
     python benchmarks/bench_fisher.py [--repeat 3] [--no-write]
     python benchmarks/bench_fisher.py --experiment [--width 256 --n-samples 300 --n-jobs 2]
+    python benchmarks/bench_fisher.py --boundary [--widths 200,400 --seeds 3 --batch 1 --act hard_tanh]
 
 Problems:
 
@@ -14,7 +15,11 @@ A. ``fim_statistics_data`` (the data kernel pair by pair, top eigenvalue by Lanc
    spectrum) as the baseline in the same run.
 B. Exactness: on inputs with one length and one overlap the data statistics equal Karakida's closed
    forms (``fim_statistics``); largest relative difference over λ_max, mean, second moment, batch norm.
-C. (``--experiment``) online SGD, SGD with batches of 8 and full-batch GD of orthogonal tanh MLPs at
+C. Moments m_1..m_n of ``conditional_fim_law`` at depth 10 for n = 8..20 (a fresh law per call),
+   against sampling H/N of one real orthogonal network (N = 1000) as the baseline in the same run.
+D. (``--boundary``) ``sgd_boundary_study``: bisected online (or batch) SGD boundaries of orthogonal
+   hard-tanh MLPs at criticality on digits, per depth and seed, against every prediction.
+E. (``--experiment``) online SGD, SGD with batches of 8 and full-batch GD of orthogonal tanh MLPs at
    criticality over depth × learning rate on digits and breast_cancer; heat maps with the predicted
    boundaries go to docs/guide/figures/, the measured/predicted ratios into this page.
 
@@ -37,6 +42,7 @@ import nn_spectra as ns
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks" / "fisher.md"
 EXP = ROOT / "benchmarks" / ".fisher_experiment.md"   # merged into fisher.md by the speed run
+BND = ROOT / "benchmarks" / ".fisher_boundary.md"     # the same for --boundary
 
 
 def _median_time(fn, repeat):
@@ -58,6 +64,29 @@ def speed(repeat: int) -> list[str]:
         t_base, _ = _median_time(lambda: ns.nngp_ntk(X, depth=10, act=act, sigma_w2=sw, sigma_b2=sb), repeat)
         rows.append(f"| {act} (σ_w² = {sw:.4g}, σ_b² = {sb}) | {t_data:.3f} | {t_base:.3f} | {s.lambda_max:.6g} "
                     f"| {s.lambda_max_bn:.6g} |")
+    return rows
+
+
+def conditional_moments(repeat: int) -> list[str]:
+    """Moments of the conditional FIM law (Hayase–Karakida) up to order n at depth 10, a fresh law per call
+    (nothing cached), against the baseline of sampling one real orthogonal network's H/N (N = 1000) and
+    taking its empirical moments; the last column is the largest relative difference of m_1..m_4."""
+    rows = ["| activation | n = 8 (s) | n = 12 (s) | n = 16 (s) | n = 20 (s) | baseline: sampled H/N, N = 1000 (s) "
+            "| max rel. diff. m_1..m_4 vs sample |", "|---|---|---|---|---|---|---|"]
+    for act in ("tanh", "hard_tanh", "relu"):
+        sb = 0.05
+        sw = float(ns.critical_sigma_w2(act, sb)) if act != "relu" else 2.0
+        sb = sb if act != "relu" else 0.0
+        ns.conditional_fim_law(act, sw, sb, 3).moments(4)                       # warm-up
+        ts = []
+        for n in (8, 12, 16, 20):
+            t, m = _median_time(lambda: ns.conditional_fim_law(act, sw, sb, 10).moments(n), repeat)
+            ts.append(t)
+        tb, ev = _median_time(lambda: ns.sample_conditional_fim_spectrum(act, sw, sb, 10, width=1000, rng=0), repeat)
+        emp = np.array([np.mean(ev ** k) for k in range(1, 5)])
+        diff = float(np.max(np.abs(emp / m[:4] - 1)))
+        rows.append(f"| {act} (σ_w² = {sw:.4g}, σ_b² = {sb}) | " + " | ".join(f"{t:.3f}" for t in ts)
+                    + f" | {tb:.3f} | {diff:.1e} |")
     return rows
 
 
@@ -112,6 +141,48 @@ def experiment(width: int, n_samples: int, n_jobs: int) -> list[str]:
     return lines
 
 
+def _fmt_ratio(st, measured, key):
+    r, se = st.ratio(measured, key)
+    return [f"{a:.3f} ± {b:.3f}" for a, b in zip(r, se)]
+
+
+def boundary(widths, seeds: int, n_samples: int, batch: int, act: str, failure: bool, steps: int) -> list[str]:
+    """D. Bisected SGD boundaries per depth and seed against every prediction (``sgd_boundary_study``)."""
+    lines = []
+    for N in widths:
+        t = time.perf_counter()
+        st = ns.sgd_boundary_study("digits", depths=(2, 3, 4, 6, 8), act=act, width=N, n_seeds=seeds,
+                                   n_samples=n_samples, batch_size=batch, failure=failure, steps=steps,
+                                   progress=True, rng=0)
+        dt = time.perf_counter() - t
+        with open(ROOT / "benchmarks" / f".boundary_{act}_B{batch}_N{N}.pkl", "wb") as fh:
+            pickle.dump(st, fh)
+        lines += [f"### {act}, batch {batch}, width {N}: digits T = {st.n_samples}, σ_w² = {st.sigma_w2:.4f} "
+                  f"(critical), σ_b² = {st.sigma_b2}, orthogonal weights, {seeds} seeds, onset over the first "
+                  f"{steps} steps ({dt:.0f} s)", ""]
+        keys = ["online_median", "full_batch"] if batch == 1 else ["batch", "overshoot", "mean_square", "linear_sgd"]
+        head = "| L | measured onset (mean over seeds) | " + " | ".join(f"pred. {k}" for k in keys)
+        head += " | pred. conditional (top edge) | pred. conditional (mean) | onset / " + keys[0]
+        head += " | onset / " + keys[1] + " |" if batch > 1 else " |"
+        if failure:
+            head += " training fails at | pred. readout | fails / mean-square |"
+        lines += [head, "|" + "---|" * (head.count("|") - 1)]
+        r0 = _fmt_ratio(st, "onset", keys[0])
+        r1 = _fmt_ratio(st, "onset", keys[1]) if batch > 1 else None
+        rf = _fmt_ratio(st, "failure", "mean_square") if failure else None
+        for i, L in enumerate(st.depths):
+            p = st.predicted[i]
+            vals = [getattr(p, k) if hasattr(p, k) else getattr(st, k)[i] for k in keys]
+            row = f"| {L} | {np.nanmean(st.onset[i]):.4g} | " + " | ".join(f"{v:.4g}" for v in vals)
+            row += f" | {st.conditional[i]:.4g} | {st.conditional_mean[i]:.4g} | {r0[i]}"
+            row += f" | {r1[i]} |" if batch > 1 else " |"
+            if failure:
+                row += f" {np.nanmean(st.failure[i]):.4g} | {p.readout_online:.4g} | {rf[i]} |"
+            lines.append(row)
+        lines.append("")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
@@ -120,9 +191,33 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--n-samples", type=int, default=300)
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--boundary", action="store_true")
+    ap.add_argument("--widths", type=str, default="200,400")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--act", type=str, default="hard_tanh")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--no-failure", action="store_true")
+    ap.add_argument("--append", action="store_true")
     a = ap.parse_args()
     load = os.getloadavg()
     head = f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the start"
+    if a.boundary:
+        widths = [int(w) for w in a.widths.split(",")]
+        cmd = (f"`python benchmarks/bench_fisher.py --boundary --widths {a.widths} --seeds {a.seeds} --batch {a.batch} "
+               f"--act {a.act} --steps {a.steps} --n-samples {a.n_samples}{' --no-failure' if a.no_failure else ''}`")
+        lines = [cmd + f"; {head}.", ""] + boundary(widths, a.seeds, a.n_samples, a.batch, a.act, not a.no_failure,
+                                                    a.steps)
+        if not a.append:
+            lines = ["## SGD boundaries by bisection against the predictions (hard tanh, orthogonal, critical)", "",
+                     "Onset = the learning rate (bisected, 10 halvings) where more than half of the first steps "
+                     "raise the loss of their own batch; fails = the training loss after one epoch is not below "
+                     "its start.  Ratios: mean over seeds ± standard error.", ""] + lines
+        print("\n".join(lines))
+        if not a.no_write:
+            old = BND.read_text(encoding="utf-8") if (a.append and BND.exists()) else ""
+            BND.write_text(old + "\n".join(lines) + "\n", encoding="utf-8")
+        return
     if a.experiment:
         lines = ["## SGD learning-rate experiment", "",
                  f"`python benchmarks/bench_fisher.py --experiment --width {a.width} --n-samples {a.n_samples} "
@@ -139,10 +234,12 @@ def main() -> None:
     lines = ["## Fisher information on data (issue 13)", "",
              f"`python benchmarks/bench_fisher.py --repeat {a.repeat}`; {head}; medians of {a.repeat} runs.", "",
              "### A. 1,000 digits, depth 10, width 500, C = 10 (goal: under 1 s)", ""] + speed(a.repeat) + [
-             "", "### B. Uniform inputs: the data statistics against Karakida's closed forms", ""] + exactness()
+             "", "### B. Uniform inputs: the data statistics against Karakida's closed forms", ""] + exactness() + [
+             "", "### C. Conditional-FIM moments at depth 10 (goal: up to n = 20 under 1 s)", ""] + conditional_moments(a.repeat)
     text = "\n".join(lines) + "\n"
-    if EXP.exists():
-        text += "\n" + EXP.read_text(encoding="utf-8")
+    for extra in (BND, EXP):
+        if extra.exists():
+            text += "\n" + extra.read_text(encoding="utf-8")
     print(text)
     if not a.no_write:
         OUT.write_text(text, encoding="utf-8")

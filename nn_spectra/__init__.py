@@ -43,6 +43,8 @@ from .layerwise_freeness import layerwise_families, layerwise_freeness
 from .learning_rate import LearningRateGrid, digits_data, learning_rate_experiment, max_learning_rate, train_gd
 from .learning_rate import (BoundaryPrediction, SGDGrid, predict_boundaries, sgd_learning_rate_experiment,
                             train_sgd)
+from .learning_rate import (BoundaryStudy, batch_overshoot_threshold, measure_sgd_boundary, sgd_boundary_study,
+                            sgd_mean_square_threshold)
 from .lanczos import KSComparison, SpectralDensityEstimate, lanczos_memory_bytes, stochastic_lanczos_quadrature
 from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, network_memory_bytes,
                           slq_conditional_fim_spectrum, slq_jacobian_spectrum)

@@ -23,7 +23,9 @@ import numpy as np
 from freeprob.law import check_positive
 
 __all__ = ["max_learning_rate", "digits_data", "train_gd", "LearningRateGrid", "learning_rate_experiment",
-           "train_sgd", "BoundaryPrediction", "predict_boundaries", "SGDGrid", "sgd_learning_rate_experiment"]
+           "train_sgd", "BoundaryPrediction", "predict_boundaries", "SGDGrid", "sgd_learning_rate_experiment",
+           "sgd_mean_square_threshold", "batch_overshoot_threshold", "measure_sgd_boundary", "BoundaryStudy",
+           "sgd_boundary_study"]
 
 
 def max_learning_rate(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
@@ -575,3 +577,328 @@ def _boundary(etas, ok):
                 if j > 0:
                     out[m, i] = np.sqrt(etas[j - 1] * etas[j])
     return out
+
+
+# =============================================================================================
+# Minibatch SGD: the linear stability of the iteration (Wu, Ma & E 2018) and the overshoot of a batch
+# =============================================================================================
+def _check_kernel(theta, name: str = "theta") -> np.ndarray:
+    th = np.asarray(theta, dtype=float)
+    if th.ndim != 2 or th.shape[0] != th.shape[1] or th.shape[0] < 1:
+        raise ValueError(f"{name} must be a square (T, T) kernel matrix, got shape {th.shape}")
+    if not np.all(np.isfinite(th)):
+        raise ValueError(f"{name} must have finite entries")
+    return 0.5 * (th + th.T)
+
+
+def sgd_mean_square_threshold(theta, batch_size: int, *, tol: float = 1e-10) -> float:
+    r"""Largest learning rate at which minibatch SGD on the linearised model is stable in mean square.
+
+    With the loss :math:`\frac1{2B}\sum_{t\in\text{batch}}\|f(x_t)-y_t\|^2` and the kernel
+    :math:`\Theta` (:math:`T\times T`, per output), one step on the batch :math:`S_k` (``batch_size``
+    :math:`= B` examples drawn without replacement) moves the residual by
+    :math:`r_{k+1} = (I - \tfrac{\eta}{B}\Theta S_k)r_k`, :math:`S_k` the 0/1 diagonal selector of the
+    batch.  Its second moment :math:`M_k = E\,r_kr_k^\top` obeys
+    :math:`M_{k+1} = M_k - \eta\mathcal L(M_k) + \eta^2\mathcal Q(M_k)` with
+
+    .. math::
+
+        \mathcal L(M) = \frac{\Theta M + M\Theta}{T},\qquad
+        \mathcal Q(M) = \frac{1}{B^2}\,\Theta\big(p_2 M + (p_1 - p_2)\operatorname{Diag}M\big)\Theta,\qquad
+        p_1 = \frac BT,\ p_2 = \frac{B(B-1)}{T(T-1)},
+
+    the linear stability of SGD of Wu, Ma & E (NeurIPS 2018) written in the function space: the
+    sharpness enters through :math:`\mathcal L`, the non-uniformity (second moment of the per-sample
+    curvature) through :math:`\operatorname{Diag}M`.  Both :math:`\mathcal L^{-1}` and
+    :math:`\mathcal Q` map positive semidefinite matrices to positive semidefinite ones, so the first
+    :math:`\eta` at which the iteration has a fixed point is
+
+    .. math:: \eta_{\rm ms} = 1/\rho(\mathcal L^{-1}\mathcal Q),
+
+    the Perron eigenvalue (ARPACK on the :math:`T^2`-dimensional operator in :math:`\Theta`'s eigenbasis,
+    where :math:`\mathcal L^{-1}` divides entry :math:`(i,j)` by :math:`(\lambda_i+\lambda_j)/T`).
+    Special cases: :math:`B = T` gives :math:`2/\lambda_1(\Theta/T)` (gradient descent); a diagonal
+    :math:`\Theta` with :math:`B = 1` gives :math:`2/\max_t\Theta_{tt}`.  Cost :math:`O(T^3)` per
+    operator application: ``T`` up to about 1,000.
+
+    >>> th = np.diag([1.0, 2.0, 4.0])
+    >>> round(sgd_mean_square_threshold(th, 1), 12), round(sgd_mean_square_threshold(th, 3), 12)
+    (0.5, 1.5)
+    """
+    from scipy.sparse.linalg import LinearOperator, eigs
+
+    from .data import check_batch_size
+
+    th = _check_kernel(theta)
+    T = th.shape[0]
+    B = check_batch_size(batch_size, T)
+    if T > 2000:
+        raise ValueError(f"theta must be at most 2000 x 2000 for the mean-square threshold, got T = {T}")
+    lam, U = np.linalg.eigh(th)
+    if lam[0] <= 0:
+        raise ValueError(f"theta must be positive definite (smallest eigenvalue {lam[0]:.3g})")
+    if B == T:
+        return float(2.0 * T / lam[-1])
+    p1 = B / T
+    p2 = B * (B - 1) / (T * (T - 1))
+    scale = lam[None, :] * lam[:, None] / (B * B) * T / (lam[:, None] + lam[None, :])
+
+    def apply(v):
+        N = v.reshape(T, T)
+        d = np.einsum("ij,jk,ik->i", U, N, U)          # diag(U N U^T): Diag(M) in the original basis
+        Y = p2 * N + (p1 - p2) * (U.T * d[None, :]) @ U
+        return (scale * Y).ravel()
+
+    if T == 1:
+        return float(2.0 / lam[0])
+    op = LinearOperator((T * T, T * T), matvec=apply, dtype=float)
+    v0 = np.eye(T).ravel()
+    if T * T <= 3:
+        A = np.column_stack([apply(e) for e in np.eye(T * T)])
+        rho = float(np.max(np.abs(np.linalg.eigvals(A))))
+    else:
+        vals = eigs(op, k=1, which="LM", v0=v0, tol=tol)[0]
+        rho = float(np.max(np.abs(vals)))
+    return 1.0 / rho
+
+
+def batch_overshoot_threshold(theta, output_cov, Y, batch_size: int, *, n_batches: int = 400, rng=None) -> float:
+    r"""Learning rate above which one SGD step raises the loss of its own batch, for half of the batches.
+
+    One step on a batch maps its residual :math:`r` (per output, length :math:`B`) to
+    :math:`(I - \eta K)r`, :math:`K = \Theta_{BB}/B`, so the batch loss rises iff
+    :math:`\eta > 2\,\sum_c r_c^\top Kr_c / \sum_c r_c^\top K^2r_c`.  At initialisation
+    :math:`r_c = f_c - y_c` with the outputs :math:`f_c \sim N(0, \Sigma_{\rm out})` independent over
+    outputs (infinite width: ``output_cov`` is the NNGP kernel of the output layer) and the targets
+    ``Y`` :math:`(T, C)`.  Returned: the median of that threshold over ``n_batches`` random batches and
+    draws of :math:`f` (Monte Carlo of the infinite-width model; no network).  For :math:`B = 1` it is
+    :math:`2/\operatorname{median}_t\Theta_{tt}` whatever the residual; for :math:`B > 1` the residual
+    direction matters: when it lies mostly along the small eigenvalues of :math:`K` the onset is far
+    above :math:`2/\lambda_1(K)`.
+
+    >>> th = np.array([[2.0, 0.0], [0.0, 2.0]])
+    >>> batch_overshoot_threshold(th, np.eye(2), np.zeros((2, 1)), 1, n_batches=10, rng=0)
+    1.0
+    """
+    from .data import check_batch_size
+
+    th = _check_kernel(theta)
+    cov = _check_kernel(output_cov, "output_cov")
+    T = th.shape[0]
+    if cov.shape != th.shape:
+        raise ValueError(f"output_cov must have the shape of theta {th.shape}, got {cov.shape}")
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim != 2 or Y.shape[0] != T or not np.all(np.isfinite(Y)):
+        raise ValueError(f"Y must be a finite (T, C) array with T = {T}, got shape {Y.shape}")
+    B = check_batch_size(batch_size, T)
+    if B == 1:
+        return float(2.0 / np.median(np.diag(th)))
+    gen = np.random.default_rng(rng)
+    C = Y.shape[1]
+    out = np.empty(int(n_batches))
+    for n in range(int(n_batches)):
+        idx = np.sort(gen.choice(T, B, replace=False))
+        K = th[np.ix_(idx, idx)] / B
+        r = _gaussian_rows(cov[np.ix_(idx, idx)], C, gen).T - Y[idx]        # (B, C)
+        Kr = K @ r
+        out[n] = 2.0 * float(np.sum(r * Kr)) / float(np.sum(Kr * Kr))
+    return float(np.median(out))
+
+
+def _gaussian_rows(cov, n, gen):
+    ev, V = np.linalg.eigh(0.5 * (cov + cov.T))
+    return gen.standard_normal((n, cov.shape[0])) @ (V * np.sqrt(np.clip(ev, 0.0, None))[None, :]).T
+
+
+# =============================================================================================
+# Measured boundaries by bisection, and the study over depth and seeds
+# =============================================================================================
+def _onset_fraction(net0, X, Y, eta, B, steps, seed):
+    """Fraction of the first ``steps`` SGD steps (batch ``B``) that raise the loss of their own batch."""
+    import copy
+
+    gen = np.random.default_rng(seed)
+    n = min(steps * B, X.shape[0])
+    idx = gen.choice(X.shape[0], n, replace=False)
+    net = copy.deepcopy(net0)
+    _, frac = train_sgd(net, X[idx], Y[idx], eta, batch_size=B, epochs=1, rng=seed, n_evals=1,
+                        spike_steps=n // B)
+    return frac
+
+
+def _final_ratio(net0, X, Y, eta, B, epochs, seed):
+    """Full training loss after ``epochs`` epochs of SGD over its value at the start."""
+    import copy
+
+    net = copy.deepcopy(net0)
+    h = train_sgd(net, X, Y, eta, batch_size=B, epochs=epochs, rng=seed, n_evals=1)
+    return float(h[-1] / h[0]) if np.isfinite(h[-1]) else np.inf
+
+
+def measure_sgd_boundary(net, X, Y, batch_size: int = 1, *, criterion: str = "onset", eta_range=(1e-4, 1.0),
+                         steps: int = 50, epochs: int = 1, n_bisect: int = 12, rng=None) -> float:
+    r"""The learning rate at which SGD on a real network crosses an instability criterion, by bisection.
+
+    ``criterion="onset"``: half of the first ``steps`` steps (of batch ``batch_size``, on
+    ``steps * batch_size`` distinct examples) raise the loss of their own batch — the instability the
+    FIM predicts (the step overshoots along the top of its batch's curvature).
+    ``criterion="failure"``: the full training loss after ``epochs`` epochs is not below its start.
+    Bisection in :math:`\log\eta` inside ``eta_range`` (widened by factors of 4, at most 6 times, until
+    it brackets the crossing), ``n_bisect`` halvings; the network ``net`` is copied, never trained, and
+    every trial uses the same example order (``rng``), so the criterion is a deterministic function of
+    :math:`\eta`.  Returns the geometric midpoint of the final bracket.
+    """
+    from .data import check_batch_size, check_inputs
+
+    if criterion not in ("onset", "failure"):
+        raise ValueError(f"criterion must be 'onset' or 'failure', got {criterion!r}")
+    X = check_inputs(X, "X", net.widths[0])
+    T = X.shape[0]
+    B = check_batch_size(batch_size, T)
+    lo, hi = (check_positive("eta_range", float(e)) for e in eta_range)
+    if not lo < hi:
+        raise ValueError(f"eta_range must be (low, high) with low < high, got {eta_range!r}")
+    seed = int(np.random.default_rng(rng).integers(0, 2 ** 31))
+    if criterion == "onset":
+        def bad(eta):
+            return _onset_fraction(net, X, Y, eta, B, int(steps), seed) > 0.5
+    else:
+        def bad(eta):
+            return not _final_ratio(net, X, Y, eta, B, int(epochs), seed) < 1.0
+    for _ in range(6):
+        b_lo, b_hi = bad(lo), bad(hi)
+        if not b_lo and b_hi:
+            break
+        if b_lo:
+            lo /= 4
+        if not b_hi:
+            hi *= 4
+    else:
+        return float("nan")
+    for _ in range(int(n_bisect)):
+        mid = np.sqrt(lo * hi)
+        if bad(mid):
+            hi = mid
+        else:
+            lo = mid
+    return float(np.sqrt(lo * hi))
+
+
+@dataclass
+class BoundaryStudy:
+    r"""Outcome of :func:`sgd_boundary_study`: measured boundaries per (depth, seed) and predictions.
+
+    ``onset[i, s]`` and ``failure[i, s]`` are the bisected boundaries (:func:`measure_sgd_boundary`) of
+    seed ``s`` at depth ``depths[i]``; ``predicted[i]`` the :class:`BoundaryPrediction` of the data
+    kernel; ``conditional[i]`` :math:`= 2/(N\cdot` top edge of :func:`conditional_fim_law` at the fixed
+    point), ``conditional_input[i]`` the same with the layers following the inputs' median length,
+    ``conditional_mean[i]`` :math:`= 2/(N\,m_1)` with the law's mean; ``mean_square[i]``
+    (:func:`sgd_mean_square_threshold`) and ``overshoot[i]`` (:func:`batch_overshoot_threshold`).
+    """
+
+    dataset: str
+    act: str
+    sigma_w2: float
+    sigma_b2: float
+    width: int
+    n_samples: int
+    batch_size: int
+    depths: np.ndarray
+    onset: np.ndarray
+    failure: np.ndarray
+    predicted: list
+    conditional: np.ndarray
+    conditional_input: np.ndarray
+    conditional_mean: np.ndarray
+    mean_square: np.ndarray
+    overshoot: np.ndarray
+
+    def ratio(self, measured: str, predicted) -> tuple[np.ndarray, np.ndarray]:
+        """Mean over seeds of measured/predicted per depth and its standard error (``predicted``: a
+        field of :class:`BoundaryPrediction` or an attribute of the study)."""
+        m = getattr(self, measured)
+        p = getattr(self, predicted) if hasattr(self, predicted) else np.array(
+            [getattr(q, predicted) for q in self.predicted])
+        r = m / p[:, None]
+        n = np.sum(np.isfinite(r), axis=1)
+        se = np.nanstd(r, axis=1, ddof=1) / np.sqrt(np.maximum(n, 1)) if r.shape[1] > 1 else np.full(len(r), np.nan)
+        return np.nanmean(r, axis=1), se
+
+
+def sgd_boundary_study(dataset: str = "digits", depths=(2, 3, 4, 6, 8), act: str = "hard_tanh",
+                       width: int = 256, n_seeds: int = 3, n_samples: int = 300, batch_size: int = 1,
+                       sigma_b2: float = 0.05, sigma_w2: float | None = None, init: str = "orthogonal",
+                       failure: bool = True, failure_epochs: int = 1, steps: int = 50, n_bisect: int = 10,
+                       data=None, n_jobs: int = 1, progress: bool = True, rng=None) -> BoundaryStudy:
+    r"""Online (or minibatch) SGD on a real dataset at criticality: the measured instability boundary
+    per depth and seed, by bisection, against every prediction of the toolkit.
+
+    The networks are ``MLP([d] + [width] * (L - 1) + [C], act, sigma_w2, sigma_b2, weights=init)``
+    (``sigma_w2`` defaults to the critical value, :math:`\chi_1 = 1`), one fresh network and example
+    order per seed, on the same ``n_samples`` examples of ``dataset`` (one-hot targets).  Predictions
+    (nothing measured enters them): the data kernel's :class:`BoundaryPrediction` (``online_median``
+    :math:`= 2/\operatorname{median}_t\bar\Theta(x_t,x_t)`, the conditional FIM of the actual inputs;
+    ``full_batch``; ``readout_online``), the Hayase–Karakida law's ``max_learning_rate(source=
+    "conditional")``, and for batches the mean-square threshold and the batch overshoot.  Runs go
+    through joblib (``n_jobs``) with a tqdm bar.
+    """
+    from joblib import Parallel, delayed
+
+    from .conditional_fim import conditional_fim_law
+    from .data import load_dataset
+    from .fisher import data_kernels
+    from .mean_field import critical_sigma_w2
+    from .mlp import MLP
+
+    gen = np.random.default_rng(rng)
+    d = data if data is not None else load_dataset(dataset, n_samples, rng=gen)
+    X, Y = d.X, d.Y
+    T, C, N = X.shape[0], Y.shape[1], int(width)
+    sw = float(critical_sigma_w2(act, sigma_b2)) if sigma_w2 is None else check_positive("sigma_w2", sigma_w2)
+    depths = np.asarray(depths, dtype=int)
+    preds, cond, cond_in, cond_m, ms, ov = [], [], [], [], [], []
+    q_in = float(np.median(np.sum(X * X, axis=1))) / N       # ||x||^2 / N: the first layer's term of H/N
+    for L in depths:
+        k = data_kernels(X, act, sw, sigma_b2, int(L), N, C, keep_layers=False)
+        p = predict_boundaries(X, act, sw, sigma_b2, int(L), N, C, batch_size, rng=gen, kernels=k)
+        preds.append(p)
+        # the engine may fail to resolve an edge (ConvergenceError): record NaN, do not stop the study
+        law = conditional_fim_law(act, sw, sigma_b2, int(L))
+        cond_m.append(2.0 / (N * float(law.moments(1)[0])))
+        for out, q in ((cond, None), (cond_in, q_in)):
+            try:
+                top = law.top_edge if q is None else conditional_fim_law(act, sw, sigma_b2, int(L), q_input=q).top_edge
+                out.append(2.0 / (N * top))
+            except (ArithmeticError, RuntimeError, ValueError):
+                out.append(float("nan"))
+        ms.append(sgd_mean_square_threshold(k.ntk, batch_size) if T <= 1000 else float("nan"))
+        out_cov = k.nngp[-1]          # covariance of the outputs at initialisation
+        ov.append(batch_overshoot_threshold(k.ntk, out_cov, Y, batch_size, rng=gen))
+    seeds = gen.integers(0, 2 ** 31, size=(len(depths), int(n_seeds)))
+
+    def job(i, s):
+        L = int(depths[i])
+        net = MLP([X.shape[1]] + [N] * (L - 1) + [C], act, sw, sigma_b2, weights=init, rng=int(seeds[i, s]))
+        p = preds[i]
+        guess = p.online_median if batch_size == 1 else p.batch
+        on = measure_sgd_boundary(net, X, Y, batch_size, criterion="onset", eta_range=(guess / 3, guess * 3),
+                                  steps=steps, n_bisect=n_bisect, rng=int(seeds[i, s]) + 1)
+        fa = float("nan")
+        if failure:
+            fa = measure_sgd_boundary(net, X, Y, batch_size, criterion="failure",
+                                      eta_range=(guess / 2, max(guess, p.readout_online) * 4),
+                                      epochs=failure_epochs, n_bisect=n_bisect, rng=int(seeds[i, s]) + 2)
+        return on, fa
+
+    tasks = [(i, s) for i in range(len(depths)) for s in range(int(n_seeds))]
+    it = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(*t) for t in tasks)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, total=len(tasks), desc=f"{d.name}, {act}: {len(tasks)} boundaries")
+    onset = np.empty((len(depths), int(n_seeds)))
+    fail = np.empty((len(depths), int(n_seeds)))
+    for (i, s), (on, fa) in zip(tasks, it):
+        onset[i, s], fail[i, s] = on, fa
+    return BoundaryStudy(d.name, str(act), sw, float(sigma_b2), N, T, int(batch_size), depths, onset, fail, preds,
+                         np.array(cond), np.array(cond_in), np.array(cond_m), np.array(ms), np.array(ov))
