@@ -214,6 +214,58 @@ def test_double_descent_tolerance_is_a_z_score():
     assert "SE" in case.metric
 
 
+# ---------------------------------------------------------------- z-scores from standard errors
+Z_CASES = ["tanh_criticality", "ntk_finite_width", "jacobian_law_networks", "fim_karakida_networks",
+           "conditional_fim_networks", "double_descent", "haar_moments", "hanin_nica_log_norm", "cnn_ntk"]
+
+
+@pytest.mark.parametrize("name", Z_CASES)
+def test_monte_carlo_cases_state_a_z_bound(name):
+    # a z bound does not shrink with the size (a rate-in-N tolerance would)
+    case = get_case(name)
+    assert not callable(case.tolerance) and 3.0 <= case.tolerance <= 4.0
+    assert "|z" in case.metric
+
+
+def test_z_scores_bias_allowance_and_zero_se():
+    z = verify.z_scores([1.3, 0.7, 1.05], [0.1, 0.1, 0.1], 1.0, bias=0.1)
+    np.testing.assert_allclose(z, [2.0, -2.0, 0.0])
+    assert verify.z_scores(1.5, 0.0, 1.0)[()] == np.inf          # no spread, off: fails, not nan
+    assert verify.z_scores(1.0, 0.0, 1.0)[()] == 0.0
+    with pytest.raises(ValueError, match="bias"):
+        verify.z_scores(1.0, 0.1, 1.0, bias=-1)
+    with pytest.raises(ValueError, match="replicates"):
+        verify.z_test(["a"], np.ones((1, 1)), [1.0])
+
+
+def test_extrapolation_removes_a_one_over_n_bias_and_keeps_real_errors():
+    rng = np.random.default_rng(3)
+    noise = lambda n: 0.01 * rng.standard_normal((20, 1)) / n  # noqa: E731  (trace-like O(1/N) noise)
+    fine, coarse = 1 + 5.0 / 400 + noise(400), 1 + 5.0 / 200 + noise(200)
+    # the plain z-test at N = 400 sees the 5/N bias as hundreds of standard errors
+    assert verify.z_test(["m"], fine, [1.0]).worst > 100
+    assert verify.z_test_extrapolated(["m"], fine, coarse, [1.0]).worst < 4
+    # a limit that is wrong by 0.1 % is not an O(1/N) bias and is still rejected
+    assert verify.z_test_extrapolated(["m"], fine, coarse, [1.001]).worst > 4
+
+
+def test_honesty_conditional_fim_mean_off_by_5_percent_fails(monkeypatch):
+    import nn_spectra as ns
+
+    honest = ns.conditional_fim_law
+
+    class Scaled:  # the law of 1.05 H/N: every moment m_k times 1.05^k
+        def __init__(self, law):
+            self.law = law
+
+        def moments(self, n):
+            return np.asarray(self.law.moments(n)) * 1.05 ** np.arange(1, n + 1)
+
+    monkeypatch.setattr(ns, "conditional_fim_law", lambda *a, **k: Scaled(honest(*a, **k)))
+    o = run_case(get_case("conditional_fim_networks"))
+    assert not o.passed and o.distance > 2 * o.tolerance
+
+
 # ---------------------------------------------------------------- bad input
 def test_case_validation_names_the_parameter():
     ok = dict(name="c", title="t", how="h", metric="m", tolerance=0.1, run=lambda n, r: None, quick_size=1, full_size=2)

@@ -41,6 +41,8 @@ def register(subparsers) -> None:
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these cases")
     p.add_argument("--jobs", type=_nonneg_int("--jobs"), default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--seed", type=_nonneg_int("--seed"), default=0, metavar="S", help="master seed (default 0)")
+    p.add_argument("--blas-threads", type=_nonneg_int("--blas-threads"), default=1, metavar="N",
+                   help="BLAS threads per case (default 1; 0 leaves the library default)")
     p.add_argument("--load", action="append", default=[], metavar="MODULE",
                    help="import MODULE first (it may register its own cases)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
@@ -96,7 +98,8 @@ def _main(args) -> int:
     n = len(args.only) if args.only else len(known)
     print(f"freeprob verify: {n} cases, mode {args.mode}, seed {args.seed}, {args.jobs} job(s); "
           f"each line appears as its case finishes", flush=True)
-    summary = run_cases(args.only, mode=args.mode, seed=args.seed, out=out, jobs=args.jobs, progress=True)
+    summary = run_cases(args.only, mode=args.mode, seed=args.seed, out=out, jobs=args.jobs, progress=True,
+                        blas_threads=args.blas_threads)
     md, ht = write_report(summary, out)
     failed = [o.name for o in summary.outcomes if not o.passed]
     print(f"{len(summary.outcomes) - summary.n_failed}/{len(summary.outcomes)} passed in {summary.seconds:.1f} s"

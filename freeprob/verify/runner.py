@@ -63,17 +63,36 @@ def case_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]))
 
 
-def run_case(case: Case, mode: str = "quick", seed: int = 0, out: str | os.PathLike | None = None) -> Outcome:
+def _blas_limit(threads: int | None):
+    """A context that caps the BLAS/OpenMP thread pools at ``threads`` (None or 0: leave them)."""
+    import contextlib
+
+    if not threads:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with the verify extra
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(threads))
+
+
+def run_case(case: Case, mode: str = "quick", seed: int = 0, out: str | os.PathLike | None = None,
+             blas_threads: int | None = 1) -> Outcome:
     """Run one case; an exception or a non-finite distance is a failure, never a crash.
 
-    The figure (if any) is written to ``out/<name>.png`` when ``out`` is given.
+    The figure (if any) is written to ``out/<name>.png`` when ``out`` is given.  ``blas_threads``
+    caps the BLAS thread pool while the case runs (default 1; ``None`` or 0 leaves it alone): the
+    cases' matrices are at most a few thousand wide, where a second BLAS thread gains little on an
+    idle machine but, on a busy one, spinning threads made a 200 x 200 QR 100 times slower
+    (docs/benchmarks/verify.md).
     """
     size = case.size(mode)
     tol = case.tolerance_at(size)
     t0 = time.perf_counter()
     error = None
     try:
-        res = case.run(size, case_rng(seed, case.name))
+        with _blas_limit(blas_threads):
+            res = case.run(size, case_rng(seed, case.name))
         if not isinstance(res, Result):
             raise TypeError(f"run must return a Result, got {type(res).__name__}")
         distance = float(res.distance)
@@ -109,7 +128,7 @@ def _printer(stream):
 
 
 def run_cases(names=None, mode: str = "quick", seed: int = 0, out=None, jobs: int = 1,
-              progress: bool = True, on_outcome=None) -> RunSummary:
+              progress: bool = True, on_outcome=None, blas_threads: int | None = 1) -> RunSummary:
     """Run the named cases (all registered ones when ``names`` is None).
 
     Parameters
@@ -127,6 +146,8 @@ def run_cases(names=None, mode: str = "quick", seed: int = 0, out=None, jobs: in
         finish when ``jobs > 1``).
     on_outcome : callable, optional
         ``on_outcome(outcome, done, total)``, called as each case finishes (instead of the printing).
+    blas_threads : int or None
+        BLAS threads per case (:func:`run_case`); default 1.
 
     Returns
     -------
@@ -156,12 +177,12 @@ def run_cases(names=None, mode: str = "quick", seed: int = 0, out=None, jobs: in
 
     if jobs == 1 or len(cases) <= 1:
         for case in cases:
-            finished(run_case(case, mode, seed, out))
+            finished(run_case(case, mode, seed, out, blas_threads))
     else:
         from joblib import Parallel, delayed
 
         par = Parallel(n_jobs=jobs, return_as="generator_unordered")
-        for o in par(delayed(run_case)(c, mode, seed, out) for c in cases):
+        for o in par(delayed(run_case)(c, mode, seed, out, blas_threads) for c in cases):
             finished(o)
         order = {c.name: i for i, c in enumerate(cases)}
         outcomes.sort(key=lambda o: order[o.name])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nn_spectra as ns
-from nn_spectra.verify.case import get_case
+from freeprob.verify import get_case
 from nn_spectra.verify.cases import deep_training
 
 EXPECTED = ("jacobian_gaussian_vs_orthogonal", "layerwise_freeness", "fim_batchnorm", "conditional_fim_depth",
@@ -25,8 +25,11 @@ def test_all_cases_registered():
 
 @pytest.mark.parametrize("name", EXPECTED)
 def test_case_passes_at_quick_size(name):
+    from threadpoolctl import threadpool_limits
+
     case = get_case(name)
-    res = case.run(case.quick_size, np.random.default_rng(20261123))
+    with threadpool_limits(limits=1):   # as the runner does (freeprob verify --blas-threads 1)
+        res = case.run(case.quick_size, np.random.default_rng(20261123))
     tol = case.tolerance_at(case.quick_size)
     assert np.isfinite(res.distance), res.measurement
     assert res.distance <= tol, f"{name}: distance {res.distance} > tolerance {tol}; {res.measurement}"
