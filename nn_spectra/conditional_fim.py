@@ -252,6 +252,70 @@ class ConditionalFIMLaw(SolvedLaw):
         with np.errstate(all="ignore"):
             return np.max(np.abs(r), axis=1)
 
+    def _admissible(self, z, u):
+        """Physical branch: every :math:`\omega_l` in the closed lower half-plane (:math:`\omega_l\sim 1/x`)
+        and :math:`\operatorname{Im} G \le 0` above the axis."""
+        with np.errstate(all="ignore"):
+            om = u[:, :-1]
+            g = self._g(z, u)
+            ok = np.all(om.imag <= 1e-9 * np.abs(om), axis=1) & (g.imag <= 1e-9 * np.abs(g))
+        return ok & np.all(np.isfinite(u), axis=1)
+
+    # -- compiled path (nn_spectra.conditional_fim_kernel) ----------------------------------
+    #: standardized height from which the compiled axis Newton starts
+    AXIS_HEIGHT = 1e-15
+
+    @cached_property
+    def _kernel_data(self):
+        """(sigma_w2, shifts, Re t, Im t, Re wt, Im wt, offsets, start factors) of the compiled solver
+        (the nodes t and weights w of every level's psi rule, concatenated), or None when a level's
+        psi is not a discrete rule."""
+        from .jacobian import _PsiAtoms
+
+        if not all(isinstance(p, _PsiAtoms) for p in self._psis) or self.depth < 2:
+            return None
+        t = np.concatenate([np.asarray(p.t, dtype=np.complex128) for p in self._psis])
+        wt = np.concatenate([np.asarray(p.w, dtype=np.complex128) for p in self._psis]) * t
+        off = np.concatenate([[0], np.cumsum([len(p.t) for p in self._psis])]).astype(np.int64)
+        mc = np.array([float(d.mean) for d in self.d2s[1:]], dtype=np.float64)
+        parts = [np.ascontiguousarray(a) for a in (t.real, t.imag, wt.real, wt.imag)]
+        return (float(self.sigma_w2), np.array(self.shifts, dtype=np.float64), *parts, off, mc)
+
+    def _solve_fast(self, z):
+        data = self._kernel_data
+        if data is None:
+            return None
+        from .conditional_fim_kernel import solve_path
+
+        z = np.ascontiguousarray(np.atleast_1d(z), dtype=np.complex128)
+        c, s = self.frame
+        # along each vertical ray from the top, rays left to right: neighbours are close
+        order = np.lexsort((-z.imag, z.real))
+        om, e, res, ok = solve_path(z, order, c, s, *data, self.tol)
+        u = np.concatenate([om, e[:, None]], axis=1)
+        return u, res, ok
+
+    def _axis(self, x):
+        """Boundary values on the axis by the compiled solver (height ``AXIS_HEIGHT``, then Newton
+        with Im x = 0); the points it cannot certify go to the engine's generic :meth:`_axis`."""
+        data = self._kernel_data
+        if data is None:
+            return super()._axis(x)
+        from .conditional_fim_kernel import axis_path
+
+        x = np.ascontiguousarray(np.atleast_1d(x), dtype=np.float64)
+        c, s = self.frame
+        om, e, _, _, exact, _ = axis_path(x, np.argsort(x, kind="stable"), self.AXIS_HEIGHT, c, s, *data,
+                                          self.tol, 1e-13)
+        u = np.concatenate([om, e[:, None]], axis=1)
+        bad = np.flatnonzero(~exact)
+        if bad.size:
+            ub, eb = super()._axis(x[bad])
+            u[bad] = ub
+            exact = exact.copy()
+            exact[bad] = eb
+        return u, exact
+
     def _g(self, z, u):
         c, s = self.frame
         x = c + s * np.asarray(z, dtype=complex)
@@ -263,7 +327,10 @@ class ConditionalFIMLaw(SolvedLaw):
         for l in range(1, self.depth):
             top = self.shifts[l] + self.sigma_w2 * self.d2s[l - 1].support[1] * top
         c, s = self.frame
-        return (self.shifts[-1] - c) / s, (top - c) / s
+        # H >= q^_{L-1} I; the bound is moved down by 1e-9 of the hull so that the grid's first point
+        # is not x = q^_{L-1} itself, where the chain is singular (omega_L q^_{L-1} = 1)
+        lo, hi = (self.shifts[-1] - c) / s, (top - c) / s
+        return lo - 1e-9 * (hi - lo), hi
 
     # -- atomic laws (depth 1, linear, Bernoulli D^2 at depth 2) ---------------------------------
     def _cauchy(self, z):
