@@ -287,15 +287,18 @@ def sample_log_jacobian_norm(widths: Sequence[int], trials: int, act: str = "rel
 
 def plot_infinite_width_breakdown(widths: Sequence[int] = (32, 128),
                                   ratios: Sequence[float] = (1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4),
-                                  trials: int = 300, band: float = 0.25, rng=0):
-    r"""Where the infinite-width law stops describing real relu networks, as depth/width grows.
+                                  trials: int = 300, band: float = 0.25, rng=0,
+                                  smooth: tuple | None = ("tanh", 1.5, 0.0, 0.5)):
+    r"""Where the infinite-width law stops describing real networks, as depth/width grows.
 
-    Left: the variance of :math:`\log\|Ju\|^2` over random networks (Monte Carlo, dots) against the exact
-    finite-width value (lines) and Hanin–Nica's :math:`\beta = 5L/n` (dashed); the infinite-width
-    (free-probability) prediction is 0.  Right: the probability that :math:`\|Ju\|^2` lies within a factor
-    :math:`1\pm` ``band`` of its infinite-width value 1 (Monte Carlo against the log-normal prediction);
-    the infinite-width law says 1.  Critical relu (:math:`\sigma_w^2 = 2`, zero bias), equal widths,
-    depth :math:`L = \text{ratio}\times n`.
+    Left: the variance of :math:`\log\|Ju\|^2` over random networks (Monte Carlo, markers) against the
+    finite-width theory (lines: exact for relu, :func:`log_norm_leading_order` for the smooth
+    activation) and Hanin–Nica's :math:`\beta = 5L/n` (dashed); the infinite-width (free-probability)
+    prediction is 0.  Right: the probability that :math:`\|Ju\|^2` lies within a factor
+    :math:`1\pm` ``band`` of its infinite-width value (Monte Carlo against the log-normal prediction);
+    the infinite-width law says 1.  Relu at :math:`\sigma_w^2 = 2`, zero bias (circles, solid);
+    ``smooth = (act, sigma_w2, sigma_b2, q_input)`` (squares, dotted; ``None`` to leave it out); equal
+    widths, depth :math:`L = \text{ratio}\times n`.
 
     Returns a matplotlib Figure.
     """
@@ -303,9 +306,16 @@ def plot_infinite_width_breakdown(widths: Sequence[int] = (32, 128),
     from scipy.stats import norm
 
     gen = np.random.default_rng(rng)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.2))
+    lo, hi = math.log(1 - band), math.log(1 + band)
+
+    def _p_band(mean, var, centre):
+        sd = math.sqrt(var)
+        return norm.cdf(centre + hi, mean, sd) - norm.cdf(centre + lo, mean, sd)
+
     for n in widths:
         xs, v_mc, v_ex, p_mc, p_ln = [], [], [], [], []
+        sx, sv_mc, sv_th, sp_mc, sp_ln = [], [], [], [], []
         for r in ratios:
             L = max(1, int(round(r * n)))
             w = [int(n)] * (L + 1)
@@ -315,28 +325,46 @@ def plot_infinite_width_breakdown(widths: Sequence[int] = (32, 128),
             xs.append(L / n)
             v_mc.append(s.var(ddof=1))
             v_ex.append(pred.var)
-            lo, hi = math.log(1 - band), math.log(1 + band)
             p_mc.append(np.mean((s > lo) & (s < hi)))
-            sd = math.sqrt(pred.var)
-            p_ln.append(norm.cdf(hi, pred.mean, sd) - norm.cdf(lo, pred.mean, sd))
-        line, = ax1.plot(xs, v_ex, "-", label=f"width {n}: exact")
+            p_ln.append(_p_band(pred.mean, pred.var, 0.0))
+            if smooth is not None:
+                act, sw, sb, q = smooth
+                st = sample_log_jacobian_norm_any(w, trials, act, sw, sb, q, rng=gen)
+                th = log_norm_leading_order(w, act, sw, sb, q)
+                sx.append(L / n)
+                sv_mc.append(st.var(ddof=1))
+                sv_th.append(th.var)
+                c = th.mean_infinite
+                sp_mc.append(np.mean((st > c + lo) & (st < c + hi)))
+                sp_ln.append(_p_band(th.mean, th.var, c))
+        line, = ax1.plot(xs, v_ex, "-", label=f"relu, width {n}: exact")
         ax1.plot(xs, v_mc, "o", color=line.get_color(), ms=4)
-        ax2.plot(xs, p_ln, "-", color=line.get_color(), label=f"width {n}: log-normal")
+        ax2.plot(xs, p_ln, "-", color=line.get_color(), label=f"relu, width {n}")
         ax2.plot(xs, p_mc, "o", color=line.get_color(), ms=4)
+        if smooth is not None:
+            col = line.get_color()
+            ax1.plot(sx, sv_th, ":", color=col, label=f"{smooth[0]}, width {n}: leading order")
+            ax1.plot(sx, sv_mc, "s", color=col, ms=4, mfc="none")
+            ax2.plot(sx, sp_ln, ":", color=col, label=f"{smooth[0]}, width {n}")
+            ax2.plot(sx, sp_mc, "s", color=col, ms=4, mfc="none")
     xx = np.array(sorted(set(ratios)))
     ax1.plot(xx, 5 * xx, "k--", lw=1, label="Hanin–Nica β = 5L/n")
     ax1.axhline(0, color="grey", lw=2, label="infinite width")
     ax1.set_xscale("log")
+    ax1.set_yscale("symlog", linthresh=0.01)
     ax1.set_xlabel("depth / width")
     ax1.set_ylabel("Var log‖Ju‖²")
-    ax1.legend(fontsize="small")
+    ax1.legend(fontsize="x-small")
     ax2.axhline(1, color="grey", lw=2, label="infinite width")
     ax2.set_xscale("log")
     ax2.set_xlabel("depth / width")
-    ax2.set_ylabel(f"P(‖Ju‖² within ×(1±{band:g}) of 1)")
+    ax2.set_ylabel(f"P(‖Ju‖² within ×(1±{band:g}) of its infinite-width value)")
     ax2.set_ylim(0, 1.05)
-    ax2.legend(fontsize="small")
-    fig.suptitle("relu networks at σ_w² = 2: dots Monte Carlo over networks, lines finite-width theory")
+    ax2.legend(fontsize="x-small")
+    extra = "" if smooth is None else (f"; {smooth[0]} σ_w²={smooth[1]:g}, σ_b²={smooth[2]:g} "
+                                       f"(squares, dotted)")
+    fig.suptitle("markers: Monte Carlo over networks; lines: finite-width theory. relu σ_w² = 2 (circles, solid)"
+                 + extra, fontsize="small")
     fig.tight_layout()
     return fig
 
@@ -362,12 +390,19 @@ class LeadingLogNorm:
 
 
 def log_norm_leading_order(widths: Sequence[int], act, sigma_w2: float, sigma_b2: float = 0.0,
-                           q_input: float = 1.0) -> LeadingLogNorm:
+                           q_input: float = 1.0, *, trace: bool = False) -> LeadingLogNorm:
     r"""Mean and variance of :math:`\log\|Ju\|^2` to first order in the :math:`1/n_l`, for any activation.
 
     Network as :func:`sample_log_jacobian_norm` (Gaussian weights, biases :math:`N(0,\sigma_b^2)`), input
     with :math:`\|x\|^2/n_0 =` ``q_input`` and a tangent :math:`u` of random direction relative to
     :math:`x`.  Formulas in the module docstring; every Gaussian expectation by quadrature.
+
+    ``trace=True`` describes instead the scale :math:`\log(\operatorname{tr}J^\top J/n_0)` of the whole
+    spectrum (the first moment of the :func:`nn_spectra.jacobian_law` of one network): the average over
+    input directions removes the :math:`\zeta^2` noise, so :math:`c_l` becomes
+    :math:`\operatorname{Var}\phi'^2/(E\phi'^2)^2` (1 for relu: :math:`\operatorname{Var}(2B/n) = 1/n`) and
+    :math:`s_{\xi\eta}` keeps its form; only ``var``, ``var_gain`` and ``c`` are meaningful then (the
+    mean keeps the single-direction terms).
 
     Examples
     --------
@@ -419,7 +454,7 @@ def log_norm_leading_order(widths: Sequence[int], act, sigma_w2: float, sigma_b2
     E2, F2 = cols["E2"], cols["F2"]
     if np.any(E2 <= 0) or np.any(q <= 0):
         raise ValueError("the infinite-width gain or length vanishes along the q-map; no log-normal law")
-    c = 3 * cols["E4"] / E2 ** 2 - 1
+    c = (1 if trace else 3) * cols["E4"] / E2 ** 2 - 1
     s_xi = sw ** 2 * (cols["F4"] - F2 ** 2)
     s_xe = sw * (cols["FD"] - F2 * E2) / E2
     gamma = cols["E2d"] / E2

@@ -212,28 +212,33 @@ def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, wid
     r"""SLQ estimate of the spectrum of :math:`J^\top J` of a real network, the matrix-free twin of
     :func:`nn_spectra.sample_jacobian_spectrum`.
 
-    Same network and input: an :class:`MLP` with widths ``[width] * (depth + 1) + [1]``, an input whose
-    first pre-activation has length :math:`q^*`, :math:`J = \partial x_L/\partial x_0 = D_LW_L\cdots D_1W_1`
-    (``depth`` = :math:`L` weight layers, each followed by :math:`\phi`); for equal widths the spectra of
-    :math:`J^\top J` and :math:`JJ^\top` agree, so the estimate is comparable with
-    :func:`nn_spectra.jacobian_law`.  Memory is checked before the network is built.
+    Same network, input and depth convention: an :class:`MLP` of ``depth`` :math:`= L \ge 2` weight layers
+    with widths ``[width] * L + [1]``, an input whose first pre-activation has length :math:`q^*`, and
+    :math:`J = \partial x^K/\partial x^0 = D_KW_K\cdots D_1W_1` over the :math:`K = L - 1` nonlinear layers
+    (the readout is not part of :math:`J`), as in :func:`nn_spectra.jacobian_law` with the same ``depth``;
+    for equal widths the spectra of :math:`J^\top J` and :math:`JJ^\top` agree.  Memory is checked
+    before the network is built.
 
     Examples
     --------
-    >>> est = slq_jacobian_spectrum("linear", 1.0, 0.0, depth=2, width=200, steps=20, probes=4, rng=0)
-    >>> m, se = est.moments(2)       # Fuss-Catalan(2): m1 = 1, m2 = 3
+    >>> est = slq_jacobian_spectrum("linear", 1.0, 0.0, depth=3, width=200, steps=20, probes=4, rng=0)
+    >>> m, se = est.moments(2)       # K = 2 linear layers, Fuss-Catalan(2): m1 = 1, m2 = 3
     >>> bool(abs(m[0] - 1) < 0.2 and abs(m[1] - 3) < 1.0)
     True
     """
     _check_builder(width, depth, steps, probes)
-    widths = [int(width)] * (int(depth) + 1) + [1]
+    if depth < 2:
+        raise ValueError(f"depth must be an integer >= 2 (L weight layers, J spans the L - 1 nonlinear ones), "
+                         f"got {depth!r}")
+    # depth = L weight layers as in jacobian_law / sample_jacobian_spectrum: J spans K = L - 1 layers
+    widths = [int(width)] * int(depth) + [1]
     need = network_memory_bytes(widths, weights) + lanczos_memory_bytes(width, steps, probes, reorthogonalize) \
-        + 8 * 4 * width * (depth + 1)
+        + 8 * 4 * width * depth
     check_memory(f"a width-{width} depth-{depth} network with SLQ", need, memory_limit)
     gen = np.random.default_rng(rng)
     net = MLP(widths, act, sigma_w2, sigma_b2, weights=weights, rng=gen)
     x = _fixed_point_input(net.act, sigma_w2, sigma_b2, width, gen)
-    op = JacobianGram(net, x, layer=int(depth))
+    op = JacobianGram(net, x, layer=int(depth) - 1)
     return stochastic_lanczos_quadrature(op, width, steps=steps, probes=probes, rng=gen,
                                          reorthogonalize=reorthogonalize, memory_limit=memory_limit)
 

@@ -92,8 +92,8 @@ def test_slq_marchenko_pastur_width_10000():
 
 
 def _fuss_catalan_check(width, steps, probes, seed):
-    # linear Gaussian network of depth 2: J^T J ~ Fuss-Catalan(2), m_p = binom(3p, p) / (2p + 1)
-    est = slq_jacobian_spectrum("linear", 1.0, 0.0, depth=2, width=width, steps=steps, probes=probes, rng=seed)
+    # linear Gaussian network of depth L = 3 (K = 2 layers in J): J^T J ~ Fuss-Catalan(2), m_p = binom(3p, p) / (2p + 1)
+    est = slq_jacobian_spectrum("linear", 1.0, 0.0, depth=3, width=width, steps=steps, probes=probes, rng=seed)
     exact = np.array([comb(3 * p, p) / (2 * p + 1) for p in range(1, 5)])
     m, se = est.moments(4)
     assert np.all(np.abs(m - exact) < Z * se + 2 * np.arange(1, 5) ** 2 * exact / width), (m, exact, se)
