@@ -147,6 +147,8 @@ class SolvedLaw(Law):
     tol: float = 1e-12
     #: standardized density below which a point counts as outside the support
     density_floor: float = 1e-12
+    #: 8-section rounds that bracket an edge before the fold Newton (3: 2e-3 of a grid step)
+    EDGE_ROUNDS: int = 3
 
     # ------------------------------------------------------------------ subclass interface
     def _frame(self) -> tuple[float, float]:
@@ -412,6 +414,11 @@ class SolvedLaw(Law):
         g = self._g(x + 0j, u)
         d = -g.imag / np.pi
         d = np.where(d > self.density_floor, d, 0.0)
+        if classify:
+            # for the support only a density resolved above the rounding of G counts: a tail below
+            # ~1e-11 |G| (e.g. the Gaussian tail of D^2 in a deep Jacobian law) flickers between 0
+            # and noise, and would cut the support into spurious intervals each costing an edge search
+            d = np.where(d * np.pi > 1e-11 * np.abs(g), d, 0.0)
         if not classify and not np.all(exact):
             bad = np.flatnonzero(~exact & (d > 0))
             if bad.size:
@@ -592,28 +599,67 @@ class SolvedLaw(Law):
 
     def _edge(self, x_out: float, x_in: float) -> float:
         """The edge between a point outside and one inside the support (standardized)."""
-        # bracket to ~1e-4 of the grid step by a few bisections, then Newton on the fold
+        # bracket to 8^-EDGE_ROUNDS of the grid step by a few 8-section rounds (each round one
+        # vectorised axis solve), then Newton on the fold
         o, i = float(x_out), float(x_in)
-        for _ in range(8):
+        o, i = self._bracket(o, i, self.EDGE_ROUNDS, 1e-9)
+        e = self._fold(o, i)
+        if e is not None:
+            return e
+        # the state may be singular at the edge (a subordination function tending to 0 or ∞ there,
+        # so no fold in the state variable) while the density still ends as a square root
+        e = self._sqrt_edge(o, i)
+        if e is not None:
+            return e
+        # neither (e.g. a density that fades out): go on with the 8-section rounds to rounding;
+        # the points of one round warm-start each other
+        o, i = self._bracket(o, i, 20, 4e-16)
+        return 0.5 * (o + i)
+
+    def _sqrt_edge(self, x_out: float, x_in: float):
+        """Edge of a square-root end of the density from exact axis values inside only.
+
+        At such an edge :math:`f(x)^2 = C(x - a) + O((x - a)^2)`: the quadratic through
+        :math:`f^2` at :math:`a + kh` (k = 1, 2, 3) puts its root within :math:`O(h^3)` of the edge,
+        with :math:`h \sim 10^{-6}` (closer points may not be exact on the axis).  None unless the
+        three points are exact, :math:`f^2` is monotone and the root stays in the bracket."""
+        lo, hi = min(x_out, x_in), max(x_out, x_in)
+        sgn = 1.0 if x_in > x_out else -1.0
+        e = float(x_out)
+        h = max(abs(x_in - x_out), 1e-6 * (1.0 + abs(e)))
+        for _ in range(3):
+            xs = e + sgn * h * np.array([1.0, 2.0, 3.0])
+            u, exact = self._axis(xs)
+            d2 = (self._g(xs + 0j, u).imag / np.pi) ** 2
+            if not (np.all(exact) and np.all(d2 > 0) and d2[0] < d2[1] < d2[2]):
+                return None
+            c = np.polyfit(sgn * (xs - e) / h, d2 / d2[0], 2)
+            r = np.roots(c)
+            r = r[np.abs(r.imag) <= 1e-9].real
+            if not r.size:
+                return None
+            step = float(r[np.argmin(np.abs(r))]) * h * sgn
+            e_new = e + step
+            if not (lo - 1e-9 * (1 + abs(lo)) <= e_new <= hi + 1e-9 * (1 + abs(hi))):
+                return None
+            done = abs(e_new - e) <= 1e-15 * (1.0 + abs(e))
+            e = e_new
+            if done:
+                break
+            h = 1e-6 * (1.0 + abs(e))
+        return float(e)
+
+    def _bracket(self, o: float, i: float, rounds: int, rtol: float) -> tuple[float, float]:
+        """Shrink the bracket (outside ``o``, inside ``i``) by 8-section rounds."""
+        for _ in range(rounds):
+            if abs(i - o) <= rtol * (1 + abs(o)):
+                break
             mids = o + (i - o) * np.arange(1, 8) / 8.0
             ins = self._inside_std(mids)
             first = int(np.argmax(ins)) if np.any(ins) else 7
             i = float(mids[first]) if first < 7 else i
             o = float(mids[first - 1]) if first > 0 else o
-            if abs(i - o) <= 1e-9 * (1 + abs(o)):
-                break
-        e = self._fold(o, i)
-        if e is not None:
-            return e
-        for _ in range(60):  # fallback: plain bisection to rounding
-            if abs(i - o) <= 4e-16 * (1 + abs(o)):
-                break
-            m = 0.5 * (o + i)
-            if self._inside_std(m)[0]:
-                i = m
-            else:
-                o = m
-        return 0.5 * (o + i)
+        return o, i
 
     def _fold(self, x_out: float, x_in: float):
         """Newton on {F(x, u) = 0, det ∂_u F(x, u) = 0} from the real solution at ``x_out``;

@@ -58,7 +58,7 @@ class IdentityJacobianLaw:
         return out
 
     def _breaks(self) -> list[float]:
-        """Values of |h| where some layer's pre-activation hits a kink of φ (pieces for the integrals)."""
+        """Values of ``|h|`` where some layer's pre-activation hits a kink of φ (pieces for the integrals)."""
         pts = []
         for k in self.act.kinks:
             if k <= 0:
@@ -83,7 +83,7 @@ class IdentityJacobianLaw:
 
     @property
     def atoms(self) -> tuple[np.ndarray, np.ndarray]:
-        """Flat pieces of g on which |h| has positive probability (hard tanh: 0 and σ_w^{2L})."""
+        """Flat pieces of g on which ``|h|`` has positive probability (hard tanh: 0 and σ_w^{2L})."""
         if not self.act.kinks:
             return np.empty(0), np.empty(0)
         br = [0.0] + self._breaks() + [np.inf]
@@ -143,7 +143,7 @@ class IdentityJacobianLaw:
         return np.where(y < 0, 0.0, out)
 
     def quantile(self, p) -> np.ndarray:
-        """Inverse of ``cdf`` (the value g(h) at the |h|-quantile 1 - p)."""
+        """Inverse of ``cdf`` (the value g(h) at the ``|h|``-quantile 1 - p)."""
         p = np.asarray(p, dtype=float)
         h = np.sqrt(2 * self.q1) * special.erfcinv(np.clip(p, 0, 1))
         return self.g(h)
