@@ -69,11 +69,19 @@ def _conditional_top_error(act, width, seeds):
     return abs(meas / pred - 1)
 
 
+# stated in advance: relative error at most 3/sqrt(N) (the layer lengths |x^l|^2/N of a finite network
+# move every term of H by O(N^-1/2); the soft edge fluctuates by O(N^-2/3)), so the tolerance shrinks
+# with the width.  Measured (3 networks): tanh 0.016, 0.0074, 0.0043 and hard tanh 0.035, 0.0039,
+# 0.0015 at N = 150, 300, 600 (the hull bound this source used before was 4.5x off).
+def test_conditional_source_predicts_the_top_of_real_networks():
+    for N in (150, 300):
+        err = _conditional_top_error("hard_tanh", N, 3)
+        assert err < 3 / np.sqrt(N), (N, err)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("act", ["tanh", "hard_tanh"])
-def test_conditional_source_predicts_the_top_of_real_networks(act):
-    # stated in advance: relative error at most 3/sqrt(N) at N = 150 and 600 (the layer lengths
-    # |x^l|^2/N of a finite network move every term of H by O(N^-1/2); the soft edge fluctuates by
-    # O(N^-2/3)), so the tolerance shrinks by 2x from one width to the other
+def test_conditional_source_predicts_the_top_of_real_networks_full(act):
     for N in (150, 600):
         err = _conditional_top_error(act, N, 3)
         assert err < 3 / np.sqrt(N), (act, N, err)
