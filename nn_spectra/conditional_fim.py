@@ -253,7 +253,7 @@ class ConditionalFIMLaw(SolvedLaw):
             return np.max(np.abs(r), axis=1)
 
     def _admissible(self, z, u):
-        """Physical branch: every :math:`\omega_l` in the closed lower half-plane (:math:`\omega_l\sim 1/x`)
+        r"""Physical branch: every :math:`\omega_l` in the closed lower half-plane (:math:`\omega_l\sim 1/x`)
         and :math:`\operatorname{Im} G \le 0` above the axis."""
         with np.errstate(all="ignore"):
             om = u[:, :-1]
@@ -297,7 +297,9 @@ class ConditionalFIMLaw(SolvedLaw):
 
     def _axis(self, x):
         """Boundary values on the axis by the compiled solver (height ``AXIS_HEIGHT``, then Newton
-        with Im x = 0); the points it cannot certify go to the engine's generic :meth:`_axis`."""
+        with Im x = 0); points it cannot certify are retried from the heights 1e-22 and 1e-30 (next
+        to an edge or an atom), and otherwise returned at the lowest height with ``exact`` False
+        (the engine's contract), NaN where no height was solved."""
         data = self._kernel_data
         if data is None:
             return super()._axis(x)
@@ -305,15 +307,20 @@ class ConditionalFIMLaw(SolvedLaw):
 
         x = np.ascontiguousarray(np.atleast_1d(x), dtype=np.float64)
         c, s = self.frame
-        om, e, _, _, exact, _ = axis_path(x, np.argsort(x, kind="stable"), self.AXIS_HEIGHT, c, s, *data,
-                                          self.tol, 1e-13)
+        om, e, _, _, exact, okh = axis_path(x, np.argsort(x, kind="stable"), self.AXIS_HEIGHT, c, s, *data,
+                                            self.tol, 1e-13)
+        for y in (1e-22, 1e-30):
+            bad = np.flatnonzero(~exact)
+            if bad.size == 0:
+                break
+            xb = x[bad]
+            ob, eb, _, _, exb, okb = axis_path(xb, np.argsort(xb, kind="stable"), y, c, s, *data, self.tol, 1e-13)
+            take = exb | (okb & ~okh[bad])
+            om[bad[take]], e[bad[take]] = ob[take], eb[take]
+            exact[bad[exb]] = True
+            okh[bad[take]] = True
         u = np.concatenate([om, e[:, None]], axis=1)
-        bad = np.flatnonzero(~exact)
-        if bad.size:
-            ub, eb = super()._axis(x[bad])
-            u[bad] = ub
-            exact = exact.copy()
-            exact[bad] = eb
+        u[~okh] = np.nan
         return u, exact
 
     def _g(self, z, u):
