@@ -268,3 +268,98 @@ def test_top_edge_grows_linearly_with_depth():
     mc = np.array([sample_conditional_fim_spectrum("tanh", sw2, sb2, int(L), 1000, rng=int(L)).max() for L in Ls])
     s_mc = np.polyfit(Ls, mc, 1)[0]
     assert s_mc == pytest.approx(s, rel=0.10)
+
+
+# ----------------------------------------------------------------------------- issue 12: compiled path
+from freeprob.solved import SolvedLaw
+from nn_spectra.conditional_fim_kernel import residual_at
+
+_COMPILED_CASES = [(act, L) for act in ("relu", "hard_tanh", "tanh") for L in (2, 5, 20)]
+
+
+def _cfim(act, L):
+    sb2 = {"relu": 0.0, "hard_tanh": 0.05, "tanh": 1e-4}[act]
+    sw2 = float(critical_sigma_w2(act, sb2))
+    return conditional_fim_law(act, sw2, sb2, depth=L, q_input=1.0 if act == "relu" else None)
+
+
+def _numpy_law(law):
+    # the same law with the compiled path switched off: the engine's generic continuation and axis
+    # Newton on the numpy residual (the reference)
+    twin = type(law)(law.d2s, law._psis, law.sigma_w2, law.shifts, label=law.label)
+    twin.__dict__["_kernel_data"] = None
+    return twin
+
+
+def _assert_same_states(uf, un):
+    # omega_l relative to themselves; E_L through 1 - E_L (what G = 1/(x (1 - E_L)) uses: E_L itself is
+    # formed as 1 - product and carries an absolute rounding error of 1e-16)
+    np.testing.assert_allclose(uf[:, :-1], un[:, :-1], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(1 - uf[:, -1], 1 - un[:, -1], rtol=1e-12, atol=0)
+
+
+def _polish(law, z, u, steps=3):
+    # plain Newton steps on the numpy residual: the root to rounding (continuation stops at 1e-12)
+    for _ in range(steps):
+        r, J = law._residual(z, u)
+        u = u + np.linalg.solve(J, -r[..., None])[..., 0]
+    return u
+
+
+@pytest.mark.parametrize("act,L", [(a, L) for a, L in _COMPILED_CASES if L > 2])
+def test_compiled_residual_equals_numpy(act, L):
+    # the kernel's residual, Jacobian and E_L at random states against ConditionalFIMLaw._residual
+    law = _cfim(act, L)
+    rng = np.random.default_rng(L)
+    z = rng.uniform(-2, 2, 5) + 1j * rng.uniform(0.01, 3, 5)
+    u = law._start(z) * (1 + 0.1 * (rng.standard_normal(law._start(z).shape) + 1j * rng.standard_normal(law._start(z).shape)))
+    r, J = law._residual(z, u)
+    c, s = law.frame
+    for i in range(z.size):
+        rk, Jk, _, ek = residual_at(c + s * z[i], u[i, :-1].copy(), *law._kernel_data[:-1])
+        np.testing.assert_allclose(rk, r[i, :-1], rtol=1e-12, atol=1e-14 * np.abs(r[i]).max())
+        np.testing.assert_allclose(Jk, J[i, :-1, :-1], rtol=1e-11, atol=1e-13 * np.abs(J[i]).max())
+        # E_L: the numpy residual's last row is e - E_L(omega)
+        assert ek == pytest.approx(u[i, -1] - r[i, -1], rel=1e-13)
+
+
+@pytest.mark.parametrize("act,L", _COMPILED_CASES)
+def test_compiled_states_equal_numpy_in_the_upper_half_plane(act, L):
+    # random points of C+ over the hull, heights 1e-3..3 (standardized): the compiled states (warm
+    # starts, tangent predictor, ladder) are the numpy continuation's roots, to 1e-12 relative
+    law = _cfim(act, L)
+    if law._atomic:
+        pytest.skip("purely atomic law (no fixed point to solve)")
+    ref = _numpy_law(law)
+    a, b = law._hull()
+    rng = np.random.default_rng(10 * L + len(act))
+    n = 4 if (act == "tanh" and L == 20) else 8
+    z = rng.uniform(a, b, n) + 1j * 10 ** rng.uniform(-3, 0.5, n)
+    uf, rf, okf = law._solve_fast(z)
+    assert np.all(okf) and np.all(rf <= law.tol)
+    un = _polish(ref, z, ref._solve(z))
+    _assert_same_states(uf, un)
+
+
+@pytest.mark.parametrize("act,L", _COMPILED_CASES)
+def test_compiled_axis_equals_numpy(act, L):
+    # boundary values on the axis: compiled (height 1e-15, then Newton at Im x = 0) against the engine's
+    # generic axis (numpy continuation, numpy axis Newton) at random points of the hull away from atoms
+    law = _cfim(act, L)
+    if law._atomic:
+        pytest.skip("purely atomic law")
+    ref = _numpy_law(law)
+    a, b = law._hull()
+    rng = np.random.default_rng(L + 7)
+    n = 3 if (act == "tanh" and L == 20) else 8
+    x = rng.uniform(a, b, n)
+    pts = law._std_atoms()[0]
+    if len(pts):
+        x = x[np.min(np.abs(x[:, None] - pts[None, :]), axis=1) > 1e-3]
+    uf, ef = law._axis(x)
+    un, en = SolvedLaw._axis(ref, x)
+    both = ef & en
+    assert both.sum() >= max(1, x.size - 1)
+    _assert_same_states(uf[both], un[both])
+    # and the densities the engine builds from them
+    np.testing.assert_allclose(law.pdf(law._from_std(x[both])), ref.pdf(ref._from_std(x[both])), rtol=1e-11, atol=0)
