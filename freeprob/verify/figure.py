@@ -20,13 +20,13 @@ def hist_with_pdf(ax, samples, law, sample_label: str, law_label: str, *, hi: fl
                   bins: int = 60, logy: bool = False) -> None:
     """Histogram of ``samples`` (density) with ``law.pdf`` over ``[law.support[0], hi]``.
 
-    ``hi`` defaults to the top of the law's support; samples above it are left out of the histogram
-    (heavy-tailed spectra are cut at a quantile by the caller)."""
+    ``hi`` defaults to the larger of the law's top edge and the largest sample; samples above an
+    explicit ``hi`` are left out of the histogram (heavy-tailed spectra are cut at a quantile)."""
     import numpy as np
 
     x = np.asarray(samples, dtype=float)
     lo = float(law.support[0])
-    top = float(law.support[1]) if hi is None else float(hi)
+    top = max(float(law.support[1]), float(x.max())) if hi is None else float(hi)
     lo = min(lo, float(x.min())) if np.isfinite(lo) else float(x.min())
     ax.hist(x[x <= top], bins=np.linspace(lo, top, bins + 1), density=True, alpha=0.5, label=sample_label)
     xs = np.linspace(lo, top, 400)[1:-1]

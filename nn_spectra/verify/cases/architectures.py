@@ -10,7 +10,7 @@ import numpy as np
 import nn_spectra as ns
 
 from freeprob.verify import Case, Result, register, z_test
-from freeprob.verify.figure import new_figure
+from freeprob.verify.figure import hist_with_pdf, new_figure
 
 CASE_NAMES: list[str] = []
 TOPIC = "deep networks: residual and convolutional"
@@ -38,12 +38,8 @@ def _run_resnet(size: int, rng: np.random.Generator) -> Result:
     ev = np.concatenate(ev)
     ks = _ks(ev, law)
     fig, (ax,) = new_figure()
-    top = float(np.quantile(ev, 0.995))
-    ax.hist(ev[ev <= top], bins=60, density=True, alpha=0.5, label=f"real ResNets, width {size}")
-    x = np.linspace(law.support[0], top, 300)
-    ax.plot(x, law.pdf(x), "k-", label="resnet_jacobian_law")
+    hist_with_pdf(ax, ev, law, f"real ResNets, width {size}", "resnet_jacobian_law", hi=float(np.quantile(ev, 0.995)))
     ax.set_xlabel("eigenvalue of J Jᵀ")
-    ax.legend(fontsize="x-small")
     return Result(prediction=f"free product of {L} blocks I + aDW (relu, a = {a}), mean {law.mean:.4f}",
                   measurement=f"{ev.size} eigenvalues, mean {ev.mean():.4f}", distance=ks, figure=fig)
 
@@ -126,10 +122,7 @@ def _run_delta(size: int, rng: np.random.Generator) -> Result:
     ev = net.jacobian_spectrum(x)
     ks = _ks(ev, law)
     fig, (ax,) = new_figure()
-    ax.hist(ev, bins=50, density=True, alpha=0.5, label=f"delta-orthogonal CNN, C = {C}")
-    xs = np.linspace(*law.support, 300)[1:-1]
-    ax.plot(xs, law.pdf(xs), "k-", label="fully-connected orthogonal law")
-    ax.legend(fontsize="x-small")
+    hist_with_pdf(ax, ev, law, f"delta-orthogonal CNN, C = {C}", "fully-connected orthogonal law", bins=50)
     return Result(prediction="jacobian_law(tanh, orthogonal) (block-diagonal over positions)",
                   measurement=f"{ev.size} eigenvalues of J Jᵀ", distance=ks, figure=fig)
 
