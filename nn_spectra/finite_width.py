@@ -352,6 +352,7 @@ def plot_infinite_width_breakdown(widths: Sequence[int] = (32, 128),
     ax1.axhline(0, color="grey", lw=2, label="infinite width")
     ax1.set_xscale("log")
     ax1.set_yscale("symlog", linthresh=0.01)
+    ax1.set_ylim(0, None)   # variances: the symlog scale only serves to show the infinite-width 0
     ax1.set_xlabel("depth / width")
     ax1.set_ylabel("Var log‖Ju‖²")
     ax1.legend(fontsize="x-small")
