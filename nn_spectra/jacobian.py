@@ -174,12 +174,14 @@ def _t_series(n_prev, n_cur, nL, sigma_w2, weights, n):
 
 # ----------------------------------------------------------------------------- psi of D^2
 class _PsiAtoms:
-    r""":math:`\psi(v) = \sum_i w_i v t_i/(1 - v t_i)` and its derivative for a discrete law (exact for
-    atomic laws; a quadrature rule otherwise)."""
+    r""":math:`\psi(v) = \sum_i w_i v t_i/(1 - v t_i)` and its derivative for a discrete rule (exact for
+    atomic laws; a quadrature rule, possibly on a complex contour, otherwise).  ``top`` is the top of
+    the support of :math:`D^2` on the real axis (the first pole of psi on :math:`(0, \infty)` is 1/top)."""
 
-    def __init__(self, points, weights):
-        self.t = np.asarray(points, dtype=float)
-        self.w = np.asarray(weights, dtype=float)
+    def __init__(self, points, weights, top=None):
+        self.t = np.ascontiguousarray(points, dtype=complex)
+        self.w = np.ascontiguousarray(weights, dtype=complex)
+        self.top = float(np.max(self.t.real)) if top is None else float(top)
 
     def __call__(self, v):
         shape = v.shape
@@ -203,14 +205,45 @@ class _PsiLaw:
         return g * u - 1.0, -dg * u ** 3 - g * u ** 2
 
 
+def _analytic_sq(dphi, h):
+    """phi'(h)^2 at complex h, or None when ``dphi`` is not the analytic continuation there (it
+    rejects complex input, drops the imaginary part, or fails the Cauchy-Riemann check)."""
+    try:
+        with np.errstate(all="ignore"):
+            val = np.asarray(dphi(h))
+    except (TypeError, ValueError):
+        return None
+    if not np.iscomplexobj(val) or not np.all(np.isfinite(val)):
+        return None
+    # Cauchy-Riemann at the real nodes: f(s + i d) = f(s) + i d f'(s) + O(d^2)
+    s = h.real[:: max(1, h.size // 64)]
+    d = 1e-6 * (1.0 + np.abs(s))
+    with np.errstate(all="ignore"):
+        f_re = np.asarray(dphi(s), dtype=float)
+        step = np.asarray(dphi(s + 1j * d))
+        deriv = (np.asarray(dphi(s + d), dtype=float) - np.asarray(dphi(s - d), dtype=float)) / (2 * d)
+    ok = np.allclose(step.real, f_re, rtol=1e-8, atol=1e-10) and \
+        np.allclose(step.imag / d, deriv, rtol=1e-4, atol=1e-6 * (1 + np.max(np.abs(deriv))))
+    return val ** 2 if ok else None
+
+
 def _psi_for(d2: Law, dphi=None, q: float | None = None):
-    """The fastest faithful evaluator of psi_{D^2}.
+    r"""The fastest faithful evaluator of psi_{D^2}.
 
     Atomic laws (relu, hard_tanh: phi'^2 piecewise constant) are summed exactly.  For a smooth
-    phi' the Gaussian integral E[v phi'(h)^2/(1 - v phi'(h)^2)] is done by composite Gauss-Legendre
-    in h (2048 nodes on [-12 sqrt(q), 12 sqrt(q)]): about 100 times faster than the pushforward
-    law's Cauchy transform, and exact in its derivative.  Its error grows only where 1/v comes
-    within a node spacing of the support of D^2, i.e. at the support edges of the Jacobian law.
+    phi', :math:`\psi(v) = E[v\,t(h)/(1 - v\,t(h))]`, :math:`t = \phi'^2`, :math:`h\sim N(0, q)`, is a
+    Gauss-Legendre rule in :math:`h` (2048 nodes on :math:`[-12\sqrt q, 12\sqrt q]`).  On the real line
+    that rule is a sum of 2048 poles, and it is wrong wherever :math:`1/v` comes within a node
+    spacing of the support of :math:`D^2`, i.e. at the real axis of the Jacobian law (the density
+    there would oscillate between the poles).  So the rule is laid on a complex contour
+    :math:`h(s) = s - i\eta\,t'(s)/\max|t'|`: for :math:`v\in\mathbb C^-` the poles of the integrand
+    (:math:`t(h_0) = 1/v\in\mathbb C^+`) lie on the side :math:`\operatorname{sign} t'(s)` of the real
+    line, the contour bends to the other side, so no pole is crossed and the integral is unchanged
+    (Cauchy), while for real :math:`v` it is the boundary value from :math:`\mathbb C^-`, which is what
+    the physical branch needs, at a distance :math:`\sim\eta` from every pole.  The bend
+    :math:`\eta = 0.2\min(\sqrt q, 1)` stays inside the strip where common activations are analytic
+    (tanh: :math:`|\operatorname{Im} h| < \pi/2`).  Activations whose ``dphi`` is not analytic in
+    complex arguments keep the real rule.
     """
     pts, mass = d2.atoms
     if len(pts) and abs(mass.sum() - 1.0) < 1e-12:
@@ -221,10 +254,36 @@ def _psi_for(d2: Law, dphi=None, q: float | None = None):
     x, wx = np.polynomial.legendre.leggauss(16)
     mid = 0.5 * (panels[1:] + panels[:-1])[:, None]
     half = 0.5 * np.diff(panels)[:, None]
-    z = (mid + half * x[None, :]).ravel()
-    wz = (half * wx[None, :]).ravel() * np.exp(-0.5 * z ** 2) / np.sqrt(2 * np.pi)
-    t = np.asarray(dphi(np.sqrt(q) * z), dtype=float) ** 2
-    return _PsiAtoms(t, wz / wz.sum())
+    s = (mid + half * x[None, :]).ravel()
+    ws = (half * wx[None, :]).ravel()
+    sq = np.sqrt(q)
+    t_real = np.asarray(dphi(sq * s), dtype=float) ** 2
+    top = float(np.max(t_real))
+    # the contour h(s) = s + i eta shape(s) is only as good as dh/ds: t' and t'' from the Taylor
+    # coefficients of t on a circle of radius r around each node (trapezoidal rule = FFT, which
+    # converges geometrically for an analytic phi'; finite differences would leave 1e-12 errors)
+    r = 0.25 / sq          # 0.25 in h: well inside the strip of analyticity of tanh, sigmoid, ...
+    m = 32
+    circle = r * np.exp(2j * np.pi * np.arange(m) / m)
+    try:
+        with np.errstate(all="ignore"):
+            vals = np.asarray(dphi(sq * (s[:, None] + circle[None, :])), dtype=complex) ** 2
+        coef = np.fft.fft(vals, axis=1) / m
+        dt = (coef[:, 1] / r).real
+        dd2 = (2.0 * coef[:, 2] / r ** 2).real
+    except (TypeError, ValueError):
+        dt = dd2 = np.full(s.shape, np.nan)
+    big = float(np.max(np.abs(dt))) if np.all(np.isfinite(dt)) and np.all(np.isfinite(dd2)) else 0.0
+    if big > 0:
+        eta = 0.2 * min(sq, 1.0) / sq   # in units of s (h = sq * s)
+        hz = s - 1j * eta * dt / big
+        jac = 1.0 - 1j * eta * dd2 / big
+        t_c = _analytic_sq(dphi, sq * hz)
+        if t_c is not None and np.all(np.isfinite(jac)):
+            wz = ws * jac * np.exp(-0.5 * hz ** 2) / np.sqrt(2 * np.pi)
+            return _PsiAtoms(t_c, wz / wz.sum(), top=top)
+    wz = ws * np.exp(-0.5 * s ** 2) / np.sqrt(2 * np.pi)
+    return _PsiAtoms(t_real, wz / wz.sum(), top=top)
 
 
 # ----------------------------------------------------------------------------- the law
@@ -346,8 +405,11 @@ class JacobianLaw(SolvedLaw):
         return (1.0 + u[:, 0]) / np.asarray(z, dtype=complex)
 
     def _admissible(self, z, u):
-        # physical branch: zeta and the v_k in the closed lower half-plane
-        return np.all(u.imag <= 1e-9 * np.abs(u), axis=1)
+        # physical branch: zeta and the v_k in the closed lower half-plane.  Where psi_{D^2} is flat
+        # (1/v_k deep in the Gaussian tail of D^2, x many decades below the edge) v_k is fixed only to
+        # ~1e-16/|psi'(v_k)|, so its imaginary part is noise at the 1e-9 level: the v_k get 1e-6
+        zeta_ok = u[:, 0].imag <= 1e-9 * np.abs(u[:, 0])
+        return zeta_ok & np.all(u[:, 1:].imag <= 1e-6 * np.abs(u[:, 1:]), axis=1)
 
     def _kernel(self, x: np.ndarray, order: np.ndarray):
         co, a0, a1, const = self._logt
@@ -413,7 +475,7 @@ class JacobianLaw(SolvedLaw):
         zeta = np.atleast_1d(np.asarray(zeta, dtype=float))
         lt, _ = self._log_t(zeta.astype(complex))
         total = lt.real + np.log(zeta) - np.log(self._r + zeta)
-        bd = float(np.max(self._psi.t)) if isinstance(self._psi, _PsiAtoms) else self.d2.support[1]
+        bd = self._psi.top if isinstance(self._psi, _PsiAtoms) else self.d2.support[1]
         for ck, mk in zip(self._c, self._mult):
             target = ck * zeta
             lo = np.zeros_like(zeta)

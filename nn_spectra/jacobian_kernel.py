@@ -116,35 +116,75 @@ def _newton(x, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, iters, tol):
     return zeta, res
 
 @njit(cache=True)
-def _ladder(x, zeta0, v, t, w, c, mult, tco, ta0, ta1, const, r, y_top, y_stop, tol):
-    """Solve at heights y_top * rho^j down to y_stop above Re x, then at x itself; (zeta, res)."""
-    zeta = zeta0
+def _predict(x0, x1, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r):
+    """First-order predictor from the solution at ``x0`` to ``x1``: the tangent of the branch.
+
+    ``log x`` enters the log-equation linearly, so d(zeta, v)/d log x solves J (dzeta, dv) = -(1, 0...):
+    by the same elimination as the Newton step, dzeta = -1/den, dv_k = c_k dzeta / psi'(v_k).
+    Without it every rung of the ladder starts from the previous rung's state, and at depth L the
+    L-fold sums make that start O(L dy) wrong: Newton then needs ~10 halvings per rung."""
+    K = c.shape[0]
+    f = np.empty(K + 1, np.complex128)
+    dpsi = np.empty(K, np.complex128)
+    a, res = _eval(x0, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, f, dpsi)
+    den = a
+    for k in range(K):
+        den += mult[k] / v[k] * c[k] / dpsi[k]
+    dl = np.log(x1) - np.log(x0)
+    dz = -dl / den
+    if not np.isfinite(dz.real) or not np.isfinite(dz.imag) or abs(dz) > 2.0 * abs(zeta):
+        return zeta   # a step that large is outside the tangent's range: no prediction
+    for k in range(K):
+        v[k] = v[k] + c[k] * dz / dpsi[k]
+    return zeta + dz
+
+
+@njit(cache=True)
+def _descend(xr, y, y_end, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, tol):
+    """Walk from height ``y`` down to ``y_end`` above ``xr``: predicted rungs whose ratio adapts
+    (squared after a success, square-rooted after a failure).  Returns (zeta, y reached, last
+    residual, ok)."""
     K = c.shape[0]
     vs = np.empty(K, np.complex128)
-    y = y_top
-    zeta, res = _newton(x.real + 1j * y, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, 60, tol)
     rho = 0.5
-    while y > y_stop:
-        ynew = max(y * rho, y_stop)
+    res = 0.0
+    while y > y_end:
+        ynew = max(y * rho, y_end)
         zs = zeta
         for k in range(K):
             vs[k] = v[k]
-        zt, rt = _newton(x.real + 1j * ynew, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, 12, tol)
+        zp = _predict(xr + 1j * y, xr + 1j * ynew, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r)
+        zt, rt = _newton(xr + 1j * ynew, zp, v, t, w, c, mult, tco, ta0, ta1, const, r, 12, tol)
         if rt <= 100.0 * tol and zt.imag <= 1e-9 * abs(zt):
             zeta = zt
             y = ynew
-            rho = max(rho * rho, 0.5)
+            res = rt
+            rho = max(rho * rho, 1e-3)
         else:
             zeta = zs
             for k in range(K):
                 v[k] = vs[k]
             rho = np.sqrt(rho)
             if rho > 0.999:
-                return zeta, np.inf
+                return zeta, y, res, False
+    return zeta, y, res, True
+
+
+@njit(cache=True)
+def _ladder(x, zeta0, v, t, w, c, mult, tco, ta0, ta1, const, r, y_top, y_stop, tol):
+    """Solve at heights y_top * rho^j down to y_stop above Re x, then at x itself; (zeta, res)."""
+    K = c.shape[0]
+    vs = np.empty(K, np.complex128)
+    y = y_top
+    zeta, res = _newton(x.real + 1j * y, zeta0, v, t, w, c, mult, tco, ta0, ta1, const, r, 60, tol)
+    zeta, y, res, ok = _descend(x.real, y, y_stop, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, tol)
+    if not ok:
+        return zeta, np.inf
     zs = zeta
     for k in range(K):
         vs[k] = v[k]
-    zt, rt = _newton(x, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, 60, tol)
+    zp = _predict(x.real + 1j * y, x, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r)
+    zt, rt = _newton(x, zp, v, t, w, c, mult, tco, ta0, ta1, const, r, 60, tol)
     if rt <= 100.0 * tol or x.imag >= y_stop:
         return zt, rt
     # next to a square-root edge the axis Newton may not converge from the height y_stop: go on down
@@ -152,33 +192,17 @@ def _ladder(x, zeta0, v, t, w, c, mult, tco, ta0, ta1, const, r, y_top, y_stop, 
     zeta = zs
     for k in range(K):
         v[k] = vs[k]
-    y_end = 1e-15 * abs(x)
-    rho = 0.5
-    while y > y_end:
-        ynew = max(y * rho, y_end)
-        zs = zeta
-        for k in range(K):
-            vs[k] = v[k]
-        zt, rt = _newton(x.real + 1j * ynew, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, 12, tol)
-        if rt <= 100.0 * tol and zt.imag <= 1e-9 * abs(zt):
-            zeta = zt
-            y = ynew
-            rho = max(rho * rho, 0.5)
-        else:
-            zeta = zs
-            for k in range(K):
-                v[k] = vs[k]
-            rho = np.sqrt(rho)
-            if rho > 0.999:
-                return zeta, np.inf
-    return zeta, rt
+    zeta, y, res, ok = _descend(x.real, y, 1e-15 * abs(x), zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, tol)
+    if not ok:
+        return zeta, np.inf
+    return zeta, res
 
 @njit(cache=True)
 def solve_path(xs, order, t, w, c, mult, tco, ta0, ta1, const, r, m1, m1d, scale, rel_stop, tol):
     """``(zeta, v, residual)`` at every point of ``xs`` (C+ or (0, inf)), visited in ``order``.
 
     Each point is warm-started from the previous one when they are within 0.5 in ``log x``; else it
-    is reached by a ladder of heights from ``30 (scale + |Re x|)`` down to ``rel_stop |x|`` (ratio
+    is reached by a ladder of heights from ``30 (scale + |x|)`` down to ``rel_stop |x|`` (ratio
     adapted to Newton's success), then Newton at the point itself (on the axis: ``Im x = 0``
     exactly).  ``residual`` is relative (the log-equation against the size of its terms).
     """
@@ -205,10 +229,12 @@ def solve_path(xs, order, t, w, c, mult, tco, ta0, ta1, const, r, m1, m1d, scale
         if have and abs(np.log(x) - np.log(xp)) < 0.5:
             for k in range(K):
                 v[k] = vp[k]
-            z, res = _newton(x, zp, v, t, w, c, mult, tco, ta0, ta1, const, r, 20, tol)
+            z0 = _predict(xp, x, zp, v, t, w, c, mult, tco, ta0, ta1, const, r)
+            z, res = _newton(x, z0, v, t, w, c, mult, tco, ta0, ta1, const, r, 20, tol)
             ok = res <= 100.0 * tol and z.imag <= 1e-9 * abs(z)
         if not ok:
-            ytop = 30.0 * (scale + abs(x.real))
+            # above the target: a point of the upper half-plane far from the axis starts higher still
+            ytop = 30.0 * (scale + abs(x))
             z0 = m1 / (x.real + 1j * ytop)
             for k in range(K):
                 v[k] = c[k] * z0 / m1d
