@@ -51,7 +51,14 @@ R-diagonal), so when :math:`a\to0`, :math:`L\to\infty` with
 :math:`\tau = \sum_l a^2\sigma_w^2E[\varphi'(h^l)^2]` fixed, :math:`S_{JJ^\top}(z) = e^{-\tau(1+2z)}`
 for every activation and both weight laws (post blocks): one parameter, support
 :math:`[1/\chi(\zeta_-), 1/\chi(\zeta_+)]`, :math:`\zeta_\pm = (-1\pm\sqrt{1+2/\tau})/2`,
-:math:`\chi(\zeta) = \zeta e^{-\tau(1+2\zeta)}/(1+\zeta)`.  The corrections are :math:`O(1/L)`.
+:math:`\chi(\zeta) = \zeta e^{-\tau(1+2\zeta)}/(1+\zeta)`.  The corrections are :math:`O(1/L)`:
+for :math:`L` equal blocks (:math:`\nu_1 = \tau/L`, :math:`\nu_2 = \kappa\nu_1^2`, so
+:math:`\kappa = E\varphi'^4/(E\varphi'^2)^2`, plus 1 for Gaussian weights) the block moments
+:math:`m_1 = 1+\nu_1`, :math:`m_2 = 1+4\nu_1+\nu_2` give
+:math:`\log M_1 = \tau - \tau^2/(2L) + \tau^3/(3L^2) + O(L^{-3})` and
+:math:`M_2/M_1^2 = 1 + 2\tau + (\kappa-5)\tau^2/L + 2(4-\kappa)\tau^3/L^2 + O(L^{-3})`
+(relu, orthogonal weights: :math:`\kappa = 2`, so
+:math:`|\log M_1-\tau| + |M_2/M_1^2-1-2\tau| \approx 3.5\tau^2/L`; verify case ``resnet_universal_limit``).
 """
 from __future__ import annotations
 
