@@ -26,7 +26,9 @@ def test_dask_sweep_gives_identical_numbers_to_the_serial_run():
     distributed = pytest.importorskip("dask.distributed")
     measure = JacobianLawDistance("relu", 2.0, 0.0, steps=8, probes=3, ks=False)
     serial = sweep(measure, [16, 32], [3], seeds=2, rng=3)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+    # one worker process (separate interpreter: the measure and the seeds really travel); two would
+    # double the start-up cost on a 2-core CI machine without testing anything more
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         on_dask = sweep(measure, [16, 32], [3], seeds=2, rng=3, client=client)
     assert on_dask.equals(serial)
