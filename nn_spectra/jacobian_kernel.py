@@ -25,13 +25,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["solve_path"]
+__all__ = ["solve_path", "psi_rule"]
 
 @njit(cache=True)
 def _lg(w):
     # log with its cut on the positive imaginary axis: continuous on the closed lower half-plane,
     # where every argument of the physical branch lives (zeta = psi_J(1/x) and v_k in C^-)
     return np.log(1j * w) - 0.5j * np.pi
+
+@njit(cache=True)
+def psi_rule(v, t, w):
+    """psi(v) = sum_i w_i v t_i/(1 - v t_i) and psi'(v) at every v (flat complex arrays)."""
+    n = v.shape[0]
+    psi = np.empty(n, np.complex128)
+    dpsi = np.empty(n, np.complex128)
+    for j in range(n):
+        p = 0j
+        dp = 0j
+        vj = v[j]
+        for i in range(t.shape[0]):
+            den = 1.0 - vj * t[i]
+            p += w[i] * vj * t[i] / den
+            dp += w[i] * t[i] / (den * den)
+        psi[j] = p
+        dpsi[j] = dp
+    return psi, dpsi
+
 
 @njit(cache=True)
 def _eval(x, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, f, dpsi):
