@@ -48,8 +48,11 @@ from .learning_rate import (BoundaryStudy, batch_overshoot_threshold, measure_sg
 from .lanczos import KSComparison, SpectralDensityEstimate, lanczos_memory_bytes, stochastic_lanczos_quadrature
 from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, network_memory_bytes,
                           slq_conditional_fim_spectrum, slq_jacobian_spectrum)
-from .finite_width import (LogNormPrediction, hanin_nica_beta, log_norm_moments, log_volume_moments,
-                           lyapunov_exponents, sample_log_jacobian_norm, sample_log_volume)
+from .finite_width import (LeadingLogNorm, LogNormPrediction, hanin_nica_beta, log_norm_leading_order,
+                           log_norm_moments, log_volume_moments, lyapunov_exponents, sample_log_jacobian_norm,
+                           sample_log_jacobian_norm_any, sample_log_volume)
+from .fisher_finite_width import (NTKDiagonalMoments, fim_statistics_one_input, ntk_diagonal_moments,
+                                  sample_ntk_diagonal)
 from .sweeps import JacobianLawDistance, fit_rate, plot_distance_vs_width, sweep
 from .resnet import (ResNetJacobianLaw, ResNetMeanField, ResNetUniversalLaw, resnet_jacobian_law,
                      resnet_jacobian_moments, resnet_mean_field, resnet_nngp_ntk, resnet_q_map, resnet_universal_law)
