@@ -326,7 +326,8 @@ class ConditionalFIMLaw(SolvedLaw):
     def _g(self, z, u):
         c, s = self.frame
         x = c + s * np.asarray(z, dtype=complex)
-        return s / (x * (1 - u[:, -1]))
+        with np.errstate(all="ignore"):        # NaN states (points not solved) stay NaN
+            return s / (x * (1 - u[:, -1]))
 
     def _hull(self):
         """Rigorous: H_{l+1} >= q_l I and ||H_{l+1}|| <= q_l + sigma_w^2 max(D_l^2) ||H_l||."""
