@@ -172,8 +172,14 @@ def test_gaussian_cnn_kernels_do_not_give_the_orthogonal_law():
     sw, sb, depth = 1.3, 0.02, 6
     orth = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="delta_orthogonal", spatial_shape=(4,))
     ks_delta = rm.ks_distance(_cnn_spectrum("delta_orthogonal", 64, depth, sw, sb, 1, 0), orth)
-    ks_gauss = rm.ks_distance(_cnn_spectrum("gaussian", 64, depth, sw, sb, 1, 10), orth)
-    assert ks_gauss > 3 * ks_delta
+    # a lower bound of the Gaussian-kernel KS distance suffices: sup |F_n - F| over 33 of the
+    # eigenvalues.  (JacobianLaw.cdf costs ~0.05 s a point, and ~20 s at x ~ 1e-16, where the Gaussian
+    # CNN has eigenvalues: a full KS took 185 s; those points are left out of the subset.)
+    ev = np.sort(_cnn_spectrum("gaussian", 64, depth, sw, sb, 1, 10))
+    i = np.linspace(np.searchsorted(ev, 1e-10 * ev[-1]), ev.size - 1, 33).astype(int)
+    F = orth.cdf(ev[i])
+    ks_gauss_lower = max(np.max(np.abs((i + 1) / ev.size - F)), np.max(np.abs(i / ev.size - F)))
+    assert ks_gauss_lower > 3 * ks_delta
 
 
 @pytest.mark.slow
