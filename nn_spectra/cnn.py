@@ -346,8 +346,11 @@ def cnn_jacobian_law(act, sigma_w2: float, sigma_b2: float, depth: int, kernel: 
 
     ``kernel="delta_orthogonal"``: exactly the fully-connected orthogonal law
     (:func:`nn_spectra.jacobian_law` with ``weights="orthogonal"``); ``"gaussian"``: the fully-connected
-    Gaussian law, in the limit of many channels.  ``spatial_shape`` and ``kernel_size`` are validated
-    (the law does not depend on them).
+    Gaussian law, in the limit of many channels.  ``depth`` convolutions, each followed by
+    :math:`\varphi`: :math:`J = D_L\mathcal W_L\cdots D_1\mathcal W_1` has ``depth`` nonlinear layers,
+    the law of :func:`nn_spectra.jacobian_law` at ``depth + 1`` weight layers (mean
+    :math:`\chi_1^{\mathrm{depth}}`).  ``spatial_shape`` and ``kernel_size`` are validated (the law does
+    not depend on them).
 
     >>> law = cnn_jacobian_law("tanh", 1.05, 1e-3, depth=4, spatial_shape=(8, 8), kernel_size=3)
     >>> law.weights
@@ -361,5 +364,7 @@ def cnn_jacobian_law(act, sigma_w2: float, sigma_b2: float, depth: int, kernel: 
         check_cnn_geometry(spatial_shape, kernel_size, need_centre=(kernel == "delta_orthogonal"))
     elif kernel == "delta_orthogonal" and kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd for a delta-orthogonal kernel (it needs a centre tap), got {kernel_size}")
-    return jacobian_law(act, sigma_w2, sigma_b2, _check_depth(depth),
+    # J = D_L W_L ... D_1 W_1 spans all ``depth`` convolutions and their nonlinearities, i.e. the K = depth
+    # nonlinear layers of a fully-connected network with depth + 1 weight layers (jacobian_law's depth)
+    return jacobian_law(act, sigma_w2, sigma_b2, _check_depth(depth) + 1,
                         weights="orthogonal" if kernel == "delta_orthogonal" else "gaussian")
