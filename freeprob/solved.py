@@ -419,6 +419,10 @@ class SolvedLaw(Law):
             # ~1e-11 |G| (e.g. the Gaussian tail of D^2 in a deep Jacobian law) flickers between 0
             # and noise, and would cut the support into spurious intervals each costing an edge search
             d = np.where(d * np.pi > 1e-11 * np.abs(g), d, 0.0)
+            # and only a value the axis Newton certified: an inexact point keeps the smoothed value
+            # at the lowest height, which is positive in a gap where the state runs off to 0 or ∞
+            # (Bern ⊠ (affine image of a ⊠ law) had a spurious interval (0.8206, 0.8212) from it)
+            d = np.where(exact, d, 0.0)
         if not classify and not np.all(exact):
             bad = np.flatnonzero(~exact & (d > 0))
             if bad.size:
@@ -591,6 +595,12 @@ class SolvedLaw(Law):
                 self._edge(x[s_ - 1], x[s_])
             hi = (b if not unbounded or np.isfinite(self._hull()[1]) else np.inf) if e_ == x.size - 1 else \
                 self._edge(x[e_ + 1], x[e_])
+            # the hull is a bound of the support: an edge found within rounding of it is the bound
+            # (at a singular end such as 0 for MP(1)^{⊠3} the end point itself is not certified)
+            if np.isfinite(a) and abs(lo - a) <= 1e-13 * (1.0 + abs(a)):
+                lo = a
+            if np.isfinite(b) and abs(hi - b) <= 1e-13 * (1.0 + abs(b)):
+                hi = b
             out.append((float(lo), float(hi)))
         return tuple(out)
 

@@ -412,3 +412,15 @@ def test_solver_density_and_atoms_reproduce_exact_moments(make):
         mom += np.array([np.sum(d * x**k) for k in range(4)])
     assert mom[0] == pytest.approx(1.0, abs=1e-10)
     assert mom[1:] == pytest.approx(rho.moments(3), rel=1e-10)
+
+
+def test_nested_boxtimes_has_no_spurious_interval_in_its_gap():
+    """Bern(½) ⊠ ν with ν = 1 + 2·(Bern(½) ⊠ ½(δ₁ + δ₃)): ν ≥ 1, and P X P ≥ P on the range of a
+    projection P when X ≥ 1, so the absolutely continuous part lives on [1, ∞) (operator bound).  The
+    solver's state runs off to Ω → 0 in the gap (0, 1); an uncertified axis value there once made a
+    spurious interval (0.8206, 0.8212)."""
+    nu = fp.boxtimes(fp.bernoulli(0.5), fp.atoms([1.0, 3.0], [0.5, 0.5])).scale(2.0).shift(1.0)
+    law = fp.boxtimes(fp.bernoulli(0.5), nu)
+    assert all(lo >= 1.0 - 1e-12 for lo, _ in law.intervals)
+    assert law.intervals[0][0] == pytest.approx(1.0, abs=1e-12)
+    assert law.pdf(0.8209) == 0.0
