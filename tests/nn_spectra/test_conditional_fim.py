@@ -228,8 +228,8 @@ def test_relu_chain_against_nested_boxtimes(L):
     assert ref_pdf(hi * (1 + 1e-8)) == 0.0 and ref_pdf(hi * (1 - 1e-8)) > 1e-6
     # The bottom, exactly: nu_{L-1} >= 1, and P X P >= P on the range of a projection P when X >= 1, so the
     # absolutely continuous part of Bern(1/2) ⊠ nu_{L-1} lives on [1, inf) and that of nu_L on [3, inf).
-    # (At L = 4 the nested reference's own edge search reports a spurious interval (0.8206, 0.8212) of
-    # Bern ⊠ nu_3 with density ~1e-4, below that bound: freeprob's nested ⊠ is wrong there, not this law.)
+    # (At L = 4 the nested reference's edge search used to report a spurious interval (0.8206, 0.8212) of
+    # Bern ⊠ nu_3, below that bound; fixed in the engine, see test_convolution's nested ⊠ gap test.)
     # The reference's density brackets the edge from above: 0 below 3, positive 1e-6 above it.
     assert 3.0 - 1e-12 <= lo <= 3.0 + 1e-6
     assert ref_pdf(3.0 - 1e-5) < 1e-10 and ref_pdf(3.0 + 1e-6) > 1e-3
