@@ -398,8 +398,10 @@ class JacobianLaw(SolvedLaw):
             return np.abs(r).sum(axis=1)
 
     def _g(self, z, u):
-        # standardized: b G(b z) = (1 + zeta)/z
-        return (1.0 + u[:, 0]) / np.asarray(z, dtype=complex)
+        # standardized: b G(b z) = (1 + zeta)/z; z = 0 (the grid's first point) gives a non-finite
+        # value that the engine treats as not certified, so the warning would only be noise
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (1.0 + u[:, 0]) / np.asarray(z, dtype=complex)
 
     def _admissible(self, z, u):
         # physical branch: zeta and the v_k in the closed lower half-plane.  Where psi_{D^2} is flat
