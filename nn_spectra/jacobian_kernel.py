@@ -40,16 +40,19 @@ def psi_rule(v, t, w):
     psi = np.empty(n, np.complex128)
     dpsi = np.empty(n, np.complex128)
     for j in range(n):
-        p = 0j
-        dp = 0j
-        vj = v[j]
-        for i in range(t.shape[0]):
-            den = 1.0 - vj * t[i]
-            p += w[i] * vj * t[i] / den
-            dp += w[i] * t[i] / (den * den)
-        psi[j] = p
-        dpsi[j] = dp
+        psi[j], dpsi[j] = _psi_at(v[j], t, w)
     return psi, dpsi
+
+
+@njit(cache=True)
+def _psi_at(v, t, w):
+    p = 0j
+    dp = 0j
+    for i in range(t.shape[0]):
+        den = 1.0 - v * t[i]
+        p += w[i] * v * t[i] / den
+        dp += w[i] * t[i] / (den * den)
+    return p, dp
 
 
 @njit(cache=True)
@@ -76,13 +79,7 @@ def _eval(x, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, f, dpsi):
         f0 += mult[k] * (l3 + l4 - l5)
         mag += mult[k] * (abs(l3) + abs(l4) + abs(l5))
         a += mult[k] * (c[k] / (1.0 + cz) - 1.0 / zeta)
-        p = 0j
-        dp = 0j
-        vk = v[k]
-        for i in range(t.shape[0]):
-            den = 1.0 - vk * t[i]
-            p += w[i] * vk * t[i] / den
-            dp += w[i] * t[i] / (den * den)
+        p, dp = _psi_at(v[k], t, w)
         f[k + 1] = p - cz
         dpsi[k] = dp
         res += abs(f[k + 1]) / max(abs(cz), 1e-300)

@@ -49,13 +49,9 @@ def haar_orthogonal_isometry(n_out: int, n_in: int, rng) -> np.ndarray:
     """
     rng = np.random.default_rng(rng)
     if n_out == n_in:
-        try:
-            import randmat
+        import randmat   # nn_spectra depends on randmat: a renamed sampler must fail here, not fall back
 
-            if hasattr(randmat, "haar_orthogonal"):
-                return np.asarray(randmat.haar_orthogonal(n_out, rng=rng), float)
-        except ImportError:  # pragma: no cover
-            pass
+        return np.asarray(randmat.haar_orthogonal(n_out, rng=rng), float)
     big, small = max(n_out, n_in), min(n_out, n_in)
     g = rng.standard_normal((big, small))
     q, r = np.linalg.qr(g)

@@ -159,7 +159,6 @@ def test_bad_rng():
         rm.haar_orthogonal(3, rng=-1)
 
 
-@pytest.mark.skipif(not hasattr(fp, "kesten_mckay"), reason="freeprob.kesten_mckay not available")
 @pytest.mark.parametrize("n", [200, 800])
 def test_permutation_sum_tends_to_kesten_mckay(n):
     # P1 + P1ᵀ + P2 + P2ᵀ is the adjacency matrix of a random 4-regular multigraph; its spectrum

@@ -132,8 +132,6 @@ def test_moments_against_matrix_powers():
 
 
 def test_spectrum_returns_empirical_law():
-    if not hasattr(fp, "empirical"):
-        pytest.skip("freeprob.empirical not available")
     a = np.diag([1.0, 1.0, 3.0, -2.0])
     mu = rm.spectrum(a)
     pts, w = mu.atoms
@@ -169,7 +167,6 @@ def test_law_without_cdf():
         rm.ks_distance([0.5], NoCdf())
 
 
-@pytest.mark.skipif(not hasattr(fp, "normal"), reason="freeprob.normal not available")
 def test_unbounded_support_law():
     x = np.random.default_rng(5).standard_normal(400)
     law = fp.normal()

@@ -21,10 +21,8 @@ def _numeric_laws():
         fp.bernoulli(0.3),
         fp.atoms([-1.0, 0.5, 2.0], [0.2, 0.5, 0.3]),
     ]
-    if hasattr(fp, "kesten_mckay"):
-        out += [fp.kesten_mckay(3), fp.kesten_mckay(5)]
-    if hasattr(fp, "fuss_catalan"):
-        out += [fp.fuss_catalan(2), fp.fuss_catalan(3)]
+    out += [fp.kesten_mckay(3), fp.kesten_mckay(5)]
+    out += [fp.fuss_catalan(2), fp.fuss_catalan(3)]
     return out
 
 
@@ -183,7 +181,7 @@ def test_bad_parameters_and_non_algebraic():
         fs.fuss_catalan(1.5)
     with pytest.raises(ValueError, match="weights must sum to 1"):
         fs.atoms([0, 1], [0.5, 0.6])
-    non_algebraic = [fp.uniform(0, 1), fp.boxplus(fp.uniform(0, 1), fp.semicircle())] if hasattr(fp, "uniform") else []
+    non_algebraic = [fp.uniform(0, 1), fp.boxplus(fp.uniform(0, 1), fp.semicircle())]
     for law in non_algebraic:
         with pytest.raises(ValueError, match="not an algebraic law.*numeric"):
             fs.algebraic(law)
