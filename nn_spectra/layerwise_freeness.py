@@ -63,17 +63,19 @@ def layerwise_families(act, sigma_w2: float | None = None, sigma_b2: float | Non
 
 def layerwise_freeness(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
                        sizes=(64, 128, 256), weights: str | None = None, layer: int | None = None, trials: int = 4,
-                       max_order: int = 3, rng=None, n_jobs: int | None = None):
+                       max_order: int = 3, rng=None, n_jobs: int | None = None, progress: bool = True):
     r"""Fit the decay of the mixed free cumulants of :math:`D_l^2` and :math:`W_{l+1}^\top D_{l+1}^2W_{l+1}`.
 
     ``depth`` counts weight layers (:math:`L \ge 3`); ``act`` may be a :class:`~nn_spectra.Network`
     (then ``sizes`` are its hidden widths).  Returns the :class:`randmat.FreenessSweep` (``exponent``,
     its confidence interval, the defects).  Free families give a clearly negative exponent (about
-    :math:`-1/2` or below); identity weights give about 0.
+    :math:`-1/2` or below); identity weights give about 0.  ``progress`` shows a bar per width on
+    stderr, as :func:`randmat.ensemble` does (:mod:`freeprob.progress`: off inside ``freeprob
+    verify`` and when ``FREEPROB_PROGRESS=0``).
 
     Examples
     --------
-    >>> sw = layerwise_freeness("tanh", 1.2, 0.05, depth=4, sizes=(32, 64, 128), trials=3, rng=0)
+    >>> sw = layerwise_freeness("tanh", 1.2, 0.05, depth=4, sizes=(32, 64, 128), trials=3, rng=0, progress=False)
     >>> sw.exponent < -0.3
     True
     """
@@ -88,4 +90,5 @@ def layerwise_freeness(act, sigma_w2: float | None = None, sigma_b2: float | Non
     def sample(n, gen):
         return layerwise_families(net, width=n, layer=layer, rng=gen)
 
-    return rm.asymptotic_freeness(sample, list(sizes), trials=trials, max_order=max_order, rng=rng, n_jobs=n_jobs)
+    return rm.asymptotic_freeness(sample, list(sizes), trials=trials, max_order=max_order, rng=rng, n_jobs=n_jobs,
+                                  progress=progress)

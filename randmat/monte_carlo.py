@@ -69,7 +69,8 @@ def ensemble(
         Workers, as in :class:`joblib.Parallel`; ``None`` defers to the active
         ``joblib.parallel_backend`` context (one worker outside any context).
     progress : bool
-        Show a tqdm progress bar (on stderr) advancing as trials complete.
+        Show a tqdm progress bar (on stderr) advancing as trials complete (off inside
+        ``freeprob verify`` and when ``FREEPROB_PROGRESS=0``: :mod:`freeprob.progress`).
     rng : None, int, SeedSequence or numpy.random.Generator
         Root of the per-trial seeds (see :func:`spawn_seeds`).
     desc : str, optional
@@ -89,7 +90,8 @@ def ensemble(
     True
     """
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+
+    from freeprob.progress import progress_bar
 
     if not callable(sample_fn):
         raise ValueError(f"sample_fn must be callable as sample_fn(rng), got {sample_fn!r}")
@@ -102,7 +104,7 @@ def ensemble(
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
     results = parallel(delayed(_run_trial)(sample_fn, s) for s in seeds)
     out = []
-    with tqdm(total=trials, disable=not progress, desc=desc or "trials", leave=False) as bar:
+    with progress_bar(total=trials, desc=desc or "trials", progress=progress) as bar:
         for r in results:
             out.append(r)
             bar.update(1)

@@ -127,6 +127,32 @@ def test_parallel_run_matches_serial(user_case):
     assert [o.distance for o in par.outcomes] == [o.distance for o in ser.outcomes]
 
 
+def test_progress_bars_of_a_case_do_not_interleave_with_the_result_lines(capsys, user_case, monkeypatch):
+    """A case calling long Monte-Carlo functions (progress on by default) prints no bars inside verify."""
+    import randmat as rm
+    import nn_spectra as ns
+
+    monkeypatch.delenv("FREEPROB_PROGRESS", raising=False)
+
+    def noisy(n, rng):
+        rm.ensemble(lambda g: g.standard_normal(), 3, rng=rng, desc="bar-of-ensemble")
+        ns.layerwise_freeness("tanh", 1.2, 0.05, depth=3, sizes=(8, 16), trials=2, rng=rng)
+        return Result("p", "m", 0.0)
+
+    user_case("user_noisy", 0.0, run=noisy)
+    s = run_cases(["user_noisy"], seed=0)
+    assert s.passed
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert [line.split()[1] for line in captured.out.splitlines()] == ["pass"]
+    # outside verify the same call draws its bar (on stderr), as documented
+    from freeprob.progress import progress_enabled
+
+    assert progress_enabled(True) and os.environ.get("FREEPROB_PROGRESS") is None
+    monkeypatch.setenv("FREEPROB_PROGRESS", "0")
+    assert not progress_enabled(True)
+
+
 # ---------------------------------------------------------------- honesty: a wrong theory must fail
 def test_honesty_wrong_cauchy_transform_fails(monkeypatch):
     assert run_case(get_case("semicircle_cauchy")).passed

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..progress import quiet_progress
 from .case import Case, Result, all_cases, get_case
 
 __all__ = ["Outcome", "RunSummary", "case_rng", "run_case", "run_cases", "outcome_line"]
@@ -91,7 +92,8 @@ def run_case(case: Case, mode: str = "quick", seed: int = 0, out: str | os.PathL
     t0 = time.perf_counter()
     error = None
     try:
-        with _blas_limit(blas_threads):
+        # no progress bars of the toolkit inside a case: the runner prints one line per finished case
+        with _blas_limit(blas_threads), quiet_progress():
             res = case.run(size, case_rng(seed, case.name))
         if not isinstance(res, Result):
             raise TypeError(f"run must return a Result, got {type(res).__name__}")
