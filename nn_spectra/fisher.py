@@ -290,47 +290,66 @@ _MEHLER_K = 200          # highest Hermite order of the Mehler series (as nn_spe
 _MEHLER_TOL = 1e-13      # truncation bound of the series, per pair
 
 
-def _hermite_table(act, q: np.ndarray) -> np.ndarray:
-    r"""Normalised Hermite coefficients :math:`b_k(q_i)`, k = 0.._MEHLER_K, for many variances at the price of few.
+def _lobatto_interp(t: np.ndarray, vals: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Barycentric interpolation through Chebyshev–Lobatto points ``t = cos(pi j/n)`` (rows of ``vals``)."""
+    n = len(t) - 1
+    w = (-1.0) ** np.arange(n + 1)
+    w[0] *= 0.5
+    w[-1] *= 0.5
+    d = s[:, None] - t[None, :]
+    hit = np.abs(d) < 1e-15
+    d[hit] = 1e-300
+    c = w[None, :] / d
+    out = (c @ vals) / c.sum(axis=1)[:, None]
+    r, k = np.nonzero(hit)
+    out[r] = vals[k]
+    return out
 
-    :math:`b_k(q)` is analytic in :math:`q > 0`; it is computed exactly (piecewise Gauss–Legendre,
-    :func:`hermite_coefficients`) at Chebyshev nodes in :math:`\log q` and interpolated (barycentric),
-    doubling the nodes until the interpolant matches exact values at the midpoints to 1e-14 of
-    :math:`\sqrt{E\varphi^2}`; with many nodes relative to the number of variances it computes directly.
+
+def _hermite_table(act, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Normalised Hermite coefficients :math:`b_k(q_i)`, k = 0.._MEHLER_K, and the moments
+    :math:`E\varphi^2`, :math:`E\varphi'^2` at many variances for the price of few.
+
+    All are analytic in :math:`q > 0`: they are computed exactly (piecewise Gauss–Legendre,
+    :func:`hermite_coefficients`, :func:`activation_moments`) at Chebyshev–Lobatto nodes in
+    :math:`\log q` and interpolated (barycentric).  The nodes nest: the check points of level
+    :math:`n` (the angular midpoints) are the new nodes of level :math:`2n`, so no exact value is
+    computed twice; the table is accepted when the level-:math:`n` interpolant matches the check
+    points to 1e-14 of each column's scale (:math:`\sqrt{E\varphi^2}` for the coefficients), and
+    is then evaluated through all :math:`2n + 1` points.  With few variances it computes directly.
     """
     from .gaussian_integrals import activation_moments, hermite_coefficients
 
+    def exact(x):
+        m = activation_moments(act, x)
+        return np.column_stack([hermite_coefficients(act, x, order=_MEHLER_K), m[0], m[1]])
+
+    def split(v):
+        return v[:, :-2], v[:, -2], v[:, -1]
+
     uq, inv = np.unique(q, return_inverse=True)
     if len(uq) <= 24:
-        return hermite_coefficients(act, uq, order=_MEHLER_K)[inv]
+        return split(exact(uq)[inv])
     lo, hi = np.log(uq[0]), np.log(uq[-1])
-    scale = float(np.sqrt(np.max(activation_moments(act, uq[[0, -1]])[0])))
-    n = 16
-    while 2 * n < len(uq):
-        j = np.arange(n)
-        t = np.cos((2 * j + 1) * np.pi / (2 * n))                 # Chebyshev points of the first kind
-        w = (-1.0) ** j * np.sin((2 * j + 1) * np.pi / (2 * n))
-        nodes = np.exp(0.5 * (lo + hi) + 0.5 * (hi - lo) * t)
-        B = hermite_coefficients(act, nodes, order=_MEHLER_K)
-        tm = np.cos(np.pi * (np.arange(n - 1) + 1) / n)            # interleaved check points
-        check = np.exp(0.5 * (lo + hi) + 0.5 * (hi - lo) * tm)
-        Bc = hermite_coefficients(act, check, order=_MEHLER_K)
-
-        def interp(x):
-            s = (np.log(x) - 0.5 * (lo + hi)) / (0.5 * (hi - lo))
-            d = s[:, None] - t[None, :]
-            hit = np.abs(d) < 1e-15
-            d[hit] = 1e-300
-            c = w[None, :] / d
-            out = (c @ B) / c.sum(axis=1)[:, None]
-            r, k = np.nonzero(hit)
-            out[r] = B[k]
-            return out
-
-        if np.max(np.abs(interp(check) - Bc)) <= 1e-14 * scale:
-            return interp(uq)[inv]
+    mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    n = 4
+    t = np.cos(np.pi * np.arange(n + 1) / n)
+    vals = exact(np.exp(mid + half * t))
+    while 2 * n + 1 < len(uq):
+        tm = np.cos(np.pi * (2 * np.arange(n) + 1) / (2 * n))
+        vm = exact(np.exp(mid + half * tm))
+        both = np.vstack([vals, vm])
+        scale = np.max(np.abs(both), axis=0)
+        scale[:-2] = np.sqrt(np.max(both[:, -2]))          # coefficients: relative to sqrt(E phi^2)
+        # the next level: old nodes at even, check points at odd positions (cos(pi j / 2n))
+        nxt = np.empty((2 * n + 1, vals.shape[1]))
+        nxt[0::2], nxt[1::2] = vals, vm
+        good = np.all(np.abs(_lobatto_interp(t, vals, tm) - vm) <= 1e-14 * np.maximum(scale, 1e-300))
         n *= 2
-    return hermite_coefficients(act, uq, order=_MEHLER_K)[inv]
+        t, vals = np.cos(np.pi * np.arange(n + 1) / n), nxt
+        if good:
+            return split(_lobatto_interp(t, vals, (np.log(uq) - mid) / half)[inv])
+    return split(exact(uq)[inv])
 
 
 @numba.njit(cache=True)
@@ -356,10 +375,12 @@ def _mehler_data_kernel(B, D, sT1, sU1, d, S, tol, out_k, out_kd, ok):
                 a += B[i, k] * B[j, k] * p
                 ad += D[i, k] * D[j, k] * p
                 p *= c
-                # the rest of both series is at most |c|^(k+1) times the Parseval tails
-                if r * sT1[i, k] * sT1[j, k] <= tol and r * sU1[i, k] * sU1[j, k] <= tden:
-                    good = True
-                    break
+                # the rest of both series is at most |c|^(k+1) times the Parseval tails; the bound
+                # falls with k, so testing every 4th term costs at most 3 extra terms
+                if (k & 3) == 3 or k == K - 1:
+                    if r * sT1[i, k] * sT1[j, k] <= tol and r * sU1[i, k] * sU1[j, k] <= tden:
+                        good = True
+                        break
                 r *= ac
             out_k[i, j] = a
             out_k[j, i] = a
@@ -377,7 +398,8 @@ def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, n
     Gauss–Legendre rule of :func:`activation_kernel` for the pairs where it does not converge."""
     from .gaussian_integrals import activation_kernel, activation_moments
 
-    m = activation_moments(act, q)
+    mehler = not (act.kernel_2d is not None or act.code < 0 or len(q) < 8)
+    m = None if mehler else activation_moments(act, q)
     if act.kernel_2d is not None:
         # closed form: the whole matrix at once (contiguous, no gather), symmetrised
         K, Kd = act.kernel_2d(q[:, None], q[None, :], S)
@@ -391,7 +413,8 @@ def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, n
         K[iu], Kd[iu] = k, kd
         K[(iu[1], iu[0])], Kd[(iu[1], iu[0])] = k, kd
     else:
-        B = _hermite_table(act, q)
+        B, m0, m1 = _hermite_table(act, q)
+        m = (m0, m1)
         kk = np.arange(1, _MEHLER_K + 1)
         D = np.sqrt(kk)[None, :] * B[:, 1:]
         T1 = m[0][:, None] - np.cumsum(B[:, :-1] ** 2, axis=1)
@@ -471,19 +494,26 @@ def data_kernels(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: in
     tbias = np.ones_like(qh)
     qhats, nngps, sdots, layers = [qh], [], [], [theta.copy()]
     for l in range(1, L):
-        S = sw * qh + sb
+        S = sw * qh
+        S += sb
         q = np.diag(S).copy()
-        if not np.all(np.isfinite(S)) or q.max() > 1e150:
+        # a covariance matrix: |S_ij| <= sqrt(S_ii S_jj), so a finite diagonal bounds every entry
+        if not np.all(np.isfinite(q)) or q.max() > 1e150:
             raise ValueError(f"the forward length map diverges at layer {l} (q = {q.max():.3g}); sigma_w2 = "
                              f"{sigma_w2} is too large")
         if q.min() <= 0:
             raise ValueError(f"an input has zero pre-activation variance at layer {l} (all-zero input with "
                              f"sigma_b2 = 0): its Gaussian integrals are undefined")
         E, Ed = _pair_expectations(a, q, S)
-        sd = sw * Ed
+        sd = Ed
+        sd *= sw
         qh = E
-        theta = theta * sd + ws[l] * qh + 1.0
-        tbias = tbias * sd + 1.0
+        # in place: at T = 1000 every temporary is an 8 MB pass over memory
+        theta = theta * sd if keep_layers else np.multiply(theta, sd, out=theta)
+        theta += ws[l] * qh
+        theta += 1.0
+        tbias *= sd
+        tbias += 1.0
         if keep_layers:
             nngps.append(S)
             sdots.append(sd)
@@ -507,6 +537,26 @@ def _top_eigs(A: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
     ev, V = eigsh(A, k=k, which="LA", tol=1e-12, v0=np.ones(n) + 1e-3 * np.arange(n) / n)
     o = np.argsort(ev)[::-1]
     return ev[o], V[:, o]
+
+
+def _top_centred(th: np.ndarray) -> float:
+    r""":math:`\lambda_1(H\Theta H)`, :math:`H = I - \mathbf 1\mathbf 1^\top/T`, for a symmetric :math:`\Theta`."""
+    n = th.shape[0]
+    if n <= 400:
+        Hc = th - th.mean(axis=0)[None, :]
+        Hc -= Hc.mean(axis=1)[:, None]
+        return float(np.linalg.eigvalsh(0.5 * (Hc + Hc.T))[-1])
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    def apply(v):
+        # H Theta H v with the centring applied to the vectors, never to the matrix
+        v = v - v.mean(axis=0)
+        w = th @ v
+        return w - w.mean(axis=0)
+
+    op = LinearOperator((n, n), matvec=apply, matmat=apply, dtype=float)
+    v0 = np.cos(np.arange(n) * 2.0 * np.pi / n)        # orthogonal to the constant null vector
+    return float(eigsh(op, k=1, which="LA", tol=1e-12, v0=v0)[0][0])
 
 
 def fim_statistics_data(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_outputs: int = 1,
@@ -540,17 +590,17 @@ def fim_statistics_data(X, act, sigma_w2: float, sigma_b2: float, depth: int, wi
     L = int(depth)
     P = int(sum(ws[l + 1] * ws[l] + ws[l + 1] for l in range(L)))
     th = k.ntk
-    top = float(_top_eigs(th / T, 1)[0][0])
-    Hc = th - th.mean(axis=0)[None, :]
-    Hc = Hc - Hc.mean(axis=1)[:, None]
-    top_bn = float(_top_eigs(0.5 * (Hc + Hc.T) / T, 1)[0][0]) if T > 1 else 0.0
+    top = float(_top_eigs(th, 1)[0][0]) / T
+    top_bn = _top_centred(th) / T if T > 1 else 0.0
     M = float(width)
     alpha = float(sum(ws[l] * ws[l + 1] for l in range(L)) / M ** 2)
-    w = th - k.ntk_bias
-    kap1 = float(np.mean(np.diag(w)) / (alpha * M))
-    kap2 = float((w.sum() - np.trace(w)) / (T * (T - 1)) / (alpha * M)) if T > 1 else float("nan")
+    # weight part of Theta (bias part removed), without forming the difference matrix
+    tr_w = float(np.trace(th) - np.trace(k.ntk_bias))
+    kap1 = tr_w / T / (alpha * M)
+    kap2 = float((th.sum() - k.ntk_bias.sum() - tr_w) / (T * (T - 1)) / (alpha * M)) if T > 1 else float("nan")
+    flat = th.ravel()
     return FIMStatistics(kappa1=kap1, kappa2=kap2, mean=float(C * np.trace(th) / (T * P)),
-                         second_moment=float(C * np.sum(th * th) / (T * T * P)), lambda_max=top,
+                         second_moment=float(C * np.dot(flat, flat) / (T * T * P)), lambda_max=top,
                          multiplicity=C, lambda_max_bn=top_bn, n_params=P,
                          eigenvalues=np.array([top] * C), top_mean=top)
 
