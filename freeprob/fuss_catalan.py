@@ -75,10 +75,17 @@ class FussCatalan(SolvedLaw):
         return f[:, None], J[:, None, None]
 
     def _admissible(self, zt, u):
+        # The residual is taken mod 2πi, which also accepts the other roots of z w = (1+w)^{s+1}.
+        # On the physical branch arg z ∈ [0, π] and, for a law on [0, ∞), w = ∫ t/(z−t) dμ and
+        # 1 + w = zG lie in the closed lower half-plane, and the branch index is 0:
+        # arg z + arg w − (s+1) arg(1+w) = 0 with arg w, arg(1+w) ∈ [−π, 0].  Near 0 on the
+        # axis the spurious root has arg(1+w) = −3π/4 instead of −π/4 (s = 3: density 233 for 217).
         z = self._z(zt)
+        w = u[:, 0]
         with np.errstate(all="ignore"):
-            g = (1 + u[:, 0]) / z
-        return (g.imag <= 1e-12 * np.abs(g)) & np.isfinite(g)
+            g = (1 + w) / z
+            k = np.angle(z) + _arg_lower(w) - (self._s + 1) * _arg_lower(1 + w)
+        return (g.imag <= 1e-12 * np.abs(g)) & np.isfinite(g) & (np.abs(k) < 1.0)
 
     def _g(self, zt, u):
         return (1 + u[:, 0]) / self._z(zt) * self.frame[1]
@@ -117,6 +124,13 @@ class FussCatalan(SolvedLaw):
 
     def __repr__(self):
         return f"fuss_catalan(s={self._s:g})"
+
+
+def _arg_lower(v):
+    """arg v in [−π, 0] for v in the closed lower half-plane (a rounding-level positive
+    imaginary part next to the negative axis counts as −π, next to the positive axis as 0)."""
+    a = np.angle(v)
+    return np.where(a > 0.5 * np.pi, a - 2 * np.pi, np.minimum(a, 0.0))
 
 
 def fuss_catalan(s: float = 2.0) -> FussCatalan:

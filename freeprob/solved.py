@@ -627,7 +627,7 @@ class SolvedLaw(Law):
         return 0.5 * (o + i)
 
     def _sqrt_edge(self, x_out: float, x_in: float):
-        """Edge of a square-root end of the density from exact axis values inside only.
+        r"""Edge of a square-root end of the density from exact axis values inside only.
 
         At such an edge :math:`f(x)^2 = C(x - a) + O((x - a)^2)`: the quadratic through
         :math:`f^2` at :math:`a + kh` (k = 1, 2, 3) puts its root within :math:`O(h^3)` of the edge,

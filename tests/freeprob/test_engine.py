@@ -185,3 +185,33 @@ def test_convergence_error_carries_point_and_residual():
     err = fp.ConvergenceError("x", point=1 + 1j, residual=0.5)
     assert isinstance(err, ValueError) and err.point == 1 + 1j and err.residual == 0.5
     assert issubclass(fp.SubordinationError, fp.ConvergenceError)
+
+
+# ------------------------------------------------------------------ Fuss–Catalan branch near 0
+def test_fuss_catalan_two_closed_form_density():
+    """Penson–Życzkowski closed form of the FC(2) density on (0, 27/4]."""
+    x = np.array([1e-6, 1e-4, 0.01, 1.0, 3.0, 6.7])
+    r = np.sqrt(81 - 12 * x)
+    exact = (np.cbrt(2) * np.sqrt(3) / (12 * np.pi) * (np.cbrt(2) * (27 + 3 * r) ** (2 / 3) - 6 * np.cbrt(x))
+             / (x ** (2 / 3) * (27 + 3 * r) ** (1 / 3)))
+    np.testing.assert_allclose(fp.fuss_catalan(2).pdf(x), exact, rtol=1e-10)
+
+
+def test_fuss_catalan_three_physical_root_near_zero():
+    """z w = (1+w)^4 has two roots with Im G < 0 near 0; the physical one is reached by following
+    the root from far above the point down to the axis (mpmath, 40 digits).  The engine's residual
+    is taken mod 2πi and used to land on the other root (density 233 instead of 217 at 1e-4)."""
+    import mpmath as mp
+
+    mp.mp.dps = 40
+
+    def physical(x):
+        prev = None
+        for y in np.geomspace(100.0, 1e-30, 1500):
+            z = mp.mpc(x, y)
+            roots = [r / z for r in mp.polyroots([1, 0, 0, -z, z], maxsteps=300, extraprec=300)]
+            prev = min(roots, key=lambda r: abs(r - (1 / z if prev is None else prev)))
+        return float(-prev.imag / mp.pi)
+
+    x = np.array([1e-4, 1e-6])
+    np.testing.assert_allclose(fp.fuss_catalan(3).pdf(x), [physical(v) for v in x], rtol=1e-9)

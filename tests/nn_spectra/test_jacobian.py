@@ -55,7 +55,6 @@ def test_relu_orthogonal_matches_subordination_boxtimes():
     np.testing.assert_allclose(w, [0.5])
 
 
-@pytest.mark.xfail(strict=True, reason='jacobian_law on the engine against freeprob Fuss-Catalan density: disagreement not yet located (found at the end of session 3); open, issue 12')
 def test_fuss_catalan_density_against_freeprob():
     law = jacobian_law_from_d2(fp.atoms([1.0]), 1.0, depth=3, weights="gaussian")
     fc = fp.fuss_catalan(3)
