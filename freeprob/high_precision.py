@@ -35,6 +35,7 @@ __all__ = [
     "algebraic_support_edges", "atom_mass", "density", "fuss_catalan_edge",
     "s_product_system", "s_product_cauchy", "s_product_edge",
     "fisher_chain_system", "fisher_chain_cauchy", "fisher_chain_edge",
+    "MPSystem", "register_mp_system", "mp_system", "mp_param", "cauchy", "pdf", "edges", "atoms",
 ]
 
 
@@ -68,7 +69,8 @@ def _fd_jacobian(F, u, h):
 
 
 def newton(residual: Callable[[list], list], u0, *, dps: int = 50, tol: float | None = None,
-           maxiter: int = 60, jacobian: Callable | None = None, real: bool = False) -> list:
+           maxiter: int = 60, jacobian: Callable | None = None, real: bool = False,
+           history: list | None = None) -> list:
     r"""Solve :math:`F(u) = 0` by Newton's method in mpmath, from ``u0`` (float64 start is enough).
 
     Parameters
@@ -86,6 +88,9 @@ def newton(residual: Callable[[list], list], u0, *, dps: int = 50, tol: float | 
         ``jacobian(u) -> mp.matrix``; finite differences at ``2 dps`` otherwise.
     real : bool
         Keep the unknowns real (use for edges and real points off the support).
+    history : list, optional
+        If given, the relative size of every Newton step is appended to it (quadratic convergence:
+        each step about the square of the previous one).
 
     Returns
     -------
@@ -127,13 +132,16 @@ def newton(residual: Callable[[list], list], u0, *, dps: int = 50, tol: float | 
                     u = [mp.re(x) for x in u]
             size = max(abs(step[i]) / (1 + abs(u[i])) for i in range(len(u)))
             last = max(abs(x) for x in f0)
+            if history is not None:
+                history.append(+size)
             if size < tol_:
                 return [+x for x in u]
         raise HighPrecisionError(f"newton: no convergence in {maxiter} steps at u = {[mp.nstr(x, 12) for x in u]} "
                                  f"(residual {mp.nstr(last, 5)})")
 
 
-def fold(residual: Callable[[list, object], list], u0, x0, *, dps: int = 50, maxiter: int = 60) -> tuple[list, object]:
+def fold(residual: Callable[[list, object], list], u0, x0, *, dps: int = 50, maxiter: int = 60,
+         real: bool = True, jacobian: Callable | None = None) -> tuple[list, object]:
     r"""A support edge: real :math:`(u, x)` with :math:`F(u; x) = 0` and :math:`\det\partial_uF(u; x) = 0`.
 
     At an edge the real fixed point :math:`u(x)` (outside the support) meets another real branch and
@@ -146,6 +154,14 @@ def fold(residual: Callable[[list, object], list], u0, x0, *, dps: int = 50, max
         ``residual(u, x) -> list`` (n equations in the n unknowns u; x real).
     u0, x0 :
         Float start: x0 near the edge, u0 the fixed point at x0 (taken real).
+
+    real : bool
+        Real unknowns (default).  With ``real=False`` u and x are complex (a state whose real
+        branch has complex components, e.g. a logarithm of a negative number); x comes out real
+        to working precision at a genuine fold, which the caller checks.
+    jacobian : callable, optional
+        ``jacobian(u, x) -> mp.matrix`` of :math:`\partial_u F`: the determinant is then exact at
+        working precision, instead of finite differences at four times the precision.
 
     Returns
     -------
@@ -167,12 +183,14 @@ def fold(residual: Callable[[list, object], list], u0, x0, *, dps: int = 50, max
 
     def aug(y):
         uu, xx = y[:n], y[n]
+        if jacobian is not None:
+            return list(residual(uu, xx)) + [mp.det(jacobian(uu, xx))]
         with mp.workdps(inner):
             h = mp.mpf(10) ** (-2 * dps - 10) * (1 + max(abs(t) for t in uu))
             f0, J = _fd_jacobian(lambda w: residual(w, xx), uu, h)
             return list(f0) + [mp.det(J)]
 
-    y = newton(aug, list(_mpc_list(u0)) + [mp.mpf(x0)], dps=dps, maxiter=maxiter, real=True)
+    y = newton(aug, list(_mpc_list(u0)) + [mp.mpmathify(x0)], dps=dps, maxiter=maxiter, real=real)
     return y[:n], y[n]
 
 
@@ -217,7 +235,16 @@ def mp_cauchy(law) -> Callable:
     if cls == "Uniform":
         lo, hi = law._lo, law._hi
         return lambda z: mp.log((z - num(lo)) / (z - num(hi))) / (num(hi) - num(lo))
-    if cls == "Atoms":
+    if cls == "Normal":
+        m, v = law._m, law._v
+
+        def gn(z):
+            # G = -i sqrt(pi/2)/sigma w(zeta), w(zeta) = exp(-zeta^2) erfc(-i zeta) (Faddeeva), Im z > 0
+            sd = mp.sqrt(num(v))
+            zeta = (z - num(m)) / (sd * mp.sqrt(2))
+            return -1j * mp.sqrt(mp.pi / 2) / sd * mp.exp(-zeta ** 2) * mp.erfc(-1j * zeta)
+        return gn
+    if cls in ("Atoms", "Bernoulli"):
         pts, wts = law.atoms
         P = [num(p) for p in pts]
         W = [num(w) for w in wts]
@@ -674,3 +701,558 @@ def _real_fold_from_right(res, start, x_guess, dps):
             break
     _, x = fold(res, good[0], good[1], dps=dps)
     return x
+
+
+# ============================================================================= every solver-backed law
+# The engine's laws (freeprob.SolvedLaw) state a fixed point F(z, u) = 0 in float64.  Each kind of law
+# registers here an mp version of its system (same state u, so the float64 solution is the start);
+# nn_spectra registers its own laws (nn_spectra.high_precision_laws), keeping freeprob independent.
+class MPSystem:
+    r"""A law's fixed-point system in mp arithmetic, for :func:`cauchy`, :func:`pdf`, :func:`edges`.
+
+    Parameters
+    ----------
+    residual : callable
+        ``residual(z, u) -> list`` of :math:`F(z, u)` at a point ``z`` in the law's own (original)
+        coordinates, ``u`` the engine's state (the same unknowns as the law's float ``_residual``).
+    g : callable
+        ``g(z, u) -> G(z)`` in original coordinates.
+    atoms : callable, optional
+        ``atoms() -> (points, masses)`` as mp numbers, from the law's exact atom rules.
+    jacobian : callable, optional
+        ``jacobian(z, u) -> mp.matrix`` of :math:`\partial_u F` (finite differences otherwise).
+    """
+
+    def __init__(self, residual: Callable, g: Callable, atoms: Callable | None = None,
+                 jacobian: Callable | None = None):
+        self.residual, self.g, self.atoms, self.jacobian = residual, g, atoms, jacobian
+
+
+_REGISTRY: dict = {}
+
+
+def register_mp_system(cls: type, factory: Callable) -> None:
+    """Register ``factory(law, snap) -> MPSystem`` for the laws of class ``cls`` (and subclasses)."""
+    _REGISTRY[cls] = factory
+
+
+def _builtin_registry():
+    if getattr(_builtin_registry, "done", False):
+        return
+    from .convolution import FreeConvolution
+    from .fuss_catalan import FussCatalan
+    from .polynomial.polynomial_law import PolynomialLaw
+    from .symbolic.numeric import NumericAlgebraicLaw
+
+    _REGISTRY.setdefault(FreeConvolution, _convolution_system)
+    _REGISTRY.setdefault(FussCatalan, _fuss_catalan_system)
+    _REGISTRY.setdefault(NumericAlgebraicLaw, _algebraic_law_system)
+    _REGISTRY.setdefault(PolynomialLaw, _polynomial_law_system)
+    _builtin_registry.done = True
+
+
+def mp_system(law, *, snap: bool = True) -> MPSystem:
+    """The :class:`MPSystem` of a solver-backed law (a ValueError naming the supported kinds otherwise)."""
+    _builtin_registry()
+    for cls in type(law).__mro__:
+        if cls in _REGISTRY:
+            return _REGISTRY[cls](law, snap)
+    kinds = ", ".join(sorted(c.__name__ for c in _REGISTRY))
+    raise ValueError(f"law must be a solver-backed law with an mp system ({kinds}; nn_spectra's JacobianLaw and "
+                     f"ConditionalFIMLaw once nn_spectra is imported) or a closed-form law, got {law!r}")
+
+
+def mp_param(x, snap: bool = True):
+    r"""A float parameter of a law as an mp number.
+
+    With ``snap`` (the default) a float within :math:`10^{-14}` (relative) of a fraction with
+    denominator at most :math:`10^4` is read as that fraction: the laws' parameters are roundings of
+    such numbers (:math:`\hat q = 3/5` of a relu Fisher law is computed as 0.5999999999999995), and
+    a random float lies that close to one with probability about :math:`2\cdot 10^{-6}`.  Otherwise
+    (and with ``snap=False``) the float's exact binary value.
+
+    >>> with mp.workdps(30):
+    ...     mp_param(0.5999999999999995) * 5 == 3, mp_param(0.5999999999999995, snap=False) * 5 == 3
+    (True, False)
+    """
+    from fractions import Fraction
+
+    x = float(x)
+    if snap and x != 0 and np.isfinite(x):
+        f = Fraction(x).limit_denominator(10 ** 4)
+        if abs(float(f) - x) <= 1e-14 * abs(x):
+            return mp.mpf(f.numerator) / f.denominator
+    return mp.mpf(x)
+
+
+def per_dps(fn: Callable) -> Callable:
+    """``fn()`` (constants of a system) evaluated once per working precision: parameters such as 3/5
+    or 1/s must be computed at the precision in use, not when the system is built."""
+    cache: dict = {}
+
+    def get():
+        key = mp.mp.prec
+        if key not in cache:
+            cache[key] = fn()
+        return cache[key]
+    return get
+
+
+def _float_state(law, z):
+    """The engine's float64 state at z (original coordinates): continuation above the axis, the
+    certified boundary value on it."""
+    zc = complex(z)
+    zs = complex(law._to_std(zc))
+    if zc.imag > 0:
+        return [complex(t) for t in law._solve(np.array([zs]))[0]]
+    u, exact = law._axis(np.array([zs.real]))
+    if not exact[0] or not np.all(np.isfinite(u[0])):
+        raise HighPrecisionError(f"{law!r}: the float64 state at x = {zc.real!r} is not certified (an atom, an edge, "
+                                 "or a point where the state is singular); no start for Newton's method")
+    return [complex(t) for t in u[0]]
+
+
+def _affine_parts(law):
+    from .affine import AffineLaw
+
+    return (law.base, law.c, law.b) if isinstance(law, AffineLaw) else None
+
+
+def _mp_real(x):
+    with mp.workdps(mp.mp.dps):
+        return mp.mpf(float(x)) if not isinstance(x, mp.mpf) else x
+
+
+def cauchy(law, z, *, dps: int = 50, snap: bool = True, history: list | None = None):
+    r"""The Cauchy transform :math:`G(z)` of any solver-backed law to ``dps`` digits.
+
+    The float64 state of the law's solver at z (continuation from :math:`i\infty`, or the certified
+    boundary value for real z) starts Newton's method on the law's fixed point in mp arithmetic
+    (:class:`MPSystem`); for real z inside the support the result is the boundary value
+    :math:`G(x + i0)`.  Affine images, closed-form laws and atomic laws are evaluated directly.
+
+    Parameters
+    ----------
+    law : freeprob.Law
+    z : complex
+        Point with :math:`\operatorname{Im} z \ge 0`, in the law's coordinates (its float value is
+        the point: 0.1 means the binary 0.1000000000000000055…).
+    dps : int
+        Digits (15–1000).
+    snap : bool
+        Read float parameters of the law by :func:`mp_param`'s rule.
+    history : list, optional
+        Receives Newton's relative step sizes (a check of quadratic convergence).
+
+    Examples
+    --------
+    >>> import freeprob as fp
+    >>> g = cauchy(fp.boxplus(fp.semicircle(), fp.semicircle()), 1j, dps=30)
+    >>> mp.nstr(mp.im(g), 20), abs(mp.re(g)) < 1e-60   # semicircle of variance 2: (z - sqrt(z^2 - 8))/4 = -i/2
+    ('-0.5', True)
+    """
+    dps = _check_dps(dps)
+    with mp.workdps(dps + 10):
+        zz = mp.mpc(complex(z)) if not isinstance(z, (mp.mpc, mp.mpf)) else mp.mpmathify(z)
+    if mp.im(zz) < 0:
+        raise ValueError(f"z must lie in the closed upper half-plane, got {z!r}")
+    aff = _affine_parts(law)
+    if aff is not None:
+        base, c, b = aff
+        with mp.workdps(dps + 10):
+            cc, bb = mp_param(c, snap), mp_param(b, snap)
+            w = (zz - bb) / cc
+        if cc < 0:
+            g = mp.conj(cauchy(base, mp.conj(w), dps=dps, snap=snap, history=history))
+        else:
+            g = cauchy(base, w, dps=dps, snap=snap, history=history)
+        with mp.workdps(dps):
+            return g / cc
+    _builtin_registry()
+    if any(cls in _REGISTRY for cls in type(law).__mro__):
+        sys_ = mp_system(law, snap=snap)
+    else:
+        with mp.workdps(dps + 10):
+            if law.atoms[1].sum() > 1 - 1e-14 and not hasattr(law, "_residual"):
+                pts, wts = law.atoms
+                return +mp.fsum(mp_param(w, snap) / (zz - mp_param(p, snap)) for p, w in zip(pts, wts))
+            return +mp_cauchy(law)(zz)
+    if sys_.atoms is not None:
+        pts, wts = sys_.atoms()
+        if pts and abs(mp.fsum(wts) - 1) < mp.mpf(10) ** (-dps):
+            with mp.workdps(dps):
+                return +mp.fsum(w / (zz - p) for p, w in zip(pts, wts))
+    u0 = _float_state(law, zz)
+    jac = (lambda u: sys_.jacobian(zz, u)) if sys_.jacobian is not None else None
+    u = newton(lambda u: sys_.residual(zz, u), u0, dps=dps, jacobian=jac, history=history)
+    with mp.workdps(dps):
+        return +sys_.g(zz, u)
+
+
+def pdf(law, x, *, dps: int = 50, snap: bool = True):
+    r"""The density :math:`\rho(x) = -\operatorname{Im} G(x + i0)/\pi` of the absolutely continuous part
+    to ``dps`` digits (Newton on the law's fixed point on the real axis, from the float64 boundary value).
+
+    >>> import freeprob as fp
+    >>> mp.nstr(pdf(fp.boxplus(fp.semicircle(), fp.semicircle()), 0.0, dps=30), 20)   # 1/(pi sqrt 2)
+    '0.22507907903927651739'
+    """
+    g = cauchy(law, float(x), dps=dps, snap=snap)
+    with mp.workdps(dps):
+        return -mp.im(g) / mp.pi
+
+
+def _mp_system_or_none(law, snap):
+    try:
+        return mp_system(law, snap=snap)
+    except ValueError:
+        return None
+
+
+def edges(law, *, dps: int = 50, snap: bool = True) -> list:
+    r"""The support edges of the absolutely continuous part (``law.intervals``) to ``dps`` digits.
+
+    Each edge is a fold of the real branch: Newton's method in mp arithmetic on the augmented system
+    :math:`F(x, u) = 0`, :math:`\det\partial_u F(x, u) = 0` (:func:`fold`), from the certified float64
+    state just outside the edge.  The bottom 0 of a law on :math:`[0, \infty)` whose density does not
+    end there as a fold (products: :math:`x^{-L/(L+1)}`) is returned as the exact 0.  An edge that is
+    not a fold (e.g. where the state is singular) is a :class:`HighPrecisionError`.
+
+    >>> import freeprob as fp
+    >>> [mp.nstr(e, 20) for e in edges(fp.boxplus(fp.semicircle(), fp.semicircle()), dps=30)]
+    ['-2.8284271247461900976', '2.8284271247461900976']
+    """
+    dps = _check_dps(dps)
+    aff = _affine_parts(law)
+    if aff is not None:
+        base, c, b = aff
+        with mp.workdps(dps + 10):
+            out = [mp_param(c, snap) * e + mp_param(b, snap) for e in edges(base, dps=dps, snap=snap)]
+        return sorted(out)
+    sys_ = mp_system(law, snap=snap)
+    c, s = law.frame
+    out = []
+    for lo, hi in law.intervals:
+        for e, side in ((lo, -1.0), (hi, 1.0)):
+            out.append(_edge_mp(law, sys_, float(e), side, s, dps))
+    return out
+
+
+def _edge_mp(law, sys_, e, side, scale, dps):
+    last = None
+    for rel in (1e-7, 1e-5, 1e-9):
+        x_out = e + side * rel * max(scale, abs(e) * 1e-3)
+        try:
+            u0 = _float_state(law, x_out)
+        except (HighPrecisionError, ValueError) as exc:
+            last = exc
+            continue
+        jac = (lambda u, x: sys_.jacobian(x, u)) if sys_.jacobian is not None else None
+        try:
+            u, x = fold(lambda u, x: sys_.residual(x, u), u0, x_out, dps=dps, real=False, jacobian=jac)
+        except HighPrecisionError as exc:
+            last = exc
+            continue
+        with mp.workdps(dps):
+            ok = abs(mp.im(x)) <= mp.mpf(10) ** (-(dps - 8)) * (1 + abs(x)) and \
+                abs(mp.re(x) - e) <= 1e-6 * (scale + abs(e))
+        if ok:
+            with mp.workdps(dps):
+                return +mp.re(x)
+        last = HighPrecisionError(f"the fold Newton left the edge (x = {mp.nstr(x, 12)})")
+    if e == 0.0:
+        # the bottom of a law on [0, inf) (a product law): the density does not end in a fold there
+        return mp.mpf(0)
+    raise HighPrecisionError(f"{law!r}: the edge {e!r} is not a fold of the real branch in mp arithmetic ({last})")
+
+
+def atoms(law, *, dps: int = 50, snap: bool = True) -> tuple[list, list]:
+    r"""Atoms ``(points, masses)`` of a solver-backed law as mp numbers, from the law's exact atom rules
+    (Bercovici–Voiculescu, rank arguments) evaluated in mp arithmetic on its parameters.
+
+    >>> import freeprob as fp
+    >>> pts, w = atoms(fp.boxtimes(fp.bernoulli(0.5), fp.bernoulli(0.5)), dps=30)
+    >>> [mp.nstr(p, 5) for p in pts], [mp.nstr(m, 5) for m in w]
+    (['0.0'], ['0.5'])
+    """
+    dps = _check_dps(dps)
+    aff = _affine_parts(law)
+    with mp.workdps(dps):
+        if aff is not None:
+            base, c, b = aff
+            pts, w = atoms(base, dps=dps, snap=snap)
+            cc, bb = mp_param(c, snap), mp_param(b, snap)
+            return [cc * p + bb for p in pts], w
+        sys_ = _mp_system_or_none(law, snap)
+        if sys_ is None:
+            pts, w = law.atoms
+            return [mp_param(p, snap) for p in pts], [mp_param(m, snap) for m in w]
+        if sys_.atoms is None:
+            if len(law.atoms[0]):
+                raise HighPrecisionError(f"{law!r} has atoms but no exact rule for them in mp arithmetic")
+            return [], []
+        pts, w = sys_.atoms()
+        order = sorted(range(len(pts)), key=lambda i: pts[i])
+        return [+pts[i] for i in order], [+w[i] for i in order]
+
+
+# ----------------------------------------------------------------------------- inputs of ⊞/⊠ in mp
+def _input_cauchy(law, snap: bool) -> Callable:
+    """``G(w)`` of an input law in mp: closed forms, affine images, solver laws (recursively)."""
+    aff = _affine_parts(law)
+    if aff is not None:
+        base, c, b = aff
+        gb = _input_cauchy(base, snap)
+        cb = per_dps(lambda: (mp_param(c, snap), mp_param(b, snap)))
+
+        def g_aff(w):
+            cc, bb = cb()
+            return gb((w - bb) / cc) / cc
+        return g_aff
+    if _mp_system_or_none(law, snap) is not None:
+        def g_solved(w):
+            w = mp.mpmathify(w)
+            if mp.im(w) < 0:
+                return mp.conj(cauchy(law, mp.conj(w), dps=max(15, mp.mp.dps), snap=snap))
+            return cauchy(law, w, dps=max(15, mp.mp.dps), snap=snap)
+        return g_solved
+    cls = type(law).__name__
+    if cls in ("Atoms", "Bernoulli"):
+        pts, wts = law.atoms
+        pw = per_dps(lambda: ([mp_param(p, snap) for p in pts], [mp_param(w, snap) for w in wts]))
+
+        def g_atoms(z):
+            P, W = pw()
+            return mp.fsum(w / (z - p) for p, w in zip(P, W))
+        return g_atoms
+    return mp_cauchy(law)
+
+
+def _atoms_mp(law, snap: bool):
+    aff = _affine_parts(law)
+    if aff is not None:
+        base, c, b = aff
+        pts, w = _atoms_mp(base, snap)
+        return [mp_param(c, snap) * p + mp_param(b, snap) for p in pts], w
+    sys_ = _mp_system_or_none(law, snap)
+    if sys_ is not None and sys_.atoms is not None:
+        return sys_.atoms()
+    pts, w = law.atoms
+    return [mp_param(p, snap) for p in pts], [mp_param(m, snap) for m in w]
+
+
+# ----------------------------------------------------------------------------- the n-ary ⊞/⊠ system
+def _convolution_system(law, snap: bool) -> MPSystem:
+    r"""The subordination system of :class:`freeprob.convolution.FreeConvolution` (and free powers)
+    in mp: standardized inputs :math:`Y_g = (X_g - c_g)/s` (⊞) or :math:`X_g/c_g` (⊠), unknowns
+    :math:`u_g = -1/\omega_g` (⊞) or :math:`\ell_g = \log\Omega_g` (⊠), exactly as the float system."""
+    plus = law.kind == "plus"
+    gs = [_input_cauchy(x, snap) for x in law.laws]
+
+    def consts_():
+        ks = [mp_param(k, snap) for k in law.weights]
+        cg = [mp.mpf(c) for c, _ in law._frames]
+        if plus:
+            s = mp.mpf(law.frame[1])
+            return ks, mp.fsum(k * x for k, x in zip(ks, cg)), s, [(1 / s, -x / s) for x in cg]
+        s = mp.fprod(x ** k for k, x in zip(ks, cg))
+        return ks, mp.mpf(0), s, [(1 / x, mp.mpf(0)) for x in cg]
+    consts = per_dps(consts_)
+
+    def h(i, w):
+        a, b = consts()[3][i]
+        gy = gs[i]((w - b) / a) / a
+        return 1 / gy - w
+
+    def parts(u):
+        ks = consts()[0]
+        if plus:
+            K = [h(i, -1 / ui) for i, ui in enumerate(u)]
+        else:
+            # log(-h) with the imaginary part in [-pi, pi) (the float system's branch)
+            K = [mp.conj(mp.log(-mp.conj(h(i, mp.exp(ui))))) for i, ui in enumerate(u)]
+        return K, mp.fsum(k * x for k, x in zip(ks, K))
+
+    def residual(z, u):
+        _, c, s, _ = consts()
+        zt = (z - c) / s
+        K, S = parts(u)
+        if plus:
+            return [1 + ui * (zt + S - Ki) for ui, Ki in zip(u, K)]
+        return [ui - mp.log(zt) + S - Ki for ui, Ki in zip(u, K)]
+
+    def g(z, u):
+        _, c, s, _ = consts()
+        zt = (z - c) / s
+        _, S = parts(u)
+        return (1 / (zt + S) if plus else 1 / (zt - mp.exp(S))) / s
+
+    def atoms_():
+        # Bercovici–Voiculescu (module docstring of freeprob.convolution), in mp
+        ks = consts()[0]
+        groups = [_atoms_mp(x, snap) for x in law.laws]
+        need = mp.fsum(ks) - 1
+        pts, mass = [], []
+        if not plus:
+            z0 = max([mp.fsum(w for p, w in zip(*gr) if p == 0) for gr in groups] + [mp.mpf(0)])
+            if z0 > 0:
+                pts.append(mp.mpf(0))
+                mass.append(z0)
+
+        def rec(i, loc, total):
+            if i == len(groups):
+                m = total - need
+                if m > mp.mpf(10) ** (-mp.mp.dps + 5) and not (not plus and loc == 0):
+                    pts.append(loc)
+                    mass.append(m)
+                return
+            for a, wa in zip(*groups[i]):
+                if not plus and a == 0:
+                    continue
+                if total + ks[i] * wa + mp.fsum(ks[i + 1:]) - need <= 0:
+                    continue
+                rec(i + 1, loc + ks[i] * a if plus else loc * a ** ks[i], total + ks[i] * wa)
+
+        rec(0, mp.mpf(0) if plus else mp.mpf(1), mp.mpf(0))
+        return pts, mass
+
+    return MPSystem(residual, g, atoms_)
+
+
+def _fuss_catalan_system(law, snap: bool) -> MPSystem:
+    r"""Fuss–Catalan: :math:`\log z + \log w - (s+1)\log(1+w) = 0` (mod :math:`2\pi i`), :math:`G = (1+w)/z`."""
+    def residual(z, u):
+        s = mp_param(law._s, snap)
+        w = u[0]
+        f = mp.log(z) + mp.log(w) - (s + 1) * mp.log(1 + w)
+        return [f - 2j * mp.pi * mp.nint(mp.im(f) / (2 * mp.pi))]
+
+    return MPSystem(residual, lambda z, u: (1 + u[0]) / z, lambda: ([], []))
+
+
+def _algebraic_law_system(law, snap: bool) -> MPSystem:
+    """Numeric algebraic law: the state is the standardized :math:`\\tilde G = sG`, the equation the
+    exact polynomial :math:`P(G, z) = 0` (SymPy coefficients at the working precision)."""
+    Pf, dP = _poly_fns(law.law)
+    s = mp.mpf(law.frame[1])
+
+    def atoms_():
+        pts, w = [], []
+        for p, m in zip(*law.atoms):
+            w.append(atom_mass(law.law, float(p), dps=max(15, mp.mp.dps), w0=float(m)))
+            pts.append(_exact_pole(law.law, float(p)))
+        return pts, w
+
+    return MPSystem(lambda z, u: [Pf(u[0] / s, z)], lambda z, u: u[0] / s, atoms_,
+                    jacobian=lambda z, u: mp.matrix([[dP(u[0] / s, z) / s]]))
+
+
+def _exact_pole(P, a: float):
+    import sympy as sp
+
+    from .symbolic import G as _G, z as _z
+
+    lc = sp.Poly(sp.Poly(P.polynomial, _G).LC(), _z)
+    r = min(lc.real_roots(), key=lambda t: abs(float(t) - a))
+    return mp.mpmathify(str(sp.N(r, mp.mp.dps + 10)))
+
+
+def _polynomial_law_system(law, snap: bool) -> MPSystem:
+    r"""Polynomial in free standard semicirculars: the operator-valued semicircle equation
+    :math:`v = \eta((\Lambda(\tilde z) - a_0 - v)^{-1})` on the EXACT standardized pencil (the
+    standardization :math:`p = c + s\tilde p` redone in SymPy: exact moments, :math:`s = \sqrt{\mathrm{var}}`)."""
+    import sympy as sp
+
+    from .laws import Semicircle
+    from .polynomial.linearization import linearize
+    from .polynomial.variables import poly_to_words, words_to_sympy
+
+    if law.solver != "semicircular" or not all(isinstance(x, Semicircle) and x._mean == 0 and x._var == 1
+                                               for x in law.laws):
+        raise ValueError(f"high precision for polynomial laws needs standard semicircular variables "
+                         f"(fp.semicircle(); write x = m + s*u in the polynomial), got {law!r}")
+    words = {w: sp.nsimplify(c, rational=True) for w, c in poly_to_words(law.polynomial, law.variables).items()}
+    big = max(abs(c) for w, c in words.items() if w)
+    wu = {w: c / big for w, c in words.items()}
+    # exact moments of p~ for standard semicirculars: phi of words from non-crossing pair partitions
+    from fractions import Fraction
+
+    from .polynomial.nc_moments import polynomial_moments
+
+    deg = max(len(w) for w in wu)
+    cum = [[Fraction(0), Fraction(1)] + [Fraction(0)] * (2 * deg) for _ in law.variables]
+    m1, m2 = polynomial_moments({w: Fraction(int(c.p), int(c.q)) for w, c in wu.items()}, cum, 2)
+    m1, m2 = sp.Rational(m1.numerator, m1.denominator), sp.Rational(m2.numerator, m2.denominator)
+    sd = sp.sqrt(m2 - m1 ** 2)
+    std = {w: ((c - m1) if not w else c) / sd for w, c in wu.items()}
+    if () not in std and m1 != 0:
+        std[()] = -m1 / sd
+    pen = linearize(words_to_sympy(std, law.variables), law.variables)
+    n = pen.L.shape[0]
+    if n != law.std_pencil.size:
+        raise HighPrecisionError("the exact standardized pencil differs in size from the solver's")
+    dps_now = lambda: mp.mp.dps + 10  # noqa: E731
+
+    def coeff_mats():
+        a0 = mp.matrix(n, n)
+        A = [mp.matrix(n, n) for _ in law.variables]
+        for i in range(n):
+            for j in range(n):
+                e = sp.expand(pen.L[i, j])
+                if e == 0:
+                    continue
+                for w, cf in poly_to_words(e, law.variables).items():
+                    val = mp.mpmathify(str(sp.N(cf, dps_now())))
+                    if not w:
+                        a0[i, j] = val
+                    else:
+                        A[w[0]][i, j] = val
+        return a0, A
+
+    cache: dict = {}
+
+    def mats():
+        key = mp.mp.dps
+        if key not in cache:
+            cache[key] = coeff_mats()
+        return cache[key]
+
+    def const(expr):
+        return mp.mpmathify(str(sp.N(expr, dps_now())))
+
+    def green(z, u):
+        a0, A = mats()
+        zt = (z - const(big * m1)) / const(big * sd)
+        M = -a0
+        M[0, 0] += zt
+        V = mp.matrix(n, n)
+        for i in range(n):
+            for j in range(n):
+                V[i, j] = u[i * n + j]
+        return mp.inverse(M - V), A
+
+    def residual(z, u):
+        Gm, A = green(z, u)
+        eta = mp.matrix(n, n)
+        for Aj in A:
+            eta += Aj * Gm * Aj
+        return [u[i * n + j] - eta[i, j] for i in range(n) for j in range(n)]
+
+    def g(z, u):
+        Gm, _ = green(z, u)
+        return Gm[0, 0] / const(big * sd)
+
+    def atoms_():
+        from fractions import Fraction
+
+        pts, w = law.atoms
+        out_p, out_w = [], []
+        for p, m in zip(pts, w):
+            fr = Fraction(float(m)).limit_denominator(10 ** 4)
+            if abs(float(fr) - m) > 1e-13:
+                raise HighPrecisionError(f"atom mass {m!r} is not a rank ratio (fraction)")
+            out_w.append(mp.mpf(fr.numerator) / fr.denominator)
+            out_p.append(mp_param(p, snap))
+        return out_p, out_w
+
+    return MPSystem(residual, g, atoms_)

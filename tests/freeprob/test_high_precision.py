@@ -15,6 +15,13 @@ TOL = mp.mpf(10) ** -DIGITS
 SC_MP = G ** 3 - G ** 2 * z - G ** 2 + G * z - 1
 
 
+@pytest.fixture(autouse=True)
+def _reference_precision():
+    """The closed forms on the tests' side at 70 digits (the module's functions set their own)."""
+    with mp.workdps(70):
+        yield
+
+
 def _nearest_root(coeffs, target):
     with mp.workdps(DIGITS + 30):
         roots = mp.polyroots(coeffs, maxsteps=400, extraprec=400)
@@ -103,11 +110,15 @@ def test_network_recursions_vs_polynomials():
         assert abs(g - exact) < TOL
 
 
-@pytest.mark.xfail(strict=True, reason="the mp Newton from the float64 Jacobian-law state does not converge here since the Jacobian law moved to the engine (state with a component ~4e13); open, issue 12/17")
 def test_jacobian_edge_and_atom_mass():
+    """mp Newton on the engine's Jacobian state.  relu at criticality with K = 3 nonlinear layers
+    (jacobian_law depth 4: the linear readout is not part of J): top edge
+    (sigma_w^2/2)^K K^K/(K-1)^(K-1) = 27/4, by the engine route and by the S-product recursion."""
     import nn_spectra as ns
 
-    law = ns.jacobian_law("relu", 2.0, 0.0, 3)
+    law = ns.jacobian_law("relu", 2.0, 0.0, 4)
+    top = hp.edges(law, dps=50)[-1]
+    assert abs(top - mp.mpf(27) / 4) < TOL
     x0 = 6.75 * (1 + 1e-6)
     x = hp.s_product_edge([0, 1], [0.5, 0.5], 2, 3, x0, float(np.real(law.cauchy(x0))), dps=50)
     assert abs(x - mp.mpf(27) / 4) < TOL
@@ -129,6 +140,174 @@ def test_generic_solvers_and_errors():
     with pytest.raises(ValueError, match="dps"):
         hp.newton(lambda u: [u[0]], [0.0], dps=5)
     with pytest.raises(ValueError, match="closed-form law"):
-        hp.mp_cauchy(fp.normal())
+        hp.mp_cauchy(fp.boxplus(fp.semicircle(), fp.semicircle()))
+    with mp.workdps(40):      # the Gaussian's Cauchy transform by the Faddeeva function: G(i) = -i sqrt(pi/2) e^(1/2) erfc(1/sqrt2)
+        g = hp.mp_cauchy(fp.normal())(mp.mpc(0, 1))
+        assert abs(g + 1j * mp.sqrt(mp.pi / 2) * mp.exp(mp.mpf(1) / 2) * mp.erfc(1 / mp.sqrt(2))) < mp.mpf(10) ** -38
     with pytest.raises(ValueError, match="s must be"):
         hp.fuss_catalan_edge(0)
+
+
+# ============================================================================ every solver-backed law (engine)
+def _check_quadratic(history):
+    """Newton's steps from the float64 state: the last ones at least square the previous (up to a
+    constant 1e3), and the last is below the working precision."""
+    steps = [s for s in history if s > 0]
+    assert steps[-1] < mp.mpf(10) ** -45
+    for a, b in zip(steps, steps[1:]):
+        if a < mp.mpf(10) ** -8:
+            assert b <= 1e3 * a * a
+
+
+def test_engine_boxplus_cauchy_pdf_edges_40_digits():
+    law = fp.boxplus(fp.semicircle(), fp.free_poisson(1.0, 1.0))
+    for zz in (1 + 0.5j, -0.7 + 0.05j):
+        hist = []
+        g = hp.cauchy(law, zz, dps=50, history=hist)
+        _check_quadratic(hist)
+        with mp.workdps(DIGITS + 30):
+            zc = mp.mpc(zz.real, zz.imag)
+            assert abs(g - _nearest_root([1, -(zc + 1), zc, -1], g)) < TOL
+    # density on the axis: the root of G^3 - 2G^2 + G - 1 at x = 1 with Im G < 0
+    rho = hp.pdf(law, 1.0, dps=50)
+    with mp.workdps(DIGITS + 30):
+        roots = mp.polyroots([1, -2, 1, -1], maxsteps=400, extraprec=400)
+        assert abs(rho + mp.im(min(roots, key=mp.im)) / mp.pi) < TOL
+    disc = [1, -6, 7, 6, -31]      # discriminant of the cubic in G
+    for e in hp.edges(law, dps=50):
+        assert abs(e - mp.re(_nearest_root(disc, e))) < TOL
+
+
+def test_engine_free_power_fuss_catalan_bern_bern():
+    # semicircle^{⊞2}: semicircle of variance 2, edges ±2√2
+    law = fp.free_power(fp.semicircle(), 2.0)
+    zz = 0.4 + 0.9j
+    with mp.workdps(60):
+        zc = mp.mpc(zz.real, zz.imag)
+        exact = (zc - mp.sqrt(zc - 2 * mp.sqrt(2)) * mp.sqrt(zc + 2 * mp.sqrt(2))) / 4
+    assert abs(hp.cauchy(law, zz, dps=50) - exact) < TOL
+    lo, hi = hp.edges(law, dps=50)
+    with mp.workdps(60):
+        assert abs(hi - 2 * mp.sqrt(2)) < TOL and abs(lo + 2 * mp.sqrt(2)) < TOL
+    # Fuss–Catalan: the engine's state, edge (s+1)^(s+1)/s^s
+    for s in (2, 3):
+        assert abs(hp.edges(fp.fuss_catalan(s), dps=50)[-1] - mp.mpf(s + 1) ** (s + 1) / mp.mpf(s) ** s) < TOL
+    # Bern(1/2) ⊠ Bern(1/2) = 1/2 δ0 + 1/2 arcsine(0, 1): density 1/(2π sqrt(x(1-x))), atom 1/2 at 0
+    bb = fp.boxtimes(fp.bernoulli(0.5), fp.bernoulli(0.5))
+    rho = hp.pdf(bb, 0.3, dps=50)
+    with mp.workdps(60):
+        x = mp.mpf(0.3)            # the float 0.3 is the point
+        assert abs(rho - 1 / (2 * mp.pi * mp.sqrt(x * (1 - x)))) < TOL
+    pts, w = hp.atoms(bb, dps=50)
+    assert pts == [0] and abs(w[0] - mp.mpf(1) / 2) < TOL
+    # ⊞ atoms (Bercovici–Voiculescu) in mp: Bern(0.9) ⊞ Bern(0.8) has 0.9 + 0.2 - 1 = 1/10 at 1 and
+    # 0.9 + 0.8 - 1 = 7/10 at 2 (0.9 and 0.8 read as decimals)
+    pts, w = hp.atoms(fp.boxplus(fp.bernoulli(0.9), fp.bernoulli(0.8)), dps=50)
+    assert pts == [1, 2] and abs(w[0] - mp.mpf(1) / 10) < TOL and abs(w[1] - mp.mpf(7) / 10) < TOL
+
+
+def test_engine_polynomial_and_algebraic_laws():
+    """Anticommutator of free semicirculars (operator-valued semicircle system on the exact
+    standardized pencil) against its cubic G^3 z + G^2 - G z + 1 = 0; numeric algebraic laws."""
+    from freeprob.polynomial import free_variables, polynomial_law
+
+    x, y = free_variables("x y")
+    an = polynomial_law(x * y + y * x, {x: fp.semicircle(), y: fp.semicircle()})
+    zz = 0.3 + 0.2j
+    g = hp.cauchy(an, zz, dps=50)
+    with mp.workdps(DIGITS + 30):
+        zc = mp.mpc(zz.real, zz.imag)
+        assert abs(g - _nearest_root([zc, 1, -zc, 1], g)) < TOL
+        assert abs(hp.pdf(an, 0.0, dps=50) - 1 / mp.pi) < TOL               # G(0) = -i
+        top = mp.sqrt((11 + 5 * mp.sqrt(5)) / 2)
+    lo, hi = hp.edges(an, dps=50)
+    assert abs(hi - top) < TOL and abs(lo + top) < TOL
+    # numeric algebraic law: Bern(1/2) ⊠ Bern(1/3), atom at 0 of mass 2/3, edges (3 ± 2√2)... as roots
+    from freeprob.symbolic import bernoulli, boxtimes
+
+    law = boxtimes(bernoulli(sp.Rational(1, 2)), bernoulli(sp.Rational(1, 3)))
+    num = law.to_numeric()
+    pts, w = hp.atoms(num, dps=50)
+    assert pts == [0] and abs(w[0] - mp.mpf(2) / 3) < TOL
+    disc = sp.Poly(sp.discriminant(law.polynomial, G), z)
+    with mp.workdps(DIGITS + 30):
+        droots = mp.polyroots([int(c) for c in (disc * disc.LC() ** 0).all_coeffs()], maxsteps=400, extraprec=400)
+    for e in hp.edges(num, dps=50):
+        assert min(abs(e - r) for r in droots) < TOL
+
+
+def test_engine_jacobian_law_vs_symbolic_twin():
+    """relu Jacobian law, K = 3 (jacobian_law depth 4): G at 3 + i against the root of the symbolic
+    twin's polynomial; quadratic convergence from the engine's float64 state."""
+    import nn_spectra as ns
+    from nn_spectra.symbolic_laws import symbolic_jacobian_law
+
+    law = ns.jacobian_law("relu", 2.0, 0.0, 4)
+    hist = []
+    g = hp.cauchy(law, 3 + 1j, dps=50, history=hist)
+    _check_quadratic(hist)
+    P = sp.Poly(symbolic_jacobian_law("relu", 2, 0, 4).polynomial.subs(z, sp.Integer(3) + sp.I), G)
+    with mp.workdps(DIGITS + 30):
+        exact = _nearest_root([mp.mpc(*[int(t) for t in sp.sympify(c).as_real_imag()]) for c in P.all_coeffs()], g)
+        assert abs(g - exact) < TOL
+    assert abs(complex(g) - complex(law.cauchy(3 + 1j))) < 1e-12 * abs(complex(g))
+    pts, w = hp.atoms(law, dps=50)
+    assert pts == [0] and abs(w[0] - mp.mpf(1) / 2) < TOL
+
+
+def test_engine_conditional_fisher_vs_symbolic_twin():
+    """relu conditional Fisher (sigma_w^2 = 3/2, sigma_b^2 = 3/10, q^ = 3/5: the float shifts are
+    0.5999999999999995, read as 3/5 by mp_param).  Two hidden layers (depth 3): G against the
+    quadratic of the symbolic twin, edges 3/2 and 57/20; depth 4: top edge against the CRootOf."""
+    import nn_spectra as ns
+    from nn_spectra.symbolic_laws import symbolic_conditional_fim_law
+
+    law3 = ns.conditional_fim_law("relu", 1.5, 0.3, 3)
+    sym3 = symbolic_conditional_fim_law("relu", sp.Rational(3, 2), sp.Rational(3, 10), 3)
+    zz = 2 + 0.25j
+    g = hp.cauchy(law3, zz, dps=50)
+    Pz = sp.Poly(sym3.polynomial.subs(z, 2 + sp.Rational(1, 4) * sp.I), G)
+    assert Pz.degree() == 2
+    with mp.workdps(DIGITS + 30):
+        coeffs = [mp.mpc(*[mp.mpf(str(sp.Rational(t))) for t in sp.sympify(c).as_real_imag()]) for c in Pz.all_coeffs()]
+        assert abs(g - _nearest_root(coeffs, g)) < TOL
+    lo, hi = hp.edges(law3, dps=50)
+    assert abs(lo - mp.mpf(3) / 2) < TOL and abs(hi - mp.mpf(57) / 20) < TOL
+    pts, w = hp.atoms(law3, dps=50)
+    assert abs(pts[0] - mp.mpf(3) / 5) < TOL and abs(w[0] - mp.mpf(1) / 2) < TOL
+    law4 = ns.conditional_fim_law("relu", 1.5, 0.3, 4)
+    top = hp.edges(law4, dps=50)[-1]
+    exact = symbolic_conditional_fim_law("relu", sp.Rational(3, 2), sp.Rational(3, 10), 4).edges()[-1]
+    with mp.workdps(60):
+        assert abs(top - mp.mpf(str(sp.N(exact, 60)))) < TOL
+
+
+def test_engine_smooth_jacobian_agrees_with_float_and_converges():
+    """tanh (no closed form): psi_{D^2} by mpmath.quad; the mp value agrees with float64 to 1e-12 and
+    Newton converges quadratically from the engine's state (30 digits: ~3 s)."""
+    import nn_spectra as ns
+
+    law = ns.jacobian_law("tanh", 1.5, 0.01, 3)
+    hist = []
+    g = hp.cauchy(law, 0.5 + 0.2j, dps=30, history=hist)
+    steps = [s for s in hist if s > 0]
+    assert steps[-1] < mp.mpf(10) ** -25 and (len(steps) < 2 or steps[-1] <= 1e3 * steps[-2] ** 2)
+    assert abs(complex(g) - complex(law.cauchy(0.5 + 0.2j))) < 1e-12 * abs(complex(g))
+
+
+def test_engine_errors_and_mp_param():
+    assert hp.mp_param(0.5999999999999995) == mp.mpf(3) / 5
+    assert hp.mp_param(0.5999999999999995, snap=False) == mp.mpf(0.5999999999999995)
+    assert hp.mp_param(0.31770479112427363) == mp.mpf(0.31770479112427363)   # a q*: not a small fraction
+    law = fp.boxplus(fp.semicircle(), fp.semicircle())
+    with pytest.raises(ValueError, match="upper half-plane"):
+        hp.cauchy(law, 1 - 1j)
+    with pytest.raises(ValueError, match="dps"):
+        hp.cauchy(law, 1j, dps=8)
+    from freeprob.polynomial import free_variables, polynomial_law
+
+    x, y = free_variables("x y")
+    with pytest.raises(ValueError, match="standard semicircular"):
+        hp.cauchy(polynomial_law(x * y + y * x, {x: fp.semicircle(), y: fp.free_poisson()}), 1j, dps=20)
+    with pytest.raises(ValueError, match="solver-backed law with an mp system"):
+        hp.mp_system(fp.semicircle())
