@@ -36,27 +36,38 @@ def test_case_passes_at_quick_size(name):
     assert res.figure is not None and res.figure.axes
 
 
-def test_monte_carlo_tolerances_shrink():
-    for name in ("fim_batchnorm",):
-        case = get_case(name)
-        assert case.tolerance_at(case.full_size) < case.tolerance_at(case.quick_size)
-
-
-@pytest.mark.parametrize("name", ["phase_diagram", "conditional_fim_depth", "jacobian_gaussian_vs_orthogonal"])
+@pytest.mark.parametrize("name", ["phase_diagram", "conditional_fim_depth", "jacobian_gaussian_vs_orthogonal",
+                                  "fim_batchnorm", "learning_rate_depth"])
 def test_z_bound_cases(name):
     case = get_case(name)
     assert case.tolerance == 4.0 and "|z|" in case.metric
 
 
-def test_broken_fim_prediction_fails(monkeypatch):
-    true_fim = ns.fim_statistics
+def test_broken_batchnorm_prediction_fails(monkeypatch):
+    true_sur = ns.fim_batchnorm_surrogate
 
-    def doubled(*args, **kwargs):
-        s = true_fim(*args, **kwargs)
-        return dataclasses.replace(s, lambda_max=2 * s.lambda_max)
+    def lifted(*args, **kwargs):
+        out = dict(true_sur(*args, **kwargs))
+        out["lambda_bn"] *= 1.25
+        return out
 
-    monkeypatch.setattr(ns, "fim_statistics", doubled)
+    monkeypatch.setattr(ns, "fim_batchnorm_surrogate", lifted)
     case = get_case("fim_batchnorm")
+    res = case.run(case.quick_size, np.random.default_rng(20261123))
+    assert res.distance > case.tolerance_at(case.quick_size)
+
+
+@pytest.mark.slow
+def test_broken_learning_rate_prediction_fails(monkeypatch):
+    # a prediction 1.25x too large (the onset would sit near 0.8-0.9x of it) must fail the case
+    true_pb = ns.predict_boundaries
+
+    def too_large(*args, **kwargs):
+        p = true_pb(*args, **kwargs)
+        return dataclasses.replace(p, online_median=1.25 * p.online_median)
+
+    monkeypatch.setattr(ns, "predict_boundaries", too_large)
+    case = get_case("learning_rate_depth")
     res = case.run(case.quick_size, np.random.default_rng(20261123))
     assert res.distance > case.tolerance_at(case.quick_size)
 

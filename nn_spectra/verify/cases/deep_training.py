@@ -9,14 +9,12 @@ monkeypatched prediction is the one the case checks.
 """
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import scipy.stats
 
 import nn_spectra as ns
 
-from freeprob.verify import Case, Result, register, z_test_extrapolated
+from freeprob.verify import Case, Result, mean_and_se, register, z_scores, z_test_extrapolated
 from freeprob.verify.figure import hist_with_pdf, new_figure
 
 CASE_NAMES: list[str] = []
@@ -133,43 +131,74 @@ _add(Case(
 # --------------------------------------------------------------------------------------------
 # 3. Batch-norm reduction of the FIM's λ_max
 # --------------------------------------------------------------------------------------------
+# On real inputs (digits) batch norm removes the 1 mode and λ_max becomes the top of the bulk,
+# which finite width lifts by O(sqrt(M)) fluctuations: predicted at each width by the surrogate
+# (fim_batchnorm_surrogate, Monte Carlo of independent neurons, no network).  Without batch norm
+# the top outlier is the infinite-width λ₁(Θ/T) up to an O(1/N) bias (extrapolated from N, N/2).
+_BN_NETS, _BN_DRAWS, _BN_T, _BN_Z = 6, 12, 32, 4.0
+
+
 def _run_fim_bn(size: int, rng: np.random.Generator) -> Result:
-    args = ("tanh", 1.5, 0.3, 3, size, 8, 1)
-    pred = ns.fim_statistics(*args)
-    meas = [ns.measure_fim_statistics(*args, rng=rng) for _ in range(3)]
-    lam = float(np.mean([m.lambda_max for m in meas]))
-    lam_bn = float(np.mean([m.lambda_max_bn for m in meas]))
-    err = max(abs(lam / pred.lambda_max - 1), abs(lam_bn / pred.lambda_max_bn - 1))
-    # batch norm must reduce λ_max, measured and predicted (by how much is checked by the errors)
-    if not (lam_bn < lam and pred.lambda_max_bn < pred.lambda_max):
-        err = float("inf")
-    fig, (ax,) = new_figure()
-    labels = ["λ_max", "λ_max with batch norm"]
-    xs = np.arange(2)
-    ax.bar(xs - 0.2, [pred.lambda_max, pred.lambda_max_bn], 0.4, label="predicted (fim_statistics)")
-    ax.bar(xs + 0.2, [lam, lam_bn], 0.4, label="measured (NTK dual, 3 networks)")
-    for m in meas:
-        ax.plot(xs + 0.2, [m.lambda_max, m.lambda_max_bn], "k.", ms=4)
-    ax.set_xticks(xs, labels)
-    ax.set_title(f"tanh, depth 3, width {size}, T = 8", fontsize="small")
-    ax.legend(fontsize="x-small")
+    act, sw2, sb2, L = "tanh", 1.5, 0.1, 3
+    X = ns.load_dataset("digits", _BN_T, rng=rng).X
+    d = X.shape[1]
+    widths = (size // 4, size // 2, size)
+    inf = ns.fim_statistics_data(X, act, sw2, sb2, L, size, 1)          # λ_max does not depend on M/M
+    meas, sur = {}, {}
+    for n in widths:
+        ms = [ns.measure_fim_statistics(act, sw2, sb2, L, n, _BN_T, 1, input_dim=d, inputs=X, rng=rng)
+              for _ in range(_BN_NETS)]
+        meas[n] = np.array([[m.lambda_max, m.lambda_max_bn] for m in ms])
+        sur[n] = ns.fim_batchnorm_surrogate(X, act, sw2, sb2, L, n, 1, n_draws=_BN_DRAWS, rng=rng)
+    # λ_max / prediction: λ_max grows like M, so compare ratios to the infinite-width value at each width
+    top = {n: meas[n][:, :1] / ns.fim_statistics_data(X, act, sw2, sb2, L, n, 1).lambda_max for n in widths}
+    t_top = z_test_extrapolated(["λ_max/λ₁(Θ/T)"], top[size], top[size // 2], 1.0)
+    z_bn, rows = [], []
+    for n in widths:
+        m, se = mean_and_se(meas[n][:, 1])
+        p, sp = sur[n]["lambda_bn"], sur[n]["lambda_bn_std"] / np.sqrt(_BN_DRAWS)
+        z = float(z_scores(m, np.hypot(se, sp), p))
+        z_bn.append(z)
+        rows.append(f"N={n}: {m:.4g} ± {se:.2g} vs surrogate {p:.4g} ± {sp:.2g} (z = {z:+.2f})")
+    dist = max(t_top.worst, float(np.max(np.abs(z_bn))))
+    # batch norm must reduce λ_max, measured and predicted
+    if not all(meas[n][:, 1].mean() < meas[n][:, 0].mean() and sur[n]["lambda_bn"] < sur[n]["lambda_max"]
+               for n in widths):
+        dist = float("inf")
+    fig, axes = new_figure(2, width=4.6)
+    ws = np.array(widths, float)
+    axes[0].errorbar(ws, [meas[n][:, 1].mean() for n in widths],
+                     yerr=[meas[n][:, 1].std(ddof=1) / np.sqrt(_BN_NETS) for n in widths], fmt="o",
+                     label=f"measured, {_BN_NETS} networks")
+    axes[0].plot(ws, [sur[n]["lambda_bn"] for n in widths], "k-", label="surrogate (finite width)")
+    axes[0].plot(ws, [sur[n]["lambda_bn_inf"] for n in widths], "k--", label="λ₁(HΘH)/T (infinite width)")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("width M")
+    axes[0].set_ylabel("λ_max with batch norm")
+    axes[0].legend(fontsize="x-small")
+    for n in widths:
+        axes[1].plot(np.full(_BN_NETS, n), meas[n][:, 0] / meas[n][:, 1], "k.")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("width M")
+    axes[1].set_ylabel("λ_max / λ_max with batch norm")
     return Result(
-        prediction=f"λ_max {pred.lambda_max:.4g} → {pred.lambda_max_bn:.4g} with batch norm "
-                   f"(×{pred.lambda_max_bn / pred.lambda_max:.3f})",
-        measurement=f"λ_max {lam:.4g} → {lam_bn:.4g} with batch norm (×{lam_bn / lam:.3f})",
-        distance=float(err), figure=fig)
+        prediction=f"λ_max = λ₁(Θ/T) (infinite width, ×M): {inf.lambda_max:.4g} at M = {size}; with batch norm the "
+                   "surrogate's top of the bulk: " + ", ".join(f"{sur[n]['lambda_bn']:.4g}" for n in widths)
+                   + f" at M = {widths}",
+        measurement="λ_max, 2·(N) − (N/2): " + t_top.rows() + "; with batch norm: " + "; ".join(rows),
+        distance=float(dist), figure=fig)
 
 
 _add(Case(
     name="fim_batchnorm",
-    title="Karakida: mean-subtracting batch norm in the last layer removes the FIM's λ_max outlier",
-    how="top eigenvalue of the dual Θ/T (empirical NTK of real tanh MLPs) before and after centring the "
-        "outputs over the batch",
-    metric="max relative error of (λ_max, λ_max with batch norm); inf if batch norm does not reduce λ_max",
-    # the batch-norm value is the bulk atom (A - B)/T; the finite-width bulk around it has a
-    # spread of order 1/sqrt(width) that lifts its top (measured: 0.48 at 200, 0.09 at 2000)
-    tolerance=lambda n: 8.0 / np.sqrt(n),
-    run=_run_fim_bn, quick_size=2000, full_size=4000, topic=TOPIC))
+    title="Mean-subtracting batch norm in the last layer: λ_max drops to the top of the FIM bulk "
+          "(finite-width surrogate) on digits",
+    how=f"top eigenvalue of the dual Θ/T (empirical NTK of real tanh MLPs, depth 3, {_BN_NETS} networks per width) "
+        f"on {_BN_T} digits before and after centring the outputs over the batch, at widths N/4, N/2, N",
+    metric="max |z|: batch-norm λ_max vs fim_batchnorm_surrogate at each width (SE of networks and draws), "
+           "and λ_max/λ₁(Θ/T) extrapolated 2·N − N/2 against 1; inf if batch norm does not reduce λ_max",
+    tolerance=_BN_Z,
+    run=_run_fim_bn, quick_size=800, full_size=2000, topic=TOPIC))
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,75 +260,89 @@ _add(Case(
 # --------------------------------------------------------------------------------------------
 # 5. The predicted learning-rate boundary of online SGD on scikit-learn digits
 # --------------------------------------------------------------------------------------------
+# The research's experiment: hard-tanh MLPs at criticality with Haar-orthogonal weights, online SGD
+# (one example per step).  Both thresholds below were stated before the case ran, from the
+# sgd_boundary_study at widths 200/400 (onset/prediction 1.03-1.18 at width 200, the excess halving
+# at width 400, i.e. an O(1/N) bias: units saturating during the first steps).
 _LR_DEPTHS = (2, 4, 8)
-_LR_REL = 2.0 ** np.linspace(-1.0, 1.0, 9)     # learning rates / prediction, steps of 2^(1/4)
-_LR_FACTOR = 1.5                                # tolerance: measured/predicted within a factor 1.5
+_LR_NETS = 6          # networks (and example orders) per depth at each of the widths N and N/2
+_LR_Z = 4.0           # |z| bound of the extrapolated ratio onset/prediction against 1
+_LR_FACTOR = 1.3      # and at width N every depth's mean onset within a factor 1.3 of the prediction
+_LR_T, _LR_STEPS = 100, 20
 
 
 def _run_lr_depth(size: int, rng: np.random.Generator) -> Result:
-    act, sb2, T = "tanh", 0.05, 60
+    act, sb2 = "hard_tanh", 0.05
     sw2 = float(ns.critical_sigma_w2(act, sb2))
-    data = ns.load_dataset("digits", T, rng=rng)
+    data = ns.load_dataset("digits", _LR_T, rng=rng)
     X, Y = data.X, data.Y
     d, C = X.shape[1], Y.shape[1]
-    preds, meas, fracs = [], [], []
+    widths = (size, size // 2)
+    pred = {n: [] for n in widths}
+    onset = {n: [] for n in widths}
+    full, readout = [], []
     for L in _LR_DEPTHS:
-        # the prediction: the infinite-width data kernel of these inputs, nothing measured
-        p = ns.predict_boundaries(X, act, sw2, sb2, L, size, C, batch_size=1, rng=rng)
-        preds.append(p)
-        seed = int(rng.integers(2 ** 31))
-        net0 = ns.MLP([d] + [size] * (L - 1) + [C], act, sw2, sb2, weights="orthogonal", rng=seed)
-        row = []
-        for r in _LR_REL:
-            net = copy.deepcopy(net0)      # the same initial network for every learning rate
-            _, frac = ns.train_sgd(net, X, Y, r * p.online_median, batch_size=1, epochs=1, rng=seed + 1,
-                                   n_evals=1, spike_steps=50)
-            row.append(frac)
-        row = np.array(row)
-        fracs.append(row)
-        ok = row <= 0.5
-        j = int(np.argmax(~ok)) if (~ok).any() else len(row)
-        meas.append(np.sqrt(_LR_REL[j - 1] * _LR_REL[j]) * p.online_median if 0 < j < len(row) else np.nan)
-    pred_eta = np.array([p.online_median for p in preds])
-    meas = np.array(meas)
-    dist = float(np.max(np.abs(np.log(meas / pred_eta)))) if np.all(np.isfinite(meas)) else float("inf")
+        for n in widths:
+            # the prediction: the infinite-width data kernel of these inputs, nothing measured
+            p = ns.predict_boundaries(X, act, sw2, sb2, L, n, C, batch_size=1, rng=rng)
+            pred[n].append(p.online_median)
+            if n == size:
+                full.append(p.full_batch)
+                readout.append(p.readout_online)
+            row = []
+            for _ in range(_LR_NETS):
+                seed = int(rng.integers(2 ** 31))
+                net = ns.MLP([d] + [n] * (L - 1) + [C], act, sw2, sb2, weights="orthogonal", rng=seed)
+                row.append(ns.measure_sgd_boundary(net, X, Y, 1, criterion="onset",
+                                                   eta_range=(p.online_median / 3, 3 * p.online_median),
+                                                   steps=_LR_STEPS, n_bisect=8, rng=seed + 1))
+            onset[n].append(row)
+    pr = {n: np.array(pred[n]) for n in widths}
+    on = {n: np.array(onset[n]) for n in widths}                  # (depths, networks)
+    ratio = {n: on[n] / pr[n][:, None] for n in widths}
+    t = z_test_extrapolated([f"L={L}" for L in _LR_DEPTHS], ratio[size].T, ratio[size // 2].T, 1.0)
+    fine = ratio[size].mean(axis=1)
+    dist = t.worst
+    if not (np.all(np.isfinite(fine)) and np.all(fine <= _LR_FACTOR) and np.all(fine >= 1 / _LR_FACTOR)):
+        dist = float("inf")
     Ls = np.array(_LR_DEPTHS)
     fig, axes = new_figure(2, width=4.6)
-    for L, row in zip(Ls, fracs):
-        axes[0].semilogx(_LR_REL, row, "o-", label=f"L = {L}")
-    axes[0].axvline(1.0, color="k", lw=1)
-    axes[0].axhline(0.5, color="gray", lw=0.8, ls=":")
-    axes[0].set_xlabel("η / predicted 2/median Θ(x,x)")
-    axes[0].set_ylabel("fraction of steps overshooting their example")
-    axes[0].legend(fontsize="x-small")
-    axes[1].semilogy(Ls, pred_eta, "k-", label="predicted 2/median Θ(x,x) (conditional FIM)")
-    axes[1].semilogy(Ls, meas, "o", label=f"measured onset (width {size})")
-    axes[1].semilogy(Ls, [p.full_batch for p in preds], "k--", label="2/λ₁(Θ/T) (full-batch FIM)")
-    axes[1].semilogy(Ls, [p.readout_online for p in preds], "c-.", label="readout layer alone")
-    axes[1].semilogy(Ls, pred_eta[0] * Ls[0] / Ls, "k:", lw=0.8, label="∝ 1/L")
+    for n, mk in ((size, "o"), (size // 2, "s")):
+        axes[0].errorbar(Ls, ratio[n].mean(axis=1), yerr=ratio[n].std(axis=1, ddof=1) / np.sqrt(_LR_NETS),
+                         fmt=mk, label=f"width {n}")
+    axes[0].errorbar(Ls, t.mean, yerr=_LR_Z * t.se, fmt="k^", label=f"2·(N={size}) − (N={size // 2}) ± {_LR_Z:g} SE")
+    axes[0].axhline(1.0, color="k", lw=1)
+    axes[0].set_xlabel("depth L")
+    axes[0].set_ylabel("measured onset / predicted 2/median Θ(x,x)")
+    axes[0].legend(fontsize="xx-small")
+    axes[1].semilogy(Ls, pr[size], "k-", label="predicted 2/median Θ(x,x) (conditional FIM of the inputs)")
+    axes[1].semilogy(np.repeat(Ls, _LR_NETS), on[size].ravel(), "o", ms=3, label=f"measured onset (width {size})")
+    axes[1].semilogy(Ls, full, "k--", label="2/λ₁(Θ/T) (full-batch FIM)")
+    axes[1].semilogy(Ls, readout, "c-.", label="readout layer alone")
+    axes[1].semilogy(Ls, pr[size][0] * Ls[0] / Ls, "k:", lw=0.8, label="∝ 1/L")
     axes[1].set_xlabel("depth L")
     axes[1].set_ylabel("learning rate η")
     axes[1].legend(fontsize="xx-small")
     return Result(
-        prediction="onset of online-SGD instability at η = 2/median_t Θ(x_t,x_t) (infinite-width data "
-                   f"kernel, tanh at criticality): {np.array2string(pred_eta, precision=4)} at L = {_LR_DEPTHS}",
-        measurement=f"measured onset {np.array2string(meas, precision=4)} (ratio "
-                    f"{np.array2string(meas / pred_eta, precision=3)}); readout-only boundary "
-                    f"{np.array2string(np.array([p.readout_online for p in preds]), precision=4)}",
-        distance=dist, figure=fig)
+        prediction="onset of online-SGD instability at η = 2/median_t Θ(x_t,x_t) (infinite-width data kernel, "
+                   f"hard tanh at criticality): {np.array2string(pr[size], precision=4)} at L = {_LR_DEPTHS} "
+                   f"(width {size}); L·η = {np.array2string(Ls * pr[size], precision=4)}",
+        measurement=f"onset/prediction at width {size}: {np.array2string(fine, precision=3)}, at {size // 2}: "
+                    f"{np.array2string(ratio[size // 2].mean(axis=1), precision=3)}; extrapolated: " + t.rows(),
+        distance=float(dist), figure=fig)
 
 
 _add(Case(
     name="learning_rate_depth",
-    title="Online SGD on digits: the instability sets in at the predicted 2/λ of the conditional FIM of the inputs",
-    how="online SGD (one example per step) of real orthogonal tanh MLPs at criticality on 60 scikit-learn "
-        "digits, depths 2, 4, 8, learning rates in steps of 2^(1/4) around the prediction; onset = where more "
-        "than half of the first 50 steps raise the loss of their own example",
-    metric="max over depths of |log(measured onset / predicted 2/median Θ(x,x))|",
-    # stated before the run: a factor 1.5 (grid steps of 2^(1/4); finite-width Θ(x,x) and the
-    # C = 10 split move the onset by O(width^-1/2))
-    tolerance=float(np.log(_LR_FACTOR)),
-    run=_run_lr_depth, quick_size=192, full_size=512, topic=TOPIC))
+    title="Online SGD on digits (hard tanh, critical, orthogonal): the instability sets in at the predicted "
+          "2/λ of the conditional FIM of the inputs",
+    how=f"online SGD (one example per step) of real orthogonal hard-tanh MLPs at criticality on {_LR_T} "
+        f"scikit-learn digits, depths {_LR_DEPTHS}, {_LR_NETS} networks each at widths N and N/2; onset bisected "
+        f"(8 halvings) where more than half of the first {_LR_STEPS} steps raise the loss of their own example",
+    metric="max |z| over depths of 2·(onset/prediction)_N − (onset/prediction)_N/2 against 1 (the O(1/N) "
+           f"saturation excess removed); inf if at width N a depth's mean ratio leaves [1/{_LR_FACTOR}, {_LR_FACTOR}]",
+    tolerance=_LR_Z,
+    run=_run_lr_depth, quick_size=256, full_size=512, topic=TOPIC))
 
 
 # --------------------------------------------------------------------------------------------
