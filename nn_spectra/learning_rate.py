@@ -34,21 +34,28 @@ def max_learning_rate(act, sigma_w2: float | None = None, sigma_b2: float | None
                       c_input: float = 0.0, source: str = "fim", inputs: np.ndarray | None = None,
                       batch_size: int | None = None, follow_input: bool = False) -> float:
     r""":math:`2/\lambda_{\max}` from the Karakida statistics (``source="fim"``) or from the conditional
-    FIM of one input (``source="conditional"``, orthogonal weights: :math:`\lambda_{\max} \le N\cdot`
-    the top of the hull of :func:`conditional_fim_law`, so this is a lower bound of the stable rate for
-    online learning with one example per step), now :math:`2/(N\cdot` ``law.top_edge``:math:`)` with the exact
-    top edge of :func:`conditional_fim_law`; ``follow_input=True`` lets the layers follow the input's
-    own :math:`q^l` trajectory from ``q_input`` :math:`= \|x\|^2/N` instead of the fixed point.
-    The conditional law describes a square network (input width, hidden widths and outputs all
-    :math:`N`); with :math:`C \ll N` outputs the :math:`C\times C` block of one example sits near
-    :math:`N` times the law's *mean* instead, so this rate is then conservative (1.4-2.1x below the
-    measured onset of online SGD on digits, hard tanh, depths 2-8; see the guide).
+    FIM of one input (``source="conditional"``).
+
+    Without ``inputs``, ``source="conditional"`` is :math:`2/(N\cdot` ``law.top_edge``:math:`)` with the
+    exact top edge of the Hayase–Karakida law :func:`conditional_fim_law` (orthogonal weights;
+    ``follow_input=True`` lets the layers follow the input's own :math:`q^l` from ``q_input``
+    :math:`= \|x\|^2/N` instead of the fixed point).  Range of validity: the law describes a *square*
+    network — input width, hidden widths and number of outputs all :math:`N`, weights only, one input
+    of length ``q_input`` — and there this is the top of the conditional FIM of real networks to
+    :math:`3/\sqrt N` (tests).  With :math:`C \ll N` outputs the :math:`C\times C` block of one example
+    is a free compression of that spectrum and concentrates at its *mean*, not its top edge; and real
+    inputs of dimension :math:`d \ne N` change the first layer.  This rate is then a lower bound,
+    1.4× (:math:`L = 2`) to 2.1× (:math:`L = 8`) below the measured onset of online SGD (hard tanh,
+    digits, :math:`C = 10`, width 400; guide).  For such networks pass the training ``inputs``.
 
     With ``inputs`` (the training inputs, shape ``(n_samples, input_dim)``) the prediction uses their
     own infinite-width kernel (:func:`predict_boundaries`): ``source="fim"`` gives
-    :math:`2/\lambda_1(\bar\Theta/T)` (full batch), ``source="online"`` the onset of instability of
-    SGD with ``batch_size`` examples per step (default 1: :math:`2/\operatorname{median}_t
-    \bar\Theta(x_t,x_t)`, the conditional FIM of the actual inputs; :math:`B > 1`:
+    :math:`2/\lambda_1(\bar\Theta/T)` (full batch), ``source="conditional"`` the conditional FIM of
+    the actual inputs with their own :math:`q^l` and the network's :math:`C` outputs, whose
+    :math:`C`-fold eigenvalue at infinite width is :math:`\bar\Theta(x,x)`:
+    :math:`2/\operatorname{median}_t\bar\Theta(x_t,x_t)` (the onset of online SGD, within 3–18 % on
+    digits; guide), ``source="online"`` the onset of instability of SGD with ``batch_size`` examples
+    per step (default 1: the same as ``"conditional"``; :math:`B > 1`:
     :math:`2/E\lambda_1(\bar\Theta_B/B)`), ``source="readout"`` the readout layer's own boundary
     :math:`2/\max_t c_L(t,t)` (where bounded-activation networks actually fail, see the guide).
 
@@ -70,14 +77,16 @@ def max_learning_rate(act, sigma_w2: float | None = None, sigma_b2: float | None
     if n_samples is None:
         raise TypeError("max_learning_rate: n_samples is missing")
     if inputs is not None:
-        if source not in ("fim", "online", "readout"):
-            raise ValueError(f"with inputs, source must be 'fim', 'online' or 'readout', got {source!r}")
+        if source not in ("fim", "conditional", "online", "readout"):
+            raise ValueError(f"with inputs, source must be 'fim', 'conditional', 'online' or 'readout', "
+                             f"got {source!r}")
         from .data import check_inputs
 
         X = check_inputs(inputs, "inputs", input_dim)
         if X.shape[0] != int(n_samples):
             raise ValueError(f"inputs has {X.shape[0]} rows, n_samples is {n_samples}")
-        B = 1 if batch_size is None else batch_size
+        # the conditional FIM is one input per step, whatever batch_size says
+        B = 1 if (batch_size is None or source == "conditional") else batch_size
         p = predict_boundaries(X, act, sigma_w2, sigma_b2, depth, width, n_outputs, B, rng=0)
         if source == "fim":
             return p.full_batch

@@ -74,4 +74,15 @@ def test_bad_input():
     with pytest.raises(ValueError, match="input dimension"):
         train_sgd(net, np.ones((10, 12)), d.Y, 0.1)
     with pytest.raises(ValueError, match="source"):
-        max_learning_rate("tanh", 1.5, 0.1, 2, 8, 10, 3, input_dim=13, inputs=d.X, source="conditional")
+        max_learning_rate("tanh", 1.5, 0.1, 2, 8, 10, 3, input_dim=13, inputs=d.X, source="x")
+
+
+def test_conditional_source_on_inputs_is_the_kernel_diagonal():
+    # the conditional FIM of input x with C outputs at infinite width is Theta(x,x) I_C: the rate is
+    # 2/median_t Theta(x_t,x_t) from the data kernel, for any batch size and output count
+    d = load_dataset("wine", 30, rng=1)
+    k = data_kernels(d.X, "hard_tanh", 1.2, 0.05, 3, 64, 3)
+    eta = max_learning_rate("hard_tanh", 1.2, 0.05, 3, 64, 30, 3, input_dim=13, inputs=d.X, source="conditional",
+                            batch_size=8)
+    assert eta == pytest.approx(2 / np.median(np.diag(k.ntk)), rel=1e-12)
+    assert eta == max_learning_rate("hard_tanh", 1.2, 0.05, 3, 64, 30, 3, input_dim=13, inputs=d.X, source="online")
