@@ -96,3 +96,118 @@ def test_bad_input(kw, match):
         ntk_diagonal_moments(**args)
     with pytest.raises(ValueError, match="trials"):
         sample_ntk_diagonal([4, 4, 1], 0)
+
+
+# ------------------------------------------------------------------ general activation, biases, several inputs
+# Truths: (1) the exact finite-width moments above for zero-bias relu and linear networks, one input (an
+# independent route: binomial/chi-square representation vs the delta method over unit averages);
+# (2) Monte Carlo over real MLP networks, |z| <= Z from standard errors plus the second-order remainder,
+# bounded in advance by r^2 x scale with r = max_a Var(Theta_aa)/Theta_aa^2 the predicted leading relative
+# variance (on the exact relu/linear cases the remainder is 0.26-0.48 r^2); (3) the infinite-width FIM
+# statistics of nn_spectra.fisher (Karakida; data kernels by another route).
+from nn_spectra.fisher import fim_statistics_data  # noqa: E402
+from nn_spectra.fisher_finite_width import fim_statistics_finite_width, ntk_finite_width, sample_ntk  # noqa: E402
+
+
+@pytest.mark.parametrize("widths, act, sw2", [([16, 64, 64, 1], "relu", 2.0), ([10, 20, 12, 30, 1], "relu", 1.7),
+                                              ([16, 32, 32, 32, 32, 1], "relu", 2.0), ([16, 64, 64, 1], "linear", 0.9),
+                                              ([10, 20, 12, 30, 1], "linear", 1.3)])
+def test_general_recursion_equals_exact_one_input(widths, act, sw2):
+    x = np.ones((1, widths[0]))
+    r = ntk_finite_width(widths, x, act, sw2, 0.0)
+    p = ntk_diagonal_moments(widths, sw2, 1.0, act=act)
+    # no 1/n mean shift, the infinite-width value matches (relu: up to the O(L 2^-n) dead layers)
+    assert r.mean_infinite[0, 0] == pytest.approx(p.mean_infinite, rel=1e-12)
+    assert r.mean[0, 0] == pytest.approx(p.mean_infinite, rel=1e-12)
+    # the leading relative variance: as all widths grow (t -> inf) n Var/mean^2 -> the exact D
+    # (D/n is homogeneous of degree -1 in the widths; the bias-gradient "+1" terms make the difference O(1/t))
+    t = 1000
+    big = [n * t for n in widths[:-1]] + [1]
+    rb = ntk_finite_width(big, np.ones((1, big[0])), act, sw2, 0.0)
+    assert rb.var[0, 0] / rb.mean[0, 0] ** 2 == pytest.approx(p.rel_var_leading / t, rel=1e-3)
+    # the remainder after the 1/n correction is O(1/n^2): doubling every width divides it by about 4
+    res = []
+    for s in (1, 2, 4):
+        ws = [n * s for n in widths[:-1]] + [1]
+        rs = ntk_finite_width(ws, np.ones((1, ws[0])), act, sw2, 0.0)
+        res.append(ntk_diagonal_moments(ws, sw2, 1.0, act=act).rel_var - rs.var[0, 0] / rs.mean[0, 0] ** 2)
+    ratio = np.array(res[:-1]) / np.array(res[1:])
+    assert np.all((ratio > 3.2) & (ratio < 4.8)), ratio
+
+
+def _inputs(T, n0, seed):
+    X = np.random.default_rng(seed).standard_normal((T, n0))
+    return X * (np.sqrt(n0) / np.linalg.norm(X, axis=1))[:, None] * np.linspace(1.0, 0.8, T)[:, None]
+
+
+def _r2(r):
+    d = np.diag(r.mean)
+    return float(np.max(np.diag(r.var) / d ** 2)) ** 2, np.sqrt(np.abs(d))
+
+
+@pytest.mark.parametrize("act, sw2, sb2, n, trials", [("tanh", 1.5, 0.1, 16, 3000), ("tanh", 1.5, 0.1, 32, 2000),
+                                                      ("relu", 2.0, 0.2, 16, 3000)])
+def test_ntk_mean_and_covariance_vs_monte_carlo(act, sw2, sb2, n, trials):
+    # two inputs, two outputs, three weight layers, biases: every entry of E Theta and Var Theta
+    X = _inputs(2, 12, 3)
+    widths = [12, n, n, 2]
+    r = ntk_finite_width(widths, X, act, sw2, sb2)
+    s = sample_ntk(widths, X, trials, act, sw2, sb2, rng=n)
+    r2, sq = _r2(r)
+    scale = sq
+    m, se = s.mean(0), s.std(0, ddof=1) / np.sqrt(trials)
+    allow_m = r2 * np.outer(scale, scale)
+    assert np.all(np.abs(m - r.mean) <= Z * se + allow_m), (m - r.mean) / se
+    v = s.var(0, ddof=1)
+    se_v = np.sqrt(np.var((s - m) ** 2, axis=0) / trials)
+    allow_v = r2 * np.outer(scale, scale) ** 2
+    assert np.all(np.abs(v - r.var) <= Z * se_v + allow_v), (v - r.var) / se_v
+    # ... and can fail: the infinite-width variance (0) is rejected on the diagonal
+    assert np.all(np.diag(v) > Z * np.diag(se_v) + np.diag(allow_v))
+
+
+def _measured(s, T, C, P):
+    ev = np.linalg.eigvalsh(s)[:, ::-1]
+    return {"mean": np.trace(s, axis1=1, axis2=2) / (T * P), "second_moment": (s ** 2).sum((1, 2)) / (T * T * P),
+            "top_mean": ev[:, :C].mean(1) / T}
+
+
+@pytest.mark.parametrize("act, sw2, sb2, T, C, n, trials", [("tanh", 1.5, 0.1, 2, 1, 16, 3000),
+                                                            ("tanh", 1.5, 0.1, 2, 2, 32, 2000),
+                                                            ("relu", 2.0, 0.1, 2, 1, 32, 2000)])
+def test_fim_statistics_finite_width_vs_monte_carlo(act, sw2, sb2, T, C, n, trials):
+    X = _inputs(T, 10, 5)
+    widths = [10, n, n, n, C]
+    f = fim_statistics_finite_width(widths, X, act, sw2, sb2)
+    # the infinite-width part is Karakida's statistics on this data (nn_spectra.fisher, another route)
+    k = fim_statistics_data(X, act, sw2, sb2, depth=4, width=n, n_outputs=C)
+    assert f["n_params"] == k.n_params
+    for key, ref in (("mean", k.mean), ("second_moment", k.second_moment), ("top_mean", k.lambda_max)):
+        assert f[key + "_infinite"] == pytest.approx(ref, rel=1e-7), key
+    r2 = _r2(ntk_finite_width(widths, X, act, sw2, sb2))[0]
+    meas = _measured(sample_ntk(widths, X, trials, act, sw2, sb2, rng=7 * n + T), T, C, f["n_params"])
+    for key, x in meas.items():
+        se = x.std(ddof=1) / np.sqrt(trials)
+        assert abs(x.mean() - f[key]) <= Z * se + r2 * f[key], (key, x.mean(), f[key], se)
+    # the 1/n term is needed: the infinite-width second moment is rejected (for the top eigenvalue the
+    # 1/n shift, 2-6 %, is not larger than the second-order allowance r^2 at these widths)
+    x = meas["second_moment"]
+    assert abs(x.mean() - f["second_moment_infinite"]) > Z * x.std(ddof=1) / np.sqrt(trials) + r2 * f["second_moment"]
+
+
+def test_general_bad_input():
+    X = np.ones((2, 4)) * [[1.0], [0.5]] + np.eye(2, 4)
+    with pytest.raises(ValueError, match="sigma_b2"):
+        ntk_finite_width([4, 8, 1], X, "tanh", 1.5, -0.1)
+    with pytest.raises(ValueError, match="X must"):
+        ntk_finite_width([5, 8, 1], X, "tanh", 1.5, 0.1)
+    with pytest.raises(ValueError, match="hidden widths"):
+        ntk_finite_width([4, 1, 1], X, "tanh", 1.5, 0.1)
+    with pytest.raises(ValueError, match="singular"):
+        ntk_finite_width([4, 8, 1], np.ones((2, 4)), "relu", 2.0, 0.0)
+    with pytest.raises(ValueError, match="act"):
+        ntk_diagonal_moments([4, 4, 1], act="tanh")
+    with pytest.raises(ValueError, match="at most 2"):
+        ntk_finite_width([4, 8, 1], np.eye(3, 4), "tanh", 1.5, 0.1)
+    with pytest.raises(ValueError, match="trials"):
+        sample_ntk([4, 8, 1], X, 0)
