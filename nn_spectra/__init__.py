@@ -52,7 +52,8 @@ from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, network_
 from .finite_width import (LeadingLogNorm, LogNormPrediction, hanin_nica_beta, log_norm_leading_order,
                            log_norm_moments, log_volume_moments, lyapunov_exponents, sample_log_jacobian_norm,
                            sample_log_jacobian_norm_any, sample_log_volume)
-from .fisher_finite_width import (NTKDiagonalMoments, fim_statistics_one_input, ntk_diagonal_moments,
+from .fisher_finite_width import (NTKDiagonalMoments, NTKFiniteWidth, fim_statistics_finite_width,
+                                  fim_statistics_one_input, ntk_diagonal_moments, ntk_finite_width, sample_ntk,
                                   sample_ntk_diagonal)
 from .sweeps import JacobianLawDistance, fit_rate, plot_distance_vs_width, sweep
 from .resnet import (ResNetJacobianLaw, ResNetMeanField, ResNetUniversalLaw, resnet_jacobian_law,
