@@ -1,11 +1,12 @@
 """SLQ (matrix-free) vs the dense route for the Jacobian spectrum of a deep relu network.
 
-Network: relu, Gaussian weights, sigma_w2 = 2, sigma_b2 = 0, depth 10, equal widths N; spectrum of
-J^T J, J = D_10 W_10 ... D_1 W_1 at one input.
+Network: relu, Gaussian weights, sigma_w2 = 2, sigma_b2 = 0, depth L = 10 weight layers (widths
+[N] * 10 + [1], the convention of ``jacobian_law`` / ``slq_jacobian_spectrum``), spectrum of J^T J at one
+input, J = D_9 W_9 ... D_1 W_1 over the K = L - 1 = 9 nonlinear layers (the readout is not part of J).
 
 * SLQ: ``nn_spectra.slq_jacobian_spectrum`` (40 Lanczos steps, 10 probes, full reorthogonalisation):
   time of the Lanczos phase (network construction reported separately), peak traced memory.
-* Dense: form J (10 products N x N x N) and ``numpy.linalg.eigvalsh(J^T J)``; measured at small N,
+* Dense: form J (K = 9 products N x N x N) and ``numpy.linalg.eigvalsh(J^T J)``; measured at small N,
   extrapolated as c N^3 from the largest measured width (memory as 8 N^2 (L + 3) bytes).
 
 Times are CPU seconds (``time.process_time``) with one BLAS thread, repeated (median) for N <= 1000.
@@ -31,19 +32,21 @@ import nn_spectra as ns
 from nn_spectra.lanczos import available_memory_bytes, lanczos_memory_bytes
 from nn_spectra.matrix_free import JacobianGram, _fixed_point_input, network_memory_bytes
 
+# DEPTH = L weight layers (as jacobian_law's depth); J spans the K = L - 1 nonlinear layers
 ACT, SW2, SB2, DEPTH, STEPS, PROBES = "relu", 2.0, 0.0, 10, 40, 10
+K = DEPTH - 1
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "lanczos.md"
 
 
 def slq_run(width: int, seed: int):
     gen = np.random.default_rng(seed)
     t0 = time.process_time()
-    net = ns.MLP([width] * (DEPTH + 1) + [1], ACT, SW2, SB2, weights="gaussian", rng=gen)
+    net = ns.MLP([width] * DEPTH + [1], ACT, SW2, SB2, weights="gaussian", rng=gen)
     t_build = time.process_time() - t0
     x = _fixed_point_input(net.act, SW2, SB2, width, gen)
     tracemalloc.start()
     t0, w0 = time.process_time(), time.perf_counter()
-    est = ns.stochastic_lanczos_quadrature(JacobianGram(net, x, layer=DEPTH), width, steps=STEPS, probes=PROBES,
+    est = ns.stochastic_lanczos_quadrature(JacobianGram(net, x, layer=K), width, steps=STEPS, probes=PROBES,
                                            rng=gen)
     t_slq, wall = time.process_time() - t0, time.perf_counter() - w0
     _, peak = tracemalloc.get_traced_memory()
@@ -58,12 +61,12 @@ def slq_run(width: int, seed: int):
 
 def dense_run(width: int, seed: int):
     gen = np.random.default_rng(seed)
-    net = ns.MLP([width] * (DEPTH + 1) + [1], ACT, SW2, SB2, weights="gaussian", rng=gen)
+    net = ns.MLP([width] * DEPTH + [1], ACT, SW2, SB2, weights="gaussian", rng=gen)
     x = _fixed_point_input(net.act, SW2, SB2, width, gen)
     t0 = time.process_time()
     _, hs, _ = net.forward(x, return_all=True)
     J = np.eye(width)
-    for l in range(DEPTH):
+    for l in range(K):
         J = net.act.dphi(hs[l][0])[:, None] * (net.weights[l] @ J)
     np.linalg.eigvalsh(J.T @ J)
     return time.process_time() - t0
@@ -82,7 +85,7 @@ def main() -> None:
             dense[n] = float(np.median([dense_run(n, s) for s in range(args.repeat if n <= 1000 else 1)]))
             print(f"dense N={n}: {dense[n]:.2f} s", flush=True)
         for n in args.widths:
-            need = network_memory_bytes([n] * (DEPTH + 1) + [1]) + lanczos_memory_bytes(n, STEPS, PROBES)
+            need = network_memory_bytes([n] * DEPTH + [1]) + lanczos_memory_bytes(n, STEPS, PROBES)
             avail = available_memory_bytes() or 0
             if need > 0.8 * avail:
                 print(f"SLQ N={n}: skipped, needs {need / 2**30:.1f} GiB of {avail / 2**30:.1f} GiB available")
@@ -107,9 +110,11 @@ def main() -> None:
              f"{load0:.1f} at the start and {load1:.1f} at the end (the machine is shared by several jobs: "
              "timings are noisy). **Times are CPU seconds of the process** (`time.process_time`, one BLAS thread), "
              "which the load inflates far less than wall-clock time; the SLQ wall time is listed for reference.", "",
-             f"Spectrum of JᵀJ for a relu network (Gaussian weights, σ_w² = 2, σ_b² = 0) of depth {DEPTH}; SLQ with "
-             f"{STEPS} Lanczos steps and {PROBES} Rademacher probes (full reorthogonalisation); dense = form J by "
-             f"{DEPTH} N×N×N products + `eigvalsh(JᵀJ)`.", "",
+             f"Spectrum of JᵀJ for a relu network (Gaussian weights, σ_w² = 2, σ_b² = 0) of depth L = {DEPTH} weight "
+             f"layers (widths [N]·{DEPTH} + [1], the convention of `jacobian_law` and `slq_jacobian_spectrum`), so J "
+             f"spans the K = {K} nonlinear layers; SLQ with {STEPS} Lanczos steps and {PROBES} Rademacher probes (full "
+             f"reorthogonalisation); dense = form J by {K} N×N×N products + `eigvalsh(JᵀJ)`. Compared with "
+             f"`jacobian_law(relu, 2, 0, depth={DEPTH})`.", "",
              "## Dense route (measured; median of the repeats for N <= 1000)", "",
              "| N | time | c = time / N³ |", "|---|---|---|"]
     lines += [f"| {n} | {t:.2f} s | {t / n ** 3:.3g} s |" for n, t in sorted(dense.items())]
@@ -127,11 +132,11 @@ def main() -> None:
                      f"{r['err'][0]:.3f}, {r['err'][1]:.3f} | {r['se'][0]:.3f}, {r['se'][1]:.3f} |")
     big = max(r["width"] for r in rows) if rows else 0
     avail = available_memory_bytes() or 0
-    n_fit = int(np.sqrt(0.8 * avail / (8 * DEPTH)))
+    n_fit = int(np.sqrt(0.8 * avail / (8 * K)))
     lines += ["", f"Largest width reached: **{big:,}** (depth {DEPTH}). The memory is dominated by the weights, "
-              f"8·L·N² bytes (the Lanczos basis adds 8·probes·N·(steps+5) bytes); with {avail / 2**30:.0f} GiB "
+              f"8·(L−1)·N² bytes for the L−1 square layers (the readout adds 8N; the Lanczos basis adds 8·probes·N·(steps+5) bytes); with {avail / 2**30:.0f} GiB "
               f"available the formula allows N ≈ {n_fit:,} at depth {DEPTH}; width 100,000 would need "
-              f"{8 * DEPTH * 1e10 / 2**30:,.0f} GiB of weights and is rejected before allocation.",
+              f"{8 * K * 1e10 / 2**30:,.0f} GiB of weights and is rejected before allocation.",
               "", "The relative moment errors mix the probe error (last column), the network-to-network "
               "fluctuation O(√(L/N)) and the finite-width bias; see docs/guide/finite_width.rst.", ""]
     OUT.write_text("\n".join(lines), encoding="utf-8")

@@ -1,4 +1,4 @@
-r"""Exact finite-width mean and variance of the NTK diagonal of a relu network, and the Fisher statistics they give.
+r"""Finite-width NTK and Fisher statistics: exact moments for relu (one input), O(1/width) corrections in general.
 
 Setting (as :class:`nn_spectra.MLP` and :mod:`nn_spectra.fisher`): widths :math:`n_0, \dots, n_L`, relu hidden
 layers, linear read-out :math:`f = u^L`, weights :math:`N(0, \sigma_w^2/n_{l-1})`, **zero biases** (the bias
@@ -45,12 +45,17 @@ Consequences.
   :math:`\Theta` averages over the layers.  Hanin–Nica's :math:`E\Theta^2/(E\Theta)^2 \simeq e^{5\beta}`
   is a large-depth statement up to :math:`1/n` factors and does not give the coefficient.
 
-Not covered (no computable closed form found in the literature for these at the time of writing):
-the off-diagonal NTK :math:`\Theta(x, x')` of two inputs (hence :math:`s_\lambda` and :math:`\lambda_{\max}`
-for :math:`T > 1` inputs, which Karakida's statistics are about), several outputs (:math:`C > 1`:
-:math:`\Theta_{kk'}` has variance :math:`O(1/n)` and adds to :math:`s_\lambda`), nonzero biases and smooth
-activations (Roberts–Yaida–Hanin give the 1/n corrections there as layer recursions of Gaussian
-expectations, not in closed form).
+General case (:func:`ntk_finite_width`, :func:`fim_statistics_finite_width`): any activation, biases,
+one or two inputs, several outputs.  No exact representation, but the :math:`O(1/n)` mean shift and the
+leading covariance of every NTK entry follow from a delta method over the averages over units of each
+layer, with the backward pass split into the part of :math:`W^{l+1}` fixed by the forward pass and an
+independent remainder (the generalisation of the Euler-identity step above); the same order as the NTK
+recursions of Roberts–Yaida–Hanin (*The Principles of Deep Learning Theory*, ch. 8–9), organised as
+jets (mean, linear fluctuation, 1/n shift).  For zero-bias relu and linear networks and one input it
+reproduces the exact results above (no mean shift, :math:`D/n`); the remainder is :math:`O(1/n^2)`.
+Not covered: three or more inputs (the Gaussian expectations would need kink-exact quadrature in
+three and more dimensions), and the :math:`O(n^{-1/2})` upward bias of the largest of the :math:`C`
+split top eigenvalues for several outputs (the mean of the top :math:`C` is given).
 """
 from __future__ import annotations
 
