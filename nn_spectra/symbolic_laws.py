@@ -358,15 +358,39 @@ class NetworkAlgebraicLaw(AlgebraicLaw):
             else sp.Poly(crit, zeta).all_roots()
 
     def parametric_edges(self, values: Mapping | None = None) -> list:
-        r"""Support edges as expressions in the parameters (Jacobian laws, critical points solvable by radicals).
+        r"""Support edges as expressions in the parameters.
 
-        Each edge is :math:`z(\zeta_c)` at a critical point :math:`\zeta_c`; which critical values are edges
-        is decided at ``values`` (default: generic rational test values) by comparison with
-        :meth:`edges`, so the formulas hold on the parameter region containing that point.
+        Jacobian laws (ζ-form linear in z): each edge is :math:`z(\zeta_c)` at a critical point
+        :math:`\zeta_c` (solvable by radicals).  Other laws (the conditional Fisher law): the roots, by
+        radicals, of the irreducible factors of :meth:`edge_polynomial` over the field of the parameters;
+        this is within reach for degree 2 in G — the two-hidden-layer Fisher law (``depth=3``) with
+        :math:`\sigma_w^2, \sigma_b^2` (and p, :math:`\hat q` for hard_tanh) symbolic — and refused
+        above it (at depth 4 the discriminant with symbolic parameters took more than ten minutes):
+        substitute numbers with :meth:`subs` and use :meth:`edges` there.  Which candidates are edges is
+        decided at ``values`` (default: generic rational test values) by comparison with :meth:`edges`,
+        so the formulas hold on the parameter region containing that point.
+
+        >>> s, b = sp.symbols("sigma_w2 sigma_b2", positive=True)
+        >>> symbolic_conditional_fim_law("relu", s, b, 3).parametric_edges()
+        [-sigma_b2*(sigma_w2 + 1)/(sigma_w2 - 2), -sigma_b2*(sigma_w2**2 + sigma_w2 + 1)/(sigma_w2 - 2)]
         """
         Fz = sp.Poly(self.zeta_polynomial, z)
-        a, b = Fz.all_coeffs()
-        zc = [sp.factor(sp.cancel((-b / a).subs(zeta, r))) for r in self.critical_points()]
+        if Fz.degree() == 1:
+            a, b = Fz.all_coeffs()
+            zc = [sp.factor(sp.cancel((-b / a).subs(zeta, r))) for r in self.critical_points()]
+        else:
+            if self.parameters and self.degree > 2:
+                raise ValueError(f"parametric_edges: degree {self.degree} in G with symbolic parameters "
+                                 f"{sorted(map(str, self.parameters))}; the discriminant is out of reach beyond degree 2 "
+                                 "(the two-hidden-layer Fisher law, depth=3): substitute numbers with law.subs({...}) "
+                                 "and use edges()")
+            zc = []
+            for f, _ in sp.factor_list(self.edge_polynomial(), z)[1]:
+                pf = sp.Poly(f, z)
+                if pf.degree() > 4:
+                    raise ValueError(f"parametric_edges: a factor of degree {pf.degree()} in z of the edge polynomial "
+                                     "has no formula by radicals; use edges() at numeric parameters")
+                zc += [sp.factor(r) for r in sp.roots(pf, multiple=True)]
         vals = dict(values) if values else test_point_values(self.parameters)
         num = [float(e) for e in self.subs(vals).edges()] if self.parameters else [float(e) for e in self.edges()]
         out = []

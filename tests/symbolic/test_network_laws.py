@@ -108,11 +108,14 @@ def test_jacobian_edges_exact_vs_numeric_and_mpmath():
             assert abs(x - mp.mpf(str(sp.N(edges[-1], 50)))) < mp.mpf(10) ** -40 * top
 
 
-@pytest.mark.xfail(strict=True, reason='the engine-based jacobian_law misses the exact top edge 9/4 when it sits at an atom product (measured 2.24927); open, issue 12')
 def test_numeric_jacobian_edge_at_an_atom_product():
-    """The top edge of the leaky_relu Jacobian law at depth 3 (two nonlinear layers) is (sigma_w^2)^2 = 9/4 exactly (an
-    inverse-square-root edge at the product of the top atoms of D^2): the numeric law must find it."""
-    assert abs(_numeric_jacobian(*JACOBIAN_CASES[2]).support[1] - 2.25) <= 1e-12 * 2.25
+    """Both edges of the leaky_relu Jacobian law at depth 3 (two nonlinear layers) are inverse-square-root
+    edges at products of the atoms of sigma_w^2 D^2 = {1.5, 0.135}: 0.135^2 = 0.018225 and 1.5^2 = 9/4.
+    The numeric law used to stop at 2.24929 (chi_J rises to a limit it only approaches) and to run
+    7e-7 below the bottom edge (rounding of the real branch read as density)."""
+    lo, hi = _numeric_jacobian(*JACOBIAN_CASES[2]).support
+    assert abs(hi - 2.25) <= 1e-12 * 2.25
+    assert abs(lo - 0.018225) <= 1e-12 * 0.018225
 
 
 def test_exact_atoms():
@@ -206,6 +209,46 @@ def test_fim_depth3_edges_and_atom():
     law = symbolic_conditional_fim_law("relu", 1.5, 0.3, 3)
     # inverse-square-root edges at the images of the depth-2 atoms: qhat + s2 * {0.6, 1.5}
     assert law.edges() == [sp.Rational(3, 2), sp.Rational(57, 20)]
+
+
+def test_fim_two_hidden_layers_parametric_edges():
+    """Depth 3 with sigma_w^2, sigma_b^2 symbolic: edges q^(1 + s) and q^(1 + s + s^2), q^ = b/(2 - s)
+    for relu, against the numeric law's edges and the mp fold of the engine's chain (40 digits) at
+    two parameter points."""
+    s, b = sp.symbols("sigma_w2 sigma_b2", positive=True)
+    law = symbolic_conditional_fim_law("relu", s, b, 3)
+    lo, hi = law.parametric_edges()
+    qh = b / (2 - s)
+    assert sp.simplify(lo - qh * (1 + s)) == 0 and sp.simplify(hi - qh * (1 + s + s ** 2)) == 0
+    for sw, sb in ((1.5, 0.3), (1.2, 0.5)):
+        at = {s: sp.Rational(repr(sw)), b: sp.Rational(repr(sb))}
+        exact = [lo.subs(at), hi.subs(at)]
+        num = ns.conditional_fim_law("relu", sw, sb, 3)
+        np.testing.assert_allclose(num.intervals[0], [float(e) for e in exact], rtol=1e-12)
+        with mp.workdps(60):
+            for e_mp, e in zip(hp.edges(num, dps=50), exact):
+                assert abs(e_mp - mp.mpf(sp.Rational(e).p) / sp.Rational(e).q) < mp.mpf(10) ** -40
+
+
+def test_fim_hard_tanh_parametric_edges_and_limit():
+    """hard_tanh, depth 3: sigma_w2, p, qhat symbolic; at the mean-field values the formulas give the
+    numeric law's edges.  Above degree 2 with symbols: a clear error."""
+    s = sp.Symbol("s", positive=True)
+    law = symbolic_conditional_fim_law("hard_tanh", s, 0, 3)
+    edges = law.parametric_edges()
+    sw, sb = 1.5, 0.1
+    _, p, qh = hard_tanh_parameters(sw, sb)
+    num = ns.conditional_fim_law("hard_tanh", sw, sb, 3)
+    at = {s: sp.Rational(3, 2), sp.Symbol("p", positive=True): sp.Float(mp.nstr(p, 30), 30),
+          sp.Symbol("qhat", positive=True): sp.Float(mp.nstr(qh, 30), 30)}
+    np.testing.assert_allclose(num.intervals[0], [float(sp.N(e.subs(at), 30)) for e in edges], rtol=1e-12)
+    t = sp.Symbol("t", positive=True)
+    law4 = symbolic_conditional_fim_law("relu", 1.5, 0.3, 4)
+    # the law of X/t (G(z) -> t G_X(t z)): degree 4 in G with a symbolic parameter
+    scaled = NetworkAlgebraicLaw(sp.numer(sp.together(law4.polynomial.subs({G: G / t, z: t * z}, simultaneous=True))),
+                                 sp.expand(law4.zeta_polynomial.subs(z, t * z)), "relu depth 4 scaled by 1/t")
+    with pytest.raises(ValueError, match="out of reach beyond degree 2"):
+        scaled.parametric_edges()
 
 
 @pytest.mark.slow
