@@ -38,7 +38,10 @@ Depth.  ``depth`` is L, the number of weight layers, with the meaning it has eve
 the symbolic twin and to the numeric law, and every function here also takes a ``Network`` in
 place of its first argument.
 
-Jacobian law (equal widths :math:`n_0 = \dots = n_L`, as :func:`nn_spectra.jacobian_law`): with a
+Jacobian law (equal widths :math:`n_0 = \dots = n_L`, the default of :func:`nn_spectra.jacobian_law`;
+a :class:`~nn_spectra.Network` with unequal widths is refused with a ValueError — one
+:math:`\chi`-substitution and resultant per distinct width ratio is not implemented; the numeric law
+and :mod:`freeprob.high_precision` take any widths): with a
 linear readout :math:`J = D^KW^K\cdots D^1W^1` spans the :math:`K = L-1` nonlinear layers (the
 readout is not part of J; ``readout="none"`` gives K = L), :math:`S_{JJ^\top} = [S_\mu/\sigma_w^2]^K`,
 times :math:`(1+\zeta)^{-K}` for Gaussian weights, so with :math:`\psi_\mu(v) = \zeta`
@@ -482,6 +485,13 @@ def _from_network(act, sigma_w2, sigma_b2, depth, weights, caller: str):
         return act, sigma_w2, sigma_b2, depth, weights, "linear"
     if (sigma_w2, sigma_b2, depth) != (None, None, None) or weights is not None:
         raise TypeError(f"{caller}: pass either a Network or its parameters, not both")
+    ws = act.widths
+    if ws is not None and len(set(ws[: act.hidden_layers + 1])) > 1:
+        # unequal widths need one chi-substitution per distinct width ratio and a resultant each:
+        # not implemented symbolically (the issue asks for equal widths); the numeric law has them
+        raise ValueError(f"{caller}: the symbolic twins need equal widths n_0 = ... = n_K (K = {act.hidden_layers} "
+                         f"nonlinear layers), got widths={ws}; use nn_spectra.jacobian_law (any widths) and "
+                         "freeprob.high_precision for digits")
     return act.act, act.sigma_w2, act.sigma_b2, act.depth, act.weights, act.readout
 
 

@@ -282,6 +282,21 @@ def test_engine_conditional_fisher_vs_symbolic_twin():
         assert abs(top - mp.mpf(str(sp.N(exact, 60)))) < TOL
 
 
+def test_engine_jacobian_unequal_widths_agrees_with_float_and_converges():
+    """Unequal widths (no symbolic twin): two distinct width ratios, a rectangular input; the mp value
+    agrees with float64 to 1e-12, Newton converges quadratically, the mp top edge agrees with the
+    float edge to 1e-10."""
+    import nn_spectra as ns
+
+    law = ns.jacobian_law("relu", 2.0, 0.0, 4, weights="orthogonal", widths=(80, 100, 60, 100, 1))
+    hist = []
+    g = hp.cauchy(law, 1.5 + 0.5j, dps=50, history=hist)
+    _check_quadratic(hist)
+    assert abs(complex(g) - complex(law.cauchy(1.5 + 0.5j))) < 1e-12 * abs(complex(g))
+    top = hp.edges(law, dps=50)[-1]
+    assert abs(float(top) - law.support[1]) < 1e-10 * law.support[1]
+
+
 def test_engine_smooth_jacobian_agrees_with_float_and_converges():
     """tanh (no closed form): psi_{D^2} by mpmath.quad; the mp value agrees with float64 to 1e-12 and
     Newton converges quadratically from the engine's state (30 digits: ~3 s)."""

@@ -323,6 +323,10 @@ def test_bad_input():
         symbolic_jacobian_law(ns.Network("relu", 2.0, 0.0, 3), 2.0)
     with pytest.raises(ValueError, match="orthogonal"):
         symbolic_conditional_fim_law(ns.Network("relu", 1.5, 0.3, 3, weights="gaussian"))
+    with pytest.raises(ValueError, match="equal widths"):
+        symbolic_jacobian_law(ns.Network("relu", 2.0, 0.0, 3, widths=(50, 100, 100, 1)))
+    # equal n_0..n_K (the output width is not part of J): accepted
+    assert symbolic_jacobian_law(ns.Network("relu", 2.0, 0.0, 3, weights="orthogonal", widths=(100, 100, 100, 1))).degree == 2
     with pytest.raises(ValueError, match="weights"):
         symbolic_jacobian_law("relu", 2, 0, 2, weights="uniform")
     with pytest.raises(ValueError, match="sigma_w2"):
