@@ -33,6 +33,9 @@ def check_real(name: str, value, *, finite: bool = True) -> float:
         v = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    except OverflowError:  # an int beyond float64 (e.g. 10**400): too large, not a type error
+        raise ValueError(f"{name} must be finite (within float64, |x| < 1.8e308), got a number too large "
+                         "for float64") from None
     if finite and not np.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return v
@@ -282,9 +285,20 @@ class Law:
 
     # -- moments and cumulants ----------------------------------------------------------
     def moments(self, n: int) -> np.ndarray:
-        """Moments ``m_1, ..., m_n`` as a float array of length ``n``."""
+        """Moments ``m_1, ..., m_n`` as a float array of length ``n``.
+
+        A ``ValueError`` naming the first order whose moment is not a float64 number (the moments of
+        a law on [0, 27/4] pass 1.8e308 near order 365), never an ``inf`` or an ``OverflowError``.
+        """
         n = _check_order(n)
-        return np.asarray(self._moments(n), dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            m = np.asarray(self._moments(n), dtype=float)
+        bad = ~np.isfinite(m)
+        if np.any(bad):
+            k = int(np.argmax(bad)) + 1
+            raise ValueError(f"n={n}: the moments of {self!r} are not finite in float64 (|m| > 1.8e308) from "
+                             f"order {k} on; ask for at most {k - 1} moments or rescale the law")
+        return m
 
     def _moments(self, n: int) -> np.ndarray:
         a, b = self.support

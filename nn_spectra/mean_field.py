@@ -33,9 +33,17 @@ __all__ = ["q_map", "q_star", "c_map", "c_star", "chi1", "chi_c", "depth_scales"
 _Q_INF_PROBE = 1e12  # where q* diverges (unbounded φ, chaotic side) moments are taken at this q
 
 
+def _real(name: str, v) -> np.ndarray:
+    """``v`` as a float array; a complex, string or ragged value is a ValueError naming ``name``."""
+    arr = np.asarray(v) if not isinstance(v, (str, bytes)) else np.asarray(v, dtype=object)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real number or array of real numbers, got {v!r:.60}")
+    return arr.astype(float)
+
+
 def _variances(sigma_w2, sigma_b2):
-    sw = np.asarray(sigma_w2, dtype=float)
-    sb = np.asarray(sigma_b2, dtype=float)
+    sw = _real("sigma_w2", sigma_w2)
+    sb = _real("sigma_b2", sigma_b2)
     if np.any(~np.isfinite(sw)) or np.any(sw <= 0):
         raise ValueError(f"sigma_w2 must lie in (0, inf), got {sigma_w2!r}")
     if np.any(~np.isfinite(sb)) or np.any(sb < 0):
@@ -222,7 +230,7 @@ def _qstar_or(act, q, sw, sb):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             q = q_star(act, sw, sb)
-    q = np.broadcast_to(np.asarray(q, float), sw.shape)
+    q = np.broadcast_to(_real("q", q), sw.shape)
     if np.any(q < 0) or np.any(np.isnan(q)):
         raise ValueError(f"q must lie in [0, inf], got {q!r}")
     return np.where(np.isinf(q), _Q_INF_PROBE, q)
@@ -269,7 +277,7 @@ def q_map(act, q, sigma_w2, sigma_b2):
     """
     act = activation(act)
     sw, sb = _variances(sigma_w2, sigma_b2)
-    qa = np.asarray(q, float)
+    qa = _real("q", q)
     if np.any(~np.isfinite(qa)) or np.any(qa < 0):
         raise ValueError(f"q must lie in [0, inf), got {q!r}")
     sw, sb, qa = np.broadcast_arrays(sw, sb, qa)
@@ -295,7 +303,7 @@ def chi1(act, sigma_w2, sigma_b2, q=None):
 
 def _c_args(act, c, sigma_w2, sigma_b2, q):
     sw, sb = _variances(sigma_w2, sigma_b2)
-    ca = np.asarray(c, float)
+    ca = _real("c", c)
     if np.any(~np.isfinite(ca)) or np.any(np.abs(ca) > 1):
         raise ValueError(f"c must lie in [-1, 1], got {c!r}")
     sw, sb, ca = np.broadcast_arrays(sw, sb, ca)
@@ -441,7 +449,10 @@ def depth_scales(act, sigma_w2, sigma_b2):
 
     :math:`\xi_q^{-1}=-\log(\chi_1+\sigma_w^2E[\varphi''\varphi])`, :math:`\xi_c^{-1}=-\log\chi_c(c^*)`;
     both are ``inf`` where the slope reaches 1 (criticality).  In the ordered phase :math:`c^*=1`
-    and :math:`\chi_c(c^*)=\chi_1`.
+    and :math:`\chi_c(c^*)=\chi_1`.  Where the length map diverges (:math:`q^* = \infty`, unbounded φ
+    on the chaotic side) a ``RuntimeWarning`` says so, :math:`\xi_q = \infty` (no fixed point to
+    approach) and :math:`\xi_c` is that of the limit :math:`q\to\infty` (evaluated at
+    :math:`q = 10^{12}`; ``inf`` for ReLU-like φ, whose correlation map then has slope 1 at c* = 1).
 
     >>> import nn_spectra as ns
     >>> xi_q, xi_c = ns.depth_scales("relu", 1.0, 0.1)
@@ -451,7 +462,15 @@ def depth_scales(act, sigma_w2, sigma_b2):
     act = activation(act)
     sw, sb = _variances(sigma_w2, sigma_b2)
     shape = sw.shape
-    qq = _qstar_or(act, None, sw, sb).ravel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q0 = np.asarray(q_star(act, sw, sb), float).ravel()
+    if np.isinf(q0).any():
+        i = int(np.flatnonzero(np.isinf(q0))[0])
+        warnings.warn(f"the length map diverges (q* = inf) at {int(np.isinf(q0).sum())} point(s), e.g. "
+                      f"sigma_w2={sw.ravel()[i]}, sigma_b2={sb.ravel()[i]}: xi_q = inf there and xi_c is that "
+                      f"of the limit q -> inf", RuntimeWarning, stacklevel=2)
+    qq = _qstar_or(act, q0, sw.ravel(), sb.ravel())
     e2, d2, e11 = _moments_for(act, qq.size)(qq)
     swf, sbf = sw.ravel(), sb.ravel()
     slope_q = swf * (d2 + e11)
@@ -479,7 +498,7 @@ def critical_sigma_w2(act, sigma_b2, *, tol: float = 1e-10, max_iter: int = 200)
     2.0
     """
     act = activation(act)
-    sb = np.asarray(sigma_b2, float)
+    sb = _real("sigma_b2", sigma_b2)
     if np.any(~np.isfinite(sb)) or np.any(sb < 0):
         raise ValueError(f"sigma_b2 must lie in [0, inf), got {sigma_b2!r}")
     shape = sb.shape

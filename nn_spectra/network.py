@@ -38,6 +38,9 @@ from .activations import Activation, activation
 __all__ = ["Network", "as_network", "WEIGHT_LAWS", "READOUTS"]
 
 WEIGHT_LAWS = ("gaussian", "orthogonal", "identity")
+#: The largest depth a description accepts: beyond it every per-layer theory is out of reach (and
+#: products such as chi1**L leave float64 long before); a clear error instead of an overflow deep inside.
+MAX_DEPTH = 10 ** 6
 READOUTS = ("linear", "none")
 
 
@@ -89,8 +92,8 @@ class Network:
         Weight variance :math:`\sigma_w^2 > 0` (entries of :math:`W^l` have variance
         :math:`\sigma_w^2/n_{l-1}`) and bias variance :math:`\sigma_b^2 \ge 0`.
     depth : int
-        :math:`L \ge 1`, **the number of weight layers** (with a linear readout, :math:`L-1` hidden
-        layers).  The one meaning of ``depth`` in :mod:`nn_spectra`.
+        :math:`1 \le L \le` ``MAX_DEPTH`` :math:`= 10^6`, **the number of weight layers** (with a
+        linear readout, :math:`L-1` hidden layers).  The one meaning of ``depth`` in :mod:`nn_spectra`.
     weights : {"gaussian", "orthogonal", "identity"}
         The weight law.
     widths : sequence of int, optional
@@ -131,6 +134,8 @@ class Network:
         set_(self, "sigma_w2", _variance("sigma_w2", self.sigma_w2, strict=True))
         set_(self, "sigma_b2", _variance("sigma_b2", self.sigma_b2, strict=False))
         set_(self, "depth", _int("depth", self.depth, 1))
+        if self.depth > MAX_DEPTH:
+            raise ValueError(f"depth must be an integer in [1, {MAX_DEPTH}] (weight layers), got {self.depth!r}")
         set_(self, "weights", weight_law(self.weights))
         if self.readout not in READOUTS:
             raise ValueError(f"readout must be one of {', '.join(map(repr, READOUTS))}, got {self.readout!r}")

@@ -71,9 +71,14 @@ def test_every_package_has_docstring_examples():
 def test_sphinx_builds_without_warnings(tmp_path):
     env = dict(os.environ, FREEPROB_DOCS_GALLERY="semicircle_moments,semicircle_cauchy")
     out = tmp_path / "html"
-    proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+    proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
                            str(DOCS), str(out)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    # the build says that it reruns verify cases, how to skip that, and one line per finished case
+    assert "verify-gallery: running 2 verification cases" in proc.stdout
+    assert "FREEPROB_DOCS_GALLERY=none skips them" in proc.stdout
+    assert "verify-gallery [2/2] pass" in proc.stdout
+    assert "FREEPROB_DOCS_GALLERY=none" in (DOCS / "gallery.rst").read_text(encoding="utf-8")  # documented
     gallery = (out / "gallery.html").read_text(encoding="utf-8")
     for name in ("semicircle_moments", "semicircle_cauchy"):
         assert (out / "_images" / f"{name}.png").exists()

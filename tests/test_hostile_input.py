@@ -1,24 +1,21 @@
 """Hostile input for freeprob, freeprob.symbolic, randmat and the CLI: a clear error or a right answer.
 
-Every call below runs under a per-call time limit and ends in one of these outcomes:
+Every call below runs under a per-call time limit (``tests/hostile.py``) and ends in one of these
+outcomes:
 
 * ``ok``      -- it returned, and every number it returned is finite;
 * ``clear``   -- it raised ``ValueError`` (the toolkit's error for bad input; solver errors such as
   ``ConvergenceError`` derive from it);
-* ``silent``  -- it returned NaN or inf without a word;
+* ``silent``  -- it returned NaN or inf (here: even with a warning);
 * ``hang``    -- it ran past the time limit;
 * ``wrong``   -- it raised another exception type (``OverflowError``, ``IndexError``, ``TypeError``...).
 
 Each test collects a few dozen calls and asserts that silent, hang and wrong are all zero, listing
-the offenders otherwise. Inputs whose fix belongs to a module being rewritten elsewhere are kept
-in :func:`test_known_gaps_in_solver_modules`, marked ``xfail(strict=True)`` so that they are
-reported, and flagged once fixed.
+the offenders otherwise (no known gaps are left: every input of the issue is a passing test).
 """
 from __future__ import annotations
 
 import math
-import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -29,80 +26,7 @@ import freeprob as fp
 import freeprob.symbolic as fs
 import randmat as rm
 from freeprob.cli import main
-
-LIMIT = 20.0  # seconds per call; every call here takes milliseconds when it behaves
-
-
-class _Hang(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float):
-    def on_alarm(signum, frame):
-        raise _Hang()
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def _numbers(value):
-    """Every float inside a returned value (arrays, scalars, tuples of them, laws' support)."""
-    if isinstance(value, (bool, str)) or value is None:
-        return []
-    if isinstance(value, fp.Law):
-        return list(value.support) if all(np.isfinite(value.support)) else [0.0]
-    if isinstance(value, (tuple, list)):
-        return [x for v in value for x in _numbers(v)]
-    try:
-        arr = np.asarray(value)
-    except Exception:  # pragma: no cover - an object without numbers
-        return []
-    if arr.dtype.kind in "fc":
-        return list(np.abs(arr).ravel().astype(float))
-    return []
-
-
-def outcome(fn, *args, **kwargs) -> tuple[str, str]:
-    """Run ``fn(*args, **kwargs)`` under the time limit and classify it (see the module docstring)."""
-    try:
-        with _time_limit(LIMIT):
-            out = fn(*args, **kwargs)
-    except _Hang:
-        return "hang", f"> {LIMIT:g} s"
-    except ValueError as exc:
-        return "clear", str(exc)[:80]
-    except Exception as exc:
-        return "wrong", f"{type(exc).__name__}: {str(exc)[:80]}"
-    nums = _numbers(out)
-    if not all(math.isfinite(x) for x in nums):
-        return "silent", f"non-finite result {out!r:.80}"
-    return "ok", ""
-
-
-class Tally:
-    """Outcomes of many calls; ``check()`` fails listing every silent, hanging or wrongly raising call."""
-
-    def __init__(self):
-        self.rows = []
-
-    def __call__(self, label, fn, *args, **kwargs):
-        kind, detail = outcome(fn, *args, **kwargs)
-        self.rows.append((label, kind, detail))
-        return kind
-
-    def count(self, kind):
-        return sum(r[1] == kind for r in self.rows)
-
-    def check(self, at_least: int):
-        bad = [r for r in self.rows if r[1] in ("silent", "hang", "wrong")]
-        assert len(self.rows) >= at_least, f"only {len(self.rows)} calls were made"
-        assert not bad, "\n".join(f"{k:6s} {lab}: {d}" for lab, k, d in bad)
+from hostile import LIMIT, Tally, outcome  # noqa: F401  (tests/hostile.py: the shared classifier)
 
 
 HOSTILE_REALS = [0.0, -0.0, 5e-324, 1e-308, 1e-33, 1e-12, 0.5, 1.0, 2.0, 3.0, -1.0, 1e12, 1e300, 1e308,
@@ -299,23 +223,16 @@ def test_cli_answers_or_says_one_line(argv, capsys, tmp_path, monkeypatch):
         assert codes[0] == 2 and len(err.strip().splitlines()) == 1, err
 
 
-# ------------------------------------------------------------------ gaps in modules rewritten elsewhere
-KNOWN_GAPS = [
-    ("semicircle(var=10**400)", lambda: fp.semicircle(var=10 ** 400)),  # law.check_real: OverflowError
-    ("fuss_catalan(2).moments(2000)", lambda: fp.fuss_catalan(2).moments(2000)),
-]
-
-
 def test_solver_backed_laws_on_hostile_input():
-    # fixed in the solver modules: kept here so that they stay fixed
+    # fixed in the solver modules and in Law: kept here so that they stay fixed
     t = Tally()
     t("fuss_catalan(300).cdf(1)", lambda: fp.fuss_catalan(300).cdf(1.0))
     t("boxplus(normal, semicircle).moments(2000)", lambda: fp.boxplus(fp.normal(), fp.semicircle()).moments(2000))
-    t.check(at_least=2)
-
-
-@pytest.mark.xfail(strict=True, reason="fixes belong to fuss_catalan.py / law.py / convolution.py (solver rewrite)")
-@pytest.mark.parametrize("label, call", KNOWN_GAPS, ids=[g[0] for g in KNOWN_GAPS])
-def test_known_gaps_in_solver_modules(label, call):
-    kind, detail = outcome(call)
-    assert kind in ("ok", "clear"), f"{label}: {kind} {detail}"
+    t("semicircle(var=10**400)", lambda: fp.semicircle(var=10 ** 400))   # was OverflowError
+    t("fuss_catalan(2).moments(2000)", lambda: fp.fuss_catalan(2).moments(2000))   # was inf, silently
+    t("uniform(0, 10**400)", lambda: fp.uniform(0, 10 ** 400))
+    t.check(at_least=5)
+    assert t.count("clear") >= 3
+    # the order named in the message is the first that overflows: m_k of Fuss-Catalan(2) ~ (27/4)^k
+    with pytest.raises(ValueError, match="from order 3[0-9][0-9] on"):
+        fp.fuss_catalan(2).moments(2000)

@@ -154,3 +154,68 @@ def test_no_silent_nan_on_a_sweep_of_extreme_variances():
                 if np.isnan(q) or np.isnan(x):
                     silent.append((act, sw, sb, q, x))
     assert not silent, silent
+
+
+# ------------------------------------------------------------------ a few hundred calls, tallied
+HOSTILE_VARIANCES = [0.0, -0.0, 5e-324, 1e-308, 1e-12, 0.5, 1.0, 2.0, 1e12, 1e300, 1e308, -1.0, np.inf,
+                     -np.inf, np.nan, True, None, "1", 1 + 1j, [1.0, 2.0]]
+HOSTILE_INTS = [0, 1, 2, 3, -1, 2.5, 3.0, True, "3", 10 ** 5, 10 ** 7, 10 ** 400, np.int64(4)]
+ACTS = ("tanh", "relu", "erf", "sigmoid", "hard_tanh", "gelu", "linear")
+
+
+def test_mean_field_entry_points_on_hostile_parameters():
+    """q*, χ₁, ξ's, the maps and the critical line on every hostile variance, for every built-in
+    activation: an answer, a clear ValueError, or inf said with a warning (never silent, never a
+    hang, never another exception type)."""
+    from hostile import Tally
+
+    t = Tally(allow_warned=True)
+    for act in ACTS:
+        for v in HOSTILE_VARIANCES:
+            t(f"q_star({act}, sw={v!r})", ns.q_star, act, v, 0.1)
+            t(f"q_star({act}, sb={v!r})", ns.q_star, act, 1.5, v)
+            t(f"chi1({act}, sw={v!r})", ns.chi1, act, v, 0.1)
+            if not isinstance(v, float) or not np.isfinite(v) or v < 0:
+                t(f"critical_sigma_w2({act}, sb={v!r})", ns.critical_sigma_w2, act, v)
+        # the valid extreme biases in one (vectorised) call: each alone costs ~0.2 s
+        valid = [v for v in HOSTILE_VARIANCES if isinstance(v, float) and np.isfinite(v) and v >= 0]
+        t(f"critical_sigma_w2({act}, sb={valid})", ns.critical_sigma_w2, act, np.array(valid))
+        for q in (0.0, 1e-300, 1e300, -1.0, np.nan, np.inf):
+            t(f"q_map({act}, q={q!r})", ns.q_map, act, q, 1.5, 0.1)
+            t(f"q_star({act}, q0={q!r})", ns.q_star, act, 1.5, 0.1, q0=q)
+        for c in (-1.0, 0.0, 1.0, 1.5, -2.0, np.nan):
+            t(f"c_map({act}, c={c!r})", ns.c_map, act, c, 1.5, 0.1)
+        for sw in (1e-8, 1.0, 4.0, 1e8):
+            t(f"depth_scales({act}, sw={sw})", ns.depth_scales, act, sw, 0.05)
+    for bad in ("tanhh", None, 3, "", "__import__('os')"):
+        t(f"q_star(act={bad!r})", ns.q_star, bad, 1.5, 0.1)
+    t.check(at_least=500)
+    assert t.count("clear") >= 150   # the bad variances are refused, not silently accepted
+
+
+def test_network_theory_entry_points_on_hostile_depths_and_widths():
+    from hostile import Tally
+
+    t = Tally(allow_warned=True)
+    for d in HOSTILE_INTS:
+        t(f"Network(depth={d!r})", ns.Network, "tanh", 1.5, 0.1, d)
+        t(f"jacobian_law(depth={d!r}).moments(2)", lambda d: ns.jacobian_law("tanh", 1.5, 0.1, d).moments(2), d)
+        t(f"jacobian_variance(depth={d!r})", ns.jacobian_variance, "relu", 2.0, 0.0, d)
+        t(f"identity_jacobian_law(depth={d!r})", ns.identity_jacobian_law, "tanh", 1.2, d)
+        t(f"MLP([3, {d!r}, 1])", ns.MLP, [3, d, 1], "tanh", 1.0, 0.0)
+        # these cost O(depth) solves (conditional FIM: ~0.4 ms a layer; Fisher order parameters:
+        # ~70 ms a layer): 10**5 layers are real work, not a hang, so they get smaller valid depths
+        dc = 10 ** 4 if d == 10 ** 5 else d
+        t(f"conditional_fim_law(depth={dc!r}).moments(2)",
+          lambda d: ns.conditional_fim_law("relu", 2.0, 0.0, d).moments(2), dc)
+        df = 20 if d == 10 ** 5 else d
+        t(f"fim_statistics(depth={df!r})", ns.fim_statistics, "relu", 2.0, 0.0, df, 20, 5)
+    X = np.random.default_rng(0).standard_normal((3, 4))
+    for X1 in (X, np.full((2, 4), np.nan), np.full((2, 4), np.inf), np.empty((0, 4)), X[0], "x", X * 1e200):
+        t(f"nngp_ntk(X shape {np.shape(X1)})", ns.nngp_ntk, X1, depth=3, act="relu", sigma_w2=2.0, sigma_b2=0.0)
+    for w in ("xavier", None, 3, "Orthogonal"):
+        t(f"jacobian_law(weights={w!r})", ns.jacobian_law, "tanh", 1.5, 0.1, 3, weights=w)
+    t.check(at_least=90)
+    assert t.count("clear") >= 40
+    with pytest.raises(TypeError, match="missing depth"):   # not given at all: Python's TypeError
+        ns.jacobian_law("tanh", 1.5, 0.1)
