@@ -47,12 +47,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from freeprob.law import check_positive
 
 from .activations import activation
 from .gaussian_integrals import activation_kernel
+from .kernels import _closed_elem, _CLOSED_KIND, closed_form_kernel
 
 __all__ = ["CNNModes", "cnn_mean_field_modes", "cnn_covariance_map", "cnn_nngp_ntk", "cnn_jacobian_law",
            "delta_orthogonal_kernel", "check_cnn_geometry"]
@@ -184,24 +186,143 @@ def cnn_mean_field_modes(act, sigma_w2: float, sigma_b2: float, spatial_shape, k
     return CNNModes(freqs, lam, xc, xq, xi_c, xi_q)
 
 
+def _shifts(shape, k):
+    """Tap offsets as an (m, 2) integer array on the 2-D view of the positions (1-D images: (1, n))."""
+    offs = np.array(_offsets(shape, k), dtype=np.int64).reshape(-1, len(shape))
+    return offs if len(shape) == 2 else np.concatenate([np.zeros_like(offs), offs], axis=1)
+
+
+@numba.njit(cache=True)
+def _tap_index(O, H, W):
+    # ia[t, a] = (a + o0) mod H, ib[t, b] = (b + o1) mod W
+    m = O.shape[0]
+    ia = np.empty((m, H), np.int64)
+    ib = np.empty((m, W), np.int64)
+    for t in range(m):
+        for a in range(H):
+            ia[t, a] = (a + O[t, 0] + H) % H
+        for b in range(W):
+            ib[t, b] = (b + O[t, 1] + W) % W
+    return ia, ib
+
+
+@numba.njit(cache=True)
+def _circ_avg_diag(M, O, out):
+    # out[r, a, b] = mean over taps o of M[r, a + o0, b + o1] (circular): np.roll by -o, summed in tap order
+    R, H, W = M.shape
+    m = O.shape[0]
+    ia, ib = _tap_index(O, H, W)
+    for r in range(R):
+        for a in range(H):
+            for b in range(W):
+                out[r, a, b] = 0.0
+        for t in range(m):
+            for a in range(H):
+                x = ia[t, a]
+                for b in range(W):
+                    out[r, a, b] += M[r, x, ib[t, b]]
+        for a in range(H):
+            for b in range(W):
+                out[r, a, b] /= m
+
+
+@numba.njit(cache=True)
+def _circ_avg_pairs(M, O, out):
+    # out[r, a, b, c, e] = mean over taps o of M[r, a + o0, b + o1, c + o0, e + o1] (the same shift of both
+    # positions of the pair), summed in tap order
+    R, H, W = M.shape[0], M.shape[1], M.shape[2]
+    m = O.shape[0]
+    ia, ib = _tap_index(O, H, W)
+    for r in range(R):
+        out[r] = 0.0
+        for t in range(m):
+            for a in range(H):
+                x = ia[t, a]
+                for b in range(W):
+                    y = ib[t, b]
+                    for c in range(H):
+                        z = ia[t, c]
+                        for e in range(W):
+                            out[r, a, b, c, e] += M[r, x, y, z, ib[t, e]]
+        out[r] /= m
+
+
+@numba.njit(cache=True)
+def _flatten_pair(kind, alpha, s0, Q1, Q2, own, ia, ib, sw, sb, V):
+    # One pair of images through all layers of the flatten readout (module docstring): the state is
+    # the same-position covariance s and NTK t (H, W).  own: the pair of an image with itself, whose
+    # variances are its own s (c = 1 exactly), recorded in V for the other pairs; else Q1[l], Q2[l].
+    L, H, W = Q1.shape
+    m = ia.shape[0]
+    s = s0.copy()
+    t = s0.copy()
+    K = np.empty((H, W))
+    U = np.empty((H, W))
+    for l in range(L):
+        if own:
+            V[l] = s
+        for a in range(H):
+            for b in range(W):
+                q1 = s[a, b] if own else Q1[l, a, b]
+                q2 = s[a, b] if own else Q2[l, a, b]
+                k, kd = _closed_elem(kind, alpha, q1, q2, s[a, b])
+                K[a, b] = k
+                U[a, b] = t[a, b] * kd
+        if l == L - 1:
+            nngp = sw * (K.sum() / (H * W)) + sb
+            return nngp, sw * (U.sum() / (H * W)) + nngp
+        for a in range(H):
+            for b in range(W):
+                ak = 0.0
+                au = 0.0
+                for tp in range(m):
+                    x, y = ia[tp, a], ib[tp, b]
+                    ak += K[x, y]
+                    au += U[x, y]
+                s[a, b] = sw * (ak / m) + sb
+                t[a, b] = sw * (au / m) + s[a, b]
+    return 0.0, 0.0
+
+
+@numba.njit(cache=True)
+def _flatten_all(kind, alpha, S0, Q1, Q2, symmetric, O, sw, sb, nngp, ntk):
+    n1, n2, H, W = S0.shape
+    L = Q1.shape[1]
+    ia, ib = _tap_index(O, H, W)
+    V = np.empty((n1, L, H, W))
+    if symmetric:
+        for i in range(n1):
+            nngp[i, i], ntk[i, i] = _flatten_pair(kind, alpha, S0[i, i], Q1[i], Q1[i], True, ia, ib, sw, sb, V[i])
+        Q1 = V
+        Q2 = V
+    for i in range(n1):
+        for j in range(i + 1 if symmetric else 0, n2):
+            a, b = _flatten_pair(kind, alpha, S0[i, j], Q1[i], Q2[j], False, ia, ib, sw, sb, V[0])
+            nngp[i, j], ntk[i, j] = a, b
+            if symmetric:
+                nngp[j, i], ntk[j, i] = a, b
+
+
+def _view2d(shape):
+    return tuple(shape) if len(shape) == 2 else (1,) + tuple(shape)
+
+
 def _avg_pairs(M, shape, k):
     r""":math:`\mathcal A` on arrays whose last 2d axes are (positions, positions): circular shifts of both."""
-    d = len(shape)
-    out = np.zeros_like(M)
-    axes = tuple(range(M.ndim - 2 * d, M.ndim))
-    for off in _offsets(shape, k):
-        out += np.roll(M, shift=tuple(-o for o in off) * 2, axis=axes)
-    return out / k ** d
+    M = np.ascontiguousarray(M, dtype=float)
+    h, w = _view2d(shape)
+    out = np.empty_like(M)
+    _circ_avg_pairs(M.reshape(-1, h, w, h, w), _shifts(shape, k), out.reshape(-1, h, w, h, w))
+    return out
 
 
 def _avg_diag(M, shape, k):
     r""":math:`\mathcal A` on the diagonal :math:`\alpha = \alpha'` only (last d axes are positions)."""
-    d = len(shape)
-    out = np.zeros_like(M)
-    axes = tuple(range(M.ndim - d, M.ndim))
-    for off in _offsets(shape, k):
-        out += np.roll(M, shift=tuple(-o for o in off), axis=axes)
-    return out / k ** d
+    M = np.ascontiguousarray(M, dtype=float)
+    h, w = _view2d(shape)
+    out = np.empty_like(M)
+    _circ_avg_diag(M.reshape(-1, h, w), _shifts(shape, k), out.reshape(-1, h, w))
+    return out
 
 
 def cnn_covariance_map(act, Sigma, sigma_w2: float, sigma_b2: float, spatial_shape, kernel_size: int) -> np.ndarray:
@@ -301,6 +422,8 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
         q2 = v2.reshape((1, n2) + (1,) * d + shape)
         avg = lambda M: _avg_pairs(M, shape, k)
         red = lambda M: M.reshape(n1, n2, -1).mean(axis=2)
+    if readout == "flatten" and act.code >= 0 and act.name in _CLOSED_KIND and act.kernel_2d is not None:
+        return _flatten_fused(act, S, v1, v2, X2 is None, shape, k, sw, sb, depth)
     T = S.copy()
     P = int(np.prod(shape))
 
@@ -321,7 +444,10 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
         v1 = v2 = own_diag(S)
         q1, q2 = qs(v1, v2)
     for layer in range(depth):
-        K, Kd = activation_kernel(act, np.broadcast_to(q1, S.shape), np.broadcast_to(q2, S.shape), S)
+        # compiled closed forms where they exist (relu, erf, ...), the quadrature route otherwise
+        KK = closed_form_kernel(act, q1, q2, S)
+        K, Kd = KK if KK is not None else activation_kernel(act, np.broadcast_to(q1, S.shape),
+                                                             np.broadcast_to(q2, S.shape), S)
         if layer == depth - 1:
             nngp = sw * red(K) + sb
             ntk = sw * red(T * Kd) + nngp
@@ -337,6 +463,30 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
             v2 = sw * _avg_diag(e2, shape, k) + sb
         q1, q2 = qs(v1, v2)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _flatten_fused(act, S, v1, v2, symmetric, shape, k, sw, sb, depth):
+    """Flatten readout with a compiled closed-form φ: each pair of images runs through all layers on
+    its own (same-position covariances only), after the variances per layer (X2 given) or the pairs
+    of an image with itself (X2 = X1, whose own diagonal gives c = 1 exactly, as in the general path)."""
+    h, w = _view2d(shape)
+    n1, n2 = S.shape[0], S.shape[1]
+    Q1 = np.empty((n1, depth, h, w))
+    Q2 = np.empty((n2, depth, h, w))
+    if not symmetric:
+        for l in range(depth):
+            Q1[:, l] = v1.reshape(n1, h, w)
+            Q2[:, l] = v2.reshape(n2, h, w)
+            if l < depth - 1:
+                e1, _ = activation_kernel(act, v1, v1, v1)
+                e2, _ = activation_kernel(act, v2, v2, v2)
+                v1 = sw * _avg_diag(e1, shape, k) + sb
+                v2 = sw * _avg_diag(e2, shape, k) + sb
+    nngp = np.empty((n1, n2))
+    ntk = np.empty((n1, n2))
+    _flatten_all(_CLOSED_KIND[act.name], float(act.alpha), np.ascontiguousarray(S.reshape(n1, n2, h, w)), Q1, Q2,
+                 bool(symmetric), _shifts(shape, k), float(sw), float(sb), nngp, ntk)
+    return nngp, ntk
 
 
 # ----------------------------------------------------------------------------- Jacobian

@@ -54,45 +54,95 @@ def _inputs(X, name):
 
 
 _MEHLER_ORDER = 200
+# FMA contraction and reciprocal multiplication in the row loops (last-bit changes only; NaN and
+# infinities keep their IEEE meaning): twice as fast here
+_ROW_MATH = {"nsz", "contract", "arcp"}
 
 
-def _mehler(act, d1, d2, S, tol):
+# Hermite coefficients of smooth φ by one matrix product: composite Gauss–Legendre (16 nodes on pieces
+# of length 1/2 over [-13, 13], the rule of gaussian_integrals.hermite_coefficients without the
+# q-dependent breakpoints).  Valid while φ(√q z) is analytic well beyond the pieces: the nearest
+# singularity of the smooth built-ins (tanh: u = iπ/2) sits at |z| ≥ π/(2√q) ≥ 0.49 for q ≤ _HERMITE_QMAX,
+# Bernstein ellipse ρ ≥ 3.7 on a piece of half-length 1/4, error ≤ ρ^-32 ~ 1e-18.
+_HERMITE_QMAX = 10.0
+_HERMITE_RULES: dict = {}
+
+
+def _hermite_rule(order: int):
+    if order not in _HERMITE_RULES:
+        x, w = np.polynomial.legendre.leggauss(16)
+        edges = np.concatenate([[-13.0], np.arange(-12.5, 12.75, 0.5), [13.0]])
+        mid, half = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
+        z = (mid[:, None] + half[:, None] * x[None, :]).ravel()
+        wz = (half[:, None] * w[None, :]).ravel() * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        # normalised probabilists' Hermite polynomials by their stable three-term recurrence
+        H = np.empty((z.size, order + 1))
+        H[:, 0] = 1.0
+        H[:, 1] = z
+        for k in range(2, order + 1):
+            H[:, k] = (z * H[:, k - 1] - math.sqrt(k - 1) * H[:, k - 2]) / math.sqrt(k)
+        _HERMITE_RULES[order] = (z, wz[:, None] * H)
+    return _HERMITE_RULES[order]
+
+
+def _hermite_coefficients(act, q, order: int) -> np.ndarray:
+    """b_k(q_i) = E[φ(√q_i z) He_k(z)]/√k!, k = 0..order: one (n, nodes) @ (nodes, order+1) product for
+    smooth built-ins with q ≤ _HERMITE_QMAX, gaussian_integrals.hermite_coefficients otherwise."""
+    q = np.asarray(q, dtype=float)
+    if not (act.smooth and act.code >= 0) or q.size == 0 or float(q.max()) > _HERMITE_QMAX:
+        return hermite_coefficients(act, q, order=order)
+    z, WH = _hermite_rule(order)
+    with np.errstate(all="ignore"):
+        F = np.asarray(act.phi(np.sqrt(q)[:, None] * z[None, :]), dtype=float)
+    B = F @ WH
+    if _is_odd(act):
+        B[:, 0::2] = 0.0   # exactly zero by symmetry; rounding would otherwise leave 1e-17
+    return B
+
+
+def _is_odd(act) -> bool:
+    t = np.linspace(0.05, 6.0, 40)
+    return act.code >= 0 and bool(np.array_equal(np.asarray(act.phi(-t), float), -np.asarray(act.phi(t), float)))
+
+
+def _mehler(act, d1, d2, S, tol, m1, m2):
     """Mehler series Σ_k b_k(q₁) b_k(q₂) c^k for every pair, with its rigorous truncation bound.
 
     With f(z) = φ(√q₁ z), g(z) = φ(√q₂ z) and normalised Hermite coefficients b_k, Mehler's formula
     gives E[φ(u)φ(v)] = Σ_k b_k(q₁)b_k(q₂)c^k; f' has coefficients √(k+1) b_{k+1}, so
     E[φ'(u)φ'(v)] = Σ_k (k+1) b_{k+1}(q₁)b_{k+1}(q₂)c^k / √(q₁q₂).  By Cauchy–Schwarz the terms past K
     are bounded by |c|^{K+1} √(t₁t₂), t the Parseval tail (E[f²] − Σ_{k≤K} b_k²).
-    Returns (K, K̇, ok) with ok where both bounds are below tol.
+    ``m1, m2`` are activation_moments at d1, d2.  Returns (K, K̇, ok) with ok where both bounds are
+    below tol.
     """
     K = _MEHLER_ORDER
     k = np.arange(K + 2)
-    B1 = hermite_coefficients(act, d1, order=K + 1)
-    B2 = B1 if d2 is d1 else hermite_coefficients(act, d2, order=K + 1)
-    m1 = activation_moments(act, d1)
-    m2 = m1 if d2 is d1 else activation_moments(act, d2)
+    B1 = _hermite_coefficients(act, d1, K + 1)
+    B2 = B1 if d2 is d1 else _hermite_coefficients(act, d2, K + 1)
     D1 = np.sqrt(k[1:]) * B1[:, 1:]   # coefficients of f'(z) = √q φ'(√q z)
     D2 = np.sqrt(k[1:]) * B2[:, 1:]
-    # cumulative Parseval tails t_k = E[f²] − Σ_{j≤k} b_j²; a clearly negative one means inaccurate
-    # coefficients: marked infinite so that those pairs go to the quadrature instead
+    # square roots of the cumulative Parseval tails t_k = E[f²] − Σ_{j≤k} b_j²; a clearly negative
+    # tail means inaccurate coefficients: marked infinite so that those pairs go to the quadrature
     def tails(total, coef):
         t = total[:, None] - np.cumsum(coef[:, :K + 1] ** 2, axis=1)
-        return np.where(t < -1e-13 * np.maximum(1.0, total)[:, None], np.inf, np.maximum(t, 0.0))
+        return np.sqrt(np.where(t < -1e-13 * np.maximum(1.0, total)[:, None], np.inf, np.maximum(t, 0.0)))
 
     T1, T2 = tails(m1[0], B1), tails(m2[0], B2)
     U1, U2 = tails(d1 * m1[1], D1), tails(d2 * m2[1], D2)
     out = np.empty(S.shape + (3,))
+    odd = _is_odd(act) and act.smooth and float(max(d1.max(), d2.max())) <= _HERMITE_QMAX
     _mehler_sum(np.ascontiguousarray(B1[:, :K + 1]), np.ascontiguousarray(B2[:, :K + 1]),
                 np.ascontiguousarray(D1[:, :K + 1]), np.ascontiguousarray(D2[:, :K + 1]),
                 T1, T2, U1, U2, np.ascontiguousarray(d1, dtype=float), np.ascontiguousarray(d2, dtype=float),
-                np.ascontiguousarray(S, dtype=float), float(tol), d2 is d1, out)
+                np.ascontiguousarray(S, dtype=float), float(tol), d2 is d1, odd, out)
     return out[..., 0], out[..., 1], out[..., 2] > 0.5
 
 
-@numba.njit(cache=True)
-def _mehler_sum(B1, B2, D1, D2, T1, T2, U1, U2, d1, d2, S, tol, symmetric, out):
-    # per pair, sum the series until the Cauchy–Schwarz bound |c|^{k+1} √(t_k t'_k) of the rest is
-    # below tol for both kernels (typically a few dozen terms unless |c| is close to 1)
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _mehler_sum(B1, B2, D1, D2, T1, T2, U1, U2, d1, d2, S, tol, symmetric, odd, out):
+    # per pair, sum the series until the Cauchy–Schwarz bound |c|^{k+1} √t_k √t'_k of the rest is
+    # below tol for both kernels (T, U hold the square roots of the tails); for odd φ the even b_k
+    # and the odd-index derivative coefficients vanish, so each step adds one term to each sum
     n1, n2 = S.shape
     K = B1.shape[1] - 1
     for i in range(n1):
@@ -105,15 +155,36 @@ def _mehler_sum(B1, B2, D1, D2, T1, T2, U1, U2, d1, d2, S, tol, symmetric, out):
             if den > 0:
                 c = min(1.0, max(-1.0, S[i, j] / den))
                 ac = abs(c)
-                p = 1.0
-                for k in range(K + 1):
-                    a += B1[i, k] * B2[j, k] * p
-                    ad += D1[i, k] * D2[j, k] * p
-                    p *= c
-                    r = ac ** (k + 1)
-                    if r * math.sqrt(T1[i, k] * T2[j, k]) <= tol and r * math.sqrt(U1[i, k] * U2[j, k]) <= tol * den:
-                        ok = 1.0
-                        break
+                tol_d = tol * den
+                if odd:
+                    # a: k = 1, 3, 5, ...; ad: k = 0, 2, 4, ... (c^k of the derivative series)
+                    p = 1.0          # c^(k-1) for the pair (k-1, k)
+                    c2 = c * c
+                    r = ac           # |c|^(k)
+                    for k in range(1, K + 1, 2):
+                        ad += D1[i, k - 1] * D2[j, k - 1] * p
+                        a += B1[i, k] * B2[j, k] * p * c
+                        p *= c2
+                        # rest of a after k: bound |c|^(k+1) √t_k √t'_k; rest of ad after k-1 (the
+                        # next nonzero is k+1): |c|^k √u_(k-1) √u'_(k-1).  Both bounds only decrease
+                        # with k, so testing every other step costs at most one extra term.
+                        if k % 4 == 1 or k >= K - 1:
+                            if r * ac * T1[i, k] * T2[j, k] <= tol and r * U1[i, k - 1] * U2[j, k - 1] <= tol_d:
+                                ok = 1.0
+                                break
+                        r *= ac * ac
+                else:
+                    p = 1.0
+                    r = ac
+                    for k in range(K + 1):
+                        a += B1[i, k] * B2[j, k] * p
+                        ad += D1[i, k] * D2[j, k] * p
+                        p *= c
+                        if k % 4 == 3 or k == K:
+                            if r * T1[i, k] * T2[j, k] <= tol and r * U1[i, k] * U2[j, k] <= tol_d:
+                                ok = 1.0
+                                break
+                        r *= ac
                 ad /= den
             out[i, j, 0] = a
             out[i, j, 1] = ad
@@ -124,10 +195,204 @@ def _mehler_sum(B1, B2, D1, D2, T1, T2, U1, U2, d1, d2, S, tol, symmetric, out):
                 out[j, i, 2] = ok
 
 
-def _pair_kernel(act, d1, d2, S, symmetric, tol=1e-12):
+# closed-form kernels compiled for the fused recursion: 0 linear, 1 relu, 2 erf, 3 leaky relu (slope alpha)
+_CLOSED_KIND = {"linear": 0, "relu": 1, "leaky_relu": 3, "erf": 2}
+
+
+# arcsine/arccosine by the rational approximation of fdlibm's e_asin.c (Sun Microsystems, freely
+# distributable): asin x = x + x R(x²) for |x| < 1/2, and π/2 − 2(s + s R(s²)), s = √((1 − |x|)/2),
+# beyond; within 2 ulp of libm (checked in tests/nn_spectra/test_kernels.py) at half its cost,
+# which matters because the fused recursion evaluates one per pair and layer.
+_PS = (1.66666666666666657415e-01, -3.25565818622400915405e-01, 2.01212532134862925881e-01,
+       -4.00555345006794114027e-02, 7.91534994289814532176e-04, 3.47933107596021167570e-05)
+_QS = (-2.40339491173441421878e+00, 2.02094576023350569471e+00, -6.88283971605453293030e-01,
+       7.70381505559019352791e-02)
+
+
+@numba.njit(cache=True, inline="always")
+def _asin_r(t):
+    p = t * (_PS[0] + t * (_PS[1] + t * (_PS[2] + t * (_PS[3] + t * (_PS[4] + t * _PS[5])))))
+    q = 1.0 + t * (_QS[0] + t * (_QS[1] + t * (_QS[2] + t * _QS[3])))
+    return p / q
+
+
+@numba.njit(cache=True, inline="always")
+def _asin_abs(ax):
+    # asin |x| without branches (both halves share R; selects let the compiler vectorise the loops)
+    small = ax < 0.5
+    t = ax * ax if small else 0.5 * (1.0 - ax)
+    sq = math.sqrt(0.5 * (1.0 - ax))
+    y = ax if small else sq
+    r = y + y * _asin_r(t)
+    return r if small else 0.5 * math.pi - 2.0 * r
+
+
+@numba.njit(cache=True, inline="always")
+def _asin(x):
+    v = _asin_abs(abs(x))
+    return v if x >= 0 else -v
+
+
+@numba.njit(cache=True, inline="always")
+def _acos(x):
+    # acos x = π/2 − asin x, with the cancellation-free 2 asin √((1 − x)/2) for x ≥ 1/2
+    ax = abs(x)
+    small = ax < 0.5
+    t = x * x if small else 0.5 * (1.0 - ax)
+    y = x if small else math.sqrt(0.5 * (1.0 - ax))
+    r = y + y * _asin_r(t)
+    big = 2.0 * r if x > 0 else math.pi - 2.0 * r
+    return 0.5 * math.pi - r if small else big
+
+
+@numba.njit(cache=True)
+def _acos_asin(x, out):
+    # the compiled approximations on an array (for the accuracy test): out[0] = acos, out[1] = asin
+    for i in range(x.size):
+        out[0, i] = _acos(x[i])
+        out[1, i] = _asin(x[i])
+
+
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _row_erf(s, t, p2, p1, sw, b, mi, j0):
+    # Williams (1997): K = (2/π) asin x, x = 2Σ₁₂/√((1+2q₁)(1+2q₂)); K̇ = (4/π) det(I + 2Q)^(-1/2),
+    # det(I + 2Q) = (1 + 2q₁)(1 + 2q₂)(1 − x²); p = (1 + 2q)^(-1/2)
+    for j in range(j0, s.shape[0]):
+        x = 2.0 * s[j] * p1 * p2[j]
+        x = 1.0 if x > 1.0 else (-1.0 if x < -1.0 else x)
+        k = (2 / math.pi) * _asin(x)
+        u = (1.0 - x) * (1.0 + x)
+        kd = (4 / math.pi) * p1 * p2[j] / math.sqrt(u if u > 1e-300 else 1e-300)
+        sn = sw * k + b
+        t[j] = (t[j] * (sw * kd) + sn) * mi
+        s[j] = sn * mi
+
+
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _row_relu(s, t, p2, p1, sw, b, mi, j0, leaky, alpha):
+    # arc-cosine kernels (Cho & Saul 2009): K = √(q₁q₂)(sin θ + (π − θ)cos θ)/(2π), K̇ = (π − θ)/(2π),
+    # θ = acos c, p = 1/√q; leaky relu (1 − α)² K + αΣ₁₂ and α + (1 − α)² K̇
+    for j in range(j0, s.shape[0]):
+        sj = s[j]
+        pp = p1 * p2[j]
+        c = sj * pp
+        c = 1.0 if c > 1.0 else (-1.0 if c < -1.0 else c)
+        theta = _acos(c)
+        # sin θ = √((1 − c)(1 + c)): 1 − c is exact near c = 1
+        k = (math.sqrt((1.0 - c) * (1.0 + c)) + (math.pi - theta) * c) * (0.5 / math.pi)
+        kd = (math.pi - theta) * (0.5 / math.pi)
+        if pp > 0:
+            k = k / pp
+        else:
+            k = 0.0
+            kd = 0.25 if leaky else 0.0
+        if leaky:
+            k = (1 - alpha) ** 2 * k + alpha * sj
+            kd = alpha + (1 - alpha) ** 2 * kd
+        sn = sw * k + b
+        t[j] = (t[j] * (sw * kd) + sn) * mi
+        s[j] = sn * mi
+
+
+@numba.njit(cache=True, fastmath=_ROW_MATH, inline="always")
+def _closed_elem(kind, alpha, q1, q2, sj):
+    # (E[φ(u)φ(v)], E[φ'(u)φ'(v)]) for one pair: the formulas of _row_relu / _row_erf
+    if kind == 0:
+        return sj, 1.0
+    if kind == 2:
+        a = (1.0 + 2.0 * q1) * (1.0 + 2.0 * q2)
+        x = 2.0 * sj / math.sqrt(a)
+        x = 1.0 if x > 1.0 else (-1.0 if x < -1.0 else x)
+        u = (1.0 - x) * (1.0 + x)
+        return (2 / math.pi) * _asin(x), (4 / math.pi) / math.sqrt(a * (u if u > 1e-300 else 1e-300))
+    den = math.sqrt(q1 * q2)
+    c = 0.0
+    if den > 0:
+        c = sj / den
+        c = 1.0 if c > 1.0 else (-1.0 if c < -1.0 else c)
+    theta = _acos(c)
+    k = den * (math.sqrt((1.0 - c) * (1.0 + c)) + (math.pi - theta) * c) * (0.5 / math.pi)
+    kd = (math.pi - theta) * (0.5 / math.pi) if den > 0 else (0.25 if kind == 3 else 0.0)
+    if kind == 3:
+        k = (1 - alpha) ** 2 * k + alpha * sj
+        kd = alpha + (1 - alpha) ** 2 * kd
+    return k, kd
+
+
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _closed_kernel_flat(kind, alpha, q1, q2, S, K, Kd):
+    for j in range(S.shape[0]):
+        K[j], Kd[j] = _closed_elem(kind, alpha, q1[j], q2[j], S[j])
+
+
+def closed_form_kernel(act, q1, q2, S):
+    """``(E[φ(u)φ(v)], E[φ'(u)φ'(v)])`` for :math:`(u, v)\\sim N(0, [[q_1, S], [S, q_2]])`, compiled, for
+    the built-ins with closed forms (relu, leaky relu, erf, linear); ``None`` for the others.
+    Broadcasts ``q1, q2, S``; same values as :func:`nn_spectra.activation_kernel` (to 2 ulp)."""
+    if not (act.code >= 0 and act.name in _CLOSED_KIND and act.kernel_2d is not None):
+        return None
+    S = np.asarray(S, dtype=float)
+    q1 = np.ascontiguousarray(np.broadcast_to(q1, S.shape), dtype=float).ravel()
+    q2 = np.ascontiguousarray(np.broadcast_to(q2, S.shape), dtype=float).ravel()
+    Sf = np.ascontiguousarray(S).ravel()
+    K = np.empty(Sf.size)
+    Kd = np.empty(Sf.size)
+    _closed_kernel_flat(_CLOSED_KIND[act.name], float(act.alpha), q1, q2, Sf, K, Kd)
+    return K.reshape(S.shape), Kd.reshape(S.shape)
+
+
+@numba.njit(cache=True)
+def _fused_closed(kind, alpha, S0, P1, P2, R1, SD1, bias, minv, sw, symmetric, fac, S_out, T_out):
+    # The whole depth for one row of pairs at a time: every pair evolves on its own once the
+    # diagonals are known.  P1[l, i], P2[l, j] are per-input quantities at layer l (relu-like: 1/√q,
+    # 0 at q = 0; erf: 1/√(1 + 2q)); R1 is the un-normalised new diagonal and SD1 its Σ̇, used on the
+    # diagonal of the symmetric case (c = 1 exactly); bias and minv = 1/m the per-layer bias and
+    # normalisation.  The row loops run over independent pairs (one pair's recursion is a chain of
+    # dependent acos/sqrt/divisions, latency-bound if run pair by pair).  Symmetric: the upper
+    # triangle, then mirrored by blocks.  The outputs are multiplied by fac.
+    n1, n2 = S0.shape
+    L = bias.shape[0]
+    s = np.empty(n2)
+    t = np.empty(n2)
+    for i in range(n1):
+        j0 = i if symmetric else 0
+        for j in range(j0, n2):
+            s[j] = S0[i, j]
+            t[j] = S0[i, j]
+        for l in range(L):
+            mi = minv[l]
+            ti = t[i] if symmetric else 0.0
+            if kind == 0:
+                for j in range(j0, n2):
+                    sn = sw * s[j] + bias[l]
+                    t[j] = (t[j] * sw + sn) * mi
+                    s[j] = sn * mi
+            elif kind == 2:
+                _row_erf(s, t, P2[l], P1[l, i], sw, bias[l], mi, j0)
+            else:
+                _row_relu(s, t, P2[l], P1[l, i], sw, bias[l], mi, j0, kind == 3, alpha)
+            if symmetric:
+                # the diagonal pair from the 1-D integrals (the row loops also updated it)
+                sn = R1[l, i]
+                t[i] = (ti * SD1[l, i] + sn) * mi
+                s[i] = sn * mi
+        for j in range(j0, n2):
+            S_out[i, j] = s[j] * fac
+            T_out[i, j] = t[j] * fac
+    if symmetric:
+        bs = 64
+        for ib in range(0, n1, bs):
+            for jb in range(ib, n2, bs):
+                for i in range(ib, min(ib + bs, n1)):
+                    for j in range(max(jb, i + 1), min(jb + bs, n2)):
+                        S_out[j, i] = S_out[i, j]
+                        T_out[j, i] = T_out[i, j]
+
+
+def _pair_kernel(act, d1, d2, S, symmetric, m1, m2, tol=1e-12):
     # E[φφ], E[φ'φ'] on every pair; the symmetric case evaluates the upper triangle only
     if act.kernel_2d is None and act.code >= 0 and S.size > 16:
-        K, Kd, ok = _mehler(act, d1, d2 if not symmetric else d1, S, tol)
+        K, Kd, ok = _mehler(act, d1, d2 if not symmetric else d1, S, tol, m1, m1 if symmetric else m2)
         if not ok.all():
             i, j = np.nonzero(~ok)
             if symmetric:
@@ -147,6 +412,88 @@ def _pair_kernel(act, d1, d2, S, symmetric, tol=1e-12):
         K[(iu[1], iu[0])], Kd[(iu[1], iu[0])] = k, kd
         return K, Kd
     return activation_kernel(act, d1[:, None], d2[None, :], S)
+
+
+def _closed_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, apply_scale):
+    """The recursion for closed-form φ, fused over the layers per pair (compiled): the diagonals and
+    the per-layer normalisation are computed first (they do not depend on the off-diagonal entries),
+    then each pair runs through all layers in registers.  Same formulas as :func:`_layer_recursion`."""
+    L = depth - 1
+    kind = _CLOSED_KIND[act.name]
+    with np.errstate(divide="ignore"):
+        # 1/√q is inf at q = 0 (zero input, no bias): marked 0, the kernels' den = 0 branch
+        per_input = (lambda q: 1.0 / np.sqrt(1.0 + 2.0 * q)) if kind == 2 else \
+            (lambda q: np.where(q > 0, 1.0 / np.sqrt(np.where(q > 0, q, 1.0)), 0.0))
+    P1 = np.empty((L, d1.size))
+    P2 = np.empty((L, d2.size))
+    R1 = np.empty((L, d1.size))
+    SD1 = np.empty((L, d1.size))
+    bias = np.empty(L)
+    m = np.ones(L)
+    logc = 0.0
+    for l in range(L):
+        P1[l], P2[l] = per_input(d1), per_input(d2)
+        e1, dd1, _ = activation_moments(act, d1)
+        e2 = e1 if symmetric else activation_moments(act, d2)[0]
+        bias[l] = sb * math.exp(-logc)
+        d1, d2 = sw * e1 + bias[l], sw * e2 + bias[l]
+        R1[l] = d1
+        SD1[l] = sw * dd1
+        if homog:
+            mm = float(max(np.max(d1), np.max(d2)))
+            if mm > 0 and math.isfinite(mm):
+                m[l] = mm
+                d1, d2 = d1 / mm, d2 / mm
+                logc += math.log(mm)
+    S_out = np.empty_like(S)
+    T_out = np.empty_like(S)
+    # the scale exp(logc) is known from the diagonals: applied in the kernel unless it overflows
+    fac = math.exp(logc) if (apply_scale and logc <= 700) else 1.0
+    _fused_closed(kind, float(act.alpha), np.ascontiguousarray(S), P1, P2, R1, SD1, bias, 1.0 / m, float(sw),
+                  bool(symmetric), fac, S_out, T_out)
+    if not (np.isfinite(S_out.sum()) and np.isfinite(T_out.sum())):
+        raise ValueError(f"kernels overflow float64 within {depth} layers for activation {act.name!r} with "
+                         f"sigma_w2={sw}: reduce depth or sigma_w2")
+    return S_out, T_out, (logc if fac == 1.0 else 0.0)
+
+
+def _layer_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, return_layers, log_scale):
+    """The recursion layer by layer on whole matrices (every activation; per-layer kernels on request)."""
+    T = S.copy()
+    logc = 0.0
+    layers = {"nngp": [S.copy()], "ntk": [T.copy()], "nngp_dot": []} if return_layers else None
+    for layer in range(depth - 1):
+        # for homogeneous φ, K(λQ) = λK(Q) and K̇(λQ) = K̇(Q): the normalised kernels go in as they are
+        # the 1-D moments at this layer's variances, computed once (three uses)
+        m1 = activation_moments(act, d1)
+        m2 = m1 if symmetric else activation_moments(act, d2)
+        K, Kd = _pair_kernel(act, d1, d2, S, symmetric, m1, m2)
+        e1, e2 = m1[0], m2[0]
+        bias = sb * math.exp(-logc)
+        S = sw * K + bias
+        Sd = sw * Kd
+        d1, d2 = sw * e1 + bias, sw * e2 + bias
+        if symmetric:
+            # the diagonal from the 1-D integral, so that c = 1 exactly there: near c = 1 the
+            # arc-cosine kernel's derivative has a square-root singularity that turns a rounding
+            # error of 1e-16 in c into 1e-8 in Σ̇
+            np.fill_diagonal(S, d1)
+            np.fill_diagonal(Sd, sw * m1[1])
+        T = T * Sd + S
+        if homog:
+            m = float(max(np.max(d1), np.max(d2)))
+            if m > 0 and math.isfinite(m):
+                S, T, d1, d2 = S / m, T / m, d1 / m, d2 / m
+                logc += math.log(m)
+        if not (np.all(np.isfinite(S)) and np.all(np.isfinite(T))):
+            raise ValueError(f"kernels overflow float64 at layer {layer + 2} for activation {act.name!r} with "
+                             f"sigma_w2={sw}: reduce depth or sigma_w2")
+        if return_layers:
+            f = math.exp(logc) if not log_scale else 1.0
+            layers["nngp"].append(S * f)
+            layers["ntk"].append(T * f)
+            layers["nngp_dot"].append(Sd)
+    return S, T, logc, layers
 
 
 def nngp_ntk(X1, X2=None, depth: int = 2, act="relu", sigma_w2: float = 2.0, sigma_b2: float = 0.0, *,
@@ -218,47 +565,22 @@ def nngp_ntk(X1, X2=None, depth: int = 2, act="relu", sigma_w2: float = 2.0, sig
                          f"got {act.name!r}")
 
     d = X1.shape[1]
-    S = sw * (X1 @ X2.T) / d + sb
+    S = (X1 * (sw / d)) @ X2.T
+    S += sb
     d1 = sw * np.einsum("ij,ij->i", X1, X1) / d + sb
     d2 = d1 if symmetric else sw * np.einsum("ij,ij->i", X2, X2) / d + sb
-    T = S.copy()
-    logc = 0.0  # true kernels = exp(logc) × (S, T, d1, d2)
-    layers = {"nngp": [S.copy()], "ntk": [T.copy()], "nngp_dot": []} if return_layers else None
-    for layer in range(depth - 1):
-        # for homogeneous φ, K(λQ) = λK(Q) and K̇(λQ) = K̇(Q): the normalised kernels go in as they are
-        prev_d1 = d1
-        K, Kd = _pair_kernel(act, d1, d2, S, symmetric)
-        e1 = activation_moments(act, d1)[0]
-        e2 = e1 if symmetric else activation_moments(act, d2)[0]
-        bias = sb * math.exp(-logc)
-        S = sw * K + bias
-        Sd = sw * Kd
-        d1, d2 = sw * e1 + bias, sw * e2 + bias
-        if symmetric:
-            # the diagonal from the 1-D integral, so that c = 1 exactly there: near c = 1 the
-            # arc-cosine kernel's derivative has a square-root singularity that turns a rounding
-            # error of 1e-16 in c into 1e-8 in Σ̇
-            np.fill_diagonal(S, d1)
-            np.fill_diagonal(Sd, sw * activation_moments(act, prev_d1)[1])
-        T = T * Sd + S
-        if homog:
-            m = float(max(np.max(d1), np.max(d2)))
-            if m > 0 and math.isfinite(m):
-                S, T, d1, d2 = S / m, T / m, d1 / m, d2 / m
-                logc += math.log(m)
-        if not (np.all(np.isfinite(S)) and np.all(np.isfinite(T))):
-            raise ValueError(f"kernels overflow float64 at layer {layer + 2} for activation {act.name!r} with "
-                             f"sigma_w2={sw}: reduce depth or sigma_w2")
-        if return_layers:
-            f = math.exp(logc) if not log_scale else 1.0
-            layers["nngp"].append(S * f)
-            layers["ntk"].append(T * f)
-            layers["nngp_dot"].append(Sd)
+    # the true kernels are exp(logc) × (S, T) (homogeneous φ are renormalised every layer)
+    if not return_layers and act.code >= 0 and act.name in _CLOSED_KIND and act.kernel_2d is not None and depth > 1:
+        S, T, logc = _closed_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, not log_scale)
+        layers = None
+    else:
+        S, T, logc, layers = _layer_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, return_layers,
+                                              log_scale)
     if log_scale:
         out = (S, T, logc)
     else:
         if logc > 700:
             raise ValueError(f"the kernels exceed float64 (log scale {logc:.1f}); pass log_scale=True")
         f = math.exp(logc)
-        out = (S * f, T * f)
+        out = (S * f, T * f) if f != 1.0 else (S, T)
     return out + (layers,) if return_layers else out

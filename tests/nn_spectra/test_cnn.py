@@ -92,20 +92,68 @@ def test_kernels_are_symmetric_and_gap_averages_positions():
     assert np.allclose(K2, K[:2, 1:], rtol=1e-12) and np.allclose(T2, T[:2, 1:], rtol=1e-12)
 
 
-def test_neural_tangents_peer():
-    nt = pytest.importorskip("neural_tangents")
+def _relu_flatten_diagonal(x, depth, sw, sb, k):
+    # an image with itself under relu: c = 1 at every position, so K = q/2 and K-dot = 1/2 exactly and
+    # the recursion is linear: v' = sw A(v/2) + sb, t' = sw A(t/2) + v' (A the circular tap average)
+    offs = [(a, b) for a in range(-(k // 2), k // 2 + 1) for b in range(-(k // 2), k // 2 + 1)]
+    avg = lambda M: sum(np.roll(M, (-a, -b), axis=(0, 1)) for a, b in offs) / len(offs)
+    v = sw * avg((x ** 2).sum(axis=-1) / x.shape[-1]) + sb
+    t = v.copy()
+    for _ in range(depth - 1):
+        v, t = sw * avg(v / 2) + sb, sw * avg(t / 2)
+        t = t + v
+    nngp = sw * np.mean(v / 2) + sb
+    return nngp, sw * np.mean(t / 2) + nngp
+
+
+@pytest.mark.parametrize("readout", ["flatten", "gap"])
+def test_neural_tangents_peer_float64(readout):
+    # the compiled paths against neural-tangents in double precision: off-diagonal entries to 1e-10;
+    # on the diagonal neural-tangents evaluates the arc-cosine kernel at a rounded correlation 1 - O(1e-16),
+    # which costs it ~1e-8 in the NTK (its square-root singularity), while ours is checked against the
+    # exact linear recursion of an image with itself
+    pytest.importorskip("neural_tangents")
+    from jax.experimental import enable_x64
     from neural_tangents import stax
 
-    X = np.random.default_rng(7).standard_normal((5, 6, 6, 2))
-    for readout, pool in (("gap", stax.GlobalAvgPool()), ("flatten", stax.Flatten())):
-        layers = []
-        for _ in range(3):
-            layers += [stax.Conv(64, (3, 3), padding="CIRCULAR", W_std=np.sqrt(2.0), b_std=np.sqrt(0.1)), stax.Relu()]
-        _, _, kfn = stax.serial(*layers, pool, stax.Dense(1, W_std=np.sqrt(2.0), b_std=np.sqrt(0.1)))
+    X = np.random.default_rng(17).standard_normal((6, 8, 8, 1))
+    depth, sw, sb = 6, 2.0, 0.1
+    pool = stax.GlobalAvgPool() if readout == "gap" else stax.Flatten()
+    layers = []
+    for _ in range(depth):
+        layers += [stax.Conv(1, (3, 3), padding="CIRCULAR", W_std=np.sqrt(sw), b_std=np.sqrt(sb)), stax.Relu()]
+    _, _, kfn = stax.serial(*layers, pool, stax.Dense(1, W_std=np.sqrt(sw), b_std=np.sqrt(sb)))
+    with enable_x64():
         ref = kfn(X, X, ("nngp", "ntk"))
-        K, T = ns.cnn_nngp_ntk(X, depth=3, act="relu", sigma_w2=2.0, sigma_b2=0.1, kernel_size=3, readout=readout)
-        assert np.allclose(K, np.asarray(ref.nngp), rtol=1e-5)
-        assert np.allclose(T, np.asarray(ref.ntk), rtol=1e-5)
+        Kr, Tr = np.asarray(ref.nngp, dtype=float), np.asarray(ref.ntk, dtype=float)
+    assert Kr.dtype == np.float64
+    K, T = ns.cnn_nngp_ntk(X, depth=depth, act="relu", sigma_w2=sw, sigma_b2=sb, kernel_size=3, readout=readout)
+    off = ~np.eye(len(X), dtype=bool)
+    assert np.max(np.abs(K - Kr) / np.abs(Kr)) < 1e-10
+    assert np.max(np.abs(T - Tr)[off] / np.abs(Tr)[off]) < 1e-10
+    assert np.max(np.abs(np.diag(T) - np.diag(Tr)) / np.diag(Tr)) < 1e-7
+    if readout == "flatten":
+        exact = np.array([_relu_flatten_diagonal(x, depth, sw, sb, 3) for x in X])
+        assert np.allclose(np.diag(K), exact[:, 0], rtol=1e-13, atol=0)
+        assert np.allclose(np.diag(T), exact[:, 1], rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", "leaky_relu"])
+def test_compiled_flatten_path_against_the_numpy_closed_forms(act):
+    # the same activation marked as not built-in (code -1) takes the general whole-array path with the
+    # numpy closed forms of nn_spectra.activations instead of the compiled per-pair recursion
+    import copy
+
+    plain = copy.copy(ns.activation(act))
+    plain.code = -1
+    rng = np.random.default_rng(18)
+    X1, X2 = rng.standard_normal((3, 5, 4, 2)), rng.standard_normal((2, 5, 4, 2))
+    for A, B in ((X1, None), (X1, X2)):
+        K, T = ns.cnn_nngp_ntk(A, B, depth=4, act=act, sigma_w2=1.7, sigma_b2=0.1, kernel_size=3, readout="flatten")
+        Kc, Tc = ns.cnn_nngp_ntk(A, B, depth=4, act=plain, sigma_w2=1.7, sigma_b2=0.1, kernel_size=3,
+                                 readout="flatten")
+        assert np.max(np.abs(K - Kc)) < 1e-13 * np.max(np.abs(Kc))
+        assert np.max(np.abs(T - Tc)) < 1e-13 * np.max(np.abs(Tc))
 
 
 # ----------------------------------------------------------------------------- mean-field modes

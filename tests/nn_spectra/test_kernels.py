@@ -143,3 +143,39 @@ def test_empirical_kernels_converge_full(act):
         if prev:
             assert ek < prev[0] and et < prev[1]
         prev = (ek, et)
+
+
+# ----------------------------------------------------------------------------- the compiled fast paths
+def test_compiled_arcsine_and_arccosine_within_two_ulp_of_libm():
+    from nn_spectra import kernels as kk
+
+    near = np.geomspace(1e-16, 0.5, 2000)
+    x = np.concatenate([np.linspace(-1, 1, 20001), 1 - near, -1 + near, 0.5 + near[:100], -0.5 - near[:100]])
+    out = np.empty((2, x.size))
+    kk._acos_asin(x, out)
+    for got, ref in ((out[0], np.arccos(x)), (out[1], np.arcsin(x))):
+        assert np.max(np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), 1e-300))) <= 2.0
+
+
+@pytest.mark.parametrize("act", ["tanh", "gelu", "sigmoid"])
+def test_matrix_hermite_coefficients_agree_with_the_graded_quadrature(act):
+    from nn_spectra import kernels as kk
+
+    a = ns.activation(act)
+    q = np.array([0.05, 0.7, 2.3, 9.5])
+    fast = kk._hermite_coefficients(a, q, 201)
+    ref = gi.hermite_coefficients(a, q, order=201)
+    assert np.max(np.abs(fast - ref)) < 1e-13
+
+
+@pytest.mark.parametrize("act,sw,sb", [("relu", 1.8, 0.1), ("erf", 2.5, 0.05), ("leaky_relu", 1.3, 0.2),
+                                       ("linear", 0.9, 0.3), ("relu", 2.0, 0.0)])
+def test_fused_closed_recursion_equals_the_layer_by_layer_one(act, sw, sb):
+    # the fused per-pair path (used without return_layers) against the whole-matrix path
+    X = _inputs(7, 4, 11)
+    X[3] = 0.0  # a zero input: with σ_b = 0 its variance is 0 (the den = 0 branches)
+    for X2 in (None, _inputs(3, 4, 12)):
+        K, T = ns.nngp_ntk(X, X2, depth=8, act=act, sigma_w2=sw, sigma_b2=sb)
+        Kl, Tl, _ = ns.nngp_ntk(X, X2, depth=8, act=act, sigma_w2=sw, sigma_b2=sb, return_layers=True)
+        assert np.max(np.abs(K - Kl)) <= 1e-13 * np.max(np.abs(Kl))
+        assert np.max(np.abs(T - Tl)) <= 1e-13 * np.max(np.abs(Tl))
