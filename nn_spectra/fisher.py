@@ -401,10 +401,15 @@ def _pair_expectations(act, q: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, n
     mehler = not (act.kernel_2d is not None or act.code < 0 or len(q) < 8)
     m = None if mehler else activation_moments(act, q)
     if act.kernel_2d is not None:
-        # closed form: the whole matrix at once (contiguous, no gather), symmetrised
-        K, Kd = act.kernel_2d(q[:, None], q[None, :], S)
-        K = np.array(np.broadcast_to(K, S.shape), dtype=float)
-        Kd = np.array(np.broadcast_to(Kd, S.shape), dtype=float)
+        from .kernels import closed_form_kernel
+
+        # closed form: the whole matrix at once, compiled where the kernels module has it
+        # (relu, leaky relu, erf, linear), else the activation's own vectorised formula
+        res = closed_form_kernel(act, q[:, None], q[None, :], S)
+        if res is None:
+            res = act.kernel_2d(q[:, None], q[None, :], S)
+        K, Kd = (r if (isinstance(r, np.ndarray) and r.shape == S.shape and r.dtype == float and r.flags.writeable)
+                 else np.array(np.broadcast_to(r, S.shape), dtype=float) for r in res)
     elif act.code < 0 or len(q) < 8:
         iu = np.triu_indices(len(q))
         k, kd = activation_kernel(act, q[iu[0]], q[iu[1]], S[iu])
