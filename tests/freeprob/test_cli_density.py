@@ -16,6 +16,20 @@ def test_default_example(capsys, tmp_path):
     assert data.shape == (51, 2) and np.all(data[:, 1] >= 0)
 
 
+def test_says_when_only_part_of_the_grid_is_printed(capsys, tmp_path):
+    assert main(["density", "semicircle()", "--grid", "-2:2:401"]) == 0
+    out = capsys.readouterr().out
+    assert "(showing 41 of the 401 grid points, every 10th; --csv FILE writes all of them)" in out
+    rows = [ln for ln in out.splitlines() if ln.strip() and ln.split()[0].lstrip("-").replace(".", "").isdigit()]
+    assert len(rows) == 41
+    csv = tmp_path / "all.csv"
+    assert main(["density", "semicircle()", "--grid", "-2:2:401", "--csv", str(csv)]) == 0
+    assert "the CSV has all of them" in capsys.readouterr().out
+    assert np.loadtxt(csv, delimiter=",", skiprows=1).shape == (401, 2)
+    assert main(["density", "semicircle()", "--grid", "-2:2:40"]) == 0     # all printed: no notice
+    assert "showing" not in capsys.readouterr().out
+
+
 def test_atoms_printed(capsys):
     assert main(["density", "boxtimes(bernoulli(0.7), bernoulli(0.6))", "--grid", "0:1:11"]) == 0
     out = capsys.readouterr().out

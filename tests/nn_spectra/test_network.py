@@ -115,3 +115,38 @@ def test_conflicting_arguments_are_rejected(net):
         ns.MLP(net, "tanh")
     with pytest.raises(ValueError, match="weights"):
         ns.MLP([3, 4, 1], "tanh", 1.0, 0.0, weights="xavier")
+
+
+def test_every_result_of_one_description_pickles_and_prints_informatively():
+    """Laws and result objects keep (pickle) and say what they are (no ``<object at 0x...>``)."""
+    sq = ns.Network("tanh", 1.3, 0.05, depth=3, weights="orthogonal", widths=(12,) * 4)
+    g = sq.replace(weights="gaussian", widths=(6, 12, 12, 1))
+    ident = ns.Network("hard_tanh", 1.44, 0.0, depth=4, weights="identity")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        results = {
+            "jacobian_law": ns.jacobian_law(sq),
+            "conditional_fim_law": ns.conditional_fim_law(sq),
+            "identity_jacobian_law": ns.identity_jacobian_law(ident, q1=0.5),
+            "fim_statistics": g.fim_statistics(n_samples=4),
+            "phase_diagram": ns.phase_diagram("tanh", (0.5, 3.0), (0.0, 0.2), n=4),
+            "layerwise_freeness": sq.layerwise_freeness(sizes=(8, 16), trials=2, rng=0, progress=False),
+            "network": sq,
+            "mlp": g.sample(rng=0),
+        }
+    for name, obj in results.items():
+        back = pickle.loads(pickle.dumps(obj))
+        assert type(back) is type(obj), name
+        text = repr(obj)
+        assert "0x" not in text and "object at" not in text, (name, text)
+    m = results["jacobian_law"].moments(2)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(results["jacobian_law"])).moments(2), m)
+
+
+def test_isometry_counts_the_same_layers_as_the_jacobian_law():
+    # spread² = K (μ₂/μ₁² − 1) for orthogonal weights: the normalised variance (m₂/m₁² − 1) of a
+    # free product of positive elements is the sum of the factors' (K = L − 1 layers in J)
+    p = ns.critical_spread("tanh", 0.05, L, "orthogonal")
+    assert p.depth == L
+    m = ns.jacobian_law("tanh", p.sigma_w2, 0.05, L, weights="orthogonal").moments(2)
+    assert p.spread ** 2 == pytest.approx(m[1] / m[0] ** 2 - 1, rel=1e-7)
