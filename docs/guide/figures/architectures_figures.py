@@ -1,4 +1,4 @@
-"""Figures of docs/guide/architectures.rst:  python docs/guide/figures/architectures_figures.py"""
+"""Figures of docs/guide/architectures.rst:  PYTHONPATH=. python docs/guide/figures/architectures_figures.py"""
 import os
 
 import matplotlib
@@ -13,24 +13,34 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def spectra_vs_depth():
+    # depth L = weight layers of the MLP; the CNN with L - 1 convolutions (+ readout) has the same
+    # Jacobian (L - 1 nonlinear layers), drawn from cnn_jacobian_law as markers on the MLP curves
     act, sb2 = "tanh", 1e-3
     sw2 = float(ns.critical_sigma_w2(act, sb2))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for ax, L in zip(axes, (4, 32, 256)):
-        for w, style, lab in (("orthogonal", "-", "MLP orthogonal = CNN delta-orthogonal"),
-                              ("gaussian", "--", "MLP Gaussian = CNN Gaussian kernels")):
+        for w, kern, style, lab in (("orthogonal", "delta_orthogonal", "-", "MLP orthogonal"),
+                                    ("gaussian", "gaussian", "--", "MLP Gaussian")):
             law = ns.jacobian_law(act, sw2, sb2, L, weights=w)
             x = np.geomspace(max(law.support[0], 1e-3 * law.support[1]), law.support[1], 500)[1:-1]
             ax.plot(x, x * law.pdf(x), style, label=lab)
-        # ResNet with a = 1/sqrt(L): the universal law with tau = sum a^2 sigma_w^2 E phi'^2 = 1 (relu)
+            cnn = ns.cnn_jacobian_law(act, sw2, sb2, L - 1, kernel=kern, spatial_shape=(8, 8), kernel_size=3)
+            xs = x[::40]
+            ax.plot(xs, xs * cnn.pdf(xs), "o" if w == "orthogonal" else "s", mfc="none", ms=5,
+                    label=f"CNN {kern.replace('_', '-')} kernels, {L - 1} convolutions")
+        # ResNet (relu, post blocks) with a = 1/sqrt(L): tau = L a^2 sigma_w^2 E phi'^2 = 1; the finite-depth
+        # law and its universal large-depth limit
         uni = ns.resnet_universal_law(1.0)
         x = np.geomspace(*uni.support, 400)[1:-1]
-        ax.plot(x, x * uni.pdf(x), "k-", lw=2, label="ResNet, a = 1/√L (universal law, τ = 1)")
+        ax.plot(x, x * uni.pdf(x), "k-", lw=2, label="ResNet, universal law τ = 1")
+        res = ns.resnet_jacobian_law("relu", 1 / np.sqrt(L), 2.0, 0.0, depth=L)
+        xr = np.geomspace(*res.support, 200)[1:-1]
+        ax.plot(xr, xr * res.pdf(xr), "k:", lw=1.5, label=f"ResNet relu, a = 1/√L, depth {L}")
         ax.set_xscale("log")
-        ax.set_title(f"depth {L}")
+        ax.set_title(f"depth {L} (tanh critical, σ_b² = {sb2})")
         ax.set_xlabel("eigenvalue λ of J Jᵀ")
     axes[0].set_ylabel("λ ρ(λ)")
-    axes[0].legend(fontsize="x-small")
+    axes[0].legend(fontsize="xx-small")
     fig.savefig(os.path.join(HERE, "architectures_spectra.png"), dpi=100)
 
 
