@@ -642,6 +642,10 @@ class FreeConvolution(SolvedLaw):
         # the tolerance; such a state is accepted (the axis Newton polishes it) rather than redone by
         # the slow generic continuation
         ok = np.isfinite(res) & (res <= 100 * self.tol)
+        # a state that ran off to the overflow range (a subordination point at 0 in a gap: v = -1/ω)
+        # can show a residual of 0 from inf/nan arithmetic; it is not a solution
+        with np.errstate(all="ignore"):
+            ok &= np.all(np.abs(u) < 1e150, axis=1)
         return u, res, ok
 
     def _axis_fast(self, x, u):

@@ -485,15 +485,25 @@ class JacobianLaw(SolvedLaw):
                 below = self._psi(mid.astype(complex))[0].real < target
                 lo = np.where(below, mid, lo)
                 hi = np.where(below, hi, mid)
-            # psi is increasing and convex on (0, 1/b_{D^2}): Newton from the upper end of the
-            # bracket stays above the root and converges monotonically (bisection alone took 80 steps)
-            v = hi.copy()
-            for _ in range(30):
+            # psi is increasing on (0, 1/b_{D^2}) with a pole (atomic top of D^2) or a steep rise at
+            # the end: Newton on 1/psi, which is nearly linear there (Newton on psi itself from the
+            # upper end only doubles its distance to the pole per step: 30 steps stopped 1e-4 short
+            # at c zeta = 2.5e3 and put the top edge of a leaky-relu law at 2.2495 instead of 9/4);
+            # steps leaving the bracket are replaced by bisection
+            v = 0.5 * (lo + hi)
+            for _ in range(60):
                 p, dp = self._psi(v.astype(complex))
-                step = (p.real - target) / dp.real
-                step = np.where(np.isfinite(step), np.clip(step, 0.0, v - lo), 0.0)
-                v = v - step
-                if np.all(step <= 1e-15 * v):
+                p, dp = p.real, dp.real
+                below = p < target
+                lo = np.where(below, v, lo)
+                hi = np.where(below, hi, v)
+                with np.errstate(all="ignore"):
+                    new = v + (1.0 / target - 1.0 / p) * p * p / dp
+                bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+                new = np.where(bad, 0.5 * (lo + hi), new)
+                done = np.abs(new - v) <= 1e-15 * v
+                v = new
+                if np.all(done):
                     break
             vk = np.where(top >= target, v, np.nan)
             total = total + mk * (np.log(vk) + np.log1p(target) - np.log(target))
@@ -528,7 +538,19 @@ class JacobianLaw(SolvedLaw):
         if len(nz) and abs(b - nz.max()) <= 1e-4 * b:
             # chi_J peaks where psi_J blows up: at the top atom (the bounded search is only ~1e-6 exact)
             b = float(nz.max())
-        return float(max(b, float(nz.max()) if len(nz) else 0.0, mom[0]))
+        b = float(max(b, float(nz.max()) if len(nz) else 0.0, mom[0]))
+        # b is the frame and the hull of the interval search, which finds the exact edges inside
+        # it: it must not fall below the edge.  Where chi_J rises to a limit (an atomic top of
+        # D^2: an inverse-square-root edge) its sup is only approached, so pad b; with orthogonal
+        # weights ||J||^2 <= gain * max(D^2)^L bounds the support, and a padded b stays under it.
+        if not (len(nz) and b == float(nz.max())):
+            b *= 1.0 + 1e-9
+            if self.weights == "orthogonal":
+                bd = self._psi.top if isinstance(self._psi, _PsiAtoms) else float(self.d2.support[1])
+                w = np.asarray(self.widths, dtype=float)
+                gain = np.prod([self.sigma_w2 * max(1.0, w[l] / w[l - 1]) for l in range(1, self.depth + 1)])
+                b = min(b, float(bd ** self.depth * gain))
+        return b
 
     def _exact_atoms(self):
         """Rank arguments: the kernel of J (zero atom) and, for orthogonal weights and an atom b of

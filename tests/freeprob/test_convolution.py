@@ -189,8 +189,19 @@ def test_support_with_a_gap_two_intervals():
     assert np.max(np.abs(g**3 - 2 * x * g**2 + (x**2 - 8) * g - x)) < 1e-8
 
 
+def test_gap_centre_reports_instead_of_a_wrong_value():
+    """Below height ~1e-7 at the centre of the symmetric gap the ⊞ state v = −1/ω runs off to
+    the overflow range (ω → 0); it used to return G = −4.3e-6 i (true −1.25e-10 i) silently."""
+    from freeprob.solved import ConvergenceError
+
+    rho = fp.boxplus(fp.atoms([-3.0, 3.0], [0.5, 0.5]), fp.semicircle(1.0))
+    with pytest.raises(ConvergenceError, match="did not converge at z"):
+        rho.cauchy(np.array([1e-9j]))
+
+
 @pytest.mark.xfail(strict=True, reason="at the centre of a symmetric gap the input's subordination point "
-                   "ω → 0, where the ⊞ state v = −1/ω is unbounded (error 3e-5 at height 1e-9); open, issue 12")
+                   "ω → 0, where the ⊞ state v = −1/ω is unbounded (a ConvergenceError below height ~1e-7); "
+                   "needs a state bounded at 0 and ∞; open, issue 12")
 def test_gap_centre_just_above_the_axis():
     rho = fp.boxplus(fp.atoms([-3.0, 3.0], [0.5, 0.5]), fp.semicircle(1.0))
     g = rho.cauchy(np.array([1e-9j]))
