@@ -35,7 +35,7 @@ __all__ = [
     "algebraic_support_edges", "atom_mass", "density", "fuss_catalan_edge",
     "s_product_system", "s_product_cauchy", "s_product_edge",
     "fisher_chain_system", "fisher_chain_cauchy", "fisher_chain_edge",
-    "MPSystem", "register_mp_system", "mp_system", "mp_param", "cauchy", "pdf", "edges", "atoms",
+    "MPSystem", "register_mp_system", "mp_system", "mp_param", "per_dps", "cauchy", "pdf", "edges", "edge", "atoms",
 ]
 
 
@@ -240,6 +240,8 @@ def mp_cauchy(law) -> Callable:
 
         def gn(z):
             # G = -i sqrt(pi/2)/sigma w(zeta), w(zeta) = exp(-zeta^2) erfc(-i zeta) (Faddeeva), Im z > 0
+            if mp.im(z) < 0:
+                return mp.conj(gn(mp.conj(z)))
             sd = mp.sqrt(num(v))
             zeta = (z - num(m)) / (sd * mp.sqrt(2))
             return -1j * mp.sqrt(mp.pi / 2) / sd * mp.exp(-zeta ** 2) * mp.erfc(-1j * zeta)
@@ -938,6 +940,29 @@ def edges(law, *, dps: int = 50, snap: bool = True) -> list:
     return out
 
 
+def edge(law, x: float, *, dps: int = 50, snap: bool = True):
+    r"""The support edge of ``law`` nearest the float ``x`` (an endpoint of ``law.intervals``) to ``dps``
+    digits, as in :func:`edges` but for one edge.
+
+    >>> import freeprob as fp
+    >>> law = fp.boxplus(fp.semicircle(), fp.semicircle())
+    >>> mp.nstr(edge(law, law.support[1], dps=30), 20)
+    '2.8284271247461900976'
+    """
+    dps = _check_dps(dps)
+    aff = _affine_parts(law)
+    if aff is not None:
+        base, c, b = aff
+        e = edge(base, (float(x) - b) / c, dps=dps, snap=snap)
+        with mp.workdps(dps + 10):
+            return mp_param(c, snap) * e + mp_param(b, snap)
+    ends = [(float(v), side) for iv in law.intervals for v, side in zip(iv, (-1.0, 1.0))]
+    if not ends:
+        raise ValueError(f"{law!r} has no absolutely continuous part: no edges")
+    e, side = min(ends, key=lambda t: abs(t[0] - float(x)))
+    return _edge_mp(law, mp_system(law, snap=snap), e, side, law.frame[1], dps)
+
+
 def _edge_mp(law, sys_, e, side, scale, dps):
     last = None
     for rel in (1e-7, 1e-5, 1e-9):
@@ -1242,6 +1267,19 @@ def _polynomial_law_system(law, snap: bool) -> MPSystem:
         Gm, _ = green(z, u)
         return Gm[0, 0] / const(big * sd)
 
+    def jacobian(z, u):
+        # DF[H] = H - sum_j a_j G H G a_j, row-major: entry ((a,b),(c,d)) = delta - sum_j (a_j G)_ac (G a_j)_db
+        Gm, A = green(z, u)
+        AG = [Aj * Gm for Aj in A]
+        GA = [Gm * Aj for Aj in A]
+        J = mp.eye(n * n)
+        for a in range(n):
+            for b in range(n):
+                for c in range(n):
+                    for d in range(n):
+                        J[a * n + b, c * n + d] -= mp.fsum(X[a, c] * Y[d, b] for X, Y in zip(AG, GA))
+        return J
+
     def atoms_():
         from fractions import Fraction
 
@@ -1255,4 +1293,4 @@ def _polynomial_law_system(law, snap: bool) -> MPSystem:
             out_p.append(mp_param(p, snap))
         return out_p, out_w
 
-    return MPSystem(residual, g, atoms_)
+    return MPSystem(residual, g, atoms_, jacobian=jacobian)

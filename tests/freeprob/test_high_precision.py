@@ -222,13 +222,30 @@ def test_engine_polynomial_and_algebraic_laws():
         top = mp.sqrt((11 + 5 * mp.sqrt(5)) / 2)
     lo, hi = hp.edges(an, dps=50)
     assert abs(hi - top) < TOL and abs(lo + top) < TOL
-    # numeric algebraic law: Bern(1/2) ⊠ Bern(1/3), atom at 0 of mass 2/3, edges (3 ± 2√2)... as roots
+    # numeric algebraic law: Bern(1/2) ⊠ Bern(1/3), atom at 0 of mass 2/3 (Belinschi), G against the
+    # roots of its polynomial
     from freeprob.symbolic import bernoulli, boxtimes
 
     law = boxtimes(bernoulli(sp.Rational(1, 2)), bernoulli(sp.Rational(1, 3)))
     num = law.to_numeric()
     pts, w = hp.atoms(num, dps=50)
     assert pts == [0] and abs(w[0] - mp.mpf(2) / 3) < TOL
+    g = hp.cauchy(num, 0.5 + 0.1j, dps=50)
+    zc = mp.mpc(0.5, 0.1)            # the float point itself
+    coeffs = []
+    for c in sp.Poly(law.polynomial, G).all_coeffs():
+        rat = [sp.Rational(t) for t in sp.Poly(c, z).all_coeffs()]
+        coeffs.append(mp.polyval([mp.mpf(t.p) / t.q for t in rat], zc))
+    assert abs(g - _nearest_root(coeffs, g)) < TOL
+
+
+@pytest.mark.slow
+def test_engine_numeric_algebraic_edges():
+    """Edges of a numeric algebraic law (its float intervals cost ~5 s) against the discriminant's roots."""
+    from freeprob.symbolic import bernoulli, boxtimes
+
+    law = boxtimes(bernoulli(sp.Rational(1, 2)), bernoulli(sp.Rational(1, 3)))
+    num = law.to_numeric()
     disc = sp.Poly(sp.discriminant(law.polynomial, G), z)
     with mp.workdps(DIGITS + 30):
         droots = mp.polyroots([int(c) for c in (disc * disc.LC() ** 0).all_coeffs()], maxsteps=400, extraprec=400)
