@@ -62,6 +62,19 @@ def test_small_experiment_runs_and_brackets():
     assert np.all(g.ratio[:, :, 0] < 1)             # the smallest rate trains
     assert np.all(~(g.ratio[:, :, -1] < 1))         # 12x the largest prediction fails
     assert g.prediction("full_batch").shape == (2, 2)
+    # the heat map carries the predicted boundaries at their values (log10 eta over depth)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axes = g.plot()
+    assert len(axes) == 2
+    online = {ln.get_label(): ln for ln in axes[0].get_lines()}
+    line = online["2/median Θ(x,x): conditional FIM"]
+    np.testing.assert_allclose(line.get_ydata(), np.log10(g.prediction("online_median")[0]))
+    assert "2/λ₁(Θ/T): full-batch FIM" in {ln.get_label() for ln in axes[1].get_lines()}
+    plt.close("all")
 
 
 def test_bad_input():
