@@ -33,7 +33,8 @@ __all__ = ["Density", "density", "support_edges", "x"]
 x = sp.Symbol("x", real=True)
 
 
-def _formula(law: AlgebraicLaw):
+def _formula(law: AlgebraicLaw, found: dict | None = None):
+    """The density formula; exact edges computed on the way are left in ``found["edges"]``."""
     p = sp.Poly(law.polynomial.subs(z, x), G)
     deg = p.degree()
     if deg == 1:
@@ -55,6 +56,8 @@ def _formula(law: AlgebraicLaw):
             # outside the support G(x) is real but the two other roots may still be a conjugate
             # pair, so the discriminant alone does not locate the support: add the exact edges
             edges = support_edges(law)
+            if found is not None:
+                found["edges"] = edges
             cond = sp.And(cond, sp.Or(*[sp.And(x > lo, x < hi) for lo, hi in zip(edges[::2], edges[1::2])]))
         return sp.Piecewise((sp.sqrt(3) / (2 * sp.pi) * sp.Abs(u - v, evaluate=False), cond), (0, True))
     return None
@@ -115,22 +118,17 @@ class Density:
 
 
 def support_edges(law: AlgebraicLaw) -> list:
-    """Exact endpoints of the intervals where the density is positive (numeric parameters)."""
-    from .numeric import candidate_points
-
+    """Exact endpoints of the intervals where the density is positive (numeric parameters): the real
+    roots of the discriminant and of the leading coefficient of P in G that bound the intervals
+    between consecutive candidates on which the tracked Cauchy branch has a resolved density
+    (:func:`freeprob.high_precision.algebraic_support_edges`)."""
     if law.parameters:
         raise ValueError("support_edges needs numeric parameters; substitute them with law.subs({...})")
-    num = law.to_numeric()
-    cands = candidate_points(law)
-    vals = np.array([float(sp.N(c, 20)) for c in cands])
-    out = []
-    for lo, hi in num.components:
-        for e in (lo, hi):
-            ex = cands[int(np.argmin(np.abs(vals - e)))]
-            if not out or out[-1] != ex:
-                out.append(ex)
-    return [sp.nsimplify(e) if isinstance(e, sp.CRootOf) and sp.Poly(e.expr, e.poly.gen).degree() <= 2 else e
-            for e in out]
+    from ..high_precision import algebraic_support_edges
+
+    # the candidate intervals classified by tracking the Cauchy branch at their midpoints only (a few
+    # points): the engine's grid of 2001 tracked points cost 5-20 s for a cubic with a pole
+    return algebraic_support_edges(law)
 
 
 def density(law: AlgebraicLaw) -> Density:
@@ -140,4 +138,8 @@ def density(law: AlgebraicLaw) -> Density:
     >>> density(semicircle()).expr
     Piecewise((sqrt(4 - x**2)/(2*pi), x**2 < 4), (0, True))
     """
-    return Density(law, _formula(law))
+    found: dict = {}
+    out = Density(law, _formula(law, found))
+    if "edges" in found:
+        out.__dict__["edges"] = found["edges"]     # the cached property, computed once (it costs seconds)
+    return out

@@ -4,7 +4,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
@@ -167,6 +167,9 @@ def test_boxplus_moments_equal_summed_cumulants(a, b):
     assert [Fraction(int(m.p), int(m.q)) for m in law.moments(6)] == expected
 
 
+# each example builds a numeric ⊞ law and its support (~1 s): 12 examples by default, the
+# "thorough" profile's count otherwise
+@settings(max_examples=12 if settings.default.max_examples <= 25 else settings.default.max_examples)
 @given(st.fractions(min_value=Fraction(1, 4), max_value=Fraction(3), max_denominator=5),
        st.fractions(min_value=Fraction(1, 4), max_value=Fraction(2), max_denominator=5))
 def test_symbolic_density_equals_numeric(v, lam):
@@ -183,7 +186,7 @@ def test_cubic_density_formula_vanishes_off_the_support():
     law = fs.boxtimes(fs.free_poisson(sp.Rational(7, 4)), fs.free_poisson(sp.Rational(5, 4)))
     dens = law.density()
     lo, hi = (float(e) for e in dens.edges)
-    xs = np.linspace(lo - 1, hi + 1, 301)
+    xs = np.linspace(lo - 1, hi + 1, 81)
     num = fp.boxtimes(fp.free_poisson(1.75), fp.free_poisson(1.25))
     assert np.allclose(dens(xs), num.pdf(xs), atol=1e-7)
     assert np.allclose(dens(xs), law.to_numeric().pdf(xs), atol=1e-10)
