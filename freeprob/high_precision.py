@@ -1192,9 +1192,10 @@ def _polynomial_law_system(law, snap: bool) -> MPSystem:
     from .polynomial.linearization import linearize
     from .polynomial.variables import poly_to_words, words_to_sympy
 
-    if law.solver != "semicircular" or not all(isinstance(x, Semicircle) and x._mean == 0 and x._var == 1
-                                               for x in law.laws):
-        raise ValueError(f"high precision for polynomial laws needs standard semicircular variables "
+    if law.solver != "semicircular":
+        return _polynomial_subordination_system(law, snap)
+    if not all(isinstance(x, Semicircle) and x._mean == 0 and x._var == 1 for x in law.laws):
+        raise ValueError(f"high precision for polynomial laws in semicirculars needs standard ones "
                          f"(fp.semicircle(); write x = m + s*u in the polynomial), got {law!r}")
     words = {w: sp.nsimplify(c, rational=True) for w, c in poly_to_words(law.polynomial, law.variables).items()}
     big = max(abs(c) for w, c in words.items() if w)
@@ -1294,3 +1295,126 @@ def _polynomial_law_system(law, snap: bool) -> MPSystem:
         return out_p, out_w
 
     return MPSystem(residual, g, atoms_, jacobian=jacobian)
+
+
+def _polynomial_subordination_system(law, snap: bool) -> MPSystem:
+    r"""Polynomial in free variables with arbitrary laws: the matrix-valued subordination of
+    :mod:`freeprob.polynomial.pencil_systems` in mp (unknowns :math:`\omega_j\in M_n(\mathbb C)`,
+    :math:`\omega_j = b + \sum_{i\ne j} h_i(\omega_i)`, :math:`b = \Lambda(\tilde z) - a_0`).
+
+    Exact standardization: the variables' frames :math:`(c_i, s_i)` and the polynomial's
+    :math:`(c, s)` are the law's floats taken as exact binary numbers, :math:`u_i = (x_i - c_i)/s_i`,
+    :math:`\tilde p = (p(c + s u) - c)/s` with exact rational coefficients, linearized again in SymPy;
+    :math:`G_{a\otimes u}(\omega) = K + P\,\mathrm{diag}(f(\lambda))R` with the eigenvalues
+    :math:`\lambda` of :math:`DU^TKU` (mpmath) and :math:`f(\lambda) = (G_u(1/\lambda)/\lambda - 1)/\lambda`."""
+    import sympy as sp
+
+    from .polynomial.linearization import linearize
+    from .polynomial.variables import poly_to_words, words_to_sympy
+
+    k = len(law.variables)
+    locs = [sp.Rational(float(c)) for c in law._var_loc]
+    scales = [sp.Rational(float(v)) for v in law._var_scale]
+    c0, s0 = sp.Rational(float(law._loc)), sp.Rational(float(law._scale))
+    p = law.polynomial.subs({x: cl + sc * x for x, cl, sc in zip(law.variables, locs, scales)}, simultaneous=True)
+    words = poly_to_words(sp.expand((sp.nsimplify(p, rational=True) - c0) / s0), law.variables)
+    pen = linearize(words_to_sympy(words, law.variables), law.variables)
+    n = pen.L.shape[0]
+    if n != law.std_pencil.size:
+        raise HighPrecisionError("the exact standardized pencil differs in size from the solver's")
+    gin = [_input_cauchy(x, snap) for x in law.laws]
+
+    def consts_():
+        a0 = mp.matrix(n, n)
+        A = [mp.matrix(n, n) for _ in range(k)]
+        for i in range(n):
+            for j in range(n):
+                e = sp.expand(pen.L[i, j])
+                if e == 0:
+                    continue
+                for w, cf in poly_to_words(e, law.variables).items():
+                    val = mp.mpf(sp.Rational(cf).p) / sp.Rational(cf).q
+                    if not w:
+                        a0[i, j] = val
+                    else:
+                        A[w[0]][i, j] = val
+        eig = []
+        for Aj in A:
+            d, U = mp.eigsy(Aj)
+            big = max(abs(t) for t in d)
+            keep = [i for i in range(n) if abs(d[i]) > mp.mpf(10) ** (-mp.mp.dps // 2) * big]
+            Uk = mp.matrix(n, len(keep))
+            for col, i in enumerate(keep):
+                for r in range(n):
+                    Uk[r, col] = U[r, i]
+            eig.append((Uk, [d[i] for i in keep]))
+        cs = [(mp.mpf(locs[i].p) / locs[i].q, mp.mpf(scales[i].p) / scales[i].q) for i in range(k)]
+        return a0, eig, cs, mp.mpf(c0.p) / c0.q, mp.mpf(s0.p) / s0.q
+    consts = per_dps(consts_)
+
+    def g_var(i, om):
+        """G of a_i ⊗ u_i at the matrix om."""
+        _, eig, cs, _, _ = consts()
+        U, D = eig[i]
+        ci, si = cs[i]
+        r = len(D)
+        K = mp.inverse(om)
+        Dm = mp.diag(D)
+        M = Dm * U.T * K * U
+        lam, W = mp.eig(M)
+        Wi = mp.inverse(W)
+        P = K * U * W
+        R = Wi * Dm * U.T * K
+        f = []
+        with mp.workdps(mp.mp.dps + 30):      # (G(u)u - 1)u cancels ~2 log10|u| digits for small lambda
+            for lm in lam:
+                u = 1 / lm
+                gu = si * gin[i](ci + si * u)
+                f.append((gu * u - 1) * u)
+        F = mp.diag([+t for t in f])
+        return K + P * F * R
+
+    def unpack(u):
+        out = []
+        for j in range(k):
+            M = mp.matrix(n, n)
+            for a in range(n):
+                for b in range(n):
+                    M[a, b] = u[j * n * n + a * n + b]
+            out.append(M)
+        return out
+
+    def residual(z, u):
+        a0, _, _, c, s = consts()
+        zt = (z - c) / s
+        b = -a0
+        b[0, 0] += zt
+        om = unpack(u)
+        hs = [mp.inverse(g_var(j, om[j])) - om[j] for j in range(k)]
+        out = []
+        for j in range(k):
+            Fj = om[j] - b
+            for i in range(k):
+                if i != j:
+                    Fj -= hs[i]
+            out += [Fj[a, bb] for a in range(n) for bb in range(n)]
+        return out
+
+    def g(z, u):
+        s = consts()[4]
+        return g_var(0, unpack(u)[0])[0, 0] / s
+
+    def atoms_():
+        from fractions import Fraction
+
+        pts, w = law.atoms
+        out_p, out_w = [], []
+        for pt, m in zip(pts, w):
+            fr = Fraction(float(m)).limit_denominator(10 ** 4)
+            if abs(float(fr) - m) > 1e-13:
+                raise HighPrecisionError(f"atom mass {m!r} is not a rank ratio (fraction)")
+            out_w.append(mp.mpf(fr.numerator) / fr.denominator)
+            out_p.append(mp_param(pt, snap))
+        return out_p, out_w
+
+    return MPSystem(residual, g, atoms_)

@@ -239,6 +239,32 @@ def test_engine_polynomial_and_algebraic_laws():
     assert abs(g - _nearest_root(coeffs, g)) < TOL
 
 
+def test_engine_polynomial_law_subordination():
+    """Polynomial laws with a non-semicircular variable (matrix-valued subordination in mp on the
+    exact standardized pencil): x + y = SC ⊞ MP against its cubic."""
+    from freeprob.polynomial import free_variables, polynomial_law
+
+    x, y = free_variables("x y")
+    law = polynomial_law(x + y, {x: fp.semicircle(), y: fp.free_poisson(1.0, 1.0)})
+    assert law.solver == "subordination"
+    g = hp.cauchy(law, 1 + 0.5j, dps=50)
+    zc = mp.mpc(1, 0.5)
+    assert abs(g - _nearest_root([1, -(zc + 1), zc, -1], g)) < TOL
+
+
+@pytest.mark.slow
+def test_engine_polynomial_law_subordination_xyx():
+    """x y x with x semicircular, y ~ MP(1): the law of MP(1) ⊠ MP(1) = Fuss–Catalan(2),
+    z^2 G^3 - z G + 1 = 0 (a 4x4 pencil, 32 unknowns: ~10 s)."""
+    from freeprob.polynomial import free_variables, polynomial_law
+
+    x, y = free_variables("x y")
+    law = polynomial_law(x * y * x, {x: fp.semicircle(), y: fp.free_poisson(1.0, 1.0)})
+    g = hp.cauchy(law, 2 + 1j, dps=50)
+    zc = mp.mpc(2, 1)
+    assert abs(g - _nearest_root([zc ** 2, 0, -zc, 1], g)) < TOL
+
+
 @pytest.mark.slow
 def test_engine_numeric_algebraic_edges():
     """Edges of a numeric algebraic law (its float intervals cost ~5 s) against the discriminant's roots."""
@@ -339,7 +365,7 @@ def test_engine_errors_and_mp_param():
     from freeprob.polynomial import free_variables, polynomial_law
 
     x, y = free_variables("x y")
-    with pytest.raises(ValueError, match="standard semicircular"):
-        hp.cauchy(polynomial_law(x * y + y * x, {x: fp.semicircle(), y: fp.free_poisson()}), 1j, dps=20)
+    with pytest.raises(ValueError, match="standard ones"):
+        hp.cauchy(polynomial_law(x * y + y * x, {x: fp.semicircle(2.0), y: fp.semicircle()}), 1j, dps=20)
     with pytest.raises(ValueError, match="solver-backed law with an mp system"):
         hp.mp_system(fp.semicircle())
