@@ -239,6 +239,15 @@ def test_engine_polynomial_and_algebraic_laws():
     assert abs(g - _nearest_root(coeffs, g)) < TOL
 
 
+def test_engine_nested_solver_input():
+    """A solver law as an input of ⊞ (its G evaluated by the same mp Newton, recursively):
+    SC ⊞ Fuss–Catalan(1) = SC ⊞ MP(1) against the cubic."""
+    law = fp.boxplus(fp.semicircle(), fp.fuss_catalan(1))
+    g = hp.cauchy(law, 1 + 0.5j, dps=50)
+    zc = mp.mpc(1, 0.5)
+    assert abs(g - _nearest_root([1, -(zc + 1), zc, -1], g)) < TOL
+
+
 def test_engine_polynomial_law_subordination():
     """Polynomial laws with a non-semicircular variable (matrix-valued subordination in mp on the
     exact standardized pencil): x + y = SC ⊞ MP against its cubic."""
