@@ -124,6 +124,17 @@ def test_many_distinct_lengths_use_interpolated_coefficients():
                                rtol=1e-9)
 
 
+def test_lanczos_tops_match_dense_eigenvalues():
+    # beyond 400 inputs the top eigenvalues come from Lanczos (batch norm: on the centring operator);
+    # the dense spectrum of the same kernel is the reference
+    X = np.random.default_rng(5).standard_normal((450, 6))
+    s = fim_statistics_data(X, "relu", 2.0, 0.1, 3, 50, 2)
+    th = data_kernels(X, "relu", 2.0, 0.1, 3, 50, 2).ntk
+    H = np.eye(450) - 1.0 / 450
+    assert s.lambda_max == pytest.approx(np.linalg.eigvalsh(th)[-1] / 450, rel=1e-10)
+    assert s.lambda_max_bn == pytest.approx(np.linalg.eigvalsh(H @ th @ H)[-1] / 450, rel=1e-10)
+
+
 # ------------------------------------------------------------------- against real networks
 @pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("tanh", 1.5, 0.1)])
 def test_digits_top_mean_against_networks(act, sw2, sb2):
