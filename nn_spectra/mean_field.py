@@ -236,12 +236,59 @@ def _qstar_or(act, q, sw, sb):
     return np.where(np.isinf(q), _Q_INF_PROBE, q)
 
 
+def _hard_tanh_kernel_equal(q, c):
+    r"""``(E[φ(u)φ(v)], E[φ'(u)φ'(v)])`` for φ = hard tanh, :math:`u, v \sim N(0, q)` with correlation c, in closed form.
+
+    With :math:`a = 1/\sqrt q`, :math:`\theta = \arccos c`, :math:`t = \tan(\theta/2)` and Owen's T:
+    :math:`E[φ'φ'] = P(|X| < a, |Y| < a) = 1 - 4T(a, t) - 4T(a, 1/t)` (Owen's formula for the bivariate
+    normal at :math:`h = k = a`, where :math:`(k - \rho h)/(h\sqrt{1-\rho^2}) = t`); and by Price's
+    theorem :math:`\partial E[φφ]/\partial q_{12} = E[φ'φ']` with :math:`E[φφ] = 0` at :math:`c = 0`
+    (φ odd), so :math:`E[φφ] = q\int_0^c R`, which integration by parts in θ (with
+    :math:`T(a, \tan\frac\theta2) = \frac1{4\pi}\int_0^\theta e^{-a^2/(1+\cos\varphi)}d\varphi`) turns into
+    :math:`q\,[c R - (I(1/t) - I(t))/\pi]`,
+    :math:`I(t) = \frac{2t}{1+t^2}e^{-a^2(1+t^2)/2} + a\sqrt{2\pi}e^{-a^2/2}\operatorname{erf}(at/\sqrt2) - 4\pi a^2T(a, t)`.
+    At c = 1 this is the closed :math:`E[φ^2]` of :func:`activation_moments`; checked against the 2-D
+    quadrature in the tests.  One evaluation costs four ``owens_t`` calls a point (the quadrature
+    ~0.4 ms a point: 150 s for c* on a 200 × 200 grid).
+    """
+    from scipy import special
+
+    q = np.asarray(q, float)
+    c = np.clip(np.asarray(c, float), -1.0, 1.0)
+    pos = q > 0
+    a = 1.0 / np.sqrt(np.where(pos, q, 1.0))
+    th = np.arccos(c)
+    t = np.tan(0.5 * th)
+    tc = np.tan(0.5 * (np.pi - th))   # 1/t, finite (1.6e16) at c = ±1
+
+    def qI_over_pi(tt):
+        # q I(t) / π, using q a² = 1
+        e = np.exp(-0.5 * a * a * (1.0 + tt * tt))
+        return (q * (2.0 / np.pi) * e * tt / (1.0 + tt * tt)
+                + q * a * np.sqrt(2.0 / np.pi) * np.exp(-0.5 * a * a) * special.erf(a * tt / np.sqrt(2.0))
+                - 4.0 * special.owens_t(a, tt))
+
+    r = 1.0 - 4.0 * special.owens_t(a, t) - 4.0 * special.owens_t(a, tc)
+    k = q * c * r - (qI_over_pi(tc) - qI_over_pi(t))
+    return np.where(pos, k, 0.0), np.where(pos, r, 1.0)
+
+
+def _closed_kernel_equal(act):
+    """A closed equal-variance kernel for built-ins that have one only there (hard tanh), else None."""
+    return _hard_tanh_kernel_equal if act.code >= 0 and act.name == "hard_tanh" else None
+
+
 def _kernel_equal(act, q, c, e2, d2, force_table: bool = False):
     r"""``(E[φ(u)φ(v)], E[φ'(u)φ'(v)])`` at equal variances ``q`` and correlations ``c`` (flat arrays).
 
     Large inputs of quadrature built-ins go through Mehler's series on the cached coefficient table
-    wherever its Parseval tail bound is below 1e-12; the other points by the 2-D quadrature.
+    wherever its Parseval tail bound is below 1e-12; the other points by the 2-D quadrature.  Hard
+    tanh, whose Hermite series decays too slowly for that bound, has a closed form here
+    (:func:`_hard_tanh_kernel_equal`).
     """
+    closed = _closed_kernel_equal(act)
+    if closed is not None:
+        return closed(q, c)
     if not kernel_table_eligible(act) or (q.size < _GRID_MIN and not force_table):
         return activation_kernel(act, q, q, c * q)
     M = mehler_table(act)
@@ -359,7 +406,8 @@ def _c_star_flat(act, sw, sb, qq, e2, d2, tol: float, max_iter: int, force_table
     pending = np.ones(chaos.size, bool)
     # the table route: Mehler's polynomial on the coefficient table, the root accepted where the
     # series' tail bound at c* is below 1e-12 (the map is then known there to that accuracy)
-    use_table = kernel_table_eligible(act) and (chaos.size >= _GRID_MIN or force_table)
+    use_table = (kernel_table_eligible(act) and _closed_kernel_equal(act) is None
+                 and (chaos.size >= _GRID_MIN or force_table))
     if use_table:
         M = mehler_table(act)
         sel = np.flatnonzero((qv <= M.s_max ** 2) & (x1[chaos] > 1.0 + 1e-9))
@@ -621,8 +669,10 @@ def phase_diagram(act, sigma_w2=(0.5, 4.0), sigma_b2=(0.0, 0.3), n: int = 50, *,
     with_xi_c : bool
         Compute the correlation depth scale (needs c* in the chaotic phase, the costly part).
 
-    Built-in activations use :func:`tabulated_mean_field` (Gaussian integrals tabulated once in
-    :math:`\sqrt q`, Mehler series for the correlation map); custom ones the pointwise solvers.
+    Every point is solved by the array entry points (:func:`q_star`, :func:`chi1`, the c* solver of
+    :func:`depth_scales`, :func:`critical_sigma_w2`), as accurate as their pointwise values; the
+    Mehler-series approximation :func:`tabulated_mean_field` (which ignores the series' tail) is no
+    longer used here.
 
     Returns
     -------
@@ -641,19 +691,15 @@ def phase_diagram(act, sigma_w2=(0.5, 4.0), sigma_b2=(0.0, 0.3), n: int = 50, *,
     _variances(w, 0.0)
     _variances(1.0, b)
     W, B = np.meshgrid(w, b)
-    if act.code >= 0:
-        t = tabulated_mean_field(act, W, B, with_xi_c=with_xi_c)
-        return PhaseDiagram(act, W, B, t["q_star"], t["chi1"], t["xi_c"], t["critical_sigma_b2"],
-                            t["critical_sigma_w2"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         qs = np.asarray(q_star(act, W, B), float)
-    x1 = np.asarray(chi1(act, W, B, q=qs), float)
+    qq = np.where(np.isinf(qs), _Q_INF_PROBE, qs).ravel()
+    e2, d2, _ = _moments_for(act, qq.size)(qq)
+    x1 = (W.ravel() * d2).reshape(W.shape)
     if with_xi_c:
-        qq = np.where(np.isinf(qs), _Q_INF_PROBE, qs)
-        cs = np.asarray(c_star(act, W, B, q=qq), float)
-        _, kd = activation_kernel(act, qq, qq, cs * qq)
-        xc = _xi(W * kd)
+        _, slope_c = _c_star_flat(act, W.ravel(), B.ravel(), qq, e2, d2, 1e-12, 100)
+        xc = _xi(slope_c).reshape(W.shape)
     else:
         xc = np.full(W.shape, np.nan)
     cw = np.asarray(critical_sigma_w2(act, b), float)

@@ -186,3 +186,44 @@ def test_grid_route_agrees_with_pointwise_solvers(act):
         assert abs(x1.flat[i] - ns.chi1(act, sw, sb)) <= 1e-10
         assert abs(cs.flat[i] - ns.c_star(act, sw, sb)) <= 1e-8
         assert abs(cm.flat[i] - ns.c_map(act, 0.3, sw, sb)) <= 1e-8
+
+
+def test_hard_tanh_closed_kernel_against_quadrature():
+    """The closed equal-variance kernel of hard tanh (Owen's T, Price's theorem) against the 2-D
+    quadrature of activation_kernel and, at c = ±1, the closed 1-D moments."""
+    from nn_spectra.mean_field import _hard_tanh_kernel_equal
+
+    rng = np.random.default_rng(3)
+    q = np.concatenate([rng.uniform(0.01, 5.0, 40), [1e-6, 1.0, 1.0, 100.0, 0.3]])
+    c = np.concatenate([rng.uniform(-1.0, 1.0, 40), [0.5, 0.0, 0.999999, -0.3, -0.999]])
+    k, kd = _hard_tanh_kernel_equal(q, c)
+    kq, kdq = ns.activation_kernel("hard_tanh", q, q, c * q)
+    assert np.max(np.abs(k - kq)) < 1e-9 and np.max(np.abs(kd - kdq)) < 1e-9
+    e2, d2, _ = ns.activation_moments("hard_tanh", q)
+    k1, kd1 = _hard_tanh_kernel_equal(q, np.ones_like(q))
+    np.testing.assert_allclose(k1, e2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(kd1, d2, rtol=1e-12, atol=1e-15)
+    km, kdm = _hard_tanh_kernel_equal(q, -np.ones_like(q))     # v = -u: E[φφ] = -E[φ²]
+    np.testing.assert_allclose(km, -e2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(kdm, d2, rtol=1e-12, atol=1e-15)
+    assert _hard_tanh_kernel_equal(np.array([0.0]), np.array([0.3])) == (0.0, 1.0)
+
+
+def test_hard_tanh_c_star_on_a_grid_matches_the_pointwise_fixed_point():
+    # c* = the root of (σ_w² K(c) + σ_b²)/q* - c by brentq on the 2-D quadrature kernel, at a few
+    # chaotic points of a grid solved at once (the grid goes through the closed kernel)
+    w = np.linspace(2.0, 4.0, 16)
+    W, B = np.meshgrid(w, np.linspace(0.0, 0.1, 16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cs = ns.c_star("hard_tanh", W, B)
+    for i in (37, 100, 255):   # sigma_b2 > 0: f(-1) = 2 sigma_b2 / q* > 0 brackets the root
+        sw, sb = W.flat[i], B.flat[i]
+        q = ns.q_star("hard_tanh", sw, sb)
+
+        def f(cc):
+            return (sw * float(ns.activation_kernel("hard_tanh", q, q, cc * q)[0]) + sb) / q - cc
+
+        if ns.chi1("hard_tanh", sw, sb) > 1:
+            ref = optimize.brentq(f, -1.0, 1 - 1e-9, xtol=1e-14)
+            assert abs(cs.flat[i] - ref) < 1e-9
