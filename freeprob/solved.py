@@ -575,12 +575,21 @@ class SolvedLaw(Law):
         a, b = self._hull()
         inside = fin & (xs >= a) & (xs <= b)
         pts, _ = self._std_atoms()
+        near = np.zeros(xs.shape, dtype=bool)
         if len(pts):
-            # within 1e-7 (standardized) of an atom F = 1/G cancels to rounding and the density
-            # is not resolved: reported as 0, as at the atom itself
-            inside &= np.min(np.abs(xs[:, None] - pts[None, :]), axis=1) >= 1e-7
+            # within 1e-7 (standardized) of an atom the state may not resolve the density next to
+            # G's pole (F = 1/G cancels to rounding): there the value counts only where it stands
+            # above the error rounding leaves in it (otherwise 0, as at the atom itself)
+            dist = np.min(np.abs(xs[:, None] - pts[None, :]), axis=1) if xs.size else np.zeros(0)
+            inside &= dist > 0
+            near = inside & (dist < 1e-7)
         if np.any(inside):
             out[inside] = self._axis_density(xs[inside])
+        if np.any(near):
+            xn = xs[near]
+            u, exact = self._axis(xn)
+            g = self._g(xn + 0j, u)
+            out[near] = np.where(exact & self._resolved(xn, u, out[near], g), out[near], 0.0)
         return out / self.frame[1]
 
     # -- support ------------------------------------------------------------------------
@@ -806,36 +815,62 @@ class SolvedLaw(Law):
             out[mid] = 0.0
         return out + jumps
 
+    def _singular_points(self) -> np.ndarray:
+        """Standardized points next to which the contour cdf must go down relative to the distance
+        (the atoms; a law adds points where its density is singular, e.g. 0 for product laws)."""
+        return self._std_atoms()[0]
+
     def _ac_above(self, x: np.ndarray, m_ac: float) -> np.ndarray:
         """μ_ac((x, ∞)) by the contour integral of the module docstring (standardized x).
 
         The comparison pole sits one unit beside x, on the side away from the centre of the
         absolutely continuous part, so the integrand stays smooth down to the axis; beyond the top
-        node the leading term m_ac(μ_ac − c)/z² of the integrand is integrated exactly.
+        node the leading term m_ac(μ_ac − c)/z² of the integrand is integrated exactly.  The ray
+        goes down to 1e-15, or to 1e-13 times the distance to the nearest singular point if that is
+        smaller: next to an atom the integrand varies on the scale of that distance (Bern(½)^{⊠3}
+        has a density ~x^(-2/3) beside its atom at 0; a ray stopped at 1e-8 put cdf(1e-12) at 1.7e-4
+        above the atom instead of 4.1e-5).
         """
         pts, w = self._std_atoms()
         mu_ac = self._ac_mean_std(m_ac)
         c = np.where(x > mu_ac, x - 1.0, x + 1.0)
-        n = x.size
-        z = (x[:, None] + 1j * _CDF_Y[None, :])
-        g = self._g_batch(z.ravel()).reshape(n, _CDF_Y.size)
+        sing = self._singular_points()
+        lo = np.full(x.size, -15.0)
+        if len(sing):
+            dist = np.min(np.abs(x[:, None] - sing[None, :]), axis=1)
+            with np.errstate(divide="ignore"):
+                lo = np.minimum(lo, np.floor(np.log10(np.maximum(dist, 1e-300))) - 13.0)
+        out = np.full(x.size, np.nan)
+        for lv in np.unique(lo):
+            sel = np.flatnonzero(lo == lv)
+            out[sel] = self._ray_integral(x[sel], c[sel], m_ac, mu_ac, *_log_height_rule(lo=float(lv)))
+        # where the state does not resolve G that close to the atom (its pole cancels in F = 1/G,
+        # as for ⊞ of atomic laws), the ray stops at 1e-8 and the integrand is taken constant below
+        # it: an error O(1e-8·ρ') instead of a NaN
+        bad = np.flatnonzero(~np.isfinite(out))
+        if bad.size:
+            out[bad] = self._ray_integral(x[bad], c[bad], m_ac, mu_ac, _CDF_Y, _CDF_W, y_min=1e-8)
+        return out
+
+    def _ray_integral(self, x, c, m_ac, mu_ac, y, wy, y_min: float = 0.0):
+        """μ_ac((x, ∞)) from G on the vertical rays above x at the heights y ≥ y_min (weights wy);
+        NaN on a ray where G could not be evaluated."""
+        pts, w = self._std_atoms()
+        keep = y >= y_min
+        y, wy = y[keep], wy[keep]
+        z = x[:, None] + 1j * y[None, :]
+        try:
+            g = self._g_batch(z.ravel()).reshape(x.size, y.size)
+        except ConvergenceError:
+            g = np.full(z.shape, np.nan, dtype=complex)
         if len(pts):
             g = g - (w[None, None, :] / (z[..., None] - pts[None, None, :])).sum(axis=2)
-        integrand = (1j * (g - m_ac / (z - c[:, None])))
-        # Next to an atom the state near the axis cannot resolve G's pole (F = 1/G cancels to
-        # rounding): there the ray stops at 1e-8, and below it the integrand is taken constant
-        # (its value at the lowest node used), an error O(1e-8·ρ') instead of O(1e-16/y).
-        y_min = np.full(n, _CDF_Y[-1])
-        if len(pts):
-            near = np.min(np.abs(x[:, None] - pts[None, :]), axis=1) < 1e-6
-            y_min[near] = 1e-8
-        used = _CDF_Y[None, :] >= y_min[:, None]
-        val = (np.where(used, integrand.imag, 0.0) * _CDF_W[None, :]).sum(axis=1)
-        last = used.sum(axis=1) - 1
-        rows = np.arange(n)
-        val += integrand[rows, last].imag * _CDF_Y[last]
-        # above the top node the integrand is i·κ/(iy)² with κ = m_ac(μ_ac − c)
-        val += -m_ac * (mu_ac - c) / _CDF_Y[0]
+        integrand = 1j * (g - m_ac / (z - c[:, None]))
+        val = (integrand.imag * wy[None, :]).sum(axis=1)
+        # below the lowest node the integrand is taken constant; above the top node it is
+        # i·κ/(iy)² with κ = m_ac(μ_ac − c)
+        val += integrand[:, -1].imag * y[-1]
+        val += -m_ac * (mu_ac - c) / y[0]
         return m_ac * (c > x) - val / np.pi
 
     def _ac_mean_std(self, m_ac: float) -> float:

@@ -446,26 +446,10 @@ class JacobianLaw(SolvedLaw):
             return 0.0
         return super()._edge(x_out, x_in)
 
-    def _ac_above(self, x, m_ac):
-        """The engine's contour integral with heights relative to |x|: from 1e-13 |x| (not 1e-15 b)
-        up to 1e12 b, so points many decades below the top edge are resolved."""
-        from freeprob.solved import _log_height_rule
-
-        pts, w = self._std_atoms()
-        mu_ac = self._ac_mean_std(m_ac)
-        c = np.where(x > mu_ac, x - 1.0, x + 1.0)
-        out = np.empty(x.size)
-        for i, xi in enumerate(x):
-            lo = min(-15.0, np.floor(np.log10(max(abs(xi), 1e-300))) - 13.0)
-            y, wy = _log_height_rule(lo=lo)
-            z = xi + 1j * y
-            g = self._g(z, self._solve(z))
-            if len(pts):
-                g = g - (w[None, :] / (z[:, None] - pts[None, :])).sum(axis=1)
-            integrand = 1j * (g - m_ac / (z - c[i]))
-            val = (integrand.imag * wy).sum() + integrand[-1].imag * y[-1] - m_ac * (mu_ac - c[i]) / y[0]
-            out[i] = m_ac * (c[i] > xi) - val / np.pi
-        return out
+    def _singular_points(self):
+        # a product law's density is singular at 0 (x^(-1/2), x^(-K/(K+1)), ...) with or without an
+        # atom there: the contour cdf goes down relative to |x| (points many decades below the top)
+        return np.union1d(super()._singular_points(), [0.0])
 
     # -- Law interface ------------------------------------------------------------------
     def _chi_real(self, zeta) -> np.ndarray:
