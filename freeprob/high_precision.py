@@ -1281,20 +1281,23 @@ def _polynomial_law_system(law, snap: bool) -> MPSystem:
                         J[a * n + b, c * n + d] -= mp.fsum(X[a, c] * Y[d, b] for X, Y in zip(AG, GA))
         return J
 
-    def atoms_():
-        from fractions import Fraction
+    return MPSystem(residual, g, lambda: _rank_ratio_atoms(law, snap), jacobian=jacobian)
 
-        pts, w = law.atoms
-        out_p, out_w = [], []
-        for p, m in zip(pts, w):
-            fr = Fraction(float(m)).limit_denominator(10 ** 4)
-            if abs(float(fr) - m) > 1e-13:
-                raise HighPrecisionError(f"atom mass {m!r} is not a rank ratio (fraction)")
-            out_w.append(mp.mpf(fr.numerator) / fr.denominator)
-            out_p.append(mp_param(p, snap))
-        return out_p, out_w
 
-    return MPSystem(residual, g, atoms_, jacobian=jacobian)
+def _rank_ratio_atoms(law, snap: bool):
+    """The law's atoms in mp: masses of polynomial laws are rank ratios (kernel dimensions of the
+    linearization), read as fractions with denominator at most 10^4; points by :func:`mp_param`."""
+    from fractions import Fraction
+
+    pts, w = law.atoms
+    out_p, out_w = [], []
+    for pt, m in zip(pts, w):
+        fr = Fraction(float(m)).limit_denominator(10 ** 4)
+        if abs(float(fr) - m) > 1e-13:
+            raise HighPrecisionError(f"atom mass {m!r} is not a rank ratio (fraction)")
+        out_w.append(mp.mpf(fr.numerator) / fr.denominator)
+        out_p.append(mp_param(pt, snap))
+    return out_p, out_w
 
 
 def _polynomial_subordination_system(law, snap: bool) -> MPSystem:
@@ -1404,17 +1407,4 @@ def _polynomial_subordination_system(law, snap: bool) -> MPSystem:
         s = consts()[4]
         return g_var(0, unpack(u)[0])[0, 0] / s
 
-    def atoms_():
-        from fractions import Fraction
-
-        pts, w = law.atoms
-        out_p, out_w = [], []
-        for pt, m in zip(pts, w):
-            fr = Fraction(float(m)).limit_denominator(10 ** 4)
-            if abs(float(fr) - m) > 1e-13:
-                raise HighPrecisionError(f"atom mass {m!r} is not a rank ratio (fraction)")
-            out_w.append(mp.mpf(fr.numerator) / fr.denominator)
-            out_p.append(mp_param(pt, snap))
-        return out_p, out_w
-
-    return MPSystem(residual, g, atoms_)
+    return MPSystem(residual, g, lambda: _rank_ratio_atoms(law, snap))
