@@ -444,6 +444,12 @@ class JacobianLaw(SolvedLaw):
         # the bottom of a product law is 0 (the point where the relative frame ends)
         if x_out <= 0.0:
             return 0.0
+        top = self._top
+        edge = self.__dict__.get("_top_edge")
+        if edge is not None and x_out >= 1.0 and x_in < edge / top:
+            # the top edge is 1/max chi_J, a fold of the real branch found in one real variable:
+            # the fold Newton in all K + 1 unknowns would cost ~(K + 1) residuals per step
+            return edge / top
         return super()._edge(x_out, x_in)
 
     def _singular_points(self):
@@ -519,6 +525,7 @@ class JacobianLaw(SolvedLaw):
                                        bounds=(np.log(lo), np.log(hi)), method="bounded",
                                        options={"xatol": 1e-12})
         b = 1.0 / float(self._chi_real(float(np.exp(res.x)))[0])
+        interior = np.log(lo) + 1e-6 < res.x < np.log(hi) - 1e-6 and np.isfinite(b)
         if len(nz) and abs(b - nz.max()) <= 1e-4 * b:
             # chi_J peaks where psi_J blows up: at the top atom (the bounded search is only ~1e-6 exact)
             b = float(nz.max())
@@ -528,6 +535,9 @@ class JacobianLaw(SolvedLaw):
         # D^2: an inverse-square-root edge) its sup is only approached, so pad b; with orthogonal
         # weights ||J||^2 <= gain * max(D^2)^L bounds the support, and a padded b stays under it.
         if not (len(nz) and b == float(nz.max())):
+            if interior:
+                # a smooth maximum of chi_J: 1/max chi is the top edge to rounding (chi is flat there)
+                self.__dict__["_top_edge"] = b
             b *= 1.0 + 1e-9
             if self.weights == "orthogonal":
                 bd = self._psi.top if isinstance(self._psi, _PsiAtoms) else float(self.d2.support[1])
