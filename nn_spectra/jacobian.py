@@ -476,7 +476,7 @@ class JacobianLaw(SolvedLaw):
                 lo = np.where(below, mid, lo)
                 hi = np.where(below, hi, mid)
             # psi is increasing on (0, 1/b_{D^2}) with a pole (atomic top of D^2) or a steep rise at
-            # the end: Newton on 1/psi, which is nearly linear there (Newton on psi itself from the
+            # the end: for targets above 1 Newton on 1/psi, which is nearly linear there (Newton on psi itself from the
             # upper end only doubles its distance to the pole per step: 30 steps stopped 1e-4 short
             # at c zeta = 2.5e3 and put the top edge of a leaky-relu law at 2.2495 instead of 9/4);
             # steps leaving the bracket are replaced by bisection
@@ -488,10 +488,13 @@ class JacobianLaw(SolvedLaw):
                 lo = np.where(below, v, lo)
                 hi = np.where(below, hi, v)
                 with np.errstate(all="ignore"):
-                    new = v + (1.0 / target - 1.0 / p) * p * p / dp
+                    # small targets (psi ~ mean * v, convex): Newton on psi itself
+                    new = np.where(target <= 1.0, v - (p - target) / dp,
+                                   v + (1.0 / target - 1.0 / p) * p * p / dp)
                 bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
                 new = np.where(bad, 0.5 * (lo + hi), new)
-                done = np.abs(new - v) <= 1e-15 * v
+                # points beyond psi's range (top < target) have no root: they do not hold the loop
+                done = (np.abs(new - v) <= 1e-15 * v) | (top < target)
                 v = new
                 if np.all(done):
                     break
@@ -525,7 +528,11 @@ class JacobianLaw(SolvedLaw):
                                        bounds=(np.log(lo), np.log(hi)), method="bounded",
                                        options={"xatol": 1e-12})
         b = 1.0 / float(self._chi_real(float(np.exp(res.x)))[0])
-        interior = np.log(lo) + 1e-6 < res.x < np.log(hi) - 1e-6 and np.isfinite(b)
+        # a smooth interior maximum: the grid's largest value stands clearly above both neighbours
+        # (where chi_J only rises to a limit, e.g. at an atomic top of D^2, it does not)
+        interior = (0 < i_max < len(z_guess) - 1 and np.isfinite(b)
+                    and bool(np.all(vals[[i_max - 1, i_max + 1]] < vals[i_max] * (1.0 - 1e-10)))
+                    and np.log(lo) + 1e-6 < res.x < np.log(hi) - 1e-6)
         if len(nz) and abs(b - nz.max()) <= 1e-4 * b:
             # chi_J peaks where psi_J blows up: at the top atom (the bounded search is only ~1e-6 exact)
             b = float(nz.max())
