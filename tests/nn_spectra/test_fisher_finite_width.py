@@ -103,7 +103,7 @@ def test_bad_input(kw, match):
 # independent route: binomial/chi-square representation vs the delta method over unit averages);
 # (2) Monte Carlo over real MLP networks, |z| <= Z from standard errors plus the second-order remainder,
 # bounded in advance by r^2 x scale with r = max_a Var(Theta_aa)/Theta_aa^2 the predicted leading relative
-# variance (on the exact relu/linear cases the remainder is 0.26-0.48 r^2); (3) the infinite-width FIM
+# variance (on the exact relu/linear cases the remainder is 0.26-0.51 r^2); (3) the infinite-width FIM
 # statistics of nn_spectra.fisher (Karakida; data kernels by another route).
 from nn_spectra.fisher import fim_statistics_data  # noqa: E402
 from nn_spectra.fisher_finite_width import fim_statistics_finite_width, ntk_finite_width, sample_ntk  # noqa: E402

@@ -141,6 +141,21 @@ def test_jacobian_law_at_width_10000_depth_10(act, sw2, sb2):
     assert all(abs(z) < Z for _, z in runs_1k) and abs(z_10k) < Z, (runs_1k, z_10k)
 
 
+@pytest.mark.slow
+def test_jacobian_law_depth_50_width_4000():
+    # depth L = 50 (K = 49 nonlinear layers): width 10,000 would need 8 * 49 * 1e8 bytes = 37 GiB of weights
+    # (more than this machine has; the memory check refuses it), so the depth-50 point is width 1,000 ->
+    # 4,000.  Same shape distance and scale z-score as the depth-10 test; the finite-width bias of the
+    # shape is O(K/width) (about 5 % at width 1,000), the fluctuation O(1/sqrt(width)): a factor 1.5 is required.
+    runs_1k = [_shape_and_scale("relu", 2.0, 0.0, 50, 1000, s, steps=40, probes=10) for s in range(3)]
+    d_4k, z_4k = _shape_and_scale("relu", 2.0, 0.0, 50, 4000, 0, steps=40, probes=10)
+    d_1k = float(np.sqrt(np.mean([d * d for d, _ in runs_1k])))
+    print(f"relu depth 50: shape distance {d_1k:.4f} (width 1000, RMS of 3) -> {d_4k:.4f} (width 4000); "
+          f"scale z-scores {[round(z, 2) for _, z in runs_1k]} / {z_4k:.2f}")
+    assert d_4k < d_1k / 1.5, (d_1k, d_4k)
+    assert all(abs(z) < Z for _, z in runs_1k) and abs(z_4k) < Z, (runs_1k, z_4k)
+
+
 def test_conditional_fim_slq_against_law():
     # H/N of an orthogonal tanh network near isometry vs the Hayase-Karakida law: exact moments (power
     # series of the law) against SLQ within Z standard errors plus a finite-width term 4/width
