@@ -917,8 +917,10 @@ def edges(law, *, dps: int = 50, snap: bool = True) -> list:
     Each edge is a fold of the real branch: Newton's method in mp arithmetic on the augmented system
     :math:`F(x, u) = 0`, :math:`\det\partial_u F(x, u) = 0` (:func:`fold`), from the certified float64
     state just outside the edge.  The bottom 0 of a law on :math:`[0, \infty)` whose density does not
-    end there as a fold (products: :math:`x^{-L/(L+1)}`) is returned as the exact 0.  An edge that is
-    not a fold (e.g. where the state is singular) is a :class:`HighPrecisionError`.
+    end there as a fold (products: :math:`x^{-L/(L+1)}`) is returned as the exact 0.  An edge where the
+    state is singular (no fold) is located from mp densities just inside it, as the root of
+    :math:`\rho^{\pm 2}` (square-root or inverse-square-root end, e.g. at a product of atoms); an edge
+    that is neither is a :class:`HighPrecisionError`.
 
     >>> import freeprob as fp
     >>> [mp.nstr(e, 20) for e in edges(fp.boxplus(fp.semicircle(), fp.semicircle()), dps=30)]
@@ -988,7 +990,73 @@ def _edge_mp(law, sys_, e, side, scale, dps):
     if e == 0.0:
         # the bottom of a law on [0, inf) (a product law): the density does not end in a fold there
         return mp.mpf(0)
-    raise HighPrecisionError(f"{law!r}: the edge {e!r} is not a fold of the real branch in mp arithmetic ({last})")
+    try:
+        return _power_end_mp(law, e, side, scale, dps)
+    except HighPrecisionError as exc:
+        last = f"{last}; {exc}"
+    raise HighPrecisionError(f"{law!r}: the edge {e!r} is not a fold of the real branch in mp arithmetic, nor a "
+                             f"square-root or inverse-square-root end ({last})")
+
+
+def _power_end_mp(law, e, side, scale, dps, points: int = 8):
+    r"""An edge where the state is singular (no fold), from the density just inside it.
+
+    At a square-root end :math:`
+ho^2`, and at an inverse-square-root end (arcsine-like, at a
+    product of atoms) :math:`
+ho^{-2}`, is a power series in :math:`x - a` that vanishes at the
+    edge :math:`a`.  Its interpolating polynomial through ``points`` mp densities at
+    :math:`x_k = e - \mathrm{side}\,k h` (k = 1, …, points; float positions, exact) has its root within
+    :math:`O(h^{\mathrm{points}})` of the edge; :math:`h = 10^{-(dps+10)/points}` times the local scale
+    (the law's scale, or :math:`|e|` if smaller).
+    """
+    # the series converges out to the nearest other singular point, often the origin of a law on
+    # [0, inf): |e| is taken as that distance when it is below the law's scale
+    local = min(scale, abs(e)) if e != 0.0 else scale
+    h = float(local * 10.0 ** (-(dps + 10) / points))
+    xs = [e - side * k * h for k in range(1, points + 1)]
+    with mp.workdps(dps + 20):
+        try:
+            rho = [pdf(law, x, dps=dps + 20) for x in xs]
+        except (HighPrecisionError, ValueError, ZeroDivisionError) as exc:
+            raise HighPrecisionError(f"no mp density just inside the edge ({exc})") from None
+        if not all(r > 0 for r in rho):
+            raise HighPrecisionError("the density just inside the edge is not positive")
+        q = [r * r for r in rho]
+        if not (all(a < b for a, b in zip(q, q[1:])) or all(a > b for a, b in zip(q, q[1:]))):
+            raise HighPrecisionError("the density is not monotone just inside the edge")
+        if q[0] > q[1]:
+            q = [1 / v for v in q]          # an inverse-square-root end
+        # the float positions are rounded (by ~1e-16 |e|, i.e. 1e-9 steps): use them exactly
+        t = [(mp.mpf(e) - mp.mpf(x)) / (side * mp.mpf(h)) for x in xs]
+        # Newton form of the interpolating polynomial in t = (e - x)/(side h), evaluated with its
+        # derivative; its root nearest t = 0 is the edge
+        coef = list(q)
+        for j in range(1, points):
+            for i in range(points - 1, j - 1, -1):
+                coef[i] = (coef[i] - coef[i - 1]) / (t[i] - t[i - j])
+
+        def poly(x):
+            val, der = coef[-1], mp.mpf(0)
+            for i in range(points - 2, -1, -1):
+                der = der * (x - t[i]) + val
+                val = val * (x - t[i]) + coef[i]
+            return val, der
+
+        x = mp.mpf(0)
+        for _ in range(100):
+            v, d = poly(x)
+            step = v / d
+            x -= step
+            if abs(step) <= mp.mpf(10) ** (-(dps + 5)):
+                break
+        else:
+            raise HighPrecisionError("Newton on the interpolating polynomial did not converge")
+        if abs(x) > 0.5:
+            raise HighPrecisionError(f"the extrapolated end is {mp.nstr(x, 5)} steps away from the float edge")
+        edge_ = mp.mpf(e) - side * x * mp.mpf(h)
+    with mp.workdps(dps):
+        return +edge_
 
 
 def atoms(law, *, dps: int = 50, snap: bool = True) -> tuple[list, list]:

@@ -394,3 +394,18 @@ def test_engine_errors_and_mp_param():
         hp.cauchy(polynomial_law(x * y + y * x, {x: fp.semicircle(2.0), y: fp.semicircle()}), 1j, dps=20)
     with pytest.raises(ValueError, match="solver-backed law with an mp system"):
         hp.mp_system(fp.semicircle())
+
+
+def test_edges_where_the_state_is_singular():
+    """Inverse-square-root ends at products of atoms have no fold (the state is singular there):
+    they come from mp densities just inside.  Exact values: relu at depth 3 (two nonlinear layers,
+    orthogonal) is 4 (Bern ⊠ Bern scaled by 4); leaky relu (slope 0.3, σ_w² = 1.5) has
+    (1.5·0.09)² = 0.018225 and 1.5² = 9/4."""
+    import nn_spectra as ns
+
+    relu = ns.jacobian_law("relu", 2.0, 0.0, 3)
+    assert abs(hp.edges(relu, dps=45)[-1] - 4) < mp.mpf(10) ** -43
+    leaky = ns.jacobian_law(ns.activation("leaky_relu", alpha=0.3), 1.5, 0.0, 3, weights="orthogonal")
+    lo, hi = hp.edges(leaky, dps=50)
+    assert abs(lo - mp.mpf("0.018225")) < mp.mpf(10) ** -48 * mp.mpf("0.018225")
+    assert abs(hi - mp.mpf(9) / 4) < mp.mpf(10) ** -48
