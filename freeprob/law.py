@@ -41,6 +41,18 @@ def check_real(name: str, value, *, finite: bool = True) -> float:
     return v
 
 
+def finite_moments(m, n: int, label: str) -> np.ndarray:
+    """``m`` as floats when every moment is a float64 number, else a ``ValueError`` naming the first
+    order that is not (and how many moments can be asked for), never an ``inf``."""
+    m = np.asarray(m, dtype=float)
+    bad = ~np.isfinite(m)
+    if np.any(bad):
+        k = int(np.argmax(bad)) + 1
+        raise ValueError(f"n={n}: the moments of {label} are not finite in float64 (|m| > 1.8e308) from "
+                         f"order {k} on; ask for at most {k - 1} moments or rescale the law")
+    return m
+
+
 def check_positive(name: str, value, *, strict: bool = True) -> float:
     """Return ``value`` as a float > 0 (or >= 0 when ``strict`` is false), else ``ValueError``."""
     v = check_real(name, value)
@@ -293,12 +305,7 @@ class Law:
         n = _check_order(n)
         with np.errstate(over="ignore", invalid="ignore"):
             m = np.asarray(self._moments(n), dtype=float)
-        bad = ~np.isfinite(m)
-        if np.any(bad):
-            k = int(np.argmax(bad)) + 1
-            raise ValueError(f"n={n}: the moments of {self!r} are not finite in float64 (|m| > 1.8e308) from "
-                             f"order {k} on; ask for at most {k - 1} moments or rescale the law")
-        return m
+        return finite_moments(m, n, repr(self))
 
     def _moments(self, n: int) -> np.ndarray:
         a, b = self.support

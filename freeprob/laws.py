@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import cauchy_kernels as ck
-from .law import Law, as_real_array, check_positive, check_real
+from .law import Law, as_real_array, check_positive, check_real, finite_moments
 
 __all__ = ["Semicircle", "Atoms", "FreePoisson", "Arcsine", "Uniform", "KestenMcKay", "semicircle", "atoms",
            "marchenko_pastur", "free_poisson", "bernoulli", "Bernoulli", "arcsine", "uniform", "kesten_mckay"]
@@ -21,26 +21,15 @@ def _sqrt_cut(z: np.ndarray, a: float, b: float) -> np.ndarray:
     return 2.0 * (np.sqrt(0.5 * z - 0.5 * a) * np.sqrt(0.5 * z - 0.5 * b))
 
 
-def _finite_moments(m, n: int, law: str) -> np.ndarray:
-    """``m`` unchanged when every moment is a float64; a ValueError naming the order otherwise."""
-    m = np.asarray(m, dtype=float)
-    bad = ~np.isfinite(m)
-    if np.any(bad):
-        k = int(np.argmax(bad)) + 1
-        raise ValueError(f"n={n}: the moments of {law} exceed the float64 range (|m| > 1.8e308) from "
-                         f"order {k} on; ask for at most {k - 1} moments or rescale the law")
-    return m
-
-
 def _float_moments(n: int, centred, mean: float, law: str) -> np.ndarray:
     """m_1..m_n of ``X + mean`` from the centred moments ``centred[0..n]`` (floats), binomially.
 
     Binomial coefficients are carried as floats (row by row), so a large ``n`` overflows to inf,
-    which :func:`_finite_moments` reports, instead of raising an OverflowError from int -> float.
+    which :func:`freeprob.law.finite_moments` reports, instead of raising an OverflowError from int -> float.
     """
     c = np.asarray(centred, dtype=float)
     if mean == 0.0:
-        return _finite_moments(c[1:], n, law)
+        return finite_moments(c[1:], n, law)
     out = np.empty(n)
     row = np.array([1.0])
     with np.errstate(over="ignore", invalid="ignore"):
@@ -48,7 +37,7 @@ def _float_moments(n: int, centred, mean: float, law: str) -> np.ndarray:
             row = np.concatenate([[1.0], row[1:] + row[:-1], [1.0]]) if j > 1 else np.array([1.0, 1.0])
             i = np.arange(j + 1)
             out[j - 1] = np.sum(row * c[: j + 1] * mean ** (j - i))
-    return _finite_moments(out, n, law)
+    return finite_moments(out, n, law)
 
 
 #: narrowest support of a closed-form law: below it the density (~1/width) overflows float64
@@ -238,7 +227,7 @@ class Atoms(Law):
         k = np.arange(1, n + 1)
         with np.errstate(over="ignore", invalid="ignore"):
             m = (self._weights[:, None] * self._points[:, None] ** k[None, :]).sum(axis=0)
-        return _finite_moments(m, n, repr(self))
+        return finite_moments(m, n, repr(self))
 
     def _kernel_spec(self):
         return ck.ATOMS, np.concatenate([self._points, self._weights])
@@ -359,7 +348,7 @@ class FreePoisson(Law):
             if not np.isfinite(out[m - 1]):
                 out[m - 1:] = np.inf
                 break
-        return _finite_moments(out, n, repr(self))
+        return finite_moments(out, n, repr(self))
 
     def r_transform(self, w):
         from .law import as_complex_array
@@ -659,7 +648,7 @@ class KestenMcKay(Law):
             if not np.isfinite(out[2 * k - 1]):
                 out[2 * k - 1:] = np.inf  # higher orders are larger still
                 break
-        return _finite_moments(out, n, repr(self))
+        return finite_moments(out, n, repr(self))
 
     def __repr__(self):
         return f"kesten_mckay(d={self._d:g})"
