@@ -227,3 +227,62 @@ def test_hard_tanh_c_star_on_a_grid_matches_the_pointwise_fixed_point():
         if ns.chi1("hard_tanh", sw, sb) > 1:
             ref = optimize.brentq(f, -1.0, 1 - 1e-9, xtol=1e-14)
             assert abs(cs.flat[i] - ref) < 1e-9
+
+
+def test_gelu_closed_kernel_against_quadrature():
+    """The closed equal-variance gelu kernel (Stein's lemma + Price's theorem) against scipy's adaptive
+    dblquad (1e-13), the nested Gauss-Legendre quadrature of activation_kernel (including the probe
+    q = 1e12 of q* = inf, near c = 1) and, at c = 1, the 1-D moments."""
+    from scipy import integrate, special
+
+    from nn_spectra.mean_field import _gelu_kernel_equal
+
+    for q, c in ((3.0, 0.9), (40.0, -0.6)):
+        s, t = np.sqrt(q), np.sqrt(1 - c * c)
+
+        def f(z2, z1, d=False):
+            u, v = s * z1, s * (c * z1 + t * z2)
+            g = ((special.ndtr(u) + u * np.exp(-u * u / 2) / np.sqrt(2 * np.pi))
+                 * (special.ndtr(v) + v * np.exp(-v * v / 2) / np.sqrt(2 * np.pi))) if d else \
+                u * special.ndtr(u) * v * special.ndtr(v)
+            return np.exp(-(z1 * z1 + z2 * z2) / 2) / (2 * np.pi) * g
+
+        k, kd = _gelu_kernel_equal(q, c)
+        ref = integrate.dblquad(f, -40, 40, -40, 40, epsabs=1e-13, epsrel=1e-13)[0]
+        refd = integrate.dblquad(lambda a, b: f(a, b, True), -40, 40, -40, 40, epsabs=1e-13, epsrel=1e-13)[0]
+        assert abs(k - ref) <= 1e-11 * max(1.0, abs(ref)) and abs(kd - refd) <= 1e-11
+    rng = np.random.default_rng(4)
+    q = np.concatenate([rng.uniform(0.01, 120.0, 30), [0.0, 1e-6, 1.0, 50.0, 1e12, 1e12]])
+    c = np.concatenate([rng.uniform(-1.0, 1.0, 30), [0.3, 0.5, 0.999999, -0.999, 0.9, 1 - 1e-9]])
+    k, kd = _gelu_kernel_equal(q, c)
+    kq, kdq = ns.activation_kernel("gelu", q, q, c * q)
+    assert np.max(np.abs(k - kq) / np.maximum(1.0, np.abs(kq))) < 1e-11 and np.max(np.abs(kd - kdq)) < 1e-11
+    e2, d2, _ = ns.activation_moments("gelu", q)
+    k1, kd1 = _gelu_kernel_equal(q, np.ones_like(q))
+    np.testing.assert_allclose(k1, e2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(kd1, d2, rtol=1e-12, atol=1e-15)
+
+
+def test_gelu_c_star_and_xi_c_on_a_grid_match_the_pointwise_quadrature():
+    # the band of finite q* on the chaotic side (sigma_w2 just below 2, sigma_b2 > 0.15), 256 points at
+    # once through the closed kernel; reference: brentq on the 2-D quadrature of activation_kernel at
+    # each point, and xi_c = -1/log(sigma_w2 E[phi'phi'](c*)) from the same quadrature
+    W, B = np.meshgrid(np.linspace(1.9, 2.05, 16), np.linspace(0.15, 0.3, 16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cs = ns.c_star("gelu", W, B)
+        _, xc = ns.depth_scales("gelu", W, B)
+        q = ns.q_star("gelu", W, B)
+        x1 = ns.chi1("gelu", W, B)
+    chaotic = np.flatnonzero(np.isfinite(q.ravel()) & (x1.ravel() > 1.0 + 1e-6))
+    assert chaotic.size >= 10
+    for i in chaotic[:: max(1, chaotic.size // 4)]:
+        sw, sb, qi = W.flat[i], B.flat[i], ns.q_star("gelu", W.flat[i], B.flat[i])
+
+        def f(cc):
+            return (sw * float(ns.activation_kernel("gelu", qi, qi, cc * qi)[0]) + sb) / qi - cc
+
+        ref = optimize.brentq(f, -1.0, 1 - 1e-9, xtol=1e-14)
+        assert abs(cs.flat[i] - ref) < 1e-9
+        kd = float(ns.activation_kernel("gelu", qi, qi, ref * qi)[1])
+        assert abs(xc.flat[i] - (-1.0 / np.log(sw * kd))) <= 1e-7 * xc.flat[i]
