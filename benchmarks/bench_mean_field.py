@@ -3,6 +3,12 @@
 Run from the repository root (writes docs/benchmarks/mean_field.md unless --no-write)::
 
     python benchmarks/bench_mean_field.py [--repeat 3] [--acts tanh,sigmoid,hard_tanh,gelu] [--no-write]
+    python benchmarks/bench_mean_field.py --repeat 3 --acts gelu --old '' --prev 468bf34 --update
+
+``--update`` replaces only the sections of the given activations in the existing
+docs/benchmarks/mean_field.md (the rest of the page is kept).  ``--prev COMMIT`` also times
+``c_star, depth_scales, phase_diagram`` of ``nn_spectra/mean_field.py`` at that commit on the full
+200 × 200 grid (first call and one more call), for a before/after comparison in the same run.
 
 Every array entry point (``q_map, q_star, chi1, c_map, chi_c, c_star, depth_scales,
 trainability_depth``, ``critical_sigma_w2`` on 200 values of σ_b², ``phase_diagram``) on the grid
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -37,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = "f5e43df"  # last commit before the vectorised mean field
 
 
-def _old_module():
-    src = subprocess.run(["git", "show", f"{BASE}:nn_spectra/mean_field.py"], cwd=ROOT, capture_output=True,
+def _old_module(commit=BASE):
+    src = subprocess.run(["git", "show", f"{commit}:nn_spectra/mean_field.py"], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     mod = types.ModuleType("nn_spectra._mean_field_before")
     mod.__package__ = "nn_spectra"
@@ -90,6 +97,8 @@ def main():
     ap.add_argument("--acts", default="tanh,sigmoid,hard_tanh,gelu")
     ap.add_argument("--old", default="tanh", help="activations timed with the old per-point loop (20 x 20)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--update", action="store_true", help="replace only these activations' sections")
+    ap.add_argument("--prev", default="", help="also time c_star, depth_scales, phase_diagram at this commit")
     args = ap.parse_args()
     acts = args.acts.split(",")
     ns.q_star("tanh", 1.0, 0.1), ns.c_star("tanh", 2.0, 0.1)  # numba kernels compiled / loaded
@@ -102,6 +111,8 @@ def main():
              f"before this change (commit {BASE}, pointwise quadrature at every point), timed on 20 × 20 "
              "points in the same run; ×100 estimates its 200 × 200 time.", ""]
     old = _old_module() if args.old else None
+    prev = _old_module(args.prev) if args.prev else None
+    load0 = os.getloadavg()[0]
     for act in acts:
         new_e = _entries(ns, 200, act)
         rows = []
@@ -133,9 +144,36 @@ def main():
                   f"(relative), c* {ec:.1e}.", "",
                   "| entry point | cold | warm | old, 20 × 20 | old ×100 (est. 200 × 200) |", "|---|---|---|---|---|"]
         lines += rows + [""]
+        if prev is not None:
+            pe = _entries(prev, 200, act)
+            lines += [f"Before (commit {args.prev}, same run, 200 × 200; first call / one more call):", "",
+                      "| entry point | first | second |", "|---|---|---|"]
+            for name in ("c_star", "depth_scales", "phase_diagram"):
+                t1 = _time(pe[name], act, 1)
+                t2 = _time(pe[name], act, 1)
+                lines.append(f"| {name} | {t1:.2f} s | {t2:.2f} s |")
+                print(act, name, f"before {t1:.2f} {t2:.2f}", flush=True)
+            lines += [""]
+        lines += [f"(load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after this section)", ""]
+        load0 = os.getloadavg()[0]
     lines += [f"Load average at the end: {os.getloadavg()[0]:.1f}.", ""]
-    if not args.no_write:
-        out = ROOT / "docs" / "benchmarks" / "mean_field.md"
+    out = ROOT / "docs" / "benchmarks" / "mean_field.md"
+    if args.update and not args.no_write:
+        # keep the page, swap in the new sections of these activations
+        text = out.read_text(encoding="utf-8")
+        new = "\n".join(lines)
+        for act in acts:
+            sec = new[new.index(f"## {act}\n"):]
+            sec = sec[:sec.index("\n## ", 1) + 1] if "\n## " in sec[1:] else sec[:sec.index("Load average at the end")]
+            sec = sec.replace(f"## {act}\n", f"## {act}\n\n`{shlex.join(['python'] + sys.argv)}` "
+                              f"({time.strftime('%H:%M UTC', time.gmtime())})\n", 1)
+            start = text.index(f"## {act}\n")
+            end = text.find("\n## ", start + 1)
+            end = text.index("Load average at the end", start) if end < 0 else end + 1
+            text = text[:start] + sec + text[end:]
+        out.write_text(text, encoding="utf-8")
+        print("updated", out)
+    elif not args.no_write:
         out.write_text("\n".join(lines), encoding="utf-8")
         print("wrote", out)
     else:

@@ -319,8 +319,8 @@ def _kernel_equal(act, q, c, e2, d2, force_table: bool = False):
 
     Large inputs of quadrature built-ins go through Mehler's series on the cached coefficient table
     wherever its Parseval tail bound is below 1e-12; the other points by the 2-D quadrature.  Hard
-    tanh, whose Hermite series decays too slowly for that bound, has a closed form here
-    (:func:`_hard_tanh_kernel_equal`).
+    tanh and gelu, whose Hermite series decay too slowly for that bound (gelu at large q and near
+    c = 1), have closed forms here (:func:`_hard_tanh_kernel_equal`, :func:`_gelu_kernel_equal`).
     """
     closed = _closed_kernel_equal(act)
     if closed is not None:
@@ -513,7 +513,8 @@ def c_star(act, sigma_w2, sigma_b2, q=None, *, tol: float = 1e-12, max_iter: int
     :math:`c^*=1` in the ordered phase (:math:`\chi_1\le 1`); in the chaotic phase the other fixed point
     in [−1, 1), found by safeguarded Newton steps (slope :math:`\chi_c`) in the bracket
     :math:`[-1, 1)`.  On large inputs, quadrature built-ins use Mehler's series on a cached table of
-    Hermite coefficients where its tail bound at :math:`c^*` is below 1e-12, the 2-D quadrature elsewhere.
+    Hermite coefficients where its tail bound at :math:`c^*` is below 1e-12, the 2-D quadrature elsewhere;
+    hard tanh and gelu use closed equal-variance kernels at every size.
 
     >>> import nn_spectra as ns
     >>> ns.c_star("tanh", 1.0, 0.05)
