@@ -123,7 +123,7 @@ def main() -> None:
     lines = [
         "# freeprob verify --quick, cold; import freeprob",
         "",
-        f"Produced by `{cmd}` (run under `nice -n 10`) on {platform.machine()} with {os.cpu_count()} cores, "
+        f"Produced by `{cmd}` (niceness {os.nice(0)}) on {platform.machine()} with {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {start:%d %B %Y}, {start:%H:%M}–{end:%H:%M} UTC. The machine is "
         f"shared with other agents: load average {load_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
         "end (per run below). Every figure is a fresh Python process.",
