@@ -1303,13 +1303,7 @@ def _polynomial_law_system(law, snap: bool) -> MPSystem:
                         A[w[0]][i, j] = val
         return a0, A
 
-    cache: dict = {}
-
-    def mats():
-        key = mp.mp.dps
-        if key not in cache:
-            cache[key] = coeff_mats()
-        return cache[key]
+    mats = per_dps(coeff_mats)
 
     def const(expr):
         return mp.mpmathify(str(sp.N(expr, dps_now())))
