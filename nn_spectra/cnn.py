@@ -1,12 +1,20 @@
 r"""Convolutional networks at initialisation: mean field over positions, kernels, Jacobian spectra.
 
 Network (as :class:`nn_spectra.CNN`): images with spatial shape :math:`(n_1, \dots, n_d)` (``d`` = 1 or
-2) and :math:`C_0` channels, circular padding, ``depth`` convolutions of width ``kernel_size``
+2) and :math:`C_0` channels, circular padding, :math:`L-1` convolutions of width ``kernel_size``
 :math:`k` (in every spatial dimension) and :math:`C` channels, each followed by :math:`\varphi`, then a
 linear readout after global average pooling (``readout="gap"``) or flattening (``readout="flatten"``).
-Layer :math:`l` computes :math:`h^l_{\alpha} = \sum_{\beta} W^l_\beta x^{l-1}_{\alpha+\beta-o} + b^l`,
+Convolution layer :math:`l` computes :math:`h^l_{\alpha} = \sum_{\beta} W^l_\beta x^{l-1}_{\alpha+\beta-o} + b^l`,
 :math:`\beta\in\{0..k-1\}^d`, :math:`o = \lfloor(k-1)/2\rfloor` (the centre tap), weight entries of
 variance :math:`\sigma_w^2/(C_{in}k^d)`.
+
+**Depth.**  ``depth`` is :math:`L`, **the number of weight layers, including the readout**: the
+:math:`L-1` convolution layers and the linear readout, as everywhere in :mod:`nn_spectra`
+(:class:`nn_spectra.Network`).  A CNN of ``depth`` :math:`L` is described by the same
+:class:`~nn_spectra.Network` as a fully-connected network of depth :math:`L`, whose ``widths``
+count channels: :math:`(C_0, C, \dots, C, 1)`.  *Changed meaning* (issue 14): ``depth`` used to
+count the convolutions only; a network of :math:`c` convolutions, formerly ``depth=c``, is now
+``depth=c + 1``.
 
 Mean field (Xiao–Bahri–Sohl-Dickstein–Schoenholz–Pennington 2018).  For one input the spatial
 covariance :math:`\Sigma^l_{\alpha\alpha'}` of the pre-activations obeys
@@ -23,12 +31,15 @@ scale :math:`\xi_c`; every other mode decays faster.  So the order/chaos boundar
 trainability depth :math:`\approx 6\xi_c` are those of the fully-connected network, which is why a
 critically initialised vanilla CNN of 10,000 layers trains (Xiao et al.).
 
-Jacobian.  :math:`J = D_L\mathcal W_L\cdots D_1\mathcal W_1` on :math:`\mathbb R^{P C}`
-(:math:`P = \prod n_j`).  With *delta-orthogonal* kernels (:math:`W_\beta = 0` off the centre,
+Jacobian.  :math:`J = D_K\mathcal W_K\cdots D_1\mathcal W_1` on :math:`\mathbb R^{P C}`
+(:math:`P = \prod n_j`) spans the :math:`K = L-1` convolutions and their nonlinearities; the readout
+is not part of :math:`J`, exactly as for :func:`nn_spectra.jacobian_law`.
+With *delta-orthogonal* kernels (:math:`W_\beta = 0` off the centre,
 :math:`W_o = \sigma_w H`, :math:`H` Haar orthogonal) each :math:`\mathcal W_l = I_P\otimes\sigma_wH_l`, so
 :math:`J` is block diagonal over positions and every block is the Jacobian of a width-:math:`C`
 orthogonal fully-connected network: the law is :func:`nn_spectra.jacobian_law` with orthogonal
-weights, exactly.  With Gaussian kernels, :math:`\mathcal W = \sum_\beta S_\beta\otimes W_\beta` is an
+weights at the same depth :math:`L`, exactly.  With Gaussian kernels,
+:math:`\mathcal W = \sum_\beta S_\beta\otimes W_\beta` is an
 :math:`M_P`-valued circular element whose covariance maps scalars to scalars
 (:math:`k^{-d}\sum_\beta S_\beta S_\beta^* = I`) and the :math:`D_l` have the same law at every position,
 so every conditional expectation onto :math:`M_P` stays scalar and the law is the fully-connected
@@ -38,9 +49,12 @@ Kernels (Novak et al. 2019; Arora et al. 2019).  For two inputs the position-pai
 :math:`\Sigma^l_{\alpha\alpha'}(x, x')` and NTK follow
 :math:`\Sigma^{l+1} = \sigma_w^2\mathcal A(K^l) + \sigma_b^2`,
 :math:`\Theta^{l+1} = \sigma_w^2\mathcal A(\Theta^l\odot\dot K^l) + \Sigma^{l+1}`,
-:math:`\Sigma^1 = \Theta^1 = \sigma_w^2\mathcal A(x\cdot x'/C_0) + \sigma_b^2`; the readout takes
+:math:`\Sigma^1 = \Theta^1 = \sigma_w^2\mathcal A(x\cdot x'/C_0) + \sigma_b^2`, for the convolutions
+:math:`l = 1, \dots, L-1`; the readout (layer :math:`L`) takes
 :math:`P^{-2}\sum_{\alpha\alpha'}` (GAP) or :math:`P^{-1}\sum_\alpha` of the diagonal (flatten):
-NNGP :math:`= \sigma_w^2 R(K^L) + \sigma_b^2`, NTK :math:`= \sigma_w^2R(\Theta^L\odot\dot K^L) + \text{NNGP}`.
+NNGP :math:`= \sigma_w^2 R(K^{L-1}) + \sigma_b^2`, NTK :math:`= \sigma_w^2R(\Theta^{L-1}\odot\dot K^{L-1}) + \text{NNGP}`.
+At :math:`L = 1` (no convolution) the readout sees the input: NNGP = NTK
+:math:`= \sigma_w^2R(x\cdot x'/C_0) + \sigma_b^2`.
 The flattening readout needs only the diagonal :math:`\alpha = \alpha'`.
 """
 from __future__ import annotations
@@ -89,10 +103,40 @@ def _variances(sigma_w2, sigma_b2):
     return check_positive("sigma_w2", sigma_w2), check_positive("sigma_b2", sigma_b2, strict=False)
 
 
-def _check_depth(depth) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+def _check_depth(depth, low: int = 1) -> int:
+    """``depth`` = L weight layers (L - 1 convolutions and the readout), an integer in [low, MAX_DEPTH]."""
+    from .network import MAX_DEPTH
+
+    if isinstance(depth, (bool, np.bool_)) or not isinstance(depth, (int, np.integer)) \
+            or not low <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be an integer in [{low}, {MAX_DEPTH}] (L weight layers: L - 1 convolutions "
+                         f"and the readout), got {depth!r}")
     return int(depth)
+
+
+def _check_channels(name: str, v) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    return int(v)
+
+
+def _cnn_description(net, caller: str, *, weights=("gaussian", "orthogonal")):
+    r"""Validate a :class:`~nn_spectra.Network` describing a CNN; returns ``(C0, C)`` (``None`` without widths).
+
+    The widths count channels, :math:`(C_0, C, \dots, C, 1)`: ``depth`` = L - 1 convolutions + the readout,
+    ``weights="orthogonal"`` means delta-orthogonal kernels.
+    """
+    net.require(caller, readout=("linear",), weights=weights, batch_norm=False)
+    if net.widths is None:
+        return None
+    ws = net.widths
+    if ws[-1] != 1:
+        raise ValueError(f"{caller}: a CNN has one output, so the network's widths must end in n_L = 1 "
+                         f"(channels (C_0, C, ..., C, 1)), got widths={ws}")
+    hidden = set(ws[1:-1])
+    if len(hidden) > 1:
+        raise ValueError(f"{caller}: a CNN has one channel count C for every convolution, got widths={ws}")
+    return ws[0], (next(iter(hidden)) if hidden else None)
 
 
 def _offsets(shape, k):
@@ -362,20 +406,28 @@ def _images(X, name, shape=None, channels=None):
     return X
 
 
-def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0, sigma_b2: float = 0.0,
+def cnn_nngp_ntk(X1, X2=None, depth: int | None = None, act="relu", sigma_w2: float = 2.0, sigma_b2: float = 0.0,
                  kernel_size: int = 3, readout: str = "gap") -> tuple[np.ndarray, np.ndarray]:
-    r"""Infinite-channel NNGP and NTK of a circular-padding CNN (module docstring).
+    r"""Infinite-channel NNGP and NTK of a circular-padding CNN with Gaussian kernels (module docstring).
+
+    Also callable as ``cnn_nngp_ntk(net, X1, X2=None, kernel_size=..., readout=...)`` with a
+    :class:`~nn_spectra.Network` ``net`` (Gaussian weights, linear readout), which then gives depth,
+    activation and variances; its widths, if set, count channels :math:`(C_0, C, \dots, C, 1)`.
 
     Parameters
     ----------
     X1, X2 : ndarray, shape (n, *spatial, C0)
         Channels-last images (1 or 2 spatial axes).
     depth : int
-        Number of convolutional layers (each followed by :math:`\varphi`), then the linear readout.
+        :math:`1 \le L \le 10^6`, **the number of weight layers, including the readout**: :math:`L-1`
+        convolutional layers (each followed by :math:`\varphi`), then the linear readout; ``depth=1``
+        is the readout of the input alone.  Default 2 (one convolution).  *Changed meaning*:
+        ``depth`` used to count the convolutions only (old ``depth=c`` is now ``depth=c + 1``).
     kernel_size : int
         :math:`k\le` the image size (any parity: the readouts average over positions, so the
         centre offset does not matter).
     readout : {"gap", "flatten"}
+        Pooling before the linear readout.
 
     Returns
     -------
@@ -383,23 +435,38 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
 
     Examples
     --------
-    A 1x1 image with k = 1 is a fully-connected network (``depth`` convolutions plus the readout are
-    ``depth + 1`` weight layers, the ``depth`` of :func:`nn_spectra.nngp_ntk`):
+    A 1x1 image with k = 1 is a fully-connected network of the same depth (:func:`nn_spectra.nngp_ntk`):
 
     >>> import numpy as np, nn_spectra as ns
     >>> X = np.random.default_rng(0).standard_normal((3, 1, 1, 5))
-    >>> K, T = cnn_nngp_ntk(X, depth=2, act="relu", sigma_w2=2.0, sigma_b2=0.1, kernel_size=1)
+    >>> K, T = cnn_nngp_ntk(X, depth=3, act="relu", sigma_w2=2.0, sigma_b2=0.1, kernel_size=1)
     >>> Kf, Tf = ns.nngp_ntk(X[:, 0, 0], X[:, 0, 0], 3, "relu", 2.0, 0.1)
     >>> bool(np.allclose(K, Kf) and np.allclose(T, Tf))
     True
     """
+    from .network import Network
+
+    net = None
+    if isinstance(X1, Network):
+        # cnn_nngp_ntk(net, X1, X2): the description replaces depth, act and the variances
+        if isinstance(depth, (int, np.integer)):
+            raise TypeError("cnn_nngp_ntk: pass either a Network or depth, not both")
+        net, X1, X2 = X1, X2, depth
+        if X1 is None:
+            raise TypeError("cnn_nngp_ntk(net, X1, X2=None): X1 is missing")
+        _cnn_description(net, "cnn_nngp_ntk", weights=("gaussian",))
+        depth, act, sigma_w2, sigma_b2 = net.depth, net.act, net.sigma_w2, net.sigma_b2
     X1 = _images(X1, "X1")
     shape = X1.shape[1:-1]
     C0 = X1.shape[-1]
     X2v = X1 if X2 is None else _images(X2, "X2", shape, C0)
+    if net is not None and net.widths is not None and net.widths[0] != C0:
+        raise ValueError(f"X1 has {C0} channels but the network's widths start with C_0 = {net.widths[0]} "
+                         "(mismatched channels)")
     shape, k = check_cnn_geometry(shape, kernel_size)
     sw, sb = _variances(sigma_w2, sigma_b2)
-    depth = _check_depth(depth)
+    depth = _check_depth(2 if depth is None else depth)
+    n_conv = depth - 1
     if readout not in _READOUTS:
         raise ValueError(f"readout must be one of {_READOUTS}, got {readout!r}")
     act = activation(act)
@@ -407,6 +474,13 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
     n1, n2 = X1.shape[0], X2v.shape[0]
     A = X1.reshape(n1, -1, C0)
     B = X2v.reshape(n2, -1, C0)
+    if n_conv == 0:
+        # depth 1: the readout of the input itself; only its weights and bias are trained, NTK = NNGP
+        if readout == "flatten":
+            nngp = sw * np.einsum("ipc,jpc->ij", A, B) / (C0 * A.shape[1]) + sb
+        else:
+            nngp = sw * np.einsum("ic,jc->ij", A.mean(axis=1), B.mean(axis=1)) / C0 + sb
+        return nngp, nngp.copy()
     # self-variances per position (n, *shape)
     v1 = sw * _avg_diag(np.einsum("npc,npc->np", A, A).reshape((n1,) + shape) / C0, shape, k) + sb
     v2 = sw * _avg_diag(np.einsum("npc,npc->np", B, B).reshape((n2,) + shape) / C0, shape, k) + sb
@@ -423,7 +497,7 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
         avg = lambda M: _avg_pairs(M, shape, k)
         red = lambda M: M.reshape(n1, n2, -1).mean(axis=2)
     if readout == "flatten" and act.code >= 0 and act.name in _CLOSED_KIND and act.kernel_2d is not None:
-        return _flatten_fused(act, S, v1, v2, X2 is None, shape, k, sw, sb, depth)
+        return _flatten_fused(act, S, v1, v2, X2 is None, shape, k, sw, sb, n_conv)
     T = S.copy()
     P = int(np.prod(shape))
 
@@ -443,12 +517,13 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
     if X2 is None:
         v1 = v2 = own_diag(S)
         q1, q2 = qs(v1, v2)
-    for layer in range(depth):
-        # compiled closed forms where they exist (relu, erf, ...), the quadrature route otherwise
+    for layer in range(n_conv):
+        # S = Sigma^{layer + 1}; compiled closed forms where they exist (relu, erf, ...), the quadrature
+        # route otherwise
         KK = closed_form_kernel(act, q1, q2, S)
         K, Kd = KK if KK is not None else activation_kernel(act, np.broadcast_to(q1, S.shape),
                                                              np.broadcast_to(q2, S.shape), S)
-        if layer == depth - 1:
+        if layer == n_conv - 1:      # the last convolution: the readout (weight layer L) follows
             nngp = sw * red(K) + sb
             ntk = sw * red(T * Kd) + nngp
             return nngp, ntk
@@ -465,19 +540,20 @@ def cnn_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", sigma_w2: float = 2.0,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _flatten_fused(act, S, v1, v2, symmetric, shape, k, sw, sb, depth):
+def _flatten_fused(act, S, v1, v2, symmetric, shape, k, sw, sb, n_conv):
     """Flatten readout with a compiled closed-form φ: each pair of images runs through all layers on
     its own (same-position covariances only), after the variances per layer (X2 given) or the pairs
-    of an image with itself (X2 = X1, whose own diagonal gives c = 1 exactly, as in the general path)."""
+    of an image with itself (X2 = X1, whose own diagonal gives c = 1 exactly, as in the general path);
+    ``n_conv`` = depth - 1 convolutions."""
     h, w = _view2d(shape)
     n1, n2 = S.shape[0], S.shape[1]
-    Q1 = np.empty((n1, depth, h, w))
-    Q2 = np.empty((n2, depth, h, w))
+    Q1 = np.empty((n1, n_conv, h, w))
+    Q2 = np.empty((n2, n_conv, h, w))
     if not symmetric:
-        for l in range(depth):
+        for l in range(n_conv):
             Q1[:, l] = v1.reshape(n1, h, w)
             Q2[:, l] = v2.reshape(n2, h, w)
-            if l < depth - 1:
+            if l < n_conv - 1:
                 e1, _ = activation_kernel(act, v1, v1, v1)
                 e2, _ = activation_kernel(act, v2, v2, v2)
                 v1 = sw * _avg_diag(e1, shape, k) + sb
@@ -490,31 +566,71 @@ def _flatten_fused(act, S, v1, v2, symmetric, shape, k, sw, sb, depth):
 
 
 # ----------------------------------------------------------------------------- Jacobian
-def cnn_jacobian_law(act, sigma_w2: float, sigma_b2: float, depth: int, kernel: str = "delta_orthogonal",
-                     spatial_shape=None, kernel_size: int = 3):
+def cnn_jacobian_law(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
+                     kernel: str | None = None, spatial_shape=None, kernel_size: int = 3):
     r"""Limiting law of the squared singular values of a CNN's input-output Jacobian (module docstring).
 
-    ``kernel="delta_orthogonal"``: exactly the fully-connected orthogonal law
-    (:func:`nn_spectra.jacobian_law` with ``weights="orthogonal"``); ``"gaussian"``: the fully-connected
-    Gaussian law, in the limit of many channels.  ``depth`` convolutions, each followed by
-    :math:`\varphi`: :math:`J = D_L\mathcal W_L\cdots D_1\mathcal W_1` has ``depth`` nonlinear layers,
-    the law of :func:`nn_spectra.jacobian_law` at ``depth + 1`` weight layers (mean
-    :math:`\chi_1^{\mathrm{depth}}`).  ``spatial_shape`` and ``kernel_size`` are validated (the law does
-    not depend on them).
+    ``kernel="delta_orthogonal"`` (the default): exactly the fully-connected orthogonal law
+    (:func:`nn_spectra.jacobian_law` with ``weights="orthogonal"``); ``"gaussian"``: the
+    fully-connected Gaussian law, in the limit of many channels.  ``spatial_shape`` and
+    ``kernel_size`` are validated (the law does not depend on them).
 
+    ``act`` may be a :class:`~nn_spectra.Network` describing the CNN (then leave ``sigma_w2``,
+    ``sigma_b2`` and ``depth`` unset): its ``weights="orthogonal"`` means delta-orthogonal kernels,
+    ``"gaussian"`` Gaussian kernels; its widths, if set, count channels and must be
+    :math:`(C, C, \dots, C, 1)` (the law is that of a square Jacobian, :math:`C_0 = C`).
+
+    Parameters
+    ----------
+    depth : int
+        :math:`L \ge 2`, **the number of weight layers, including the readout**: :math:`L-1`
+        convolutions (each followed by :math:`\varphi`) and the linear readout.
+        :math:`J = D_{L-1}\mathcal W_{L-1}\cdots D_1\mathcal W_1` spans the :math:`L-1` convolutions,
+        so the law is :func:`nn_spectra.jacobian_law` at the same ``depth`` (mean
+        :math:`\chi_1^{L-1}`).  *Changed meaning*: ``depth`` used to count the convolutions only
+        (old ``depth=c`` is now ``depth=c + 1``).
+
+    Examples
+    --------
+    >>> import nn_spectra as ns
     >>> law = cnn_jacobian_law("tanh", 1.05, 1e-3, depth=4, spatial_shape=(8, 8), kernel_size=3)
     >>> law.weights
     'orthogonal'
+    >>> law.moments(2).tolist() == ns.jacobian_law("tanh", 1.05, 1e-3, 4, weights="orthogonal").moments(2).tolist()
+    True
     """
     from .jacobian import jacobian_law
+    from .network import Network, as_network
 
-    if kernel not in _KERNELS:
+    if kernel is not None and kernel not in _KERNELS:
         raise ValueError(f"kernel must be one of {_KERNELS}, got {kernel!r}")
+    if isinstance(act, Network):
+        net = as_network(act, sigma_w2, sigma_b2, depth, caller="cnn_jacobian_law")
+        _cnn_description(net, "cnn_jacobian_law")
+        implied = "delta_orthogonal" if net.weights == "orthogonal" else "gaussian"
+        if kernel is not None and kernel != implied:
+            raise ValueError(f"cnn_jacobian_law: kernel={kernel!r} disagrees with the network's "
+                             f"weights={net.weights!r} (kernel {implied!r}); pass one of them")
+        kernel = implied
+        if net.widths is not None and len(set(net.widths[:-1])) > 1:
+            raise ValueError(f"cnn_jacobian_law describes in_channels == channels (a square Jacobian at each "
+                             f"position): the widths must be (C, ..., C, 1), got widths={net.widths}")
+        depth = net.depth
+    else:
+        kernel = "delta_orthogonal" if kernel is None else kernel
+        missing = [k for k, v in (("sigma_w2", sigma_w2), ("sigma_b2", sigma_b2), ("depth", depth)) if v is None]
+        if missing:
+            raise TypeError(f"cnn_jacobian_law: missing {', '.join(missing)} (or pass a Network as the first argument)")
+        net = as_network(act, sigma_w2, sigma_b2, _check_depth(depth, low=2),
+                         weights="orthogonal" if kernel == "delta_orthogonal" else "gaussian",
+                         caller="cnn_jacobian_law")
+    _check_depth(depth, low=2)
     if spatial_shape is not None:
         check_cnn_geometry(spatial_shape, kernel_size, need_centre=(kernel == "delta_orthogonal"))
+    elif isinstance(kernel_size, (bool, np.bool_)) or not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1:
+        raise ValueError(f"kernel_size must be an integer >= 1, got {kernel_size!r}")
     elif kernel == "delta_orthogonal" and kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd for a delta-orthogonal kernel (it needs a centre tap), got {kernel_size}")
-    # J = D_L W_L ... D_1 W_1 spans all ``depth`` convolutions and their nonlinearities, i.e. the K = depth
-    # nonlinear layers of a fully-connected network with depth + 1 weight layers (jacobian_law's depth)
-    return jacobian_law(act, sigma_w2, sigma_b2, _check_depth(depth) + 1,
-                        weights="orthogonal" if kernel == "delta_orthogonal" else "gaussian")
+    # J = D_{L-1} W_{L-1} ... D_1 W_1 spans the L - 1 convolutions and their nonlinearities: the K = L - 1
+    # nonlinear layers of a fully-connected network of the same depth L (the readout is not part of J)
+    return jacobian_law(net.replace(widths=None))

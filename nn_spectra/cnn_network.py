@@ -1,9 +1,13 @@
 r"""A finite circular-padding CNN in numpy (convolution by FFT), the Monte-Carlo twin of :mod:`nn_spectra.cnn`.
 
 Layers as in :mod:`nn_spectra.cnn`: :math:`h^l_\alpha = \sum_\beta W^l_\beta x^{l-1}_{\alpha+\beta-o} + b^l`,
-:math:`x^l = \varphi(h^l)`, ``depth`` layers, then :math:`f = w\cdot R(x^L) + b` with :math:`R` the
+:math:`x^l = \varphi(h^l)` for the convolutions :math:`l = 1, \dots, L-1`, then the readout
+:math:`f = w\cdot R(x^{L-1}) + b` with :math:`R` the
 global average over positions (``"gap"``, :math:`w` of variance :math:`\sigma_w^2/C`) or the flattening
-(``"flatten"``, variance :math:`\sigma_w^2/(PC)`).  Kernel entries have variance
+(``"flatten"``, variance :math:`\sigma_w^2/(PC)`).  ``depth`` is :math:`L`, **the number of weight
+layers including the readout** (:math:`L-1` convolutions), as for :class:`nn_spectra.MLP` and
+:class:`nn_spectra.Network`; it used to count the convolutions only (old ``depth=c`` is now
+``depth=c + 1``).  Kernel entries have variance
 :math:`\sigma_w^2/(C_{in}k^d)` (``init="gaussian"``) or the kernel is delta-orthogonal.
 
 A circular cross-correlation with taps at offsets :math:`\delta = \beta - o` is the circular
@@ -31,7 +35,9 @@ class CNN:
     in_channels, channels : int
         :math:`C_0` and :math:`C`.
     depth : int
-        Number of convolutional layers.
+        :math:`1 \le L \le 10^6`, **the number of weight layers, including the readout**:
+        :math:`L-1` convolutional layers and the linear readout (``depth=1``: the readout of the input).
+        *Changed meaning*: it used to count the convolutions only (old ``depth=c`` is now ``depth=c + 1``).
     kernel_size : int
         :math:`k \le` the image size; odd for ``init="delta_orthogonal"``.
     act, sigma_w2, sigma_b2
@@ -43,9 +49,11 @@ class CNN:
 
     Examples
     --------
-    >>> net = CNN((6,), 2, 8, 2, 3, "relu", 2.0, 0.0, rng=0)
-    >>> net.forward(np.ones((3, 6, 2))).shape
-    (3,)
+    >>> net = CNN((6,), 2, 8, 3, 3, "relu", 2.0, 0.0, rng=0)      # depth 3: two convolutions + the readout
+    >>> net.forward(np.ones((3, 6, 2))).shape, len(net.kernels)
+    ((3,), 2)
+    >>> net.network                                                 # the same description as an MLP's
+    Network('relu', sigma_w2=2, sigma_b2=0, depth=3, weights='gaussian', widths=(2, 8, 8, 1))
     """
 
     def __init__(self, spatial_shape, in_channels: int, channels: int, depth: int, kernel_size: int, act,
@@ -57,13 +65,16 @@ class CNN:
         self.shape, self.k = check_cnn_geometry(spatial_shape, kernel_size, need_centre=(init == "delta_orthogonal"))
         if readout not in ("gap", "flatten"):
             raise ValueError(f"readout must be 'gap' or 'flatten', got {readout!r}")
-        self.C0, self.C = int(in_channels), int(channels)
-        if self.C0 < 1 or self.C < 1:
-            raise ValueError(f"in_channels and channels must be >= 1, got {in_channels!r}, {channels!r}")
+        from .cnn import _check_channels
+
+        self.C0, self.C = _check_channels("in_channels", in_channels), _check_channels("channels", channels)
         if init == "delta_orthogonal" and self.C0 != self.C:
             raise ValueError(f"delta-orthogonal init needs in_channels == channels (mismatched channels: "
                              f"{self.C0} != {self.C})")
         self.depth = _check_depth(depth)
+        self.n_conv = self.depth - 1
+        # channels seen by the readout: C after a convolution, C_0 when depth = 1
+        self.C_last = self.C if self.n_conv else self.C0
         self.sigma_w2, self.sigma_b2 = _variances(sigma_w2, sigma_b2)
         self.act: Activation = activation(act)
         self.init, self.readout = init, readout
@@ -71,7 +82,7 @@ class CNN:
         self.P = int(np.prod(self.shape))
         rng = np.random.default_rng(rng)
         self.kernels, self.biases = [], []
-        for l in range(self.depth):
+        for l in range(self.n_conv):
             cin = self.C0 if l == 0 else self.C
             if init == "gaussian":
                 K = rng.standard_normal((self.k,) * self.ndim + (self.C, cin)) * np.sqrt(self.sigma_w2 / (cin * self.k ** self.ndim))
@@ -79,7 +90,7 @@ class CNN:
                 K = delta_orthogonal_kernel(self.C, cin, self.k, self.ndim, self.sigma_w2, rng)
             self.kernels.append(K)
             self.biases.append(rng.standard_normal(self.C) * np.sqrt(self.sigma_b2))
-        n_out = self.C if readout == "gap" else self.P * self.C
+        n_out = self.C_last if readout == "gap" else self.P * self.C_last
         self.w_out = rng.standard_normal(n_out) * np.sqrt(self.sigma_w2 / n_out)
         self.b_out = float(rng.standard_normal() * np.sqrt(self.sigma_b2))
         self._khat = [self._kernel_fft(K) for K in self.kernels]
@@ -124,7 +135,7 @@ class CNN:
         X = self._check(X)
         xs, hs = [X], []
         x = X
-        for l in range(self.depth):
+        for l in range(self.n_conv):
             h = self.conv(l, x) + self.biases[l]
             hs.append(h)
             x = self.act.phi(h)
@@ -134,7 +145,7 @@ class CNN:
 
     def _readout(self, x):
         n = x.shape[0]
-        return x.reshape(n, -1, self.C).mean(axis=1) if self.readout == "gap" else x.reshape(n, -1)
+        return x.reshape(n, -1, self.C_last).mean(axis=1) if self.readout == "gap" else x.reshape(n, -1)
 
     def param_gradients(self, X, parameterization: str = "ntk") -> np.ndarray:
         r"""Per-example gradients of :math:`f` in all kernels, biases and the readout, shape (n, P).
@@ -147,14 +158,14 @@ class CNN:
             raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
         ntk = parameterization == "ntk"
         _, hs, xs = self.forward(X, return_all=True)
-        n = hs[0].shape[0]
-        # d f / d x^L
+        n = xs[0].shape[0]
+        # d f / d x^{L-1}, the input of the readout
         if self.readout == "gap":
             g = np.broadcast_to(self.w_out / self.P, xs[-1].shape).copy()
         else:
-            g = self.w_out.reshape((1,) + self.shape + (self.C,)).repeat(n, axis=0)
+            g = self.w_out.reshape((1,) + self.shape + (self.C_last,)).repeat(n, axis=0)
         blocks = []
-        for l in range(self.depth - 1, -1, -1):
+        for l in range(self.n_conv - 1, -1, -1):
             delta = g * self.act.dphi(hs[l])       # d f / d h^l
             cin = xs[l].shape[-1]
             scale = np.sqrt(self.sigma_w2 / (cin * self.k ** self.ndim)) if ntk else 1.0
@@ -188,21 +199,61 @@ class CNN:
         return self.sigma_w2 * (r1 @ r2.T) / r1.shape[1] + self.sigma_b2
 
     def input_output_jacobian(self, x) -> np.ndarray:
-        r""":math:`J = \partial x^L/\partial x^0 = D_L\mathcal W_L\cdots D_1\mathcal W_1` at one image, as a
-        (P C) x (P C_0) matrix (row index position-major, then channel)."""
+        r""":math:`J = \partial x^{L-1}/\partial x^0 = D_{L-1}\mathcal W_{L-1}\cdots D_1\mathcal W_1` at one
+        image, over the :math:`L-1` convolutions (the readout is not part of :math:`J`, as in
+        :func:`nn_spectra.cnn_jacobian_law`), a (P C) x (P C_0) matrix (row index position-major, then
+        channel); the identity when ``depth = 1``."""
         x = self._check(x)
         if x.shape[0] != 1:
             raise ValueError("x must be a single image")
         _, hs, _ = self.forward(x, return_all=True)
         m = self.P * self.C0
         V = np.eye(m).reshape((m,) + self.shape + (self.C0,))
-        for l in range(self.depth):
+        for l in range(self.n_conv):
             V = self.conv(l, V) * self.act.dphi(hs[l])
         return V.reshape(m, -1).T
 
     def jacobian_spectrum(self, x) -> np.ndarray:
         r"""Eigenvalues of :math:`JJ^\top`."""
         return np.linalg.svd(self.input_output_jacobian(x), compute_uv=False) ** 2
+
+    # ------------------------------------------------------------------ one description
+    @classmethod
+    def from_network(cls, net, spatial_shape, kernel_size: int, readout: str = "gap", rng=None) -> "CNN":
+        r"""The CNN a :class:`~nn_spectra.Network` describes, with its geometry.
+
+        ``net.depth`` = L weight layers (L - 1 convolutions and the readout); ``net.widths`` count
+        channels, :math:`(C_0, C, \dots, C, 1)`; ``net.weights`` ``"gaussian"`` or ``"orthogonal"``
+        (delta-orthogonal kernels); a linear readout, no batch norm.  ``readout`` is the pooling.
+
+        >>> import nn_spectra as ns
+        >>> desc = ns.Network("tanh", 1.5, 0.1, depth=3, widths=(2, 16, 16, 1))
+        >>> cnn = CNN.from_network(desc, (6,), 3, rng=0)
+        >>> cnn.depth == desc.depth, len(cnn.kernels), cnn.network == desc
+        (True, 2, True)
+        """
+        from .cnn import _cnn_description
+        from .network import Network
+
+        if not isinstance(net, Network):
+            raise ValueError(f"net must be a Network, got {type(net).__name__}")
+        if net.widths is None:
+            raise ValueError("CNN.from_network samples a finite network: give the network widths "
+                             "(C_0, C, ..., C, 1) in channels")
+        C0, C = _cnn_description(net, "CNN.from_network")
+        return cls(spatial_shape, C0, C0 if C is None else C, net.depth, kernel_size, net.act, net.sigma_w2,
+                   net.sigma_b2, init="delta_orthogonal" if net.weights == "orthogonal" else "gaussian",
+                   readout=readout, rng=rng)
+
+    @property
+    def network(self):
+        r"""This CNN's :class:`~nn_spectra.Network`: depth L, widths :math:`(C_0, C, \dots, C, 1)` in
+        channels, ``weights="orthogonal"`` for delta-orthogonal kernels (the geometry is not part of it)."""
+        from .network import Network
+
+        return Network(self.act, self.sigma_w2, self.sigma_b2, self.depth,
+                       weights="orthogonal" if self.init == "delta_orthogonal" else "gaussian",
+                       widths=(self.C0,) + (self.C,) * self.n_conv + (1,))
 
     def __repr__(self) -> str:
         return (f"CNN(shape={self.shape}, C0={self.C0}, C={self.C}, depth={self.depth}, k={self.k}, "

@@ -19,6 +19,12 @@ Jacobian of the Jacobian theory, :math:`J = D^{K}W^{K}\cdots D^1W^1`, spans the 
 layers (:math:`K = L-1` with a linear readout, :math:`K = L` without one); the readout is not part
 of :math:`J`.
 
+Convolutional networks count depth the same way (:math:`L-1` convolutions and the readout) and take
+the same description: :func:`nn_spectra.cnn_nngp_ntk`, :func:`nn_spectra.cnn_jacobian_law` and
+:meth:`nn_spectra.CNN.from_network` accept a ``Network`` whose widths count channels
+:math:`(C_0, C, \dots, C, 1)` (``weights="orthogonal"``: delta-orthogonal kernels), the geometry
+(image shape, kernel width, pooling) being given apart.
+
 **Weight law.**  ``weights`` is one of ``"gaussian"`` (i.i.d. :math:`N(0, \sigma_w^2/n_{l-1})`),
 ``"orthogonal"`` (:math:`\sigma_w` times a Haar isometry) or ``"identity"``; the same word names it in
 every function (``init=`` is accepted with a ``DeprecationWarning``).

@@ -13,8 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def spectra_vs_depth():
-    # depth L = weight layers of the MLP; the CNN with L - 1 convolutions (+ readout) has the same
-    # Jacobian (L - 1 nonlinear layers), drawn from cnn_jacobian_law as markers on the MLP curves
+    # depth L = weight layers, for the MLP and the CNN alike: the CNN of depth L (L - 1 convolutions +
+    # the readout) has the Jacobian law of the MLP of depth L, drawn from cnn_jacobian_law as markers
     act, sb2 = "tanh", 1e-3
     sw2 = float(ns.critical_sigma_w2(act, sb2))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
@@ -24,7 +24,7 @@ def spectra_vs_depth():
             law = ns.jacobian_law(act, sw2, sb2, L, weights=w)
             x = np.geomspace(max(law.support[0], 1e-3 * law.support[1]), law.support[1], 500)[1:-1]
             ax.plot(x, x * law.pdf(x), style, label=lab)
-            cnn = ns.cnn_jacobian_law(act, sw2, sb2, L - 1, kernel=kern, spatial_shape=(8, 8), kernel_size=3)
+            cnn = ns.cnn_jacobian_law(act, sw2, sb2, L, kernel=kern, spatial_shape=(8, 8), kernel_size=3)
             xs = x[::40]
             ax.plot(xs, xs * cnn.pdf(xs), "o" if w == "orthogonal" else "s", mfc="none", ms=5,
                     label=f"CNN {kern.replace('_', '-')} kernels, {L - 1} convolutions")

@@ -141,21 +141,23 @@ _add(Case(
 # 3. CNN NTK against wide numpy CNNs ------------------------------------------------------------
 def _run_cnn_ntk(size: int, rng: np.random.Generator) -> Result:
     X = rng.standard_normal((3, 6, 2))
-    depth, nets = 2, 6
-    K, T = ns.cnn_nngp_ntk(X, depth=depth, act="relu", sigma_w2=2.0, sigma_b2=0.1, kernel_size=3)
-    Ts = np.array([ns.CNN((6,), 2, size, depth, 3, "relu", 2.0, 0.1, rng=rng).empirical_ntk(X)
-                   for _ in range(nets)])
-    # z-scores over the networks; the mean NTK at C channels is off by O(depth/C) relative, allowed
-    # for as 5 depth/C |Θ| (constant stated in advance)
+    nets = 6
+    # one description for theory and networks: depth L = 3 weight layers (2 convolutions + the readout),
+    # widths in channels
+    desc = ns.Network("relu", 2.0, 0.1, depth=3, widths=(2, size, size, 1))
+    K, T = ns.cnn_nngp_ntk(desc, X, kernel_size=3)
+    Ts = np.array([ns.CNN.from_network(desc, (6,), 3, rng=rng).empirical_ntk(X) for _ in range(nets)])
+    # z-scores over the networks; the mean NTK at C channels is off by O((L-1)/C) relative, allowed
+    # for as 5 (L-1)/C |Θ|, 5 per convolution (constant stated in advance)
     t = z_test([f"Θ{i}" for i in range(T.size)], Ts.reshape(nets, -1), T.ravel(),
-               bias=5 * depth / size * np.abs(T.ravel()))
+               bias=5 * (desc.depth - 1) / size * np.abs(T.ravel()))
     dist = t.worst
     fig, (ax,) = new_figure()
     ax.errorbar(T.ravel(), t.mean, yerr=4 * t.se + t.bias, fmt="o")
     ax.plot([T.min(), T.max()], [T.min(), T.max()], "k-")
     ax.set_xlabel("cnn_nngp_ntk")
     ax.set_ylabel(f"empirical NTK, {size} channels")
-    return Result(prediction=f"NTK diagonal {np.round(np.diag(T), 4).tolist()}",
+    return Result(prediction=f"NTK diagonal {np.round(np.diag(T), 4).tolist()} (depth {desc.depth}: 2 convolutions + readout)",
                   measurement=f"mean of {nets} CNNs {np.round(np.diag(Ts.mean(axis=0)), 4).tolist()}",
                   distance=dist, figure=fig)
 
@@ -164,18 +166,19 @@ _add(Case(
     name="cnn_ntk",
     title="Infinite-channel CNN NTK (circular padding, global average pooling)",
     how="empirical NTK from per-example gradients of real numpy CNNs (convolution by FFT)",
-    metric="max |z|, z = (mean − theory, less 5 depth/C |theory|) / SE", tolerance=4.0,
+    metric="max |z|, z = (mean − theory, less 5 (L−1)/C |theory|, L−1 convolutions) / SE", tolerance=4.0,
     run=_run_cnn_ntk, quick_size=128, full_size=512, topic=TOPIC))
 
 
 # 4. delta-orthogonal CNN Jacobian ---------------------------------------------------------------
 # As case 1: per-network m1, m2 and eigenvalue fractions below m1/4, m1, 2 m1 (the law ends below 3 m1) at C and C/2 channels,
-# Richardson-extrapolated (bias c/C + O(1/C^2)), |z| <= 4 with a (depth/C)^2 |prediction| allowance.
+# Richardson-extrapolated (bias c/C + O(1/C^2)), |z| <= 4 with a ((L-1)/C)^2 |prediction| allowance
+# (L - 1 convolutions: J spans them; the law is jacobian_law at the same depth L).
 _DELTA_NETS = 16
 
 
 def _run_delta(size: int, rng: np.random.Generator) -> Result:
-    sw, sb, depth = 1.3, 0.02, 6
+    sw, sb, depth = 1.3, 0.02, 7          # L = 7 weight layers: 6 convolutions + the readout
     law = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="delta_orthogonal", spatial_shape=(4,))
     q = ns.q_star("tanh", sw, sb)
     m = law.moments(2)
@@ -195,12 +198,13 @@ def _run_delta(size: int, rng: np.random.Generator) -> Result:
 
     fine, coarse = spectra(size), spectra(size // 2)
     stats = lambda sp: np.array([np.r_[np.mean(ev), np.mean(ev ** 2), [np.mean(ev <= x) for x in xs]] for ev in sp])
-    t = z_test_extrapolated(names, stats(fine), stats(coarse), pred, bias=(depth / size) ** 2 * np.abs(pred))
+    t = z_test_extrapolated(names, stats(fine), stats(coarse), pred, bias=((depth - 1) / size) ** 2 * np.abs(pred))
     fig, axes = new_figure(2)
     hist_with_pdf(axes[0], np.concatenate(fine), law, f"{_DELTA_NETS} delta-orthogonal CNNs, C = {size}",
                   "fully-connected orthogonal law", bins=50)
     t.errorbar(axes[1], _Z, f"2·(C={size}) − (C={size // 2})")
-    return Result(prediction=(f"jacobian_law(tanh, orthogonal), block-diagonal over positions: m₁, m₂ = "
+    return Result(prediction=(f"jacobian_law(tanh, orthogonal, depth {depth}) = the CNN of {depth - 1} "
+                              f"convolutions + readout, block-diagonal over positions: m₁, m₂ = "
                               f"{np.array2string(m, precision=5)}, cdf at m₁·(1/4, 1, 2) = "
                               f"{np.array2string(pred[2:], precision=4)}"),
                   measurement=t.rows(".5g"), distance=t.worst, figure=fig)
@@ -211,6 +215,6 @@ _add(Case(
     title="Delta-orthogonal CNN Jacobian spectrum equals the fully-connected orthogonal law",
     how=("squared singular values of the input-output Jacobian of real CNNs (numpy, FFT convolution), "
          "per-network moments and eigenvalue fractions at C and C/2 channels, Richardson-extrapolated"),
-    metric="max |z| of m₁, m₂ and the cdf at 3 points (z_test_extrapolated, bias allowance (depth/C)²|prediction|)",
+    metric="max |z| of m₁, m₂ and the cdf at 3 points (z_test_extrapolated, bias allowance ((L−1)/C)²|prediction|)",
     tolerance=_Z,
     run=_run_delta, quick_size=64, full_size=256, topic=TOPIC))

@@ -69,7 +69,7 @@ register(Case(
 # ntk_finite_width: _NTK_NETS independent networks per activation; each entry of the empirical NTK
 # is averaged over them and compared with the infinite-width kernel in units of its standard error.
 # Known finite-width bias: the mean of the empirical NTK differs from the limit by O(L/N) relative
-# (Hanin-Nica; Dyer-Gur-Ari), the same rate and constant as the cnn_ntk case: allowance 5 L/N |Θ|.
+# (Hanin-Nica; Dyer-Gur-Ari): allowance 5 L/N |Θ| (the cnn_ntk case allows 5 (L-1)/C, 5 per convolution).
 # 3 activations x 10 entries are compared; the entries share their networks, so they are strongly
 # correlated, and |z| <= 4 (per-entry two-sided p ~ 1e-3 under the t law with 15 degrees of freedom).
 _NTK_NETS, _NTK_Z = 16, 4.0
