@@ -177,7 +177,7 @@ def boundary(widths, seeds: int, n_samples: int, batch: int, act: str, failure: 
                   f"{steps} steps ({dt:.0f} s)", ""]
         keys = ["online_median", "full_batch"] if batch == 1 else ["batch", "overshoot", "mean_square", "linear_sgd"]
         head = "| L | measured onset (mean over seeds) | " + " | ".join(f"pred. {k}" for k in keys)
-        head += " | pred. conditional (top edge) | pred. conditional (mean) | onset / " + keys[0]
+        head += " | pred. conditional (compressed top edge, C/N) | pred. conditional (mean) | onset / " + keys[0]
         head += " | onset / " + keys[1] + " | onset / mean_square |" if batch > 1 else " |"
         if failure:
             head += " training fails at | pred. readout | fails / mean-square |"

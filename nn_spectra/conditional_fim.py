@@ -46,6 +46,32 @@ For :math:`D^2` Bernoulli (relu, hard_tanh; :math:`p_0 > 0`) this gives, for :ma
 
 Moments by products of S-transform series (:math:`O(Ln^4)`), exact up to rounding.
 
+Several outputs, :math:`C < N` (free compression).  With a :math:`C\times N` readout the dual of the
+conditional FIM is the :math:`C\times C` matrix :math:`H_C = P H P^\top`, :math:`P` the first :math:`C`
+coordinates: a :math:`C\times N` block of orthonormal rows of :math:`\sigma_w` times a Haar matrix is
+the first :math:`C` rows of a square one, and :math:`H = \hat q_{L-1} I + W_L D H_{L-1} D W_L^\top` is
+conjugated by the Haar :math:`W_L`, independent of the rest, so :math:`P` is free from :math:`H`.  By
+Nica–Speicher (Lectures on the Combinatorics of Free Probability, Thm 14.10) the law of
+:math:`PHP^\top/N` in the compressed algebra (normalised trace on the :math:`C` rows) is
+:math:`\mu_t = D_t(\nu_L^{\boxplus 1/t})`, :math:`t = C/N`: free cumulants :math:`\kappa_n(\mu_t) =
+t^{n-1}\kappa_n(\nu_L)`, :math:`R_{\mu_t}(z) = R_{\nu_L}(tz)` (:meth:`ConditionalFIMLaw.compressed_moments`).
+Its top edge (:func:`compressed_top_edge`) is, with :math:`u = tg = G_{\nu}(w)` in the inverse
+:math:`K_{\mu_t}(g) = R_\nu(tg) + 1/g`,
+
+.. math:: e_t = \min_{w > b}\Big(w - \frac{1-t}{G_\nu(w)}\Big),
+
+:math:`b` the top of :math:`\nu`; the function is convex on :math:`(b, \infty)` (its derivative
+:math:`1 - (1-t)F_\nu'(w)` increases, :math:`F_\nu' - 1 = \int d\sigma/(w-x)^2` in the Nevanlinna form of
+:math:`F_\nu = 1/G_\nu`), and when a top atom of mass :math:`p \ge 1 - t` survives, :math:`e_t = b`.  As
+:math:`t\to 0` the edge falls to the mean :math:`m_1` of :math:`\nu_L` (:math:`e_t \approx m_1 +
+2\sqrt{t\operatorname{var}}`): the top of a few outputs' block is near the NTK diagonal, not the top of
+the square network's spectrum.
+
+First layer: with input dimension :math:`d \ne N` (``input_ratio`` :math:`= d/N`) the input of length
+:math:`\|x\|^2 = d\,\hat q_0` enters :math:`H` as the shift :math:`\|x\|^2/N = (d/N)\hat q_0` while
+the first pre-activations have :math:`q^1 = \sigma_w^2\hat q_0 + \sigma_b^2` (the :class:`MLP` rescales a
+rectangular orthogonal first layer so that the length map is unchanged).
+
 Input trajectory: with ``q_input`` the layers follow the input's own
 :math:`q^{l} = \sigma_w^2\hat q_{l-1} + \sigma_b^2`, :math:`\hat q_l = E\,\phi(\sqrt{q^l}z)^2` (each layer its own
 :math:`\mu_{D_l^2}` and shift) instead of the fixed point.
@@ -60,7 +86,8 @@ import numpy as np
 from freeprob.law import check_positive
 from freeprob.solved import ConvergenceError, SolvedLaw
 
-__all__ = ["ConditionalFIMLaw", "conditional_fim_law", "sample_conditional_fim_spectrum", "boxtimes_atoms"]
+__all__ = ["ConditionalFIMLaw", "conditional_fim_law", "sample_conditional_fim_spectrum", "boxtimes_atoms",
+           "compressed_top_edge"]
 
 
 #: former name of the solver's error, kept as an alias of the engine's one
@@ -360,14 +387,118 @@ class ConditionalFIMLaw(SolvedLaw):
         conditional FIM."""
         return float(self.support[1])
 
+    def compressed_moments(self, t: float, n: int) -> np.ndarray:
+        r"""Moments :math:`m_1..m_n` of :math:`D_t(\nu_L^{\boxplus 1/t})`, the law of :math:`PHP^\top/N` for
+        :math:`C = tN` outputs (module docstring): free cumulants :math:`t^{k-1}\kappa_k` of the exact
+        moments, exact up to rounding."""
+        from freeprob.combinatorics import free_cumulants_to_moments, moments_to_free_cumulants
+
+        t = _check_fraction(t)
+        m = np.asarray(self.moments(n), dtype=float)
+        if t == 1.0:
+            return m
+        k = np.asarray(moments_to_free_cumulants(m), dtype=float)
+        return np.asarray(free_cumulants_to_moments(k * t ** np.arange(len(k))), dtype=float)
+
+    def compressed_top_edge(self, t: float) -> float:
+        r""":math:`\lambda_{\max}(PHP^\top)/N` in the limit for :math:`C = tN` outputs: the top edge of
+        :math:`D_t(\nu_L^{\boxplus 1/t})` (:func:`compressed_top_edge`); ``t = 1`` gives :attr:`top_edge`."""
+        return compressed_top_edge(self, t)
+
     def __repr__(self):
         lab = f"{self.label}, " if self.label else ""
         return f"conditional_fim_law({lab}depth={self.depth})"
 
 
+def _check_fraction(t) -> float:
+    try:
+        t = float(t)
+    except (TypeError, ValueError):
+        raise ValueError(f"t must be a number in (0, 1], got {t!r}") from None
+    if not 0.0 < t <= 1.0:
+        raise ValueError(f"t must lie in (0, 1] (the trace C/N of the projection), got {t!r}")
+    return t
+
+
+def compressed_top_edge(law, t: float, *, rtol: float = 1e-10) -> float:
+    r"""Top edge of the free compression :math:`D_t(\nu^{\boxplus 1/t})` of a law :math:`\nu` by a free
+    projection of trace :math:`t` (Nica–Speicher): the largest eigenvalue, in the limit, of the
+    :math:`tN\times tN` corner of an :math:`N\times N` matrix with eigenvalue law :math:`\nu` in Haar-random
+    position.
+
+    .. math:: e_t = \min_{w > b}\Big(w - \frac{1-t}{G_\nu(w)}\Big),\qquad b = \sup\operatorname{supp}\nu,
+
+    a convex function of :math:`w` (module docstring), minimised by a bracketing grid in :math:`w - b`
+    and Brent's method; :math:`e_t = b` when a top atom of mass :math:`\ge 1 - t` survives.  Needs only
+    :math:`G_\nu` on the real axis above the support (evaluated just above it, at height
+    :math:`10^{-8}` standard deviations, which moves :math:`\operatorname{Re} G` by
+    :math:`O(10^{-16})` relative at the distances used).
+
+    Parameters
+    ----------
+    law : freeprob.Law
+    t : float
+        Trace of the projection, :math:`0 < t \le 1` (:math:`C/N`).
+    rtol : float
+        Tolerance of the minimiser in :math:`w`, relative to the standard deviation of ``law``.
+
+    Examples
+    --------
+    >>> import freeprob as fp
+    >>> round(compressed_top_edge(fp.semicircle(var=4.0), 0.25), 10)   # semicircle of variance t * 4
+    2.0
+    """
+    from scipy.optimize import minimize_scalar
+
+    t = _check_fraction(t)
+    b = float(law.support[1])
+    if t == 1.0:
+        return b
+    p, w = law.atoms
+    if len(p) and float(np.sum(w[np.isclose(p, b, rtol=1e-12, atol=0.0)])) >= 1.0 - t:
+        return b
+    m1, m2 = (float(v) for v in law.moments(2))
+    sd = float(np.sqrt(max(m2 - m1 * m1, 0.0)))
+    if not sd > 0:
+        return b
+    eps = 1e-8 * sd
+
+    def phi(d):
+        """w - (1 - t)/G(w) at w = b + d; NaN where the solver fails (next to the edge)."""
+        d = np.atleast_1d(np.asarray(d, dtype=float))
+        try:
+            g = np.asarray(law.cauchy(b + d + 1j * eps)).real
+        except (ArithmeticError, RuntimeError, ValueError):
+            if d.size == 1:
+                return np.array([np.nan])
+            return np.concatenate([phi(di) for di in d])
+        return b + d - (1.0 - t) / g
+
+    hi = (4.0 / np.sqrt(t) + 4.0) * sd
+    for _ in range(8):
+        grid = sd * np.geomspace(1e-3, hi / sd, 48)
+        vals = phi(grid)
+        ok = np.isfinite(vals)
+        if not np.any(ok):
+            raise ConvergenceError(f"compressed_top_edge: G of {law!r} could not be evaluated above its top edge "
+                                   f"{b:.6g}", point=b, residual=float("nan"))
+        i = int(np.nanargmin(vals))
+        if i < len(grid) - 1:
+            break
+        hi *= 4.0                      # phi still falling at the last point: widen the bracket
+    else:
+        raise ConvergenceError(f"compressed_top_edge: no minimum of w - (1 - t)/G(w) below w = b + {hi:.3g}",
+                               point=b + hi, residual=float("nan"))
+    first = int(np.flatnonzero(ok)[0])
+    lo_d = grid[i - 1] if i > first else (1e-9 * sd if first == 0 else grid[first - 1])
+    res = minimize_scalar(lambda d: float(phi(d)[0]) if np.isfinite(phi(d)[0]) else np.inf,
+                          bounds=(lo_d, grid[i + 1]), method="bounded", options={"xatol": rtol * sd})
+    return float(min(res.fun, vals[i]))
+
+
 def conditional_fim_law(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
                         weights: str | None = None, *,
-                        q_input: float | None = None) -> ConditionalFIMLaw:
+                        q_input: float | None = None, input_ratio: float = 1.0) -> ConditionalFIMLaw:
     r"""Limiting law of the eigenvalues of :math:`H/N` (equivalently of :math:`I(\theta\mid x)/N`, nonzero part).
 
     Parameters
@@ -382,6 +513,10 @@ def conditional_fim_law(act, sigma_w2: float | None = None, sigma_b2: float | No
         :math:`\hat q_0 = \|x\|^2/N` of the given input: the layers follow its own trajectory
         :math:`q^l = \sigma_w^2\hat q_{l-1} + \sigma_b^2`, :math:`\hat q_l = E\,\phi(\sqrt{q^l}z)^2`.
         Default: every layer at the fixed point :math:`q^*`.
+    input_ratio : float
+        :math:`d/N`, input dimension over width (default 1, the square network).  The input, of length
+        :math:`\|x\|^2 = d\,\hat q_0` (``q_input`` is then :math:`\|x\|^2/d`), enters :math:`H/N` as the
+        first shift :math:`(d/N)\hat q_0`; the layers' lengths are unchanged (module docstring).
 
     Returns
     -------
@@ -412,6 +547,7 @@ def conditional_fim_law(act, sigma_w2: float | None = None, sigma_b2: float | No
     sw = check_positive("sigma_w2", sigma_w2)
     sb = check_positive("sigma_b2", sigma_b2, strict=False)
     depth = _check_depth(depth)
+    ratio = check_positive("input_ratio", input_ratio)
     if weights != "orthogonal":
         raise ValueError(f"weights must be 'orthogonal' (the Hayase-Karakida recursion needs Haar weights), got {weights!r}")
     a = activation(act)
@@ -426,7 +562,8 @@ def conditional_fim_law(act, sigma_w2: float | None = None, sigma_b2: float | No
             raise ValueError(f"the fixed point has zero activations (q* = {q:.3g} = sigma_b2): the FIM given x vanishes")
         d2 = d2_law(a, q)
         psi = _psi_for(d2, a.dphi, q)
-        return ConditionalFIMLaw([d2] * (depth - 1), [psi] * (depth - 1), sw, [qhat] * depth, label=a.name)
+        return ConditionalFIMLaw([d2] * (depth - 1), [psi] * (depth - 1), sw, [qhat * ratio] + [qhat] * (depth - 1),
+                                 label=a.name)
     q0 = check_positive("q_input", q_input)
     shifts, d2s, psis = [q0], [], []
     for _ in range(depth - 1):
@@ -437,28 +574,42 @@ def conditional_fim_law(act, sigma_w2: float | None = None, sigma_b2: float | No
         shifts.append((float(q_map(a, q, sw, sb)) - sb) / sw)   # q^_l = E phi(h^l)^2
         if not (np.isfinite(shifts[-1]) and shifts[-1] > 0):
             raise ValueError(f"the layer lengths of the input leave (0, inf) at layer {len(shifts) - 1}")
+    shifts[0] *= ratio
     return ConditionalFIMLaw(d2s, psis, sw, shifts, label=a.name)
 
 
 def sample_conditional_fim_spectrum(act, sigma_w2: float | None = None, sigma_b2: float | None = None,
                                     depth: int | None = None, width: int | None = None, rng=None, *,
-                                    q_input: float | None = None, weights: str | None = None) -> np.ndarray:
+                                    q_input: float | None = None, weights: str | None = None,
+                                    n_outputs: int | None = None, input_dim: int | None = None) -> np.ndarray:
     r"""Eigenvalues of :math:`H/N` for one real orthogonal :class:`MLP` and one Gaussian input with
-    :math:`\|x\|^2/N` = ``q_input`` (default: the fixed point's :math:`(q^* - \sigma_b^2)/\sigma_w^2`)."""
+    :math:`\|x\|^2/d` = ``q_input`` (default: the fixed point's :math:`(q^* - \sigma_b^2)/\sigma_w^2`).
+
+    The network has widths ``[d] + [N] * (L - 1) + [C]`` (``input_dim`` :math:`d` and ``n_outputs``
+    :math:`C` default to :math:`N`); :math:`H = J_\theta J_\theta^\top` (weights only) is :math:`C\times C`,
+    whose law for :math:`C < N` is the free compression by :math:`t = C/N`
+    (:meth:`ConditionalFIMLaw.compressed_top_edge`) of ``conditional_fim_law(..., input_ratio=d/N)``.
+    """
     from .mean_field import q_star
     from .mlp import MLP
     from .network import _int, as_network
 
-    # depth = L weight layers of widths N (act may be a Network with equal widths n_0 = ... = n_L)
+    # depth = L weight layers, hidden widths N (act may be a Network with equal hidden widths)
     desc = as_network(act, sigma_w2, sigma_b2, depth, weights=weights, default_weights="orthogonal",
                       caller="sample_conditional_fim_spectrum")
     desc.require("sample_conditional_fim_spectrum", readout=("linear",), weights=("orthogonal",))
+    N = None
     if desc.widths is None:
-        desc = desc.replace(widths=(_int("width", width, 1),) * (desc.depth + 1))
-    elif len(set(desc.widths)) != 1:
-        raise ValueError(f"sample_conditional_fim_spectrum needs equal widths (square orthogonal layers), "
+        N = _int("width", width, 1)
+        d = N if input_dim is None else _int("input_dim", input_dim, 1)
+        C = N if n_outputs is None else _int("n_outputs", n_outputs, 1)
+        desc = desc.replace(widths=(d,) + (N,) * (desc.depth - 1) + (C,))
+    elif len(set(desc.widths[1:-1])) > 1:
+        raise ValueError(f"sample_conditional_fim_spectrum needs equal hidden widths (square orthogonal layers), "
                          f"got widths={desc.widths}")
-    act, sigma_w2, sigma_b2, depth, width = desc.act, desc.sigma_w2, desc.sigma_b2, desc.depth, desc.widths[0]
+    act, sigma_w2, sigma_b2, depth = desc.act, desc.sigma_w2, desc.sigma_b2, desc.depth
+    d, C = desc.widths[0], desc.widths[-1]
+    width = N if N is not None else (desc.widths[1] if depth >= 2 else C)
     gen = np.random.default_rng(rng)
     net = MLP(desc, rng=gen)
     if q_input is None:
@@ -466,8 +617,8 @@ def sample_conditional_fim_spectrum(act, sigma_w2: float | None = None, sigma_b2
             warnings.simplefilter("ignore", RuntimeWarning)
             q = float(q_star(act, sigma_w2, sigma_b2))
         q_input = (q - sigma_b2) / sigma_w2
-    x = gen.standard_normal(width)
-    x *= np.sqrt(q_input * width) / np.linalg.norm(x)
+    x = gen.standard_normal(d)
+    x *= np.sqrt(q_input * d) / np.linalg.norm(x)
     deltas, xs = net.backward(x[None, :])
-    H = sum(float(xl[0] @ xl[0]) * (d[0] @ d[0].T) for d, xl in zip(deltas, xs))
+    H = sum(float(xl[0] @ xl[0]) * (dl[0] @ dl[0].T) for dl, xl in zip(deltas, xs))
     return np.linalg.eigvalsh(H) / width

@@ -36,17 +36,16 @@ def max_learning_rate(act, sigma_w2: float | None = None, sigma_b2: float | None
     r""":math:`2/\lambda_{\max}` from the Karakida statistics (``source="fim"``) or from the conditional
     FIM of one input (``source="conditional"``).
 
-    Without ``inputs``, ``source="conditional"`` is :math:`2/(N\cdot` ``law.top_edge``:math:`)` with the
-    exact top edge of the Hayase–Karakida law :func:`conditional_fim_law` (orthogonal weights;
-    ``follow_input=True`` lets the layers follow the input's own :math:`q^l` from ``q_input``
-    :math:`= \|x\|^2/N` instead of the fixed point).  Range of validity: the law describes a *square*
-    network — input width, hidden widths and number of outputs all :math:`N`, weights only, one input
-    of length ``q_input`` — and there this is the top of the conditional FIM of real networks to
-    :math:`3/\sqrt N` (tests).  With :math:`C \ll N` outputs the :math:`C\times C` block of one example
-    is a free compression of that spectrum and concentrates at its *mean*, not its top edge; and real
-    inputs of dimension :math:`d \ne N` change the first layer.  This rate is then a lower bound,
-    1.4× (:math:`L = 2`) to 2.1× (:math:`L = 8`) below the measured onset of online SGD (hard tanh,
-    digits, :math:`C = 10`, width 400; guide).  For such networks pass the training ``inputs``.
+    Without ``inputs``, ``source="conditional"`` is :math:`2/(N e_t)` with :math:`e_t` the top edge of
+    the free compression :math:`D_t(\nu_L^{\boxplus 1/t})`, :math:`t = C/N`, of the Hayase–Karakida law
+    :func:`conditional_fim_law` (:meth:`~nn_spectra.conditional_fim.ConditionalFIMLaw.compressed_top_edge`;
+    orthogonal weights, weights only, one input).  With :math:`C` outputs the dual of the conditional
+    FIM is the :math:`C\times C` corner of the :math:`N\times N` one in Haar position: :math:`C = N`
+    gives the law's exact top edge, :math:`C \ll N` a value near its mean.  ``input_dim`` :math:`d`
+    sets the first layer's term (``input_ratio`` :math:`= d/N`) and ``follow_input=True`` lets the
+    layers follow the input's own :math:`q^l` from ``q_input`` :math:`= \|x\|^2/d` instead of the fixed
+    point.  Checked against real orthogonal networks with :math:`C = N/8` and :math:`C = 4` at two
+    widths (tests); ``n_outputs`` :math:`> N` raises.
 
     With ``inputs`` (the training inputs, shape ``(n_samples, input_dim)``) the prediction uses their
     own infinite-width kernel (:func:`predict_boundaries`): ``source="fim"`` gives
@@ -102,11 +101,16 @@ def max_learning_rate(act, sigma_w2: float | None = None, sigma_b2: float | None
     if source == "conditional":
         from .conditional_fim import conditional_fim_law
 
-        # exact top edge of the law (engine edges); follow_input: the layers follow the input's own
-        # q^l trajectory from q_input = |x|^2/N instead of sitting at the fixed point
-        law = conditional_fim_law(act, sigma_w2, sigma_b2, depth, q_input=q_input if follow_input else None)
-        top = getattr(law, "top_edge", None)
-        return 2.0 / (width * float(top if top is not None else law.support[1]))
+        d = width if input_dim is None else int(input_dim)
+        if int(n_outputs) > width:
+            raise ValueError(f"n_outputs must lie in [1, width={width}] for source='conditional' without inputs "
+                             f"(the C x C block of the dual is a compression of the N x N one), got {n_outputs}")
+        # follow_input: the layers follow the input's own q^l from q_input = |x|^2/d instead of sitting at
+        # the fixed point; the input enters H/N as (d/N) q_input.  C < N outputs: the C x C dual is a free
+        # compression of the N x N one, whose top edge falls from the law's top (C = N) to its mean (C << N)
+        law = conditional_fim_law(act, sigma_w2, sigma_b2, depth, q_input=q_input if follow_input else None,
+                                  input_ratio=d / width)
+        return 2.0 / (width * law.compressed_top_edge(int(n_outputs) / width))
     raise ValueError(f"source must be 'fim' or 'conditional' (or, with inputs, 'online' or 'readout'), got {source!r}")
 
 
@@ -803,9 +807,11 @@ class BoundaryStudy:
 
     ``onset[i, s]`` and ``failure[i, s]`` are the bisected boundaries (:func:`measure_sgd_boundary`) of
     seed ``s`` at depth ``depths[i]``; ``predicted[i]`` the :class:`BoundaryPrediction` of the data
-    kernel; ``conditional[i]`` :math:`= 2/(N\cdot` top edge of :func:`conditional_fim_law` at the fixed
-    point), ``conditional_input[i]`` the same with the layers following the inputs' median length,
-    ``conditional_mean[i]`` :math:`= 2/(N\,m_1)` with the law's mean; ``mean_square[i]``
+    kernel; ``conditional[i]`` :math:`= 2/(N e_t)`, :math:`e_t` the top edge of the free compression
+    (:math:`t = C/N`) of :func:`conditional_fim_law` at the fixed point with ``input_ratio`` :math:`d/N`
+    (``max_learning_rate(source="conditional")`` without inputs), ``conditional_input[i]`` the same
+    with the layers following the inputs' median length :math:`\|x\|^2/d`,
+    ``conditional_mean[i]`` :math:`= 2/(N\,m_1)` with the fixed-point law's mean; ``mean_square[i]``
     (:func:`sgd_mean_square_threshold`) and ``overshoot[i]`` (:func:`batch_overshoot_threshold`).
     """
 
@@ -870,18 +876,20 @@ def sgd_boundary_study(dataset: str = "digits", depths=(2, 3, 4, 6, 8), act: str
     sw = float(critical_sigma_w2(act, sigma_b2)) if sigma_w2 is None else check_positive("sigma_w2", sigma_w2)
     depths = np.asarray(depths, dtype=int)
     preds, cond, cond_in, cond_m, ms, ov = [], [], [], [], [], []
-    q_in = float(np.median(np.sum(X * X, axis=1))) / N       # ||x||^2 / N: the first layer's term of H/N
+    dim = X.shape[1]
+    q_in = float(np.median(np.sum(X * X, axis=1))) / dim     # ||x||^2 / d of the median input
     for L in depths:
         k = data_kernels(X, act, sw, sigma_b2, int(L), N, C, keep_layers=False)
         p = predict_boundaries(X, act, sw, sigma_b2, int(L), N, C, batch_size, rng=gen, kernels=k)
         preds.append(p)
         # the engine may fail to resolve an edge (ConvergenceError): record NaN, do not stop the study
-        law = conditional_fim_law(act, sw, sigma_b2, int(L))
+        law = conditional_fim_law(act, sw, sigma_b2, int(L), input_ratio=dim / N)
         cond_m.append(2.0 / (N * float(law.moments(1)[0])))
         for out, q in ((cond, None), (cond_in, q_in)):
             try:
-                top = law.top_edge if q is None else conditional_fim_law(act, sw, sigma_b2, int(L), q_input=q).top_edge
-                out.append(2.0 / (N * top))
+                lq = law if q is None else conditional_fim_law(act, sw, sigma_b2, int(L), q_input=q,
+                                                                input_ratio=dim / N)
+                out.append(2.0 / (N * lq.compressed_top_edge(min(C / N, 1.0))))
             except (ArithmeticError, RuntimeError, ValueError):
                 out.append(float("nan"))
         ms.append(sgd_mean_square_threshold(k.ntk, batch_size) if T <= 1000 else float("nan"))

@@ -374,3 +374,61 @@ def test_compiled_axis_equals_numpy(act, L):
     _assert_same_states(uf[both], un[both])
     # and the densities the engine builds from them
     np.testing.assert_allclose(law.pdf(law._from_std(x[both])), ref.pdf(ref._from_std(x[both])), rtol=1e-11, atol=0)
+
+
+# ---- free compression: C < N outputs ---------------------------------------------------------------
+
+def test_compressed_top_edge_closed_forms():
+    # independent truths: the compression of a law by a free projection of trace t (Nica-Speicher
+    # Thm 14.10, free cumulants t^(n-1) kappa_n) of
+    #  - semicircle(var s2): semicircle(var t s2), top 2 sqrt(t s2);
+    #  - free Poisson(rate lam, jump 1): free Poisson(rate lam/t, jump t), top (sqrt(t) + sqrt(lam))^2;
+    #  - Bernoulli(a) (a projection): the law of a product of free projections of traces a and t in the
+    #    corner of trace t, top a + t - 2at + 2 sqrt(a t (1 - a)(1 - t)) while a + t < 1.
+    import freeprob as fp
+    from nn_spectra.conditional_fim import compressed_top_edge
+
+    for t in (0.9, 0.5, 0.1, 0.01):
+        assert compressed_top_edge(fp.semicircle(var=3.0), t) == pytest.approx(2 * np.sqrt(3 * t), rel=1e-9)
+        assert compressed_top_edge(fp.free_poisson(0.5), t) == pytest.approx((np.sqrt(t) + np.sqrt(0.5)) ** 2,
+                                                                               rel=1e-9)
+    for a, t in ((0.3, 0.5), (0.3, 0.1), (0.6, 0.2)):
+        want = a + t - 2 * a * t + 2 * np.sqrt(a * t * (1 - a) * (1 - t))
+        assert compressed_top_edge(fp.atoms([0.0, 1.0], [1 - a, a]), t) == pytest.approx(want, rel=1e-9)
+    # the atom at 1 survives when a > 1 - t (mass (a - (1 - t))/t in the corner)
+    assert compressed_top_edge(fp.atoms([0.0, 1.0], [0.2, 0.8]), 0.5) == 1.0
+    law = conditional_fim_law("hard_tanh", 1.2, 0.05, depth=3)
+    assert compressed_top_edge(law, 1.0) == law.top_edge
+    for bad in (0.0, -0.1, 1.5, "x"):
+        with pytest.raises(ValueError, match="t must"):
+            compressed_top_edge(law, bad)
+
+
+def test_compression_against_the_corner_of_real_networks():
+    # the C x C dual of real orthogonal networks with C = N/8 outputs (input dimension N/2): its first
+    # two eigenvalue moments (normalised trace over the C rows) and its top against the compression
+    # D_t(nu^(boxplus 1/t)), t = 1/8.  Stated in advance: within 3/sqrt(N) (relative), N = 128.
+    # Besides, mean kept and variance times t (kappa_1, t kappa_2); the edge does not rise as t falls
+    # (equal while the top atom survives, t >= 1 - its mass) and stays above the mean.
+    sb = 0.05
+    sw = float(critical_sigma_w2("hard_tanh", sb))
+    N, L, t = 128, 4, 0.125
+    law = conditional_fim_law("hard_tanh", sw, sb, depth=L, input_ratio=0.5)
+    m, c = law.moments(2), law.compressed_moments(t, 2)
+    assert c[0] == pytest.approx(m[0], rel=1e-12)
+    assert c[1] - c[0] ** 2 == pytest.approx(t * (m[1] - m[0] ** 2), rel=1e-10)
+    ev = [sample_conditional_fim_spectrum("hard_tanh", sw, sb, L, N, rng=s, n_outputs=N // 8, input_dim=N // 2)
+          for s in range(8)]
+    meas = np.mean([[e.mean(), (e ** 2).mean(), e[-1]] for e in ev], axis=0)
+    want = [c[0], c[1], law.compressed_top_edge(t)]
+    np.testing.assert_array_less(np.abs(meas / want - 1), 3 / np.sqrt(N))
+    e = [law.compressed_top_edge(s) for s in (1.0, 0.5, 0.125, 0.01)]
+    assert np.all(np.diff(e) <= 0) and e[0] > e[-1] > m[0]
+
+
+def test_input_ratio_is_the_first_shift():
+    # d/N scales only the first layer's term |x|^2/N of H/N; linear network: H/N = q (d/N + L - 1) I
+    lin = conditional_fim_law("linear", 1.0, 0.0, depth=4, q_input=0.5, input_ratio=0.25)
+    np.testing.assert_allclose(lin.atoms[0], [0.5 * (0.25 + 3)], rtol=1e-14)
+    with pytest.raises(ValueError, match="input_ratio"):
+        conditional_fim_law("tanh", 1.0, 0.1, 3, input_ratio=0.0)

@@ -63,7 +63,8 @@ def _conditional_top_error(act, width, seeds):
 
     sb = 0.05
     sw = float(critical_sigma_w2(act, sb))
-    pred = 2.0 / max_learning_rate(act, sw, sb, depth=4, width=width, n_samples=1, source="conditional")
+    pred = 2.0 / max_learning_rate(act, sw, sb, depth=4, width=width, n_samples=1, n_outputs=width,
+                                   source="conditional")
     meas = np.mean([width * sample_conditional_fim_spectrum(act, sw, sb, 4, width=width, rng=s)[-1]
                     for s in range(seeds)])
     return abs(meas / pred - 1)
@@ -85,3 +86,48 @@ def test_conditional_source_predicts_the_top_of_real_networks_full(act):
     for N in (150, 600):
         err = _conditional_top_error(act, N, 3)
         assert err < 3 / np.sqrt(N), (act, N, err)
+
+
+def _compressed_error(act, L, width, C, d, seeds):
+    """(measured mean of lambda_max(H_C)/N over ``seeds`` networks, its standard error, predicted
+    2/(N eta) of ``max_learning_rate(source="conditional")`` with C outputs, input dimension d)."""
+    from nn_spectra.conditional_fim import sample_conditional_fim_spectrum
+    from nn_spectra.mean_field import critical_sigma_w2
+
+    sb = 0.05
+    sw = float(critical_sigma_w2(act, sb))
+    pred = 2.0 / (width * max_learning_rate(act, sw, sb, depth=L, width=width, n_samples=1, n_outputs=C,
+                                            input_dim=d, source="conditional"))
+    tops = np.array([sample_conditional_fim_spectrum(act, sw, sb, L, width, rng=s, n_outputs=C, input_dim=d)[-1]
+                     for s in range(seeds)])
+    return tops.mean(), tops.std(ddof=1) / np.sqrt(seeds), pred
+
+
+# Stated in advance (the rate of the square case above): with C = N/8 outputs and input dimension d,
+# the mean top eigenvalue of the C x C dual of real orthogonal networks lies within 3/sqrt(N) of the
+# free compression's top edge, at two widths; the uncompressed top edge (what this source returned
+# before) is rejected by the same bound at the larger width.
+def test_conditional_source_with_few_outputs_is_the_free_compression():
+    from nn_spectra.conditional_fim import conditional_fim_law
+    from nn_spectra.mean_field import critical_sigma_w2
+
+    for N, seeds in ((64, 12), (256, 6)):
+        meas, se, pred = _compressed_error("hard_tanh", 8, N, N // 8, N // 2, seeds)
+        assert abs(meas / pred - 1) < 3 / np.sqrt(N), (N, meas, se, pred)
+    top = conditional_fim_law("hard_tanh", float(critical_sigma_w2("hard_tanh", 0.05)), 0.05, 8,
+                              input_ratio=0.5).top_edge
+    assert abs(meas / top - 1) > 3 / np.sqrt(256), (meas, top)
+    with pytest.raises(ValueError, match="n_outputs"):
+        max_learning_rate("tanh", 1.0, 0.05, 3, 10, 1, 11, source="conditional")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act", ["tanh", "hard_tanh"])
+def test_conditional_source_with_few_outputs_is_the_free_compression_full(act):
+    # the same bound, stated in advance, at widths 128 and 512: C = N/8 (t fixed) and C = 4 (t -> 0,
+    # where the corner's top tends to the law's mean), d = N and d = N/4
+    for C_of, d_of in ((lambda n: n // 8, lambda n: n), (lambda n: 4, lambda n: n // 4)):
+        for L in (4, 8):
+            for N in (128, 512):
+                meas, se, pred = _compressed_error(act, L, N, C_of(N), d_of(N), 10)
+                assert abs(meas / pred - 1) < 3 / np.sqrt(N), (act, L, N, meas, se, pred)
