@@ -301,18 +301,13 @@ def resnet_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", a: float = 1.0, sig
 
 
 # ----------------------------------------------------------------------------- the block laws
-def _piecewise_constant_rule(act, q: float):
-    r"""Atoms of :math:`\varphi'(h)^2`, :math:`h\sim N(0, q)`, when :math:`\varphi'` is constant between
-    its kinks (checked on samples of every piece): values per piece, masses by the normal cdf.
-    None otherwise.  (The generic pushforward finds the same atoms, at ~20 ms per variance: the
-    blocks of a deep network have one variance each.)"""
-    from scipy.special import ndtr
-
-    if q <= 0:
-        return None
+def _piecewise_pieces(act):
+    r"""``(bounds, values)`` when :math:`\varphi'` is constant between its kinks (checked on samples of
+    every piece, out to :math:`\pm10^6`): the pieces' end points and :math:`\varphi'^2` on each.  None
+    otherwise."""
     ks = sorted(set(act.kinks))
-    bounds = [-np.inf] + ks + [np.inf]
-    vals, masses = [], []
+    bounds = np.array([-np.inf] + ks + [np.inf])
+    vals = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if np.isfinite(lo) and np.isfinite(hi):
             pts = lo + (hi - lo) * np.linspace(0.0, 1.0, 11)[1:-1]
@@ -330,21 +325,34 @@ def _piecewise_constant_rule(act, q: float):
         if not np.all(np.isfinite(d)) or np.ptp(d) > 1e-14 * max(1.0, float(np.max(np.abs(d)))):
             return None
         vals.append(float(d[0]))
-        sq = np.sqrt(q)
-        masses.append(float(ndtr(hi / sq) - ndtr(lo / sq)))
-    v, inv = np.unique(np.array(vals), return_inverse=True)
-    m = np.bincount(inv, weights=np.array(masses))
+    return bounds, np.array(vals)
+
+
+def _piecewise_constant_rule(act, q: float, pieces=None):
+    r"""Atoms of :math:`\varphi'(h)^2`, :math:`h\sim N(0, q)`, when :math:`\varphi'` is piecewise constant
+    (:func:`_piecewise_pieces`): the values per piece, masses by the normal cdf; None otherwise.  (The
+    generic pushforward finds the same atoms at ~20 ms per variance, and the blocks of a deep network
+    have one variance each.)"""
+    from scipy.special import ndtr
+
+    pieces = _piecewise_pieces(act) if pieces is None else pieces
+    if pieces is None or q <= 0:
+        return None
+    bounds, vals = pieces
+    masses = np.diff(ndtr(bounds / np.sqrt(q)))
+    v, inv = np.unique(vals, return_inverse=True)
+    m = np.bincount(inv, weights=masses)
     keep = m > 0
     return v[keep], m[keep] / m[keep].sum()
 
 
-def _d2_rule(act, q: float, nodes: int):
+def _d2_rule(act, q: float, nodes: int, pieces=None):
     r"""Nodes and weights of the law of :math:`\varphi'(h)^2`, :math:`h\sim N(0,q)`.
 
     Exact atoms when :math:`\varphi'` is piecewise constant (relu, hard_tanh, leaky relu, linear);
     otherwise composite Gauss–Legendre in :math:`z = h/\sqrt q` on :math:`[-10, 10]`.
     """
-    rule = _piecewise_constant_rule(act, q)
+    rule = _piecewise_constant_rule(act, q, pieces)
     if rule is not None:
         return rule
     from .jacobian import d2_law
@@ -769,21 +777,35 @@ def _block_s_series(mu, gauss: bool, n: int) -> np.ndarray:
     return _series_mul(f1, f2, N)[:n]
 
 
+def _block_variances(act, a, sigma_w2, sigma_b2, depth, q0, variant) -> np.ndarray:
+    """Variance of the argument of phi in each block: the length map of :func:`resnet_mean_field`
+    alone (the law needs neither the correlation nor the gains)."""
+    out = np.empty(depth)
+    Q = q0
+    for l in range(depth):
+        s = Q if variant == "pre" else sigma_w2 * Q + sigma_b2
+        e2 = float(activation_moments(act, s)[0])
+        Q = Q + a * a * (sigma_w2 * e2 + sigma_b2 if variant == "pre" else e2)
+        out[l] = s
+    return out
+
+
 def _block_rules(act, a, sigma_w2, sigma_b2, depth, q0, variant, nodes):
-    mf = resnet_mean_field(act, a, sigma_w2, sigma_b2, depth, q0=q0, c0=0.0, variant=variant)
+    q_phi = _block_variances(act, a, sigma_w2, sigma_b2, depth, q0, variant)
+    pieces = _piecewise_pieces(act)
     rules = []
     cache: dict = {}
-    for qp in mf.q_phi:
+    for qp in q_phi:
         key = float(qp)
         if key not in cache:
-            cache[key] = _d2_rule(act, key, nodes)
+            cache[key] = _d2_rule(act, key, nodes, pieces)
         rules.append(cache[key])
     # relu-like laws do not depend on q: identical rules collapse into one block
     first = rules[0]
     if all(r[0].shape == first[0].shape and np.array_equal(r[0], first[0]) and np.array_equal(r[1], first[1])
            for r in rules):
         rules = [first] * len(rules)
-    return rules, mf
+    return rules, q_phi
 
 
 def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "orthogonal",

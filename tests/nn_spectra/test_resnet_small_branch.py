@@ -119,3 +119,26 @@ def test_tanh_law_at_a_tiny_branch_strength_has_the_exact_mean_and_variance():
     assert got[0] == pytest.approx(1.0, abs=1e-9)
     assert got[1] == pytest.approx(mean, abs=1e-7)
     assert got[2] - got[1] ** 2 == pytest.approx(var, rel=1e-7)
+
+
+@pytest.mark.parametrize("variant", ["pre", "post"])
+def test_block_variances_are_the_mean_field_lengths(variant):
+    # the law's own length recursion (no correlations, no gains) against resnet_mean_field
+    from nn_spectra import resnet as R
+
+    act = ns.activation("tanh")
+    q = R._block_variances(act, 0.4, 1.5, 0.1, 12, 0.8, variant)
+    mf = ns.resnet_mean_field("tanh", 0.4, 1.5, 0.1, 12, q0=0.8, variant=variant)
+    assert np.allclose(q, mf.q_phi, rtol=1e-14, atol=0)
+
+
+def test_piecewise_constant_rules_are_the_pushforward_atoms():
+    # relu, leaky relu, hard tanh: the rule from the normal cdf against the generic pushforward's atoms
+    from nn_spectra import resnet as R
+
+    for name in ("relu", "leaky_relu", "hard_tanh"):
+        act = ns.activation(name)
+        t, w = R._piecewise_constant_rule(act, 0.7)
+        pts, mass = ns.d2_law(act, 0.7).atoms
+        assert np.allclose(t, pts, rtol=0, atol=1e-15) and np.allclose(w, mass, rtol=1e-12)
+    assert R._piecewise_constant_rule(ns.activation("tanh"), 0.7) is None
