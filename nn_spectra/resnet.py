@@ -47,11 +47,34 @@ diagonal algebra of the :math:`D`'s, the stream coordinates are a Gaussian rando
 quantities :math:`\tau(A_l\,d\,A_l\,d')`, :math:`d, d'\in\{1, D_0^2, D_1^2,\dots\}`, carries
 the correlations (:func:`_pre_moment_recursion`); relu, :math:`a = 0.5`, depth 10:
 :math:`M_2/M_1^2 = 5.585` against 4.600 for the free product, real networks 5.63 ± 0.02 at width 400.
-The full law would need this operator-valued (over the path algebra) system, not built.  The solver inverts the composed
-S-transform directly: unknowns :math:`\zeta = \psi_J(1/x)` and, per distinct block, :math:`(z, v)`
-(and :math:`\gamma = G_\nu(v^2)` for Gaussian weights), Newton with continuation in
-:math:`\operatorname{Im}x`; identical blocks enter once with their multiplicity, so the depth of a
-relu network (whose :math:`D^2` law does not depend on the length) is only an exponent.
+The full law would need this operator-valued (over the path algebra) system, not built.
+
+One block's S-transform.  Eliminating the hermitisation variables gives it in closed form up to one
+scalar unknown.  With :math:`1+\zeta = zg` (:math:`\zeta = \psi(1/z^2)`) and :math:`R_\sigma(g) = q/g`,
+the equation :math:`g(u^2-1) = u`, :math:`u = z - q/g` becomes :math:`g^2 = (1+\zeta-q)(\zeta-q)`, and the
+subordination :math:`G_\sigma(v) = g` (:math:`v = (1+q)/g`, :math:`G_\sigma(v) = vG_\nu(v^2)`) becomes
+:math:`q = \psi_\nu(C)`, :math:`C = 1/v^2 = (1+\zeta-q)(\zeta-q)/(1+q)^2`, :math:`\psi_\nu` the moment
+generating function of :math:`\nu = a^2\sigma_w^2D^2`.  Then :math:`S(\zeta) = (1+\zeta)/(\zeta z^2)`:
+
+.. math::
+    S_{(1+X)(1+X)^*}(\zeta) = \Big(1 - \frac{q}{1+\zeta}\Big)\Big(1 - \frac{q}{\zeta}\Big),\qquad
+    q = \psi_\nu(C')
+
+with :math:`C' = C` for orthogonal weights and :math:`C' = C(1+q)` for Gaussian ones (:math:`|X|^2` is
+then the free compound Poisson law with jumps :math:`\nu`, :math:`R(w) = E[t/(1-tw)]`).  Checks: one
+linear block gives the arcsine law of :math:`|1+au|^2` exactly; :math:`q = \nu_1\zeta(1+\zeta) + O(a^4)`
+gives :math:`\log S = -\nu_1(1+2\zeta) + O(a^4)` (the universal limit below).  The law
+(:class:`ResNetJacobianLaw`, a :class:`freeprob.SolvedLaw`) solves
+:math:`\log x = \operatorname{log1p}(1/\zeta) - \sum_k m_k[\operatorname{log1p}(-q_k/(1+\zeta)) +
+\operatorname{log1p}(-q_k/\zeta)]` with one :math:`q_k = \psi_{\nu_k}(C_k')` per distinct block
+(:mod:`nn_spectra.resnet_kernel`): identical blocks enter once with their multiplicity :math:`m_k`, so
+the depth of a relu network (whose :math:`D^2` law does not depend on the length) is only an exponent,
+and every term is :math:`O(a)` with no cancellation when the blocks tend to the identity: the
+formulation stays well conditioned as :math:`a\to0`, where :math:`(x-1)/a` tends to the free sum of
+the :math:`(X_l+X_l^*)/a` (Kesten–McKay for linear blocks).  The outer edges come from the real branch
+:math:`x(\zeta) = 1/\chi_J(\zeta)` (its extremum on :math:`\zeta>0` and on :math:`\zeta<-1`, a fold),
+or, when it is monotone to :math:`|\zeta|\to\infty` (a single block whose :math:`|X|` has a top atom:
+an inverse-square-root edge), its limit :math:`\prod_k(1\pm\sqrt{t_{\max,k}})^{2m_k}`.
 
 Universal large-depth limit (Tarnowski–Warchoł–Jastrzębski–Tabor–Nowak 2019).  For one block
 :math:`\log S_l(z) = -\nu_{1,l}(1 + 2z) + O(a^4)` (the odd orders vanish because :math:`X_l` is
