@@ -148,27 +148,83 @@ def test_digits_top_mean_against_networks(act, sw2, sb2):
     assert all(m.multiplicity == 2 for m in meas)
 
 
+def _top_mean_ratios(act, sw2, sb2, depth, widths, n_nets, T, rng_data, n_jobs=1):
+    """Per network: mean of its top C = 3 FIM eigenvalues over the data prediction's lambda_max, on
+    ``T`` digits, ``n_nets`` networks at each width (joblib over networks); shape (widths, n_nets)."""
+    from joblib import Parallel, delayed
+
+    d = load_dataset("digits", T, rng=rng_data)
+
+    def one(M, s):
+        return measure_fim_statistics(act, sw2, sb2, depth, M, T, 3, input_dim=64, inputs=d.X, rng=s).top_mean
+
+    out = []
+    for M in widths:
+        pred = fim_statistics_data(d.X, act, sw2, sb2, depth, M, 3).lambda_max
+        out.append(np.array(Parallel(n_jobs=n_jobs)(delayed(one)(M, s) for s in range(n_nets))) / pred)
+    return np.array(out)
+
+
+def _log_rms_slope(groups, widths):
+    """Weighted least-squares slope beta of log RMS(r - 1) against log N, one intercept per group, and
+    its standard error.  The standard error of each log RMS is the delta method's
+    sd((r-1)^2) / (2 sqrt(K) mean((r-1)^2)) over the K networks."""
+    rows, y, w = [], [], []
+    for g, r in enumerate(groups):
+        e2 = (r - 1.0) ** 2
+        for i, M in enumerate(widths):
+            m, sd = e2[i].mean(), e2[i].std(ddof=1)
+            rows.append((g, np.log(M)))
+            y.append(0.5 * np.log(m))
+            w.append((2 * np.sqrt(e2.shape[1]) * m / sd) ** 2)
+    A = np.zeros((len(rows), len(groups) + 1))
+    for k, (g, x) in enumerate(rows):
+        A[k, g], A[k, -1] = 1.0, x
+    W = np.diag(w)
+    cov = np.linalg.inv(A.T @ W @ A)
+    beta = (cov @ A.T @ W @ np.array(y))[-1]
+    return float(beta), float(np.sqrt(cov[-1, -1]))
+
+
+# Two errors of the top-C mean of one network against the infinite-width prediction: a bias (the mean
+# over networks minus 1), O(1/N) like the NTK's mean shift (issue 16), and the network-to-network
+# spread, whose relative size is O(N^-1/2) (stated with the first version of these tests).
+#
+# Default, tanh L = 2 on 30 digits, 24 networks at widths 100 and 800; stated in advance: the bias at
+# 800 is smaller than at 100 by at least 3 standard errors and within 4 standard errors of 1/8 of it
+# (rate 1/N).  A first run of 16 networks at widths 100/200/400/800 (before these claims were written)
+# gave biases 0.062, 0.029, 0.024, 0.010 (± 0.010-0.012) and a spread that did NOT shrink (sd 0.040,
+# 0.050, 0.042, 0.042): at this size the RMS error shrinks only through the bias, so the N^-1/2 claim
+# on the spread is made at the issue's widths (slow test) and not here.
+def test_digits_top_mean_error_shrinks_with_width():
+    r = _top_mean_ratios("tanh", 1.5, 0.1, 2, (100, 800), 24, 30, rng_data=2)
+    b = r.mean(axis=1) - 1
+    se = r.std(axis=1, ddof=1) / np.sqrt(r.shape[1])
+    assert b[0] - b[1] >= 3 * np.hypot(se[0], se[1]), (b, se)
+    assert abs(b[1] - b[0] / 8) <= 4 * np.hypot(se[1], se[0] / 8), (b, se)
+    assert abs(b[1]) < 0.05
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("tanh", 1.5, 0.1)])
-@pytest.mark.parametrize("depth", [2, 4, 8])
-def test_digits_top_mean_three_widths(act, sw2, sb2, depth):
-    # mean of the top C within 5 % at width 2000 (the issue's tolerance) and, at every width, consistent
-    # with the prediction in standard errors over the networks (|z| <= 4, the spread pooled over the
-    # three widths: 6 degrees of freedom).  Measured (3 networks): tanh L = 8: 1.007 ± 0.029,
-    # 0.969 ± 0.012, 1.020 ± 0.015; relu L = 8: 0.996 ± 0.057, 0.966 ± 0.061, 1.018 ± 0.069 at widths
-    # 500, 1000, 2000.  The remaining error is network-to-network noise at every width; a shrinking
-    # bias is not resolvable with 3 networks, so it is not asserted.
-    d = load_dataset("digits", 50, rng=1)
-    ratios = []
-    for M in (500, 1000, 2000):
-        pred = fim_statistics_data(d.X, act, sw2, sb2, depth, M, 3)
-        meas = [measure_fim_statistics(act, sw2, sb2, depth, M, 50, 3, input_dim=64, inputs=d.X, rng=s)
-                for s in range(3)]
-        ratios.append(np.array([m.top_mean for m in meas]) / pred.lambda_max)
-    r = np.array(ratios)
-    se = np.sqrt(np.mean(r.var(axis=1, ddof=1)) / r.shape[1])
-    assert np.all(np.abs(r.mean(axis=1) - 1) <= 4 * se), (r.mean(axis=1), se)
-    assert abs(r[-1].mean() - 1) < 0.05
+def test_digits_top_mean_three_widths(act, sw2, sb2):
+    # the issue's test: widths 500/1000/2000, depths 2, 4, 8, 16 networks each (50 digits, C = 3).
+    # Mean of the top C within 5 % at width 2000 and consistent with the prediction at |z| <= 4 at every
+    # width (the O(1/N) bias is below the noise here); the RMS error of one network shrinking like
+    # N^-1/2: the fitted rate beta of log RMS against log N (pooled over the depths, _log_rms_slope)
+    # below 0 by 3 standard errors and within 4 of -1/2 (the rate was stated before; these thresholds
+    # were written after the 24-network run below; this 16-network form passed, 153 s + 168 s at load ~5).
+    # Measured with 24 networks (relu / tanh): RMS error 0.063/0.048 -> 0.037/0.022 (L = 2),
+    # 0.113/0.038 -> 0.073/0.027 (L = 4), 0.179/0.051 -> 0.103/0.023 (L = 8) from width 500 to 2000;
+    # beta = -0.36 ± 0.08 (relu), -0.44 ± 0.08 (tanh); means within 2.4 % of 1 (|z| <= 1.9).
+    widths = (500, 1000, 2000)
+    groups = [_top_mean_ratios(act, sw2, sb2, L, widths, 16, 50, rng_data=1) for L in (2, 4, 8)]
+    for r in groups:
+        z = (r.mean(axis=1) - 1) / (r.std(axis=1, ddof=1) / np.sqrt(r.shape[1]))
+        assert np.all(np.abs(z) <= 4), z
+        assert abs(r[-1].mean() - 1) < 0.05
+    beta, se = _log_rms_slope(groups, widths)
+    assert beta + 3 * se < 0 and abs(beta + 0.5) <= 4 * se, (beta, se)
 
 
 @pytest.mark.slow
