@@ -35,7 +35,10 @@ import numba
 import numpy as np
 
 from .activations import activation
-from .gaussian_integrals import activation_kernel, activation_moments, hermite_coefficients
+# _pw_kernel2d is compiled into _fused_series: numba's cache of this module keys on this file only, so a
+# change to that kernel needs a change here (or a cleared cache) to take effect in the fused recursion
+from .gaussian_integrals import (_BASE_BREAKS, _SCALE_POINTS, _Z, _pw_kernel2d, activation_kernel, activation_moments,
+                                 hermite_coefficients)
 
 __all__ = ["nngp_ntk"]
 
@@ -389,8 +392,501 @@ def _fused_closed(kind, alpha, S0, P1, P2, R1, SD1, bias, minv, sw, symmetric, f
                         T_out[j, i] = T_out[i, j]
 
 
+# ----------------------------------------------------------------------------- smooth built-ins: Mehler series
+# For the smooth built-ins without a closed form (tanh, sigmoid, softplus, gelu, silu) the pair
+# kernels are Mehler's series K = Σ_k b_k(q₁)b_k(q₂)c^k, K̇ = K'(c)/√(q₁q₂), summed per pair to an order
+# chosen from rigorous Cauchy–Schwarz bounds on the rest (Parseval tails), in the variable w = c² with
+# the even and odd parts separate (each built-in is a constant or linear term plus a function of
+# definite parity, so one of the two parts has a single term), and Horner's rule with its derivative so
+# that K and K̇ share the products b_k(q₁)b_k(q₂).  The coefficients are interpolated in s = √q
+# (Chebyshev, error-controlled) from the matrix quadrature rule at a few nodes.  Pairs whose bound is
+# not met within _SERIES_ORDER terms (correlations near ±1 at large q, zero variances) are integrated by
+# the nested piecewise Gauss–Legendre rule of gaussian_integrals.
+
+_SERIES_ORDER = 256
+_SERIES_TOL = 1e-12
+# structural zeros of the Hermite coefficients past the constant/linear term: (even terms allowed,
+# odd terms allowed), as counts of m in k = 2m (even) or 2m + 1 (odd); -1 = no limit.
+# tanh is odd; σ(x) − 1/2 is odd; softplus(x) − x/2 = log(2 cosh(x/2)), gelu(x) − x/2 = x(Φ(x) − 1/2) and
+# silu(x) − x/2 = x(σ(x) − 1/2) are even
+_SERIES_PARITY = {"tanh": (0, -1), "sigmoid": (1, -1), "softplus": (-1, 1), "gelu": (-1, 1), "silu": (-1, 1)}
+# the normalised Parseval tails are known to about this accuracy (the coefficients and E[φ²] are
+# interpolated to 1e-14 of their scale, the quadrature's rounding is ~2e-15): they never count as smaller
+_TAIL_FLOOR = 2e-14
+
+
+def _series_eligible(act) -> bool:
+    return act.code >= 0 and act.kernel_2d is None and act.name in _SERIES_PARITY
+
+
+_RULE_COLUMNS: dict = {}
+
+
+def _nodal_values(act, q, cols):
+    """Columns b_k (k in ``cols``), E[φ²], E[φ'²] at the variances q (few): the matrix rule of
+    _hermite_coefficients for q ≤ _HERMITE_QMAX (its nodes also give the two moments, whose integrands
+    have the same singularities), the graded quadrature beyond."""
+    if float(q.max()) > _HERMITE_QMAX:
+        e, d, _ = activation_moments(act, q)
+        return np.column_stack([hermite_coefficients(act, q, order=int(cols[-1]))[:, cols], e, d])
+    key = (int(cols[-1]), cols.size, int(cols.sum()))
+    if key not in _RULE_COLUMNS:
+        z, WH = _hermite_rule(int(cols[-1]))
+        _RULE_COLUMNS[key] = (z, np.ascontiguousarray(WH[:, cols]), WH[:, 0].copy())
+    z, WHc, wz = _RULE_COLUMNS[key]
+    u = np.sqrt(q)[:, None] * z[None, :]
+    with np.errstate(all="ignore"):
+        F = np.asarray(act.phi(u), dtype=float)
+        Fd = np.asarray(act.dphi(u), dtype=float)
+    out = np.empty((q.size, cols.size + 2))
+    out[:, :-2] = F @ WHc
+    out[:, -2] = (F * F) @ wz
+    out[:, -1] = (Fd * Fd) @ wz
+    return out
+
+
+def _cheb_matrix(x, r):
+    # T_0..T_r at the points x, by the three-term recurrence: rows are degrees
+    T = np.empty((r + 1, x.size))
+    T[0] = 1.0
+    if r >= 1:
+        T[1] = x
+    for k in range(2, r + 1):
+        np.multiply(2.0 * x, T[k - 1], out=T[k])
+        T[k] -= T[k - 2]
+    return T
+
+
+def _series_inputs(act, q):
+    """Per-input data of one layer of the series route.
+
+    The Hermite coefficients b_k(q_i), k ≤ _SERIES_ORDER (the structural zeros exactly zero), and
+    E[φ²], E[φ'²] are interpolated in s = √q: Chebyshev on [min s, max s] from the values at r = 8, 16,
+    32 nodes, the first r whose last two Chebyshev coefficients are below 1e-14 of the scale (√E[φ²]
+    for the coefficients, the column itself for the moments); directly at every q_i when the range is
+    wide (max s > 4 min s), q > _HERMITE_QMAX or there are few inputs.  The order is cut at the first k
+    whose rest Σ_{k'>k} b_k'² is below 1e-17 E[φ²] at every node.
+
+    Returns the coefficients (n, len(cols)) of the orders ``cols`` (the structurally nonzero ones), the
+    square roots of the normalised Parseval tails of f(z) = φ(√q z) and of f' on the order grid
+    (:func:`_tail_profile`), E[φ²], E[φ'²] and the order.
+    """
+    q = np.asarray(q, dtype=float)
+    K0 = _SERIES_ORDER
+    ev, od = _SERIES_PARITY[act.name]
+    k = np.arange(K0 + 1)
+    keep = np.ones(K0 + 1, dtype=bool)
+    if ev >= 0:
+        keep &= ~((k % 2 == 0) & (k // 2 >= ev))
+    if od >= 0:
+        keep &= ~((k % 2 == 1) & (k // 2 >= od))
+    cols = k[keep]
+    s = np.sqrt(q)
+    lo, hi = float(s.min()), float(s.max())
+    Vt = None
+    if hi <= 4.0 * lo and hi * hi <= _HERMITE_QMAX and q.size > 24:
+        # Chebyshev extreme points cos(πj/r): those of r are among those of 2r, so each doubling
+        # evaluates only the new ones
+        Vn = None
+        for r in (8, 16, 32):
+            if 2 * r >= q.size:
+                break
+            x = np.cos(np.pi * np.arange(r + 1) / r)
+            if Vn is None:
+                Vn = _nodal_values(act, (0.5 * (lo + hi) + 0.5 * (hi - lo) * x) ** 2, cols)
+            else:
+                new = _nodal_values(act, (0.5 * (lo + hi) + 0.5 * (hi - lo) * x[1::2]) ** 2, cols)
+                V2 = np.empty((r + 1, Vn.shape[1]))
+                V2[0::2], V2[1::2] = Vn, new
+                Vn = V2
+            # Chebyshev coefficients from the values at the extreme points (type-I DCT)
+            wts = np.ones(r + 1)
+            wts[0] = wts[-1] = 0.5
+            C = (2.0 / r) * (_cheb_matrix(x, r) @ (wts[:, None] * Vn))
+            C[0] *= 0.5
+            C[-1] *= 0.5
+            scale = np.max(np.abs(Vn), axis=0)
+            scale[:-2] = math.sqrt(scale[-2])
+            if np.all(np.max(np.abs(C[-2:]), axis=0) <= 1e-14 * scale):
+                rest = np.cumsum((Vn[:, :-2] ** 2)[:, ::-1], axis=1)[:, ::-1]
+                ok = np.all(rest <= 1e-17 * Vn[:, -2:-1], axis=0)
+                m = int(np.argmax(ok)) if ok.any() else cols.size
+                sel = np.r_[np.arange(m), cols.size, cols.size + 1]
+                xi = np.clip((2.0 * s - (lo + hi)) / (hi - lo), -1.0, 1.0) if hi > lo else np.zeros_like(s)
+                # coefficient rows (orders × inputs), computed transposed: contiguous per order
+                Vt = C[:, sel].T @ _cheb_matrix(xi, r)
+                cols = cols[:m]
+                break
+    if Vt is None:
+        V = _nodal_values(act, q, cols)
+        rest = np.cumsum((V[:, :-2] ** 2)[:, ::-1], axis=1)[:, ::-1]
+        ok = np.all(rest <= 1e-17 * V[:, -2:-1], axis=0)
+        m = int(np.argmax(ok)) if ok.any() else cols.size
+        Vt = np.ascontiguousarray(V[:, np.r_[np.arange(m), cols.size, cols.size + 1]].T)
+        cols = cols[:m]
+    nb = cols.size
+    e, d = Vt[nb], Vt[nb + 1]
+    K = int(cols[-1]) if nb else 0
+    G = -(-K // _TAIL_STEP) + 1
+    st, su = np.empty((q.size, G)), np.empty((q.size, G))
+    _tail_profile(Vt, cols, e, q * d, _TAIL_FLOOR, _TAIL_STEP, st, su)
+    return Vt[:nb], cols, st, su, e, d, K
+
+
+# the order of the series is chosen on the grid k = 0, 4, 8, ..., K (at most 3 orders more than needed)
+_TAIL_STEP = 4
+
+
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _tail_profile(Bt, cols, e, qd, floor, step, st, su):
+    # st[i, g] = t_k/E[φ²] + floor, su[i, g] = u_k/(qE[φ'²]) + floor at k = min(g·step, K):
+    # t_k = Σ_{k'>k} b_k'² and u_k = Σ_{k'>k} k' b_k'² summed from the top (no cancellation), plus the
+    # Parseval rest beyond the order, E[φ²] − Σ b_k² and qE[φ'²] − Σ k b_k² (the Parseval identity for
+    # f'(z) = √q φ'(√q z), whose coefficients are √(k+1) b_{k+1}).  Loops over inputs innermost.
+    n = e.shape[0]
+    nb = cols.shape[0]
+    G = st.shape[1]
+    K = cols[nb - 1] if nb > 0 else 0
+    t = np.zeros(n)
+    u = np.zeros(n)
+    for c in range(nb):
+        kc = cols[c]
+        row = Bt[c]
+        for i in range(n):
+            b2 = row[i] * row[i]
+            t[i] += b2
+            u[i] += kc * b2
+    rt = np.empty(n)
+    ru = np.empty(n)
+    et = np.empty(n)
+    eu = np.empty(n)
+    for i in range(n):
+        rt[i] = max(e[i] - t[i], 0.0)
+        ru[i] = max(qd[i] - u[i], 0.0)
+        et[i] = 1.0 / e[i] if e[i] > 0 else 0.0
+        eu[i] = 1.0 / qd[i] if qd[i] > 0 else 0.0
+        t[i] = 0.0
+        u[i] = 0.0
+    c = nb - 1
+    for g in range(G - 1, -1, -1):
+        k = min(g * step, K)
+        while c >= 0 and cols[c] > k:
+            kc = cols[c]
+            row = Bt[c]
+            for i in range(n):
+                b2 = row[i] * row[i]
+                t[i] += b2
+                u[i] += kc * b2
+            c -= 1
+        for i in range(n):
+            st[i, g] = (t[i] + rt[i]) * et[i] + floor
+            su[i, g] = (u[i] + ru[i]) * eu[i] + floor
+
+
+class _SeriesLayers:
+    """Per-layer, per-input arrays of the series route for the rows (set 1) and columns (set 2)."""
+
+    def __init__(self, act, d1, d2, L, sw, sb, symmetric):
+        n1, n2 = d1.size, d2.size
+        per = []
+        self.Q1, self.Q2 = np.empty((L, n1)), np.empty((L, n2))
+        self.R1, self.SD1 = np.empty((L, n1)), np.empty((L, n1))
+        for l in range(L):
+            self.Q1[l], self.Q2[l] = d1, d2
+            q = d1 if symmetric else np.concatenate([d1, d2])
+            Vt, cols, st, su, e, d, K = _series_inputs(act, q)
+            per.append((Vt, cols, st, su, K))
+            self.R1[l], self.SD1[l] = sw * e[:n1] + sb, sw * d[:n1]
+            d1 = self.R1[l]
+            d2 = d1 if symmetric else sw * e[n1:] + sb
+        Gm = max(p[2].shape[1] for p in per)
+        ke = max(int(np.count_nonzero(p[1] % 2 == 0)) for p in per)
+        ko = max(int(np.count_nonzero(p[1] % 2 == 1)) for p in per)
+        self.Kl = np.array([p[4] for p in per], dtype=np.int64)
+        self.Gl = np.array([p[2].shape[1] for p in per], dtype=np.int64)
+        # entries past a layer's order (and the structural zeros) are never read
+        self.Be1, self.Bo1 = np.empty((L, ke, n1)), np.empty((L, ko, n1))
+        self.Be2, self.Bo2 = (self.Be1, self.Bo1) if symmetric else (np.empty((L, ke, n2)), np.empty((L, ko, n2)))
+        self.ST1, self.SU1 = np.empty((L, n1, Gm)), np.empty((L, n1, Gm))
+        self.ST2K, self.SU2K = np.empty((L, n2)), np.empty((L, n2))
+        self.ST2max, self.SU2max = np.empty((L, Gm)), np.empty((L, Gm))
+        for l, (Vt, cols, st, su, K) in enumerate(per):
+            G = st.shape[1]
+            # the kept orders of each parity are m = 0, 1, ... (k = 2m or 2m + 1) without gaps
+            ev, od = cols % 2 == 0, cols % 2 == 1
+            Ve, Vo = Vt[ev], Vt[od]
+            self.Be1[l, :Ve.shape[0]], self.Bo1[l, :Vo.shape[0]] = Ve[:, :n1], Vo[:, :n1]
+            self.ST1[l, :, :G], self.SU1[l, :, :G] = st[:n1], su[:n1]
+            if not symmetric:
+                self.Be2[l, :Ve.shape[0]], self.Bo2[l, :Vo.shape[0]] = Ve[:, n1:], Vo[:, n1:]
+            st2, su2 = (st, su) if symmetric else (st[n1:], su[n1:])
+            self.ST2K[l], self.SU2K[l] = st2[:, G - 1], su2[:, G - 1]
+            self.ST2max[l, :G], self.SU2max[l, :G] = st2.max(axis=0), su2.max(axis=0)
+        with np.errstate(divide="ignore"):
+            self.P1 = np.where(self.Q1 > 0, 1.0 / np.sqrt(np.where(self.Q1 > 0, self.Q1, 1.0)), 0.0)
+            self.P2 = np.where(self.Q2 > 0, 1.0 / np.sqrt(np.where(self.Q2 > 0, self.Q2, 1.0)), 0.0)
+
+
+@numba.njit(cache=True)
+def _series_order(cmax, st1, su1, st2, su2, tol, K, G):
+    # smallest order k on the grid (k = min(g·_TAIL_STEP, K), g < G) whose bounds on the rest,
+    # |c|^(k+1)√(t₁t₂) for K and |c|^k√(u₁u₂) for K', are below tol at the largest |c| of the row
+    # (compared squared: st, su hold the normalised tails themselves); -1 if none
+    r = 1.0
+    c2 = cmax * cmax
+    rs = c2 ** _TAIL_STEP
+    tol2 = tol * tol
+    for g in range(G):
+        k = min(g * _TAIL_STEP, K)
+        if g == G - 1:
+            r = c2 ** k
+        if r * c2 * st1[g] * st2[g] <= tol2 and r * su1[g] * su2[g] <= tol2:
+            return k
+        r *= rs
+    return -1
+
+
+# The row loops below run over views that start at index 0: numba then knows the indices are
+# non-negative, drops the wraparound test and the loops vectorise (3-4x faster than over range(j0, n)).
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _row_horner(B2, j0, b1, w, p, dp, M):
+    # p(w) = Σ_{m<M} b1[m] B2[m, j0 + j] w^m and p'(w) for every j of the row (Horner with its
+    # derivative), four degrees per pass over the row: p and p' then stay in registers (1.7x faster)
+    n = w.shape[0]
+    m = M - 1
+    first = True
+    while m >= 3:
+        c3, c2, c1, c0 = b1[m], b1[m - 1], b1[m - 2], b1[m - 3]
+        r3, r2, r1, r0 = B2[m, j0:], B2[m - 1, j0:], B2[m - 2, j0:], B2[m - 3, j0:]
+        if first:
+            for j in range(n):
+                wj = w[j]
+                a = c3 * r3[j]
+                d = a
+                a = a * wj + c2 * r2[j]
+                d = d * wj + a
+                a = a * wj + c1 * r1[j]
+                d = d * wj + a
+                a = a * wj + c0 * r0[j]
+                p[j] = a
+                dp[j] = d
+            first = False
+        else:
+            for j in range(n):
+                wj = w[j]
+                a = p[j]
+                d = dp[j]
+                d = d * wj + a
+                a = a * wj + c3 * r3[j]
+                d = d * wj + a
+                a = a * wj + c2 * r2[j]
+                d = d * wj + a
+                a = a * wj + c1 * r1[j]
+                d = d * wj + a
+                a = a * wj + c0 * r0[j]
+                p[j] = a
+                dp[j] = d
+        m -= 4
+    if first:
+        for j in range(n):
+            p[j] = 0.0
+            dp[j] = 0.0
+    while m >= 0:
+        b = b1[m]
+        row = B2[m, j0:]
+        for j in range(n):
+            dp[j] = dp[j] * w[j] + p[j]
+            p[j] = p[j] * w[j] + b * row[j]
+        m -= 1
+
+
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _row_corr(s, p1, p2, c, w):
+    # correlations clipped into [-1, 1], their squares, and the largest |c|
+    cmax = 0.0
+    for j in range(s.shape[0]):
+        cj = s[j] * p1 * p2[j]
+        cj = 1.0 if cj > 1.0 else (-1.0 if cj < -1.0 else cj)
+        c[j] = cj
+        w[j] = cj * cj
+        cmax = max(cmax, abs(cj))
+    return cmax
+
+
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _row_update(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, b, even, raw):
+    # K = E(w) + c O(w), K̇ = K'(c)/√(q₁q₂) with K' = 2c E'(w) + O(w) + 2w O'(w); then the layer's
+    # update Σ ← σ_w² K + σ_b², Θ ← Θ σ_w² K̇ + Σ (raw: Σ ← K, Θ ← K̇)
+    for j in range(s.shape[0]):
+        cj = c[j]
+        k = cj * po[j]
+        kd = po[j] + 2.0 * w[j] * dpo[j]
+        if even:
+            k += pe[j]
+            kd += 2.0 * cj * dpe[j]
+        kd *= p1 * p2[j]
+        if raw:
+            s[j] = k
+            t[j] = kd
+        else:
+            sn = sw * k + b
+            t[j] = t[j] * (sw * kd) + sn
+            s[j] = sn
+
+
+@numba.njit(cache=True)
+def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1, SU1, ST2K, SU2K, ST2max, SU2max, R1, SD1, Kl, Gl,
+                  parity, sw, sb, symmetric, raw, tol, code, alpha, pts, kinks, base, zmax, gx, gw, S_out, T_out):
+    # The whole depth for one row of pairs at a time, as _fused_closed, with the pair kernels from the
+    # Mehler series: per row and layer one order, from the largest |c| of the row; pairs the table
+    # cannot bound, and pairs with a zero variance, by the nested quadrature.  raw (one layer): the
+    # outputs are K and K̇ themselves.  T0 is the incoming NTK (S0 itself at the first layer); run one
+    # layer at a time on slices of the per-layer arrays, the results are bitwise those of one run.
+    n1, n2 = S0.shape
+    L = P1.shape[0]
+    ev, od = parity
+    buf = np.empty((8, n2))
+    idx = np.empty(n2, dtype=np.int64)
+    fk = np.empty(n2)
+    fkd = np.empty(n2)
+    ft = np.empty(n2)
+    one = np.empty((1, 2))
+    a1 = np.empty(1)
+    a2 = np.empty(1)
+    a3 = np.empty(1)
+    zero2 = np.zeros(L, dtype=np.bool_)
+    for l in range(L):
+        for j in range(n2):
+            if P2[l, j] == 0.0:
+                zero2[l] = True
+    for i in range(n1):
+        j0 = i if symmetric else 0
+        m = n2 - j0
+        s, t, c, w = buf[0, j0:], buf[1, j0:], buf[2, j0:], buf[3, j0:]
+        pe, dpe, po, dpo = buf[4, j0:], buf[5, j0:], buf[6, j0:], buf[7, j0:]
+        for j in range(m):
+            s[j] = S0[i, j0 + j]
+            t[j] = T0[i, j0 + j]
+        for l in range(L):
+            p1 = P1[l, i]
+            p2 = P2[l, j0:]
+            ti = t[0]
+            if symmetric:
+                # the diagonal pair (j = i) is set from the 1-D integrals below: c = 0 keeps it out of cmax
+                s[0] = 0.0
+            cmax = _row_corr(s, p1, p2, c, w)
+            K = Kl[l]
+            G = Gl[l]
+            k = _series_order(cmax, ST1[l, i], SU1[l, i], ST2max[l], SU2max[l], tol, K, G)
+            check = k < 0
+            if check:
+                k = K
+            me = k // 2 + 1
+            mo = (k + 1) // 2
+            if ev >= 0:
+                me = min(me, ev)
+            if od >= 0:
+                mo = min(mo, od)
+            if me > 0:
+                _row_horner(Be2[l], j0, Be1[l, :, i], w, pe, dpe, me)
+            _row_horner(Bo2[l], j0, Bo1[l, :, i], w, po, dpo, mo)
+            # pairs for the quadrature: evaluated before the update, which overwrites s and t
+            nf = 0
+            if check or p1 == 0.0 or zero2[l]:
+                for j in range(1 if symmetric else 0, m):
+                    bad = p1 == 0.0 or p2[j] == 0.0
+                    if not bad and check:
+                        r = w[j] ** K
+                        bad = (r * w[j] * ST1[l, i, G - 1] * ST2K[l, j0 + j] > tol * tol
+                               or r * SU1[l, i, G - 1] * SU2K[l, j0 + j] > tol * tol)
+                    if bad:
+                        idx[nf] = j
+                        a1[0] = Q1[l, i]
+                        a2[0] = Q2[l, j0 + j]
+                        a3[0] = s[j]
+                        _pw_kernel2d(code, alpha, a1, a2, a3, pts, kinks, base, zmax, gx, gw, one)
+                        fk[nf] = one[0, 0]
+                        fkd[nf] = one[0, 1]
+                        ft[nf] = t[j]
+                        nf += 1
+            _row_update(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, sb, me > 0, raw)
+            for f in range(nf):
+                j = idx[f]
+                if raw:
+                    s[j] = fk[f]
+                    t[j] = fkd[f]
+                else:
+                    s[j] = sw * fk[f] + sb
+                    t[j] = ft[f] * (sw * fkd[f]) + s[j]
+            if symmetric:
+                # the diagonal pair from the 1-D integrals (c = 1 exactly)
+                s[0] = R1[l, i]
+                t[0] = SD1[l, i] if raw else ti * SD1[l, i] + R1[l, i]
+        for j in range(m):
+            S_out[i, j0 + j] = s[j]
+            T_out[i, j0 + j] = t[j]
+    if symmetric:
+        bs = 64
+        for ib in range(0, n1, bs):
+            for jb in range(ib, n2, bs):
+                for i in range(ib, min(ib + bs, n1)):
+                    for j in range(max(jb, i + 1), min(jb + bs, n2)):
+                        S_out[j, i] = S_out[i, j]
+                        T_out[j, i] = T_out[i, j]
+
+
+def _series_call(act, D, layers, S, T, sw, sb, symmetric, raw):
+    x, wx = np.polynomial.legendre.leggauss(16)
+    S_out = np.empty_like(S)
+    T_out = np.empty_like(S)
+    sl = slice(*layers)
+    _fused_series(np.ascontiguousarray(S, dtype=float), np.ascontiguousarray(T, dtype=float), D.P1[sl], D.P2[sl],
+                  D.Q1[sl], D.Q2[sl], D.Be1[sl], D.Bo1[sl], D.Be2[sl], D.Bo2[sl], D.ST1[sl], D.SU1[sl], D.ST2K[sl],
+                  D.SU2K[sl], D.ST2max[sl], D.SU2max[sl], D.R1[sl], D.SD1[sl], D.Kl[sl], D.Gl[sl],
+                  _SERIES_PARITY[act.name], float(sw), float(sb), bool(symmetric), bool(raw), _SERIES_TOL,
+                  act.code, float(act.alpha), np.array(act.kinks + _SCALE_POINTS, dtype=float),
+                  np.array(act.kinks, dtype=float), np.array(_BASE_BREAKS), _Z, x, wx, S_out, T_out)
+    return S_out, T_out
+
+
+def _series_run(act, S, d1, d2, L, sw, sb, symmetric, raw):
+    D = _SeriesLayers(act, d1, d2, L, sw, sb, symmetric)
+    return _series_call(act, D, (0, L), S, S, sw, sb, symmetric, raw)
+
+
+def _series_layers(act, S, d1, d2, depth, sw, sb, symmetric):
+    """The series route one layer at a time (bitwise the fused run), with the per-layer kernels."""
+    L = depth - 1
+    D = _SeriesLayers(act, d1, d2, L, sw, sb, symmetric)
+    T = S.copy()
+    layers = {"nngp": [S.copy()], "ntk": [T.copy()], "nngp_dot": []}
+    for l in range(L):
+        _, Kd = _series_call(act, D, (l, l + 1), S, S, 1.0, 0.0, symmetric, True)
+        S, T = _series_call(act, D, (l, l + 1), S, T, sw, sb, symmetric, False)
+        layers["nngp"].append(S)
+        layers["ntk"].append(T)
+        Sd = sw * Kd
+        if symmetric:
+            np.fill_diagonal(Sd, D.SD1[l])   # the raw run's diagonal is already σ_w² E[φ'²]
+        layers["nngp_dot"].append(Sd)
+    return S, T, layers
+
+
+def _series_kernel(act, q1, q2, S, symmetric=False):
+    """``(E[φ(u)φ(v)], E[φ'(u)φ'(v)])`` on every pair (i, j), (u, v) ~ N(0, [[q1_i, S_ij], [S_ij, q2_j]]),
+    by the Mehler-series route of the fused recursion (quadrature where its bound fails)."""
+    q1 = np.ascontiguousarray(q1, dtype=float)
+    q2 = q1 if symmetric else np.ascontiguousarray(q2, dtype=float)
+    S = np.asarray(S, dtype=float)
+    if S.shape != (q1.size, q2.size):
+        raise ValueError(f"S must have shape (len(q1), len(q2)) = {(q1.size, q2.size)}, got {S.shape}")
+    return _series_run(act, np.asarray(S, dtype=float), q1, q2, 1, 1.0, 0.0, symmetric, True)
+
+
 def _pair_kernel(act, d1, d2, S, symmetric, m1, m2, tol=1e-12):
     # E[φφ], E[φ'φ'] on every pair; the symmetric case evaluates the upper triangle only
+    if _series_eligible(act) and S.size > 16:
+        return _series_kernel(act, d1, d2, S, symmetric)
     if act.kernel_2d is None and act.code >= 0 and S.size > 16:
         K, Kd, ok = _mehler(act, d1, d2 if not symmetric else d1, S, tol, m1, m1 if symmetric else m2)
         if not ok.all():
@@ -573,6 +1069,16 @@ def nngp_ntk(X1, X2=None, depth: int = 2, act="relu", sigma_w2: float = 2.0, sig
     if not return_layers and act.code >= 0 and act.name in _CLOSED_KIND and act.kernel_2d is not None and depth > 1:
         S, T, logc = _closed_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, not log_scale)
         layers = None
+    elif _series_eligible(act) and depth > 1:
+        if return_layers:
+            S, T, layers = _series_layers(act, S, d1, d2, depth, sw, sb, symmetric)
+        else:
+            S, T = _series_run(act, S, d1, d2, depth - 1, sw, sb, symmetric, False)
+            layers = None
+        logc = 0.0
+        if not (np.all(np.isfinite(S)) and np.all(np.isfinite(T))):
+            raise ValueError(f"kernels overflow float64 within {depth} layers for activation {act.name!r} with "
+                             f"sigma_w2={sw}: reduce depth or sigma_w2")
     else:
         S, T, logc, layers = _layer_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, return_layers,
                                               log_scale)
