@@ -16,10 +16,19 @@ with :math:`(u,v)\sim N(0, [[\Sigma^{(l)}(x,x), \Sigma^{(l)}(x,x')], [\Sigma^{(l
 for :math:`l = 1..L-1`; the returned kernels are :math:`\Sigma^{(L)}` and :math:`\Theta^{(L)}` (the
 readout included).
 
-Gaussian integrals: closed forms for relu, leaky relu, erf, linear; for the other built-ins Mehler's
-series :math:`\sum_k b_k(q_1)b_k(q_2)c^k` in the normalised Hermite coefficients, summed per pair
-(compiled) until its rigorous Cauchy–Schwarz truncation bound falls below 1e-12 (at most 200 terms),
-the nested piecewise Gauss–Legendre rule for the pairs where it does not (correlations near ±1).
+Gaussian integrals: closed forms for relu, leaky relu, erf, linear (compiled, the recursion fused over
+the layers per pair).  For the smooth built-ins without one (tanh, sigmoid, softplus, gelu, silu), also
+fused over the layers: Mehler's series :math:`E[\varphi(u)\varphi(v)] = \sum_k b_k(q_1)b_k(q_2)c^k`
+in the normalised Hermite coefficients, with :math:`E[\varphi'(u)\varphi'(v)] = K'(c)/\sqrt{q_1q_2}`
+from the same products (Horner's rule with its derivative, in :math:`c^2` and one parity class past
+the constant/linear term), summed per row of pairs to the order at which the rigorous Cauchy–Schwarz
+bounds on the rest, :math:`|c|^{K+1}\sqrt{t_K(q_1)t_K(q_2)}` with the Parseval tails
+:math:`t_K`, fall below 1e-12 of the kernels' scale at the row's largest :math:`|c|`; the coefficients
+are interpolated in :math:`\sqrt q` (Chebyshev, error-controlled) between a few quadrature nodes.
+Pairs the series cannot bound within 256 orders (large variances with :math:`|c|` near 1) and zero
+variances go to the nested piecewise Gauss–Legendre rule of :mod:`nn_spectra.gaussian_integrals`.
+selu and hard tanh (kinks: slowly decaying coefficients) keep a per-layer Mehler sum with that rule
+where its bound fails; custom activations use the rule on every pair.
 
 Numerics: float64 throughout; correlations clipped into [−1, 1]; for positively homogeneous φ (relu,
 leaky relu, linear) the recursion runs on kernels normalised by their largest diagonal entry with the
@@ -467,9 +476,9 @@ def _series_inputs(act, q):
     wide (max s > 4 min s), q > _HERMITE_QMAX or there are few inputs.  The order is cut at the first k
     whose rest Σ_{k'>k} b_k'² is below 1e-17 E[φ²] at every node.
 
-    Returns the coefficients (n, len(cols)) of the orders ``cols`` (the structurally nonzero ones), the
-    square roots of the normalised Parseval tails of f(z) = φ(√q z) and of f' on the order grid
-    (:func:`_tail_profile`), E[φ²], E[φ'²] and the order.
+    Returns the coefficients (len(cols), n) of the orders ``cols`` (the structurally nonzero ones), the
+    largest normalised Parseval tails of f(z) = φ(√q z) and of f' over the inputs on the order grid,
+    each input's tails at the order (:func:`_tail_profile`), E[φ²], E[φ'²] and the order.
     """
     q = np.asarray(q, dtype=float)
     K0 = _SERIES_ORDER
@@ -528,9 +537,10 @@ def _series_inputs(act, q):
     e, d = Vt[nb], Vt[nb + 1]
     K = int(cols[-1]) if nb else 0
     G = -(-K // _TAIL_STEP) + 1
-    st, su = np.empty((q.size, G)), np.empty((q.size, G))
-    _tail_profile(Vt, cols, e, q * d, _TAIL_FLOOR, _TAIL_STEP, st, su)
-    return Vt[:nb], cols, st, su, e, d, K
+    stmax, sumax = np.empty(G), np.empty(G)
+    stK, suK = np.empty(q.size), np.empty(q.size)
+    _tail_profile(Vt, cols, e, q * d, _TAIL_FLOOR, _TAIL_STEP, stmax, sumax, stK, suK)
+    return Vt[:nb], cols, stmax, sumax, stK, suK, e, d, K
 
 
 # the order of the series is chosen on the grid k = 0, 4, 8, ..., K (at most 3 orders more than needed)
@@ -538,14 +548,15 @@ _TAIL_STEP = 4
 
 
 @numba.njit(cache=True, fastmath=_ROW_MATH)
-def _tail_profile(Bt, cols, e, qd, floor, step, st, su):
-    # st[i, g] = t_k/E[φ²] + floor, su[i, g] = u_k/(qE[φ'²]) + floor at k = min(g·step, K):
+def _tail_profile(Bt, cols, e, qd, floor, step, stmax, sumax, stK, suK):
+    # stmax[g] = max_i t_k/E[φ²] + floor, sumax[g] = max_i u_k/(qE[φ'²]) + floor at k = min(g·step, K),
+    # and each input's values at k = K (stK, suK):
     # t_k = Σ_{k'>k} b_k'² and u_k = Σ_{k'>k} k' b_k'² summed from the top (no cancellation), plus the
     # Parseval rest beyond the order, E[φ²] − Σ b_k² and qE[φ'²] − Σ k b_k² (the Parseval identity for
     # f'(z) = √q φ'(√q z), whose coefficients are √(k+1) b_{k+1}).  Loops over inputs innermost.
     n = e.shape[0]
     nb = cols.shape[0]
-    G = st.shape[1]
+    G = stmax.shape[0]
     K = cols[nb - 1] if nb > 0 else 0
     t = np.zeros(n)
     u = np.zeros(n)
@@ -578,9 +589,18 @@ def _tail_profile(Bt, cols, e, qd, floor, step, st, su):
                 t[i] += b2
                 u[i] += kc * b2
             c -= 1
+        mt = 0.0
+        mu = 0.0
         for i in range(n):
-            st[i, g] = (t[i] + rt[i]) * et[i] + floor
-            su[i, g] = (u[i] + ru[i]) * eu[i] + floor
+            a = (t[i] + rt[i]) * et[i] + floor
+            b = (u[i] + ru[i]) * eu[i] + floor
+            mt = max(mt, a)
+            mu = max(mu, b)
+            if g == G - 1:
+                stK[i] = a
+                suK[i] = b
+        stmax[g] = mt
+        sumax[g] = mu
 
 
 class _SeriesLayers:
@@ -594,34 +614,40 @@ class _SeriesLayers:
         for l in range(L):
             self.Q1[l], self.Q2[l] = d1, d2
             q = d1 if symmetric else np.concatenate([d1, d2])
-            Vt, cols, st, su, e, d, K = _series_inputs(act, q)
-            per.append((Vt, cols, st, su, K))
+            Vt, cols, stmax, sumax, stK, suK, e, d, K = _series_inputs(act, q)
+            per.append((Vt, cols, stmax, sumax, stK, suK, K))
             self.R1[l], self.SD1[l] = sw * e[:n1] + sb, sw * d[:n1]
             d1 = self.R1[l]
             d2 = d1 if symmetric else sw * e[n1:] + sb
-        Gm = max(p[2].shape[1] for p in per)
+        Gm = max(p[2].size for p in per)
         ke = max(int(np.count_nonzero(p[1] % 2 == 0)) for p in per)
         ko = max(int(np.count_nonzero(p[1] % 2 == 1)) for p in per)
-        self.Kl = np.array([p[4] for p in per], dtype=np.int64)
-        self.Gl = np.array([p[2].shape[1] for p in per], dtype=np.int64)
+        self.Kl = np.array([p[-1] for p in per], dtype=np.int64)
+        self.Gl = np.array([p[2].size for p in per], dtype=np.int64)
         # entries past a layer's order (and the structural zeros) are never read
         self.Be1, self.Bo1 = np.empty((L, ke, n1)), np.empty((L, ko, n1))
         self.Be2, self.Bo2 = (self.Be1, self.Bo1) if symmetric else (np.empty((L, ke, n2)), np.empty((L, ko, n2)))
-        self.ST1, self.SU1 = np.empty((L, n1, Gm)), np.empty((L, n1, Gm))
+        self.ST1K, self.SU1K = np.empty((L, n1)), np.empty((L, n1))
         self.ST2K, self.SU2K = np.empty((L, n2)), np.empty((L, n2))
-        self.ST2max, self.SU2max = np.empty((L, Gm)), np.empty((L, Gm))
-        for l, (Vt, cols, st, su, K) in enumerate(per):
-            G = st.shape[1]
+        # the rows choose their order from the largest tails over all inputs (of both sets)
+        self.STmax, self.SUmax = np.empty((L, Gm)), np.empty((L, Gm))
+        for l, (Vt, cols, stmax, sumax, stK, suK, K) in enumerate(per):
+            G = stmax.size
             # the kept orders of each parity are m = 0, 1, ... (k = 2m or 2m + 1) without gaps
             ev, od = cols % 2 == 0, cols % 2 == 1
-            Ve, Vo = Vt[ev], Vt[od]
-            self.Be1[l, :Ve.shape[0]], self.Bo1[l, :Vo.shape[0]] = Ve[:, :n1], Vo[:, :n1]
-            self.ST1[l, :, :G], self.SU1[l, :, :G] = st[:n1], su[:n1]
+            Ve, Vo = (Vt, None) if od.sum() == 0 else ((None, Vt) if ev.sum() == 0 else (Vt[ev], Vt[od]))
+            if Ve is not None:
+                self.Be1[l, :Ve.shape[0]] = Ve[:, :n1]
+            if Vo is not None:
+                self.Bo1[l, :Vo.shape[0]] = Vo[:, :n1]
+            self.ST1K[l], self.SU1K[l] = stK[:n1], suK[:n1]
             if not symmetric:
-                self.Be2[l, :Ve.shape[0]], self.Bo2[l, :Vo.shape[0]] = Ve[:, n1:], Vo[:, n1:]
-            st2, su2 = (st, su) if symmetric else (st[n1:], su[n1:])
-            self.ST2K[l], self.SU2K[l] = st2[:, G - 1], su2[:, G - 1]
-            self.ST2max[l, :G], self.SU2max[l, :G] = st2.max(axis=0), su2.max(axis=0)
+                if Ve is not None:
+                    self.Be2[l, :Ve.shape[0]] = Ve[:, n1:]
+                if Vo is not None:
+                    self.Bo2[l, :Vo.shape[0]] = Vo[:, n1:]
+            self.ST2K[l], self.SU2K[l] = (stK, suK) if symmetric else (stK[n1:], suK[n1:])
+            self.STmax[l, :G], self.SUmax[l, :G] = stmax, sumax
         with np.errstate(divide="ignore"):
             self.P1 = np.where(self.Q1 > 0, 1.0 / np.sqrt(np.where(self.Q1 > 0, self.Q1, 1.0)), 0.0)
             self.P2 = np.where(self.Q2 > 0, 1.0 / np.sqrt(np.where(self.Q2 > 0, self.Q2, 1.0)), 0.0)
@@ -735,10 +761,11 @@ def _row_update(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, b, even, raw):
 
 
 @numba.njit(cache=True)
-def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1, SU1, ST2K, SU2K, ST2max, SU2max, R1, SD1, Kl, Gl,
+def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, SU2K, STmax, SUmax, R1, SD1, Kl, Gl,
                   parity, sw, sb, symmetric, raw, tol, code, alpha, pts, kinks, base, zmax, gx, gw, S_out, T_out):
     # The whole depth for one row of pairs at a time, as _fused_closed, with the pair kernels from the
-    # Mehler series: per row and layer one order, from the largest |c| of the row; pairs the table
+    # Mehler series: per row and layer one order, from the largest |c| of the row (and the largest
+    # tails over the inputs); pairs the table
     # cannot bound, and pairs with a zero variance, by the nested quadrature.  raw (one layer): the
     # outputs are K and K̇ themselves.  T0 is the incoming NTK (S0 itself at the first layer); run one
     # layer at a time on slices of the per-layer arrays, the results are bitwise those of one run.
@@ -777,7 +804,7 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1, SU1, ST2K, SU
             cmax = _row_corr(s, p1, p2, c, w)
             K = Kl[l]
             G = Gl[l]
-            k = _series_order(cmax, ST1[l, i], SU1[l, i], ST2max[l], SU2max[l], tol, K, G)
+            k = _series_order(cmax, STmax[l], SUmax[l], STmax[l], SUmax[l], tol, K, G)
             check = k < 0
             if check:
                 k = K
@@ -797,8 +824,8 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1, SU1, ST2K, SU
                     bad = p1 == 0.0 or p2[j] == 0.0
                     if not bad and check:
                         r = w[j] ** K
-                        bad = (r * w[j] * ST1[l, i, G - 1] * ST2K[l, j0 + j] > tol * tol
-                               or r * SU1[l, i, G - 1] * SU2K[l, j0 + j] > tol * tol)
+                        bad = (r * w[j] * ST1K[l, i] * ST2K[l, j0 + j] > tol * tol
+                               or r * SU1K[l, i] * SU2K[l, j0 + j] > tol * tol)
                     if bad:
                         idx[nf] = j
                         a1[0] = Q1[l, i]
@@ -841,8 +868,8 @@ def _series_call(act, D, layers, S, T, sw, sb, symmetric, raw):
     T_out = np.empty_like(S)
     sl = slice(*layers)
     _fused_series(np.ascontiguousarray(S, dtype=float), np.ascontiguousarray(T, dtype=float), D.P1[sl], D.P2[sl],
-                  D.Q1[sl], D.Q2[sl], D.Be1[sl], D.Bo1[sl], D.Be2[sl], D.Bo2[sl], D.ST1[sl], D.SU1[sl], D.ST2K[sl],
-                  D.SU2K[sl], D.ST2max[sl], D.SU2max[sl], D.R1[sl], D.SD1[sl], D.Kl[sl], D.Gl[sl],
+                  D.Q1[sl], D.Q2[sl], D.Be1[sl], D.Bo1[sl], D.Be2[sl], D.Bo2[sl], D.ST1K[sl], D.SU1K[sl], D.ST2K[sl],
+                  D.SU2K[sl], D.STmax[sl], D.SUmax[sl], D.R1[sl], D.SD1[sl], D.Kl[sl], D.Gl[sl],
                   _SERIES_PARITY[act.name], float(sw), float(sb), bool(symmetric), bool(raw), _SERIES_TOL,
                   act.code, float(act.alpha), np.array(act.kinks + _SCALE_POINTS, dtype=float),
                   np.array(act.kinks, dtype=float), np.array(_BASE_BREAKS), _Z, x, wx, S_out, T_out)

@@ -127,7 +127,7 @@ def test_interpolated_coefficients_agree_with_the_direct_rule():
     # the Chebyshev interpolation in √q (error-controlled) against the matrix rule at every input
     act = ns.activation("tanh")
     q = np.random.default_rng(3).uniform(0.5, 4.2, 300)
-    Vt, cols, st, su, e, d, K = kk._series_inputs(act, q)
+    Vt, cols, stmax, sumax, stK, suK, e, d, K = kk._series_inputs(act, q)
     direct = kk._nodal_values(act, q, cols)
     scale = math.sqrt(float(np.max(e)))
     assert np.max(np.abs(Vt.T - direct[:, :-2])) < 1e-13 * scale
