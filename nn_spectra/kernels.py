@@ -677,53 +677,59 @@ def _series_order(cmax, st1, su1, st2, su2, tol, K, G):
 @numba.njit(cache=True, fastmath=_ROW_MATH)
 def _row_horner(B2, j0, b1, w, p, dp, M):
     # p(w) = Σ_{m<M} b1[m] B2[m, j0 + j] w^m and p'(w) for every j of the row (Horner with its
-    # derivative), four degrees per pass over the row: p and p' then stay in registers (1.7x faster)
+    # derivative): one pass for the top M mod 4 degrees, then four degrees per pass over the row, so
+    # that p and p' stay in registers (1.7x faster than a pass per degree)
     n = w.shape[0]
+    r = M % 4
     m = M - 1
-    first = True
-    while m >= 3:
-        c3, c2, c1, c0 = b1[m], b1[m - 1], b1[m - 2], b1[m - 3]
-        r3, r2, r1, r0 = B2[m, j0:], B2[m - 1, j0:], B2[m - 2, j0:], B2[m - 3, j0:]
-        if first:
-            for j in range(n):
-                wj = w[j]
-                a = c3 * r3[j]
-                d = a
-                a = a * wj + c2 * r2[j]
-                d = d * wj + a
-                a = a * wj + c1 * r1[j]
-                d = d * wj + a
-                a = a * wj + c0 * r0[j]
-                p[j] = a
-                dp[j] = d
-            first = False
-        else:
-            for j in range(n):
-                wj = w[j]
-                a = p[j]
-                d = dp[j]
-                d = d * wj + a
-                a = a * wj + c3 * r3[j]
-                d = d * wj + a
-                a = a * wj + c2 * r2[j]
-                d = d * wj + a
-                a = a * wj + c1 * r1[j]
-                d = d * wj + a
-                a = a * wj + c0 * r0[j]
-                p[j] = a
-                dp[j] = d
-        m -= 4
-    if first:
+    if r == 0:
         for j in range(n):
             p[j] = 0.0
             dp[j] = 0.0
-    while m >= 0:
-        b = b1[m]
-        row = B2[m, j0:]
+    elif r == 1:
+        c0 = b1[m]
+        r0 = B2[m, j0:]
         for j in range(n):
-            dp[j] = dp[j] * w[j] + p[j]
-            p[j] = p[j] * w[j] + b * row[j]
-        m -= 1
+            p[j] = c0 * r0[j]
+            dp[j] = 0.0
+    elif r == 2:
+        c1, c0 = b1[m], b1[m - 1]
+        r1, r0 = B2[m, j0:], B2[m - 1, j0:]
+        for j in range(n):
+            a = c1 * r1[j]
+            p[j] = a * w[j] + c0 * r0[j]
+            dp[j] = a
+    else:
+        c2, c1, c0 = b1[m], b1[m - 1], b1[m - 2]
+        r2, r1, r0 = B2[m, j0:], B2[m - 1, j0:], B2[m - 2, j0:]
+        for j in range(n):
+            wj = w[j]
+            a = c2 * r2[j]
+            d = a
+            a = a * wj + c1 * r1[j]
+            d = d * wj + a
+            a = a * wj + c0 * r0[j]
+            p[j] = a
+            dp[j] = d
+    m -= r
+    while m >= 3:
+        c3, c2, c1, c0 = b1[m], b1[m - 1], b1[m - 2], b1[m - 3]
+        r3, r2, r1, r0 = B2[m, j0:], B2[m - 1, j0:], B2[m - 2, j0:], B2[m - 3, j0:]
+        for j in range(n):
+            wj = w[j]
+            a = p[j]
+            d = dp[j]
+            d = d * wj + a
+            a = a * wj + c3 * r3[j]
+            d = d * wj + a
+            a = a * wj + c2 * r2[j]
+            d = d * wj + a
+            a = a * wj + c1 * r1[j]
+            d = d * wj + a
+            a = a * wj + c0 * r0[j]
+            p[j] = a
+            dp[j] = d
+        m -= 4
 
 
 @numba.njit(cache=True, fastmath=_ROW_MATH)
@@ -760,6 +766,30 @@ def _row_update(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, b, even, raw):
             s[j] = sn
 
 
+@numba.njit(cache=True, fastmath=_ROW_MATH)
+def _row_update_corr(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, b, even, p1n, p2n):
+    # _row_update followed by _row_corr for the next layer (1/√q of its variances p1n, p2n) in one
+    # pass over the row; returns the next layer's largest |c|
+    cmax = 0.0
+    for j in range(s.shape[0]):
+        cj = c[j]
+        k = cj * po[j]
+        kd = po[j] + 2.0 * w[j] * dpo[j]
+        if even:
+            k += pe[j]
+            kd += 2.0 * cj * dpe[j]
+        kd *= p1 * p2[j]
+        sn = sw * k + b
+        t[j] = t[j] * (sw * kd) + sn
+        s[j] = sn
+        cn = sn * p1n * p2n[j]
+        cn = 1.0 if cn > 1.0 else (-1.0 if cn < -1.0 else cn)
+        c[j] = cn
+        w[j] = cn * cn
+        cmax = max(cmax, abs(cn))
+    return cmax
+
+
 @numba.njit(cache=True)
 def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, SU2K, STmax, SUmax, R1, SD1, Kl, Gl,
                   parity, sw, sb, symmetric, raw, tol, code, alpha, pts, kinks, base, zmax, gx, gw, S_out, T_out):
@@ -786,6 +816,9 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, 
         for j in range(n2):
             if P2[l, j] == 0.0:
                 zero2[l] = True
+    # symmetric: the diagonal pair (j = i, first of the row) is set from the 1-D integrals; the row
+    # loops run over the rest (views from off), and c = 0 there keeps it out of the Horner sums' way
+    off = 1 if symmetric else 0
     for i in range(n1):
         j0 = i if symmetric else 0
         m = n2 - j0
@@ -794,14 +827,13 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, 
         for j in range(m):
             s[j] = S0[i, j0 + j]
             t[j] = T0[i, j0 + j]
+        c[0] = 0.0
+        w[0] = 0.0
+        cmax = _row_corr(s[off:], P1[0, i], P2[0, j0 + off:], c[off:], w[off:])
         for l in range(L):
             p1 = P1[l, i]
             p2 = P2[l, j0:]
             ti = t[0]
-            if symmetric:
-                # the diagonal pair (j = i) is set from the 1-D integrals below: c = 0 keeps it out of cmax
-                s[0] = 0.0
-            cmax = _row_corr(s, p1, p2, c, w)
             K = Kl[l]
             G = Gl[l]
             k = _series_order(cmax, STmax[l], SUmax[l], STmax[l], SUmax[l], tol, K, G)
@@ -836,15 +868,21 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, 
                         fkd[nf] = one[0, 1]
                         ft[nf] = t[j]
                         nf += 1
-            _row_update(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, sb, me > 0, raw)
-            for f in range(nf):
-                j = idx[f]
-                if raw:
-                    s[j] = fk[f]
-                    t[j] = fkd[f]
-                else:
-                    s[j] = sw * fk[f] + sb
-                    t[j] = ft[f] * (sw * fkd[f]) + s[j]
+            if not raw and nf == 0 and l + 1 < L:
+                cmax = _row_update_corr(s[off:], t[off:], c[off:], w[off:], pe[off:], dpe[off:], po[off:],
+                                        dpo[off:], p1, p2[off:], sw, sb, me > 0, P1[l + 1, i], P2[l + 1, j0 + off:])
+            else:
+                _row_update(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, sb, me > 0, raw)
+                for f in range(nf):
+                    j = idx[f]
+                    if raw:
+                        s[j] = fk[f]
+                        t[j] = fkd[f]
+                    else:
+                        s[j] = sw * fk[f] + sb
+                        t[j] = ft[f] * (sw * fkd[f]) + s[j]
+                if l + 1 < L:
+                    cmax = _row_corr(s[off:], P1[l + 1, i], P2[l + 1, j0 + off:], c[off:], w[off:])
             if symmetric:
                 # the diagonal pair from the 1-D integrals (c = 1 exactly)
                 s[0] = R1[l, i]

@@ -191,3 +191,17 @@ def test_fused_recursion_equals_the_layer_by_layer_one_on_many_inputs():
     i, j = np.array([0, 3, 7, 50, 3]), np.array([1, 7, 7, 99, 3])
     _, kd = gi.activation_kernel("tanh", q[i], q[j], S[i, j], method="legendre")
     assert np.max(np.abs(layers["nngp_dot"][2][i, j] - 2.2 * kd) / (2.2 * kd)) < 1e-11
+
+
+def test_row_horner_with_derivative_against_numpy():
+    # every remainder of the degree count modulo the four-degree passes, an offset row start
+    rng = np.random.default_rng(8)
+    B2, b1, w = rng.standard_normal((13, 9)), rng.standard_normal(13), rng.uniform(0, 1, 6)
+    for M in range(13):
+        p, dp = np.full(6, np.nan), np.full(6, np.nan)
+        kk._row_horner(B2, 3, b1, w, p, dp, M)
+        a = b1[:M, None] * B2[:M, 3:]
+        for j in range(6):
+            pp = np.polynomial.Polynomial(a[:, j]) if M else np.polynomial.Polynomial([0.0])
+            assert abs(p[j] - pp(w[j])) < 1e-14 * max(1.0, np.abs(a[:, j]).sum())
+            assert abs(dp[j] - pp.deriv()(w[j])) < 1e-13 * max(1.0, np.abs(a[:, j]).sum() * M)
