@@ -171,7 +171,7 @@ def _descend(xr, y, y_end, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, tol)
             vs[k] = v[k]
         zp = _predict(xr + 1j * y, xr + 1j * ynew, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r)
         zt, rt = _newton(xr + 1j * ynew, zp, v, t, w, c, mult, tco, ta0, ta1, const, r, 12, tol)
-        if rt <= 100.0 * tol and zt.imag <= 1e-9 * abs(zt):
+        if rt <= 100.0 * tol and _physical(zt, v):
             zeta = zt
             y = ynew
             res = rt
@@ -201,23 +201,52 @@ def _ladder(x, zeta0, v, t, w, c, mult, tco, ta0, ta1, const, r, y_top, y_stop, 
         vs[k] = v[k]
     zp = _predict(x.real + 1j * y, x, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r)
     zt, rt = _newton(x, zp, v, t, w, c, mult, tco, ta0, ta1, const, r, 60, tol)
-    if rt <= 100.0 * tol or x.imag >= y_stop:
+    if (rt <= 100.0 * tol and _physical(zt, v)) or x.imag >= y_stop:
         return zt, rt
-    # next to a square-root edge the axis Newton may not converge from the height y_stop: go on down
-    # the ladder to a relative height 1e-15 (the boundary value up to round-off)
+    # next to a square-root edge the Newton step from the height y_stop either does not converge or
+    # lands on the conjugate root (a fold: the two roots are ~sqrt(distance) apart, closer than the
+    # state moves from y_stop down).  Go on down the ladder: to the point itself in C+, on the axis
+    # to a relative height 1e-15 and from there once more to the axis (else the boundary value up
+    # to round-off at that height).
     zeta = zs
     for k in range(K):
         v[k] = vs[k]
-    zeta, y, res, ok = _descend(x.real, y, 1e-15 * abs(x), zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, tol)
+    y_end = x.imag if x.imag > 0 else 1e-15 * abs(x)
+    zeta, y, res, ok = _descend(x.real, y, y_end, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r, tol)
     if not ok:
         return zeta, np.inf
-    return zeta, res
+    if x.imag > 0:
+        return zeta, res
+    zs = zeta
+    for k in range(K):
+        vs[k] = v[k]
+    zp = _predict(x.real + 1j * y, x, zeta, v, t, w, c, mult, tco, ta0, ta1, const, r)
+    zt, rt = _newton(x, zp, v, t, w, c, mult, tco, ta0, ta1, const, r, 20, tol)
+    if rt <= 100.0 * tol and _physical(zt, v):
+        return zt, rt
+    for k in range(K):
+        v[k] = vs[k]
+    return zs, res
+
 
 @njit(cache=True)
-def solve_path(xs, order, t, w, c, mult, tco, ta0, ta1, const, r, m1, m1d, scale, rel_stop, tol):
+def _physical(zeta, v):
+    # the branch of x in C+ U (0, inf): zeta and the v_k in the closed lower half-plane (v_k to 1e-6,
+    # see JacobianLaw._admissible: where psi is flat v_k is fixed only to ~1e-16/|psi'(v_k)|)
+    if not (zeta.imag <= 1e-9 * abs(zeta)):
+        return False
+    for k in range(v.shape[0]):
+        if not (v[k].imag <= 1e-6 * abs(v[k])):
+            return False
+    return True
+
+@njit(cache=True)
+def solve_path(xs, order, t, w, c, mult, tco, ta0, ta1, const, r, m1, m1d, scale, rel_stop, tol,
+               seed_x, seed_z, seed_v, has_seed):
     """``(zeta, v, residual)`` at every point of ``xs`` (C+ or (0, inf)), visited in ``order``.
 
-    Each point is warm-started from the previous one when they are within 0.5 in ``log x``; else it
+    Each point is warm-started from the previous one when they are within 0.5 in ``log x`` (the
+    first one from the solved state ``(seed_z, seed_v)`` at ``seed_x`` when ``has_seed``); else it
     is reached by a ladder of heights from ``30 (scale + |x|)`` down to ``rel_stop |x|`` (ratio
     adapted to Newton's success), then Newton at the point itself (on the axis: ``Im x = 0``
     exactly).  ``residual`` is relative (the log-equation against the size of its terms).
@@ -229,9 +258,11 @@ def solve_path(xs, order, t, w, c, mult, tco, ta0, ta1, const, r, m1, m1d, scale
     resid = np.empty(n)
     v = np.empty(K, np.complex128)
     vp = np.empty(K, np.complex128)
-    have = False
-    zp = 0j
-    xp = 0j
+    have = has_seed
+    zp = seed_z
+    xp = seed_x
+    for k in range(K):
+        vp[k] = seed_v[k]
     for ii in range(n):
         i = order[ii]
         x = xs[i]
@@ -247,7 +278,7 @@ def solve_path(xs, order, t, w, c, mult, tco, ta0, ta1, const, r, m1, m1d, scale
                 v[k] = vp[k]
             z0 = _predict(xp, x, zp, v, t, w, c, mult, tco, ta0, ta1, const, r)
             z, res = _newton(x, z0, v, t, w, c, mult, tco, ta0, ta1, const, r, 20, tol)
-            ok = res <= 100.0 * tol and z.imag <= 1e-9 * abs(z)
+            ok = res <= 100.0 * tol and _physical(z, v)
         if not ok:
             # above the target: a point of the upper half-plane far from the axis starts higher still
             ytop = 30.0 * (scale + abs(x))

@@ -1,0 +1,83 @@
+"""Deep-network laws at the real axis: the square-root top edge at depth 100, the smooth tails that
+the density test once cut into spurious intervals, and the mp quadrature of psi_{D^2} next to the
+axis (the independent route the float laws are checked against)."""
+import mpmath as mp
+import numpy as np
+import pytest
+
+import nn_spectra as ns
+from freeprob import high_precision as hp
+from nn_spectra.high_precision_laws import psi_rule_mp
+
+# the dynamical-isometry point of tanh used by the benchmarks (spread 1/2, orthogonal weights)
+SW_ISO, SB_ISO = 1.0375715254140596, 8.603483444754348e-06
+
+
+@pytest.fixture(scope="module")
+def deep_tanh():
+    return ns.jacobian_law("tanh", SW_ISO, SB_ISO, depth=100)
+
+
+def test_psi_mp_next_to_the_axis_agrees_with_the_contour_rule(deep_tanh):
+    """psi_{D^2}(v) at a state of the axis solve (1/v = 0.361 + 2.7e-4 i, within Im(1/v) of the range
+    of t = phi'^2): the mp quadrature split at the real s where t(s) = Re(1/v) and the float
+    complex-contour rule (two independent quadratures) agree to 1e-14; tanh-sinh over [-inf, 0, inf]
+    alone (the former mp route) is 2.5e-6 off, which the split must not be."""
+    v = 2.769393665652527 - 0.002074507533246479j
+    pf, dpf = deep_tanh._psi(np.array([v]))
+    with mp.workdps(30):
+        psi, dpsi, _ = psi_rule_mp(deep_tanh.d2)
+        pm, dpm = complex(psi(mp.mpc(v.real, v.imag))), complex(dpsi(mp.mpc(v.real, v.imag)))
+        sq = mp.sqrt(mp.mpf(float(deep_tanh.d2.base.var)))
+        unsplit = complex(mp.quad(lambda s: v * mp.sech(sq * s) ** 4 / (1 - v * mp.sech(sq * s) ** 4)
+                                  * mp.exp(-s * s / 2), [-mp.inf, 0, mp.inf]) / mp.sqrt(2 * mp.pi))
+    assert abs(pf[0] - pm) <= 1e-14 * abs(pm)
+    assert abs(dpf[0] - dpm) <= 1e-13 * abs(dpm)
+    assert abs(unsplit - pm) > 1e-8 * abs(pm)       # the failure the split removes is real
+
+
+def test_depth_100_top_edge_is_the_fold_and_the_density_below_it_is_a_square_root(deep_tanh):
+    """The top of the support is 1/max chi_J (to 1e-12), and just below it the density is
+    C sqrt(b - x): pdf^2/(b - x) at 1e-5, 3e-6, 1e-6 of b below the edge agree to O(distance).
+    (The ladder's last Newton step from the height 1e-3 b used to land on the conjugate root there,
+    so these points were not solved and the support ended 3.5e-6 b too low.)"""
+    b = deep_tanh.__dict__.get("_top_edge") or deep_tanh.support[1]
+    assert abs(deep_tanh.support[1] - b) <= 1e-12 * b
+    assert abs(deep_tanh.intervals[-1][1] - b) <= 1e-12 * b
+    delta = np.array([1e-5, 3e-6, 1e-6]) * b
+    d = deep_tanh.pdf(b - delta)
+    assert np.all(d > 0)
+    c = d ** 2 / delta
+    assert np.all(np.abs(c / c[-1] - 1) < 20 * delta / b), c
+
+
+def test_smooth_tails_are_one_interval(deep_tanh):
+    """A smooth tail is one interval: the tanh Jacobian law at depth 100 (was three, with gaps where
+    a density right to 4 digits counted as rounding noise) and the tanh conditional Fisher law at
+    depth 20 (its gap (0.0827, 0.0839) holds the density 2.9e-8 that mpmath confirms, slow test
+    below)."""
+    assert len(deep_tanh.intervals) == 1
+    assert deep_tanh.pdf(np.array([0.105]))[0] > 0
+    sb2 = 1e-4
+    law = ns.conditional_fim_law("tanh", float(ns.critical_sigma_w2("tanh", sb2)), sb2, depth=20)
+    (lo, hi), = law.intervals
+    assert lo < 0.0829 < hi
+    x = np.linspace(0.0815, 0.085, 36)
+    d = law.pdf(x)
+    # smooth and increasing across the former gap (the density there grows like exp(-c/x))
+    assert np.all(d > 0) and np.all(np.diff(d) > 0)
+
+
+@pytest.mark.slow
+def test_tail_densities_against_mpmath(deep_tanh):
+    """The tail values the support now keeps, against the mp fixed point (30 digits, psi by the
+    split quadrature): Jacobian depth 100 at 0.105 (2.6e-10) and 0.2248 (1.04e-3), conditional Fisher
+    depth 20 at 0.0829 (2.9e-8).  Tolerances: the float density's own rounding error there
+    (~1e-13 absolute, 4e-14 of |G| at 0.105)."""
+    for x, rtol in ((0.105, 1e-3), (0.2248, 1e-8)):
+        assert abs(deep_tanh.pdf(np.array([x]))[0] - float(hp.pdf(deep_tanh, x, dps=30))) \
+            <= rtol * float(hp.pdf(deep_tanh, x, dps=30))
+    sb2 = 1e-4
+    law = ns.conditional_fim_law("tanh", float(ns.critical_sigma_w2("tanh", sb2)), sb2, depth=20)
+    ref = float(hp.pdf(law, 0.0829, dps=20))
+    assert abs(law.pdf(np.array([0.0829]))[0] - ref) <= 1e-4 * ref
