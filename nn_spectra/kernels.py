@@ -543,8 +543,8 @@ def _series_inputs(act, q):
     return Vt[:nb], cols, stmax, sumax, stK, suK, e, d, K
 
 
-# the order of the series is chosen on the grid k = 0, 4, 8, ..., K (at most 3 orders more than needed)
-_TAIL_STEP = 4
+# the order of the series is chosen on the grid k = 0, 2, 4, ..., K (at most one order more than needed)
+_TAIL_STEP = 2
 
 
 @numba.njit(cache=True, fastmath=_ROW_MATH)
