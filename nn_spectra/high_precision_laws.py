@@ -194,7 +194,7 @@ def _jacobian_system(law: JacobianLaw, snap: bool) -> MPSystem:
 
     def atoms_():
         w = [mp.mpf(x) for x in law.widths]
-        L = law.depth
+        L = law.layers
         pts, mass = d2_atoms()
         p0 = mp.fsum(mk for p, mk in zip(pts, mass) if p == 0)
         rank = min(w[0], min(x * (1 - p0) for x in w[1:]))

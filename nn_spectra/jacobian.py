@@ -315,7 +315,10 @@ class JacobianLaw(SolvedLaw):
         self.sigma_w2 = sigma_w2
         self.widths = tuple(int(x) for x in widths)
         self.weights = weights
-        self.depth = len(self.widths) - 1
+        #: number of D W factors of J (the L - 1 hidden layers)
+        self.layers = len(self.widths) - 1
+        #: L, the number of weight layers of the network (the readout included), as everywhere
+        self.depth = self.layers + 1
         self.label = label
         w = np.asarray(self.widths, dtype=float)
         nL = w[-1]
@@ -325,7 +328,7 @@ class JacobianLaw(SolvedLaw):
         self._mult = counts.astype(float)
         self._r = w[0] / nL
         pairs: dict = {}
-        for l in range(1, self.depth + 1):
+        for l in range(1, self.layers + 1):
             key = (float(w[l - 1]), float(w[l]))
             pairs[key] = pairs.get(key, 0) + 1
         self._pairs = tuple(pairs.items())
@@ -564,15 +567,15 @@ class JacobianLaw(SolvedLaw):
             if self.weights == "orthogonal":
                 bd = self._psi.top if isinstance(self._psi, _PsiAtoms) else float(self.d2.support[1])
                 w = np.asarray(self.widths, dtype=float)
-                gain = np.prod([self.sigma_w2 * max(1.0, w[l] / w[l - 1]) for l in range(1, self.depth + 1)])
-                b = min(b, float(bd ** self.depth * gain))
+                gain = np.prod([self.sigma_w2 * max(1.0, w[l] / w[l - 1]) for l in range(1, self.layers + 1)])
+                b = min(b, float(bd ** self.layers * gain))
         return b
 
     def _exact_atoms(self):
         """Rank arguments: the kernel of J (zero atom) and, for orthogonal weights and an atom b of
         D^2, the subspace on which J is b^{L/2} times a scaled isometry."""
         w = np.asarray(self.widths, dtype=float)
-        L = self.depth
+        L = self.layers
         pts, mass = self.d2.atoms
         p0 = float(mass[pts == 0].sum()) if len(pts) else 0.0
         rank = min(w[0], float(np.min(w[1:] * (1 - p0))))

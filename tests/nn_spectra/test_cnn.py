@@ -340,7 +340,7 @@ def test_one_network_description_for_cnn_theory_and_sampler():
     law = ns.cnn_jacobian_law(sq, spatial_shape=(6,))
     cnn = ns.CNN.from_network(sq, (6,), 3, rng=0)
     assert cnn.init == "delta_orthogonal" and law.weights == "orthogonal"
-    assert law.depth == len(cnn.kernels)          # JacobianLaw.depth counts the factors of J
+    assert law.layers == len(cnn.kernels) and law.depth == sq.depth   # layers: the factors of J
     np.testing.assert_allclose(law.moments(3), ns.jacobian_law(sq).moments(3), rtol=1e-14)
     assert cnn.input_output_jacobian(np.ones((1, 6, 8))).shape == (6 * 8, 6 * 8)
 

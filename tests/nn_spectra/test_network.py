@@ -59,7 +59,8 @@ def test_kernels_count_the_same_layers(net):
 
 def test_jacobian_theory_and_sampler_agree(net):
     law = ns.jacobian_law(net)
-    assert law.depth == net.hidden_layers
+    assert law.depth == net.depth and law.layers == net.hidden_layers
+    assert repr(law).endswith(f"depth={net.depth}, weights='orthogonal')")
     assert law.moments(2).tolist() == ns.jacobian_law("tanh", 1.3, 0.05, L, weights="orthogonal",
                                                       widths=net.widths).moments(2).tolist()
     assert net.jacobian_variance() == ns.jacobian_variance("tanh", 1.3, 0.05, L, weights="orthogonal")
