@@ -134,3 +134,69 @@ def test_online_onset_follows_the_conditional_fim_of_the_inputs_full():
         assert np.all(st.onset.min(axis=1) > st.conditional_input), (N, st.onset, st.conditional_input)
     (r2, s2), (r4, s4) = out[200], out[400]
     assert np.all(np.abs(r4 - 1) <= np.abs(r2 - 1) + 3 * np.hypot(s2, s4)), out
+
+
+# ---- decay of the excess over the prediction with the width (hard tanh, digits, L = 8) --------------
+
+def _excess_rate(excess, se, widths):
+    """Weighted least-squares exponent beta of excess ~ N^beta and its standard error (delta method:
+    the standard error of log(excess) is se/excess)."""
+    x, y, w = np.log(widths), np.log(excess), (np.asarray(excess) / np.asarray(se)) ** 2
+    A = np.vstack([np.ones_like(x), x]).T
+    cov = np.linalg.inv(A.T @ (w[:, None] * A))
+    return float((cov @ A.T @ (w * y))[1]), float(np.sqrt(cov[1, 1]))
+
+
+_ONLINE_RATE_FAILED = pytest.mark.xfail(strict=True, reason=(
+    "stated rate N^-1/2 rejected: beta = -0.69 +- 0.05 over widths 128-1024 (z = -3.8); local slopes "
+    "-1.04, -0.70, -0.52 approach -1/2, a N^-1/2 + b N^-1 fits (chi2 2.6, 2 dof) but was not stated"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("B,key,stated", [pytest.param(1, "online_median", -0.5, marks=_ONLINE_RATE_FAILED),
+                                          (8, "overshoot", -1.0)])
+def test_excess_over_the_prediction_decays_with_width(B, key, stated):
+    # Stated before the runs (08:02 UTC, this session): at L = 8 the online excess
+    # onset/(2/median Theta(x,x)) - 1 decays like N^-1/2 and the batch-8 excess onset/overshoot - 1 like
+    # N^-1; the fitted exponent within 3 standard errors of the stated one, and below 0 by 3.
+    # Measured (6 seeds, widths 128/256/512/1024; 4.4 min to 512 and 8 + 11 min at 1024, load ~5):
+    # online 0.348 +- 0.041, 0.169 +- 0.015, 0.104 +- 0.011, 0.073 +- 0.003: beta = -0.69 +- 0.05, the
+    # stated N^-1/2 FAILED (z = -3.8; strict xfail, not loosened); batch 8: 0.93 +- 0.09, 0.39 +- 0.03,
+    # 0.164 +- 0.014, 0.110 +- 0.025: beta = -1.17 +- 0.08, N^-1 holds (z = -2.1).
+    widths = (128, 256, 512, 1024)
+    ex, se = [], []
+    for N in widths:
+        st = sgd_boundary_study("digits", depths=(8,), act="hard_tanh", width=N, n_seeds=6, n_samples=300,
+                                batch_size=B, failure=False, steps=20, progress=False, rng=0)
+        r, s = st.ratio("onset", key)
+        ex.append(r[0] - 1)
+        se.append(s[0])
+    beta, sb = _excess_rate(np.array(ex), np.array(se), widths)
+    assert beta + 3 * sb < 0, (beta, sb, ex, se)
+    assert abs(beta - stated) <= 3 * sb, (beta, sb, ex, se)
+
+
+# ---- a second dataset: breast cancer (569 examples, 30 features, 2 classes) --------------------------
+
+def test_online_onset_on_breast_cancer_reduced():
+    # stated in advance (08:20 UTC, before any run on this dataset): as on digits, the onset of online
+    # SGD of critical orthogonal hard-tanh networks within a factor 1.3 of 2/median Theta(x,x) at every
+    # depth; reduced size: width 128, depths 2 and 4, two seeds, 100 examples
+    st = sgd_boundary_study("breast_cancer", depths=(2, 4), act="hard_tanh", width=128, n_seeds=2, n_samples=100,
+                            failure=False, steps=20, n_bisect=8, progress=False, rng=0)
+    r, _ = st.ratio("onset", "online_median")
+    assert np.all(np.abs(np.log(r)) < np.log(1.3)), r
+
+
+@pytest.mark.slow
+def test_online_onset_on_breast_cancer_full():
+    # stated in advance (08:20 UTC): within a factor 1.3 of 2/median Theta(x,x) at every depth 2-8, width
+    # 256, three seeds, 300 examples; and the 1/L law of the prediction, L * eta_pred constant within 10 %
+    # from L = 3 on (on digits it was within 5 % from L = 4)
+    depths = (2, 3, 4, 6, 8)
+    st = sgd_boundary_study("breast_cancer", depths=depths, act="hard_tanh", width=256, n_seeds=3,
+                            n_samples=300, failure=False, steps=20, progress=False, rng=0)
+    r, _ = st.ratio("onset", "online_median")
+    assert np.all(np.abs(np.log(r)) < np.log(1.3)), r
+    Leta = np.array(depths) * np.array([p.online_median for p in st.predicted])
+    assert np.ptp(Leta[1:]) / Leta[1:].mean() < 0.10, Leta
