@@ -732,17 +732,25 @@ def _row_horner(B2, j0, b1, w, p, dp, M):
         m -= 4
 
 
+@numba.njit(cache=True)
+def _max_abs_corr(w, scratch):
+    # max |c| = √(max w) over w = c² ≥ 0: the maximum of the bit patterns read as int64 (monotone for
+    # non-negative doubles), a reduction the compiler vectorises (a float max needs no-NaN semantics)
+    wi = w.view(np.int64)
+    m = 0
+    for j in range(wi.shape[0]):
+        m = max(m, wi[j])
+    scratch[0] = m
+    return math.sqrt(scratch.view(np.float64)[0])
+
+
 @numba.njit(cache=True, fastmath=_ROW_MATH)
 def _row_corr(s, p1, p2, c, w):
-    # correlations clipped into [-1, 1], their squares, and the largest |c|
-    cmax = 0.0
+    # correlations clipped into [-1, 1] and their squares
     for j in range(s.shape[0]):
-        cj = s[j] * p1 * p2[j]
-        cj = 1.0 if cj > 1.0 else (-1.0 if cj < -1.0 else cj)
+        cj = min(1.0, max(-1.0, s[j] * p1 * p2[j]))
         c[j] = cj
         w[j] = cj * cj
-        cmax = max(cmax, abs(cj))
-    return cmax
 
 
 @numba.njit(cache=True, fastmath=_ROW_MATH)
@@ -769,8 +777,7 @@ def _row_update(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, b, even, raw):
 @numba.njit(cache=True, fastmath=_ROW_MATH)
 def _row_update_corr(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, b, even, p1n, p2n):
     # _row_update followed by _row_corr for the next layer (1/√q of its variances p1n, p2n) in one
-    # pass over the row; returns the next layer's largest |c|
-    cmax = 0.0
+    # pass over the row
     for j in range(s.shape[0]):
         cj = c[j]
         k = cj * po[j]
@@ -782,12 +789,9 @@ def _row_update_corr(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, b, even, p1n, p2n
         sn = sw * k + b
         t[j] = t[j] * (sw * kd) + sn
         s[j] = sn
-        cn = sn * p1n * p2n[j]
-        cn = 1.0 if cn > 1.0 else (-1.0 if cn < -1.0 else cn)
+        cn = min(1.0, max(-1.0, sn * p1n * p2n[j]))
         c[j] = cn
         w[j] = cn * cn
-        cmax = max(cmax, abs(cn))
-    return cmax
 
 
 @numba.njit(cache=True)
@@ -804,6 +808,7 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, 
     ev, od = parity
     buf = np.empty((8, n2))
     idx = np.empty(n2, dtype=np.int64)
+    scratch = np.empty(1, dtype=np.int64)
     fk = np.empty(n2)
     fkd = np.empty(n2)
     ft = np.empty(n2)
@@ -829,7 +834,8 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, 
             t[j] = T0[i, j0 + j]
         c[0] = 0.0
         w[0] = 0.0
-        cmax = _row_corr(s[off:], P1[0, i], P2[0, j0 + off:], c[off:], w[off:])
+        _row_corr(s[off:], P1[0, i], P2[0, j0 + off:], c[off:], w[off:])
+        cmax = _max_abs_corr(w[off:], scratch)
         for l in range(L):
             p1 = P1[l, i]
             p2 = P2[l, j0:]
@@ -869,8 +875,9 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, 
                         ft[nf] = t[j]
                         nf += 1
             if not raw and nf == 0 and l + 1 < L:
-                cmax = _row_update_corr(s[off:], t[off:], c[off:], w[off:], pe[off:], dpe[off:], po[off:],
-                                        dpo[off:], p1, p2[off:], sw, sb, me > 0, P1[l + 1, i], P2[l + 1, j0 + off:])
+                _row_update_corr(s[off:], t[off:], c[off:], w[off:], pe[off:], dpe[off:], po[off:], dpo[off:],
+                                 p1, p2[off:], sw, sb, me > 0, P1[l + 1, i], P2[l + 1, j0 + off:])
+                cmax = _max_abs_corr(w[off:], scratch)
             else:
                 _row_update(s, t, c, w, pe, dpe, po, dpo, p1, p2, sw, sb, me > 0, raw)
                 for f in range(nf):
@@ -882,7 +889,8 @@ def _fused_series(S0, T0, P1, P2, Q1, Q2, Be1, Bo1, Be2, Bo2, ST1K, SU1K, ST2K, 
                         s[j] = sw * fk[f] + sb
                         t[j] = ft[f] * (sw * fkd[f]) + s[j]
                 if l + 1 < L:
-                    cmax = _row_corr(s[off:], P1[l + 1, i], P2[l + 1, j0 + off:], c[off:], w[off:])
+                    _row_corr(s[off:], P1[l + 1, i], P2[l + 1, j0 + off:], c[off:], w[off:])
+                    cmax = _max_abs_corr(w[off:], scratch)
             if symmetric:
                 # the diagonal pair from the 1-D integrals (c = 1 exactly)
                 s[0] = R1[l, i]
