@@ -437,6 +437,8 @@ class ResNetJacobianLaw(SolvedLaw):
     """
 
     name = "resnet_jacobian"
+    #: above this many distinct blocks the q_k leave the state (solved inside the residual)
+    MAX_STATE_BLOCKS = 16
 
     def __init__(self, blocks: Sequence[_Block], weights: str, label: str = ""):
         self.blocks = tuple(blocks)
@@ -461,6 +463,10 @@ class ResNetJacobianLaw(SolvedLaw):
             raise ValueError("resnet_jacobian_law: phi'(h) vanishes with probability > 1/2 in some block; "
                              "the law then has an atom at 1 that this solver does not resolve")
         self._gauss = self.weights == "gaussian"
+        # many distinct blocks (a smooth phi' whose law changes with the stream length): the state is
+        # zeta alone and the q_k are solved inside the residual, so that the engine's dense Jacobians
+        # stay 1 x 1 (K + 1 unknowns would cost (K + 1)^2 per point)
+        self._reduced = len(self.blocks) > self.MAX_STATE_BLOCKS
         self._freeze()
 
     # -- exact moments ------------------------------------------------------------------
@@ -520,6 +526,8 @@ class ResNetJacobianLaw(SolvedLaw):
                 f, _, dq, _ = self._block_eq(zeta, qk, k)
                 qk = qk - f / dq
             q[:, k] = qk
+        if self._reduced:
+            return zeta[:, None]
         return np.concatenate([zeta[:, None], q], axis=1)
 
     def _block_eq(self, zeta, q, k):
@@ -541,6 +549,8 @@ class ResNetJacobianLaw(SolvedLaw):
         return q - p, -dp * dCpz, 1.0 - dp * dCpq, np.abs(p)
 
     def _residual(self, z, u):
+        if self._reduced:
+            return self._residual_reduced(z, u)
         d = self._d(z)
         zeta, q = u[:, 0], u[:, 1:]
         n, K = q.shape
@@ -568,6 +578,29 @@ class ResNetJacobianLaw(SolvedLaw):
                 J[:, 1 + k, 1 + k] = fq / sc
         return r, J
 
+    def _residual_reduced(self, z, u):
+        """The log-equation in zeta alone, q_k = q_k(zeta) by Newton per block (compiled), the
+        derivative d/dzeta total (dq_k/dzeta by implicit differentiation)."""
+        from .resnet_kernel import q_of_zeta
+
+        d = self._d(z)
+        zeta = np.ascontiguousarray(u[:, 0], dtype=complex)
+        q, dq, ok = q_of_zeta(zeta, self._t, self._w, self._nu1, self._gauss, self.tol)
+        with np.errstate(all="ignore"):
+            lx = _clog1p(d)
+            l0 = _clog1p(1.0 / zeta)
+            l1 = _clog1p(-q / (1.0 + zeta)[:, None])
+            l2 = _clog1p(-q / zeta[:, None])
+            m = self._m[None, :]
+            f0 = lx - l0 + (m * (l1 + l2)).sum(axis=1)
+            mag = np.maximum(np.abs(lx) + np.abs(l0) + (m * (np.abs(l1) + np.abs(l2))).sum(axis=1), 1e-300)
+            ze = zeta[:, None]
+            a = 1.0 / (zeta * (1.0 + zeta)) + (m * (q / ((1.0 + ze) * (1.0 + ze - q)) + q / (ze * (ze - q)))).sum(axis=1)
+            a = a - (m * (1.0 / (1.0 + ze - q) + 1.0 / (ze - q)) * dq).sum(axis=1)
+        r = np.where(ok, f0 / mag, np.nan)[:, None]
+        J = (a / mag)[:, None, None]
+        return r.astype(complex), J.astype(complex)
+
     def _rnorm(self, r, u):
         with np.errstate(all="ignore"):
             return np.abs(r).sum(axis=1)
@@ -589,7 +622,7 @@ class ResNetJacobianLaw(SolvedLaw):
         order = np.lexsort((-d.imag, -d.real))
         zeta, q, res = solve_path(d, order, self._t, self._w, self._m, self._gauss, 1.0 + self._mean_minus_one,
                                   self._nu1, float(self.frame[1]), self.tol)
-        u = np.concatenate([zeta[:, None], q], axis=1)
+        u = zeta[:, None] if self._reduced else np.concatenate([zeta[:, None], q], axis=1)
         ok = np.isfinite(res) & (res <= 100 * self.tol) & self._admissible(z, u)
         return u, res, ok
 

@@ -263,3 +263,44 @@ def solve_path(ds, order, t, w, mult, gauss, m1, nu1, scale, tol):
             for k in range(K):
                 qp[k] = q[k]
     return zout, qout, resid
+
+
+@njit(cache=True)
+def q_of_zeta(zs, t, w, nu1, gauss, tol):
+    """Block unknowns q_k(zeta) and dq_k/dzeta at every zeta of ``zs`` (many distinct blocks: the
+    state of the law is zeta alone).  Newton per block from the first-order guess
+    q = nu_1 zeta (1+zeta) / (1 + nu_1 (1 + 2 zeta)), steps halved until |f| decreases; ``ok`` False
+    where a block did not converge."""
+    n = zs.shape[0]
+    K = t.shape[0]
+    q = np.empty((n, K), np.complex128)
+    dq = np.empty((n, K), np.complex128)
+    ok = np.ones(n, np.bool_)
+    for i in range(n):
+        ze = zs[i]
+        for k in range(K):
+            qk = nu1[k] * ze * (1.0 + ze) / (1.0 + nu1[k] * (1.0 + 2.0 * ze))
+            f, fz, fq, ap = _block(ze, qk, t[k], w[k], gauss)
+            err = abs(f) / max(abs(qk) + ap, 1e-300)
+            for it in range(60):
+                if err <= tol:
+                    break
+                step = f / fq
+                lam = 1.0
+                moved = False
+                for h in range(20):
+                    qc = qk - lam * step
+                    fc, fzc, fqc, apc = _block(ze, qc, t[k], w[k], gauss)
+                    ec = abs(fc) / max(abs(qc) + apc, 1e-300)
+                    if ec < err:
+                        qk, f, fz, fq, err = qc, fc, fzc, fqc, ec
+                        moved = True
+                        break
+                    lam *= 0.5
+                if not moved:
+                    break
+            if not (err <= 100.0 * tol):
+                ok[i] = False
+            q[i, k] = qk
+            dq[i, k] = -fz / fq
+    return q, dq, ok

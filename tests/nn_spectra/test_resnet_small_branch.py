@@ -142,3 +142,18 @@ def test_piecewise_constant_rules_are_the_pushforward_atoms():
         pts, mass = ns.d2_law(act, 0.7).atoms
         assert np.allclose(t, pts, rtol=0, atol=1e-15) and np.allclose(w, mass, rtol=1e-12)
     assert R._piecewise_constant_rule(ns.activation("tanh"), 0.7) is None
+
+
+def test_many_distinct_blocks_reduced_state_gives_the_same_law(monkeypatch):
+    # above MAX_STATE_BLOCKS distinct blocks the q_k leave the solver state (solved inside the
+    # residual): the same tanh law (10 distinct blocks) both ways
+    from nn_spectra import resnet as R
+
+    full = ns.resnet_jacobian_law("tanh", 0.3, 1.0, 0.0, depth=10)
+    monkeypatch.setattr(R.ResNetJacobianLaw, "MAX_STATE_BLOCKS", 4)
+    red = ns.resnet_jacobian_law("tanh", 0.3, 1.0, 0.0, depth=10)
+    assert red._reduced and not full._reduced and len(full.blocks) == 10
+    assert red.support == pytest.approx(full.support, rel=1e-12)
+    x = np.linspace(*full.support, 41)[1:-1]
+    assert np.allclose(red.pdf(x), full.pdf(x), rtol=1e-10, atol=0)
+    assert np.allclose(red.cdf(x[::5]), full.cdf(x[::5]), rtol=0, atol=1e-12)
