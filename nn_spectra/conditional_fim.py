@@ -51,7 +51,7 @@ conditional FIM is the :math:`C\times C` matrix :math:`H_C = P H P^\top`, :math:
 coordinates: a :math:`C\times N` block of orthonormal rows of :math:`\sigma_w` times a Haar matrix is
 the first :math:`C` rows of a square one, and :math:`H = \hat q_{L-1} I + W_L D H_{L-1} D W_L^\top` is
 conjugated by the Haar :math:`W_L`, independent of the rest, so :math:`P` is free from :math:`H`.  By
-Nica–Speicher (Lectures on the Combinatorics of Free Probability, Thm 14.10) the law of
+Nica–Speicher (Lectures on the Combinatorics of Free Probability, Lecture 14, compression by a free projection) the law of
 :math:`PHP^\top/N` in the compressed algebra (normalised trace on the :math:`C` rows) is
 :math:`\mu_t = D_t(\nu_L^{\boxplus 1/t})`, :math:`t = C/N`: free cumulants :math:`\kappa_n(\mu_t) =
 t^{n-1}\kappa_n(\nu_L)`, :math:`R_{\mu_t}(z) = R_{\nu_L}(tz)` (:meth:`ConditionalFIMLaw.compressed_moments`).
@@ -429,7 +429,10 @@ def compressed_top_edge(law, t: float, *, rtol: float = 1e-10) -> float:
     .. math:: e_t = \min_{w > b}\Big(w - \frac{1-t}{G_\nu(w)}\Big),\qquad b = \sup\operatorname{supp}\nu,
 
     a convex function of :math:`w` (module docstring), minimised by a bracketing grid in :math:`w - b`
-    and Brent's method; :math:`e_t = b` when a top atom of mass :math:`\ge 1 - t` survives.  Needs only
+    and Brent's method; :math:`e_t = b` when a top atom of mass :math:`\ge 1 - t` survives.  (The law
+    ``free_power(law, 1/t).scale(t)`` is the same object, but the engine's edges and moments of a free
+    power of a :class:`ConditionalFIMLaw` do not converge (ConvergenceError on the axis), hence this
+    one-variable route.)  Needs only
     :math:`G_\nu` on the real axis above the support (evaluated just above it, at height
     :math:`10^{-8}` standard deviations, which moves :math:`\operatorname{Re} G` by
     :math:`O(10^{-16})` relative at the distances used).
