@@ -47,14 +47,15 @@ from .learning_rate import (BoundaryPrediction, SGDGrid, predict_boundaries, sgd
 from .learning_rate import (BoundaryStudy, batch_overshoot_threshold, measure_sgd_boundary, sgd_boundary_study,
                             sgd_mean_square_threshold)
 from .lanczos import KSComparison, SpectralDensityEstimate, lanczos_memory_bytes, stochastic_lanczos_quadrature
-from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, network_memory_bytes,
-                          slq_conditional_fim_spectrum, slq_jacobian_spectrum)
+from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, StreamedGaussianJacobianGram,
+                          network_memory_bytes, slq_conditional_fim_spectrum, slq_jacobian_spectrum,
+                          streamed_memory_bytes)
 from .finite_width import (LeadingLogNorm, LogNormPrediction, hanin_nica_beta, log_norm_leading_order,
                            log_norm_moments, log_volume_moments, lyapunov_exponents, sample_log_jacobian_norm,
                            sample_log_jacobian_norm_any, sample_log_volume)
-from .fisher_finite_width import (NTKDiagonalMoments, NTKFiniteWidth, fim_statistics_finite_width,
+from .fisher_finite_width import (NTKDiagonalMoments, NTKFiniteWidth, TopClusterSplit, fim_statistics_finite_width,
                                   fim_statistics_one_input, ntk_diagonal_moments, ntk_finite_width, sample_ntk,
-                                  sample_ntk_diagonal)
+                                  sample_ntk_diagonal, top_cluster_split)
 from .sweeps import JacobianLawDistance, fit_rate, plot_distance_vs_width, sweep
 from .resnet import (ResNetJacobianLaw, ResNetMeanField, ResNetUniversalLaw, resnet_jacobian_law,
                      resnet_jacobian_moments, resnet_mean_field, resnet_nngp_ntk, resnet_q_map, resnet_universal_law)

@@ -55,8 +55,10 @@ def available_memory_bytes() -> int | None:
     return None  # pragma: no cover
 
 
-def check_memory(what: str, needed: int, memory_limit: int | None = None) -> None:
-    """Raise ``ValueError`` when ``needed`` bytes exceed ``memory_limit`` (default 80 % of the available memory)."""
+def check_memory(what: str, needed: int, memory_limit: int | None = None, hint: str | None = None) -> None:
+    """Raise ``ValueError`` when ``needed`` bytes exceed ``memory_limit`` (default 80 % of the available memory).
+
+    ``hint`` (another way to fit) is added to the message."""
     if memory_limit is None:
         avail = available_memory_bytes()
         if avail is None:  # pragma: no cover
@@ -65,7 +67,7 @@ def check_memory(what: str, needed: int, memory_limit: int | None = None) -> Non
     if needed > memory_limit:
         raise ValueError(f"{what} needs about {needed / 2**30:.2f} GiB, more than the memory limit "
                          f"{memory_limit / 2**30:.2f} GiB: reduce the width, depth, probes or steps "
-                         f"(or pass reorthogonalize=False)")
+                         f"(or pass reorthogonalize=False{'; ' + hint if hint else ''})")
 
 
 def lanczos_memory_bytes(dim: int, steps: int, block: int, reorthogonalize: bool = True) -> int:

@@ -34,8 +34,8 @@ import numpy as np
 from .lanczos import SpectralDensityEstimate, check_memory, lanczos_memory_bytes, stochastic_lanczos_quadrature
 from .mlp import MLP
 
-__all__ = ["JacobianGram", "ConditionalFisherDual", "NTKGram", "network_memory_bytes",
-           "slq_jacobian_spectrum", "slq_conditional_fim_spectrum"]
+__all__ = ["JacobianGram", "ConditionalFisherDual", "NTKGram", "StreamedGaussianJacobianGram", "network_memory_bytes",
+           "streamed_memory_bytes", "slq_jacobian_spectrum", "slq_conditional_fim_spectrum"]
 
 
 def network_memory_bytes(widths, init: str = "gaussian") -> int:
@@ -183,6 +183,185 @@ class NTKGram(_Operator):
         return self.scale * self.net.preactivation_jvp(self.X, inj, forward=self._fw).reshape(m, self.dim)
 
 
+# ----------------------------------------------------------------------------- weights regenerated on the fly
+def _root_seed_sequence(rng) -> np.random.SeedSequence:
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        # a Generator (e.g. from nn_spectra.sweep) fixes the root through four of its draws
+        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
+        return np.random.SeedSequence(rng)
+    raise ValueError(f"rng must be None, an integer >= 0, a SeedSequence or a Generator, got {rng!r}")
+
+
+def streamed_memory_bytes(width: int, depth: int, probes: int, block_rows: int | None = None) -> int:
+    r"""Peak bytes of :class:`StreamedGaussianJacobianGram` (without the Lanczos basis), float64:
+    :math:`8\,n\,(B + K + 3(m + 1) + 2)` for width :math:`n`, :math:`K` = ``depth - 1`` layers in :math:`J`,
+    :math:`m` probes and a weight block of :math:`B` rows: one block, the :math:`K` slope vectors
+    :math:`\phi'(h_l)`, three work arrays of the block of tangents (and the input's row).
+
+    >>> streamed_memory_bytes(10_000, 50, 30) / 2**20          # MiB: B = 838 rows by default
+    74.920654296875
+    """
+    B = _block_rows(width, block_rows)
+    return 8 * int(width) * (B + (int(depth) - 1) + 3 * (int(probes) + 1) + 2)
+
+
+_BLOCK_BYTES = 2**26   # 64 MiB of weights per generated block: large enough for BLAS, small next to the budget
+
+
+def _block_rows(width, block_rows):
+    if block_rows is None:
+        return max(1, min(int(width), _BLOCK_BYTES // (8 * int(width))))
+    if isinstance(block_rows, bool) or not isinstance(block_rows, (int, np.integer)) or block_rows < 1:
+        raise ValueError(f"block_rows must be an integer >= 1, got {block_rows!r}")
+    return min(int(block_rows), int(width))
+
+
+class StreamedGaussianJacobianGram(_Operator):
+    r""":math:`V\mapsto VJ^\top J` for a Gaussian-weight network whose weights are never stored.
+
+    The network is that of :func:`slq_jacobian_spectrum` with ``weights="gaussian"``: ``depth``
+    :math:`= L` weight layers of width :math:`n`, :math:`h_{l+1} = W_lx_l + b_l`, :math:`x_l = \phi(h_l)`,
+    and :math:`J = \partial x_K/\partial x_0 = D_KW_{K-1}\cdots D_1W_0` over the :math:`K = L-1` nonlinear
+    layers (the readout is not part of :math:`J` and is never drawn).  :math:`W_l = \sqrt{\sigma_w^2/n}\,Z_l`
+    with :math:`Z_l` i.i.d. standard normal from its own ``SFC64`` generator, seeded by a child of the
+    root ``SeedSequence``; every product that passes through layer :math:`l` regenerates :math:`W_l`
+    in blocks of ``block_rows`` rows from that seed.  A generator's stream does not depend on the block
+    sizes it is cut into, so each pass sees exactly the same matrix (:meth:`weight` returns it whole, for
+    tests).  Biases :math:`b_l\sim N(0,\sigma_b^2)` and the input (first pre-activation of length
+    :math:`q^*`, as in :func:`slq_jacobian_spectrum`) come from their own children.
+
+    Memory: :func:`streamed_memory_bytes`, :math:`O(n(B + K + m))` instead of the :math:`8Kn^2` bytes of
+    stored weights (37 GiB at :math:`n = 10^4`, :math:`K = 49`).  Time: each product
+    (:math:`J` then :math:`J^\top`) generates :math:`2Kn^2` normals; the first also runs the input's
+    forward pass (same blocks) and keeps the slopes :math:`\phi'(h_l)`.  Generation dominates (about
+    1 s per :math:`10^8` normals on one core against 0.1–0.3 s for the product of :math:`m\le 50`
+    tangents with the block), so many probes cost little more than one.
+
+    Parameters
+    ----------
+    act : str or Activation
+    sigma_w2, sigma_b2 : float
+    depth : int
+        :math:`L \ge 2` weight layers (``jacobian_law``'s ``depth``).
+    width : int
+    rng : int, SeedSequence or Generator, optional
+        Root of the per-layer seeds (a Generator contributes four draws).
+    block_rows : int, optional
+        Rows per generated block (default: 64 MiB of weights).
+
+    Examples
+    --------
+    >>> import numpy as np, nn_spectra as ns
+    >>> op = StreamedGaussianJacobianGram("tanh", 1.5, 0.1, depth=3, width=20, rng=0, block_rows=7)
+    >>> net = op.as_mlp()                       # the same network with its weights stored
+    >>> bool(np.allclose(op.dense(), JacobianGram(net, op.x, layer=2).dense()))
+    True
+    """
+
+    def __init__(self, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, rng=None,
+                 block_rows: int | None = None):
+        from .network import as_network
+
+        _check_builder(width, depth, 1, 1)
+        if depth < 2:
+            raise ValueError(f"depth must be an integer >= 2 (L weight layers, J spans the L - 1 nonlinear ones), "
+                             f"got {depth!r}")
+        # validates act, sigma_w2 and sigma_b2 exactly as MLP does
+        self.network = as_network(act, sigma_w2, sigma_b2, int(depth), weights="gaussian",
+                                  widths=[int(width)] * int(depth) + [1], caller="StreamedGaussianJacobianGram")
+        self.act = self.network.act
+        self.sigma_w2, self.sigma_b2 = float(self.network.sigma_w2), float(self.network.sigma_b2)
+        self.width, self.depth = int(width), int(depth)
+        self.K = self.depth - 1
+        self.dim = self.width
+        self.block_rows = _block_rows(width, block_rows)
+        children = _root_seed_sequence(rng).spawn(2 + 2 * self.K)
+        # input, probes (for SLQ), then weights and bias of every layer: independent streams
+        self.probe_seed = children[1]
+        self._weight_seeds, self._bias_seeds = children[2::2], children[3::2]
+        self.x = _fixed_point_input(self.act, self.sigma_w2, self.sigma_b2, self.width,
+                                    np.random.Generator(np.random.SFC64(children[0])))
+        self._scale = math.sqrt(self.sigma_w2 / self.width)
+        self._slopes: list[np.ndarray] | None = None
+        self._buf = np.empty((self.block_rows, self.width))
+        self.layer_passes = 0     # layers generated so far (for timing reports)
+
+    # the numbers --------------------------------------------------------------------------------
+    def _blocks(self, l):
+        gen = np.random.Generator(np.random.SFC64(self._weight_seeds[l]))
+        n, B = self.width, self.block_rows
+        for r0 in range(0, n, B):
+            blk = self._buf[: min(B, n - r0)]
+            gen.standard_normal(out=blk)
+            blk *= self._scale
+            yield r0, r0 + blk.shape[0], blk
+        self.layer_passes += 1
+
+    def weight(self, l: int) -> np.ndarray:
+        """The whole matrix :math:`W_l`, shape ``(n, n)`` (small widths: tests and :meth:`as_mlp`)."""
+        W = np.empty((self.width, self.width))
+        for r0, r1, blk in self._blocks(l):
+            W[r0:r1] = blk
+        return W
+
+    def bias(self, l: int) -> np.ndarray:
+        """The bias :math:`b_l`, shape ``(n,)``."""
+        gen = np.random.Generator(np.random.SFC64(self._bias_seeds[l]))
+        return gen.standard_normal(self.width) * math.sqrt(self.sigma_b2)
+
+    def as_mlp(self) -> MLP:
+        """An :class:`MLP` with these weights stored (widths ``[n] * depth + [1]``; its readout is unrelated)."""
+        net = MLP([self.width] * self.depth + [1], self.act, self.sigma_w2, self.sigma_b2, weights="gaussian", rng=0)
+        for l in range(self.K):
+            net.weights[l], net.biases[l] = self.weight(l), self.bias(l)
+        return net
+
+    # the products -------------------------------------------------------------------------------
+    def jvp(self, V) -> np.ndarray:
+        """:math:`VJ^\\top` (row ``i`` is :math:`Jv_i`); the first call also runs the input's forward pass."""
+        T = self._block(V)
+        first = self._slopes is None
+        if first:
+            T = np.vstack([self.x[None, :], T])
+            slopes = []
+        for l in range(self.K):
+            Y = np.empty_like(T)
+            for r0, r1, blk in self._blocks(l):
+                np.matmul(T, blk.T, out=Y[:, r0:r1])
+            if first:
+                h = Y[0] + self.bias(l)
+                s = np.asarray(self.act.dphi(h), dtype=float)
+                slopes.append(s)
+                Y[0] = self.act.phi(h)
+                Y[1:] *= s
+            else:
+                Y *= self._slopes[l]
+            T = Y
+        if first:
+            self._slopes = slopes
+            T = T[1:]
+        return T
+
+    def vjp(self, U) -> np.ndarray:
+        """:math:`UJ` (row ``i`` is :math:`J^\\top u_i`); needs the slopes of a previous :meth:`jvp`."""
+        if self._slopes is None:
+            self.jvp(np.zeros((1, self.width)))
+        G = self._block(U)
+        for l in range(self.K - 1, -1, -1):
+            G = G * self._slopes[l]
+            out = np.zeros_like(G)
+            for r0, r1, blk in self._blocks(l):
+                out += G[:, r0:r1] @ blk
+            G = out
+        return G
+
+    def __call__(self, V):
+        return self.vjp(self.jvp(V))
+
+
 # ----------------------------------------------------------------------------- builders
 def _fixed_point_input(act, sigma_w2, sigma_b2, width, gen):
     from .mean_field import q_star
@@ -208,7 +387,8 @@ def _check_builder(width, depth, steps, probes):
 
 def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, width: int,
                           weights: str = "gaussian", steps: int = 80, probes: int = 10, rng=None,
-                          reorthogonalize: bool = True, memory_limit: int | None = None) -> SpectralDensityEstimate:
+                          reorthogonalize: bool = True, memory_limit: int | None = None,
+                          stream_weights: bool = False, block_rows: int | None = None) -> SpectralDensityEstimate:
     r"""SLQ estimate of the spectrum of :math:`J^\top J` of a real network, the matrix-free twin of
     :func:`nn_spectra.sample_jacobian_spectrum`.
 
@@ -218,6 +398,13 @@ def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, wid
     (the readout is not part of :math:`J`), as in :func:`nn_spectra.jacobian_law` with the same ``depth``;
     for equal widths the spectra of :math:`J^\top J` and :math:`JJ^\top` agree.  Memory is checked
     before the network is built.
+
+    ``stream_weights=True`` (Gaussian weights only) never stores the weights: each layer is regenerated
+    in blocks of ``block_rows`` rows from its own seed whenever a product passes through it
+    (:class:`StreamedGaussianJacobianGram`; memory :func:`streamed_memory_bytes` plus the Lanczos basis,
+    time about :math:`2K` generations of :math:`n^2` normals per Lanczos step).  It draws a different
+    network from the stored route at the same ``rng`` (same law).  Width 10,000 at depth 50 needs 37 GiB
+    stored and about 0.1 GiB streamed.
 
     Examples
     --------
@@ -231,10 +418,23 @@ def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, wid
         raise ValueError(f"depth must be an integer >= 2 (L weight layers, J spans the L - 1 nonlinear ones), "
                          f"got {depth!r}")
     # depth = L weight layers as in jacobian_law / sample_jacobian_spectrum: J spans K = L - 1 layers
+    lanczos = lanczos_memory_bytes(width, steps, probes, reorthogonalize)
+    if stream_weights:
+        if weights != "gaussian":
+            raise ValueError(f"stream_weights=True needs weights='gaussian' (a Haar orthogonal layer cannot be "
+                             f"regenerated in row blocks), got weights={weights!r}")
+        need = streamed_memory_bytes(width, depth, probes, block_rows) + lanczos
+        check_memory(f"a width-{width} depth-{depth} network with streamed weights and SLQ", need, memory_limit)
+        op = StreamedGaussianJacobianGram(act, sigma_w2, sigma_b2, depth, width, rng=rng, block_rows=block_rows)
+        # the probes come from a child of the same root, independent of the weights
+        return stochastic_lanczos_quadrature(op, width, steps=steps, probes=probes,
+                                             rng=np.random.Generator(np.random.SFC64(op.probe_seed)),
+                                             reorthogonalize=reorthogonalize, memory_limit=memory_limit)
     widths = [int(width)] * int(depth) + [1]
-    need = network_memory_bytes(widths, weights) + lanczos_memory_bytes(width, steps, probes, reorthogonalize) \
-        + 8 * 4 * width * depth
-    check_memory(f"a width-{width} depth-{depth} network with SLQ", need, memory_limit)
+    need = network_memory_bytes(widths, weights) + lanczos + 8 * 4 * width * depth
+    check_memory(f"a width-{width} depth-{depth} network with SLQ", need, memory_limit,
+                 hint="stream_weights=True regenerates Gaussian layers instead of storing them" if
+                 weights == "gaussian" else None)
     gen = np.random.default_rng(rng)
     net = MLP(widths, act, sigma_w2, sigma_b2, weights=weights, rng=gen)
     x = _fixed_point_input(net.act, sigma_w2, sigma_b2, width, gen)

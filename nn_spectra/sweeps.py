@@ -121,9 +121,13 @@ def sweep(measure: Callable[[int, int, np.random.Generator], dict], widths: Sequ
 class JacobianLawDistance:
     r"""Distance between one real network's Jacobian spectrum (SLQ, matrix-free) and :func:`nn_spectra.jacobian_law`.
 
-    Returns ``moment_error`` = :math:`\max_{p\le n}|\hat m_p/m_p - 1|`, ``ks`` and ``ks_resolution``
-    (:meth:`SpectralDensityEstimate.ks_distance`, skipped with ``ks=False``), and ``m1..mn`` with their
-    probe standard errors ``se1..sen``.
+    Returns ``moment_error`` = :math:`\max_{p\le n}|\hat m_p/m_p - 1|`; for ``moments >= 2`` the
+    ``shape_error`` :math:`\max_{2\le p\le n}|(\hat m_p/\hat m_1^p)/(m_p/m_1^p) - 1|`, which is free of the
+    network's overall scale (that fluctuates by :math:`O(\sqrt{L/n})`, see
+    :func:`nn_spectra.log_norm_leading_order`); ``ks`` and ``ks_resolution``
+    (:meth:`SpectralDensityEstimate.ks_distance`, skipped with ``ks=False``); and ``m1..mn`` with their
+    probe standard errors ``se1..sen``.  ``stream_weights=True`` regenerates the Gaussian layers instead of
+    storing them (:class:`nn_spectra.StreamedGaussianJacobianGram`): width 10,000 at depth 50 in 0.1 GiB.
     """
 
     act: str
@@ -134,6 +138,7 @@ class JacobianLawDistance:
     probes: int = 10
     moments: int = 2
     ks: bool = True
+    stream_weights: bool = False
 
     def __call__(self, width: int, depth: int, rng) -> dict:
         import nn_spectra as ns
@@ -141,10 +146,14 @@ class JacobianLawDistance:
 
         law = ns.jacobian_law(self.act, self.sigma_w2, self.sigma_b2, depth, weights=self.weights)
         est = slq_jacobian_spectrum(self.act, self.sigma_w2, self.sigma_b2, depth, width, self.weights,
-                                    steps=min(self.steps, width), probes=self.probes, rng=rng)
+                                    steps=min(self.steps, width), probes=self.probes, rng=rng,
+                                    stream_weights=self.stream_weights)
         m, se = est.moments(self.moments)
         exact = np.asarray(law.moments(self.moments), dtype=float)
         row = {"moment_error": float(np.max(np.abs(m / exact - 1)))}
+        if self.moments >= 2:
+            p = np.arange(2, self.moments + 1)
+            row["shape_error"] = float(np.max(np.abs((m[1:] / m[0] ** p) / (exact[1:] / exact[0] ** p) - 1)))
         if self.ks:
             c = est.ks_distance(law)
             row.update(ks=c.distance, ks_resolution=c.resolution)
