@@ -344,9 +344,9 @@ class SolvedLaw(Law):
             rough = ~(np.isfinite(res) & (res <= 1e-6) & self._admissible(z0, u))
             if np.any(rough) and rough.sum() > 0.05 * rough.size:
                 u = np.array(u, copy=True)
-                u[rough] = self._solve_tolerant(z0[rough])
+                u[rough] = self._solve(z0[rough])
         else:
-            u = self._solve_tolerant(z0)
+            u = self._solve(z0)
         ua, exact = self._axis_newton(x, u, _Y_FLOOR)
         for y in (1e-22, 1e-30):
             bad = np.flatnonzero(~exact)
@@ -369,16 +369,6 @@ class SolvedLaw(Law):
             ua[sel] = ua_s
             exact[sel] = ex_s
         return np.where(exact[:, None], ua, u), exact
-
-    def _solve_tolerant(self, z: np.ndarray) -> np.ndarray:
-        """:meth:`_solve`, except that points the continuation cannot reach keep the state it
-        reached: on the axis one such point (an interior point where the density is infinite, e.g.
-        x·y·x at 0, on the grid's centre) must not fail the whole support search; the axis Newton
-        is tried from that state and marks the point inexact if it does not converge."""
-        try:
-            return self._solve(z)
-        except ConvergenceError:
-            return self._solve_raw(z)[0]
 
     def _axis_fast(self, x: np.ndarray, u: np.ndarray):
         """Optional compiled :meth:`_axis_newton`: ``(u_axis, exact)`` or None."""

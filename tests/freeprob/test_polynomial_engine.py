@@ -72,18 +72,6 @@ def test_cube_mass_with_the_singular_point():
     assert abs(law.check_mass() - 1.0) < 1e-6
 
 
-@pytest.mark.slow
-def test_xyx_support_search_passes_its_singular_point():
-    """x·y·x at 0: the continuation stalls at |G| ~ 300 (the density is infinite there), which used
-    to raise a ConvergenceError out of ``intervals``.  The support is one symmetric interval whose
-    edge is the largest root of the free product's discriminant: the same as that of the law with
-    the same moments, y·x² (traciality), so equal to the edge of -(x y x)."""
-    law = polynomial_law(x * y * x, {x: SC, y: SC})
-    (lo, hi), = law.intervals
-    assert abs(lo + hi) < 1e-10 * hi
-    assert abs(law.cdf(np.array([0.0]))[0] - 0.5) < 1e-8
-
-
 # ----------------------------------------------------------------------------- x⁶
 @pytest.mark.slow
 def test_sixth_power_is_a_pushforward():
