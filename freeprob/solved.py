@@ -977,7 +977,7 @@ class SolvedLaw(Law):
 
     def check_mass(self, nodes: int = 400) -> float:
         """Atoms plus the integral of :meth:`pdf` over :attr:`intervals` (Gauss–Legendre after
-        :math:`x = c - r\cos\theta`, graded panels at both edges): 1 up to quadrature error for
+        :math:`x = c - r\\cos\\theta`, graded panels at both edges): 1 up to quadrature error for
         a law whose density is right.  An independent check of the solver, used by the tests.
 
         An interval is split at the interior points where the density is infinite that the
