@@ -557,19 +557,10 @@ class ResNetJacobianLaw(SolvedLaw):
         r = np.empty((n, K + 1), dtype=complex)
         J = np.zeros((n, K + 1, K + 1), dtype=complex)
         with np.errstate(all="ignore"):
-            lx = _clog1p(d)
-            l0 = _clog1p(1.0 / zeta)
-            l1 = _clog1p(-q / (1.0 + zeta)[:, None])
-            l2 = _clog1p(-q / zeta[:, None])
-            m = self._m[None, :]
-            f0 = lx - l0 + (m * (l1 + l2)).sum(axis=1)
-            mag = np.abs(lx) + np.abs(l0) + (m * (np.abs(l1) + np.abs(l2))).sum(axis=1)
-            mag = np.maximum(mag, 1e-300)
-            ze = zeta[:, None]
-            a = 1.0 / (zeta * (1.0 + zeta)) + (m * (q / ((1.0 + ze) * (1.0 + ze - q)) + q / (ze * (ze - q)))).sum(axis=1)
+            f0, mag, a, aq = self._log_equation(d, zeta, q)
             r[:, 0] = f0 / mag
             J[:, 0, 0] = a / mag
-            J[:, 0, 1:] = -m * (1.0 / (1.0 + ze - q) + 1.0 / (ze - q)) / mag[:, None]
+            J[:, 0, 1:] = aq / mag[:, None]
             for k in range(K):
                 f, fz, fq, ap = self._block_eq(zeta, q[:, k], k)
                 sc = np.maximum(np.abs(q[:, k]) + ap, 1e-300)
@@ -577,6 +568,21 @@ class ResNetJacobianLaw(SolvedLaw):
                 J[:, 1 + k, 0] = fz / sc
                 J[:, 1 + k, 1 + k] = fq / sc
         return r, J
+
+    def _log_equation(self, d, zeta, q):
+        """The log-equation log(1+d) - log(1+1/zeta) + sum_k m_k [log(1 - q_k/(1+zeta)) + log(1 - q_k/zeta)]
+        (log1p terms), the size of its terms, its partial derivative in zeta and those in the q_k."""
+        lx = _clog1p(d)
+        l0 = _clog1p(1.0 / zeta)
+        l1 = _clog1p(-q / (1.0 + zeta)[:, None])
+        l2 = _clog1p(-q / zeta[:, None])
+        m = self._m[None, :]
+        f0 = lx - l0 + (m * (l1 + l2)).sum(axis=1)
+        mag = np.maximum(np.abs(lx) + np.abs(l0) + (m * (np.abs(l1) + np.abs(l2))).sum(axis=1), 1e-300)
+        ze = zeta[:, None]
+        a = 1.0 / (zeta * (1.0 + zeta)) + (m * (q / ((1.0 + ze) * (1.0 + ze - q)) + q / (ze * (ze - q)))).sum(axis=1)
+        aq = -m * (1.0 / (1.0 + ze - q) + 1.0 / (ze - q))
+        return f0, mag, a, aq
 
     def _residual_reduced(self, z, u):
         """The log-equation in zeta alone, q_k = q_k(zeta) by Newton per block (compiled), the
@@ -587,16 +593,8 @@ class ResNetJacobianLaw(SolvedLaw):
         zeta = np.ascontiguousarray(u[:, 0], dtype=complex)
         q, dq, ok = q_of_zeta(zeta, self._t, self._w, self._nu1, self._gauss, self.tol)
         with np.errstate(all="ignore"):
-            lx = _clog1p(d)
-            l0 = _clog1p(1.0 / zeta)
-            l1 = _clog1p(-q / (1.0 + zeta)[:, None])
-            l2 = _clog1p(-q / zeta[:, None])
-            m = self._m[None, :]
-            f0 = lx - l0 + (m * (l1 + l2)).sum(axis=1)
-            mag = np.maximum(np.abs(lx) + np.abs(l0) + (m * (np.abs(l1) + np.abs(l2))).sum(axis=1), 1e-300)
-            ze = zeta[:, None]
-            a = 1.0 / (zeta * (1.0 + zeta)) + (m * (q / ((1.0 + ze) * (1.0 + ze - q)) + q / (ze * (ze - q)))).sum(axis=1)
-            a = a - (m * (1.0 / (1.0 + ze - q) + 1.0 / (ze - q)) * dq).sum(axis=1)
+            f0, mag, a, aq = self._log_equation(d, zeta, q)
+            a = a + (aq * dq).sum(axis=1)
         r = np.where(ok, f0 / mag, np.nan)[:, None]
         J = (a / mag)[:, None, None]
         return r.astype(complex), J.astype(complex)
