@@ -74,7 +74,8 @@ __all__ = ["CNNModes", "cnn_mean_field_modes", "cnn_covariance_map", "cnn_nngp_n
            "delta_orthogonal_kernel", "check_cnn_geometry"]
 
 _READOUTS = ("gap", "flatten")
-_KERNELS = ("delta_orthogonal", "gaussian")
+# the deprecated kernel= of cnn_jacobian_law spoke of "delta_orthogonal" kernels; weights= says "orthogonal"
+_OLD_KERNEL = {"delta_orthogonal": "orthogonal"}
 
 
 # ----------------------------------------------------------------------------- validation
@@ -407,7 +408,8 @@ def _images(X, name, shape=None, channels=None):
 
 
 def cnn_nngp_ntk(X1, X2=None, depth: int | None = None, act="relu", sigma_w2: float = 2.0, sigma_b2: float = 0.0,
-                 kernel_size: int = 3, readout: str = "gap") -> tuple[np.ndarray, np.ndarray]:
+                 kernel_size: int = 3, readout: str = "gap", *,
+                 weights: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""Infinite-channel NNGP and NTK of a circular-padding CNN with Gaussian kernels (module docstring).
 
     Also callable as ``cnn_nngp_ntk(net, X1, X2=None, kernel_size=..., readout=...)`` with a
@@ -428,6 +430,9 @@ def cnn_nngp_ntk(X1, X2=None, depth: int | None = None, act="relu", sigma_w2: fl
         centre offset does not matter).
     readout : {"gap", "flatten"}
         Pooling before the linear readout.
+    weights : {"gaussian"}
+        The weight law, named as everywhere in :mod:`nn_spectra`; only i.i.d. Gaussian kernels
+        (the default) have this kernel (delta-orthogonal kernels do not mix positions).
 
     Returns
     -------
@@ -454,8 +459,14 @@ def cnn_nngp_ntk(X1, X2=None, depth: int | None = None, act="relu", sigma_w2: fl
         net, X1, X2 = X1, X2, depth
         if X1 is None:
             raise TypeError("cnn_nngp_ntk(net, X1, X2=None): X1 is missing")
+        if weights is not None:
+            raise TypeError("cnn_nngp_ntk: pass either a Network or its parameters, not both (got weights)")
         _cnn_description(net, "cnn_nngp_ntk", weights=("gaussian",))
         depth, act, sigma_w2, sigma_b2 = net.depth, net.act, net.sigma_w2, net.sigma_b2
+    else:
+        from .network import weight_law
+
+        weight_law(weights, allowed=("gaussian",), caller="cnn_nngp_ntk")
     X1 = _images(X1, "X1")
     shape = X1.shape[1:-1]
     C0 = X1.shape[-1]
@@ -567,17 +578,19 @@ def _flatten_fused(act, S, v1, v2, symmetric, shape, k, sw, sb, n_conv):
 
 # ----------------------------------------------------------------------------- Jacobian
 def cnn_jacobian_law(act, sigma_w2: float | None = None, sigma_b2: float | None = None, depth: int | None = None,
-                     kernel: str | None = None, spatial_shape=None, kernel_size: int = 3):
+                     weights: str | None = None, spatial_shape=None, kernel_size: int = 3, *,
+                     kernel: str | None = None):
     r"""Limiting law of the squared singular values of a CNN's input-output Jacobian (module docstring).
 
-    ``kernel="delta_orthogonal"`` (the default): exactly the fully-connected orthogonal law
-    (:func:`nn_spectra.jacobian_law` with ``weights="orthogonal"``); ``"gaussian"``: the
-    fully-connected Gaussian law, in the limit of many channels.  ``spatial_shape`` and
-    ``kernel_size`` are validated (the law does not depend on them).
+    ``weights="orthogonal"`` (the default; delta-orthogonal kernels): exactly the fully-connected
+    orthogonal law (:func:`nn_spectra.jacobian_law` with ``weights="orthogonal"``); ``"gaussian"``:
+    the fully-connected Gaussian law, in the limit of many channels.  ``kernel=`` (values
+    ``"delta_orthogonal"``, ``"gaussian"``) is the deprecated name of ``weights=``.  ``spatial_shape``
+    and ``kernel_size`` are validated (the law does not depend on them).
 
     ``act`` may be a :class:`~nn_spectra.Network` describing the CNN (then leave ``sigma_w2``,
-    ``sigma_b2`` and ``depth`` unset): its ``weights="orthogonal"`` means delta-orthogonal kernels,
-    ``"gaussian"`` Gaussian kernels; its widths, if set, count channels and must be
+    ``sigma_b2``, ``depth`` and ``weights`` unset): its ``weights="orthogonal"`` means delta-orthogonal
+    kernels, ``"gaussian"`` Gaussian kernels; its widths, if set, count channels and must be
     :math:`(C, C, \dots, C, 1)` (the law is that of a square Jacobian, :math:`C_0 = C`).
 
     Parameters
@@ -600,36 +613,35 @@ def cnn_jacobian_law(act, sigma_w2: float | None = None, sigma_b2: float | None 
     True
     """
     from .jacobian import jacobian_law
-    from .network import Network, as_network
+    from .network import Network, as_network, weight_law
 
-    if kernel is not None and kernel not in _KERNELS:
-        raise ValueError(f"kernel must be one of {_KERNELS}, got {kernel!r}")
+    if weights == "delta_orthogonal" and kernel is None:
+        # the old vocabulary passed positionally (the fifth argument was kernel=)
+        weights, kernel = None, weights
     if isinstance(act, Network):
-        net = as_network(act, sigma_w2, sigma_b2, depth, caller="cnn_jacobian_law")
+        if kernel is not None:
+            raise TypeError("cnn_jacobian_law: pass either a Network or its parameters, not both (got kernel)")
+        net = as_network(act, sigma_w2, sigma_b2, depth, weights=weights, caller="cnn_jacobian_law")
         _cnn_description(net, "cnn_jacobian_law")
-        implied = "delta_orthogonal" if net.weights == "orthogonal" else "gaussian"
-        if kernel is not None and kernel != implied:
-            raise ValueError(f"cnn_jacobian_law: kernel={kernel!r} disagrees with the network's "
-                             f"weights={net.weights!r} (kernel {implied!r}); pass one of them")
-        kernel = implied
+        law = net.weights
         if net.widths is not None and len(set(net.widths[:-1])) > 1:
             raise ValueError(f"cnn_jacobian_law describes in_channels == channels (a square Jacobian at each "
                              f"position): the widths must be (C, ..., C, 1), got widths={net.widths}")
         depth = net.depth
     else:
-        kernel = "delta_orthogonal" if kernel is None else kernel
+        law = weight_law(weights, kernel, "orthogonal", old="kernel", old_values=_OLD_KERNEL,
+                         allowed=("orthogonal", "gaussian"), caller="cnn_jacobian_law")
         missing = [k for k, v in (("sigma_w2", sigma_w2), ("sigma_b2", sigma_b2), ("depth", depth)) if v is None]
         if missing:
             raise TypeError(f"cnn_jacobian_law: missing {', '.join(missing)} (or pass a Network as the first argument)")
         net = as_network(act, sigma_w2, sigma_b2, _check_depth(depth, low=2),
-                         weights="orthogonal" if kernel == "delta_orthogonal" else "gaussian",
-                         caller="cnn_jacobian_law")
+                         weights=law, caller="cnn_jacobian_law")
     _check_depth(depth, low=2)
     if spatial_shape is not None:
-        check_cnn_geometry(spatial_shape, kernel_size, need_centre=(kernel == "delta_orthogonal"))
+        check_cnn_geometry(spatial_shape, kernel_size, need_centre=(law == "orthogonal"))
     elif isinstance(kernel_size, (bool, np.bool_)) or not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1:
         raise ValueError(f"kernel_size must be an integer >= 1, got {kernel_size!r}")
-    elif kernel == "delta_orthogonal" and kernel_size % 2 == 0:
+    elif law == "orthogonal" and kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd for a delta-orthogonal kernel (it needs a centre tap), got {kernel_size}")
     # J = D_{L-1} W_{L-1} ... D_1 W_1 spans the L - 1 convolutions and their nonlinearities: the K = L - 1
     # nonlinear layers of a fully-connected network of the same depth L (the readout is not part of J)

@@ -8,7 +8,8 @@ global average over positions (``"gap"``, :math:`w` of variance :math:`\sigma_w^
 layers including the readout** (:math:`L-1` convolutions), as for :class:`nn_spectra.MLP` and
 :class:`nn_spectra.Network`; it used to count the convolutions only (old ``depth=c`` is now
 ``depth=c + 1``).  Kernel entries have variance
-:math:`\sigma_w^2/(C_{in}k^d)` (``init="gaussian"``) or the kernel is delta-orthogonal.
+:math:`\sigma_w^2/(C_{in}k^d)` (``weights="gaussian"``) or the kernel is delta-orthogonal
+(``weights="orthogonal"``; ``init="delta_orthogonal"`` is the deprecated spelling).
 
 A circular cross-correlation with taps at offsets :math:`\delta = \beta - o` is the circular
 convolution with the kernel image :math:`\tilde K[-\delta] = W_\beta`, so
@@ -23,6 +24,9 @@ from .activations import Activation, activation
 from .cnn import _offsets, check_cnn_geometry, delta_orthogonal_kernel
 
 __all__ = ["CNN"]
+
+# the deprecated init= spoke of "delta_orthogonal" kernels; weights= says "orthogonal", as for every network
+_OLD_INIT = {"delta_orthogonal": "orthogonal"}
 
 
 class CNN:
@@ -39,11 +43,13 @@ class CNN:
         :math:`L-1` convolutional layers and the linear readout (``depth=1``: the readout of the input).
         *Changed meaning*: it used to count the convolutions only (old ``depth=c`` is now ``depth=c + 1``).
     kernel_size : int
-        :math:`k \le` the image size; odd for ``init="delta_orthogonal"``.
+        :math:`k \le` the image size; odd for ``weights="orthogonal"``.
     act, sigma_w2, sigma_b2
-    init : {"gaussian", "delta_orthogonal"}
-        Delta-orthogonal layers after the first need ``channels`` in and out; the first layer
-        needs ``in_channels == channels``.
+    weights : {"gaussian", "orthogonal"}
+        The weight law, as for :class:`~nn_spectra.MLP` (default ``"gaussian"``): i.i.d. Gaussian
+        kernel entries, or delta-orthogonal kernels (:func:`delta_orthogonal_kernel`), which need
+        ``in_channels == channels``.  ``init=`` (values ``"gaussian"``, ``"delta_orthogonal"``) is its
+        deprecated name.
     readout : {"gap", "flatten"}
     rng : int or Generator
 
@@ -57,34 +63,38 @@ class CNN:
     """
 
     def __init__(self, spatial_shape, in_channels: int, channels: int, depth: int, kernel_size: int, act,
-                 sigma_w2: float, sigma_b2: float, init: str = "gaussian", readout: str = "gap", rng=None):
+                 sigma_w2: float, sigma_b2: float, weights: str | None = None, readout: str = "gap", rng=None, *,
+                 init: str | None = None):
         from .cnn import _check_depth, _variances
+        from .network import weight_law
 
-        if init not in ("gaussian", "delta_orthogonal"):
-            raise ValueError(f"init must be 'gaussian' or 'delta_orthogonal', got {init!r}")
-        self.shape, self.k = check_cnn_geometry(spatial_shape, kernel_size, need_centre=(init == "delta_orthogonal"))
+        if weights == "delta_orthogonal" and init is None:
+            # the old vocabulary passed positionally (the ninth argument was init=)
+            weights, init = None, weights
+        law = weight_law(weights, init, old_values=_OLD_INIT, allowed=("gaussian", "orthogonal"), caller="CNN")
+        self.shape, self.k = check_cnn_geometry(spatial_shape, kernel_size, need_centre=(law == "orthogonal"))
         if readout not in ("gap", "flatten"):
             raise ValueError(f"readout must be 'gap' or 'flatten', got {readout!r}")
         from .cnn import _check_channels
 
         self.C0, self.C = _check_channels("in_channels", in_channels), _check_channels("channels", channels)
-        if init == "delta_orthogonal" and self.C0 != self.C:
-            raise ValueError(f"delta-orthogonal init needs in_channels == channels (mismatched channels: "
-                             f"{self.C0} != {self.C})")
+        if law == "orthogonal" and self.C0 != self.C:
+            raise ValueError(f"weights='orthogonal' (delta-orthogonal kernels) needs in_channels == channels "
+                             f"(mismatched channels: {self.C0} != {self.C})")
         self.depth = _check_depth(depth)
         self.n_conv = self.depth - 1
         # channels seen by the readout: C after a convolution, C_0 when depth = 1
         self.C_last = self.C if self.n_conv else self.C0
         self.sigma_w2, self.sigma_b2 = _variances(sigma_w2, sigma_b2)
         self.act: Activation = activation(act)
-        self.init, self.readout = init, readout
+        self.weight_law, self.readout = law, readout
         self.ndim = len(self.shape)
         self.P = int(np.prod(self.shape))
         rng = np.random.default_rng(rng)
         self.kernels, self.biases = [], []
         for l in range(self.n_conv):
             cin = self.C0 if l == 0 else self.C
-            if init == "gaussian":
+            if law == "gaussian":
                 K = rng.standard_normal((self.k,) * self.ndim + (self.C, cin)) * np.sqrt(self.sigma_w2 / (cin * self.k ** self.ndim))
             else:
                 K = delta_orthogonal_kernel(self.C, cin, self.k, self.ndim, self.sigma_w2, rng)
@@ -242,7 +252,7 @@ class CNN:
                              "(C_0, C, ..., C, 1) in channels")
         C0, C = _cnn_description(net, "CNN.from_network")
         return cls(spatial_shape, C0, C0 if C is None else C, net.depth, kernel_size, net.act, net.sigma_w2,
-                   net.sigma_b2, init="delta_orthogonal" if net.weights == "orthogonal" else "gaussian",
+                   net.sigma_b2, weights=net.weights,
                    readout=readout, rng=rng)
 
     @property
@@ -252,9 +262,19 @@ class CNN:
         from .network import Network
 
         return Network(self.act, self.sigma_w2, self.sigma_b2, self.depth,
-                       weights="orthogonal" if self.init == "delta_orthogonal" else "gaussian",
+                       weights=self.weight_law,
                        widths=(self.C0,) + (self.C,) * self.n_conv + (1,))
 
     def __repr__(self) -> str:
         return (f"CNN(shape={self.shape}, C0={self.C0}, C={self.C}, depth={self.depth}, k={self.k}, "
-                f"act={self.act.name!r}, init={self.init!r}, readout={self.readout!r})")
+                f"act={self.act.name!r}, weights={self.weight_law!r}, readout={self.readout!r})")
+
+    @property
+    def init(self) -> str:
+        """Deprecated: the weight law in the old vocabulary (``"gaussian"``, ``"delta_orthogonal"``);
+        use :attr:`weight_law` or ``network.weights``."""
+        import warnings
+
+        warnings.warn("CNN.init is deprecated; use CNN.weight_law (or CNN.network.weights)", DeprecationWarning,
+                      stacklevel=2)
+        return "delta_orthogonal" if self.weight_law == "orthogonal" else "gaussian"

@@ -657,8 +657,8 @@ def _readout(C: int, M: int, sw: float, init: str, gen) -> np.ndarray:
 
 
 def fim_top_cluster(X, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, n_outputs: int = 1, *,
-                    init: str = "gaussian", n_draws: int = 200, rng=None,
-                    kernels: DataKernels | None = None) -> TopCluster:
+                    weights: str | None = None, n_draws: int = 200, rng=None,
+                    kernels: DataKernels | None = None, init: str | None = None) -> TopCluster:
     r"""Finite-width split of the :math:`C`-fold top eigenvalue of the FIM on the data ``X``.
 
     Projected on the top eigenvector :math:`v` of :math:`\Theta/T` (:func:`data_kernels`), the
@@ -669,7 +669,8 @@ def fim_top_cluster(X, act, sigma_w2: float, sigma_b2: float, depth: int, width:
     :math:`s_i = v^\top[(\varphi'(u_i)\varphi'(u_i)^\top)\odot\Theta^{(L-1)}]v/T` with the last hidden
     pre-activations :math:`u_i \sim N(0, \Sigma^{(L-1)})` independent over neurons (exact in
     distribution at infinite width), and samples :math:`K = rI + W\operatorname{diag}(s)W^\top` with
-    Gaussian (``init="gaussian"``) or Haar-isometric (``"orthogonal"``) rows; its expectation of the
+    Gaussian (``weights="gaussian"``, the default) or Haar-isometric (``"orthogonal"``) rows (``init=``
+    is the deprecated name of ``weights=``); its expectation of the
     mean of the top C is :math:`\lambda_{\max}` of :func:`fim_statistics_data`, and its largest
     eigenvalue is biased up by :math:`O(\sqrt{C/M})`.  The off-diagonal part of :math:`S` from deeper
     layers is dropped (exact for one hidden layer; for deeper networks the spread is a lower bound).
@@ -682,10 +683,10 @@ def fim_top_cluster(X, act, sigma_w2: float, sigma_b2: float, depth: int, width:
     """
     from .activations import activation
     from .data import check_inputs
+    from .network import weight_law
 
     X = check_inputs(X, "X")
-    if init not in ("gaussian", "orthogonal"):
-        raise ValueError(f"init must be 'gaussian' or 'orthogonal', got {init!r}")
+    law = weight_law(weights, init, allowed=("gaussian", "orthogonal"), caller="fim_top_cluster")
     if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
         raise ValueError(f"n_draws must be an integer >= 2, got {n_draws!r}")
     gen = np.random.default_rng(rng)
@@ -709,7 +710,7 @@ def fim_top_cluster(X, act, sigma_w2: float, sigma_b2: float, depth: int, width:
         U = _gaussian_rows(cov, M, gen)
         A = a.dphi(U) * v[None, :]
         s = np.einsum("it,ts,is->i", A, below, A) / T
-        W = _readout(C, M, sw, init, gen)
+        W = _readout(C, M, sw, law, gen)
         Kc = r * np.eye(C) + (W * s[None, :]) @ W.T
         draws[n] = np.linalg.eigvalsh(Kc)[::-1]
     mx = draws[:, 0]

@@ -496,9 +496,9 @@ def _run_one(X, Y, net0, eta, batch, epochs, shuffle_seed):
 def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8), etas=None, act: str = "tanh",
                                  sigma_b2: float = 0.05, sigma_w2: float | None = None, width: int = 256,
                                  n_samples: int = 400, batch_sizes=(1, 8, None), epochs: int = 1,
-                                 gd_epochs: int = 60, init: str = "orthogonal", targets: str = "onehot",
+                                 gd_epochs: int = 60, weights: str | None = None, targets: str = "onehot",
                                  data=None, n_jobs: int = 1, backend: str | None = None, progress: bool = True,
-                                 rng=None) -> SGDGrid:
+                                 rng=None, *, init: str | None = None) -> SGDGrid:
     r"""Online SGD, small-batch SGD and full-batch GD over depth × learning rate, at criticality.
 
     Parameters
@@ -516,7 +516,8 @@ def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8)
         ``sigma_w2`` defaults to the critical :math:`\sigma_w^2` (:math:`\chi_1 = 1`) for ``sigma_b2``.
     batch_sizes : sequence
         Batch sizes; ``None`` means full-batch GD (``gd_epochs`` steps).  SGD runs ``epochs`` passes.
-    init : {"orthogonal", "gaussian"}
+    weights : {"orthogonal", "gaussian"}
+        The weight law (default ``"orthogonal"``); ``init=`` is its deprecated name.
     n_jobs, backend
         joblib parallelism; ``backend="dask"`` runs on a Dask cluster (a ``distributed.Client`` must
         exist).
@@ -531,6 +532,10 @@ def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8)
     from .data import load_dataset
     from .mean_field import critical_sigma_w2
 
+    from .network import weight_law
+
+    law = weight_law(weights, init, "orthogonal", allowed=("orthogonal", "gaussian"),
+                     caller="sgd_learning_rate_experiment")
     gen = np.random.default_rng(rng)
     d = data if data is not None else load_dataset(dataset, n_samples, targets=targets, rng=gen)
     X, Y = d.X, d.Y
@@ -558,7 +563,7 @@ def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8)
     from .mlp import MLP
 
     # one initial network per depth (Haar matrices are costly), copied for every run
-    nets = [MLP([X.shape[1]] + [int(width)] * (int(L) - 1) + [C], act, sw, sigma_b2, weights=init, rng=int(s))
+    nets = [MLP([X.shape[1]] + [int(width)] * (int(L) - 1) + [C], act, sw, sigma_b2, weights=law, rng=int(s))
             for L, s in zip(depths, seeds)]
 
     def job(m, i, j):
@@ -846,14 +851,16 @@ class BoundaryStudy:
 
 def sgd_boundary_study(dataset: str = "digits", depths=(2, 3, 4, 6, 8), act: str = "hard_tanh",
                        width: int = 256, n_seeds: int = 3, n_samples: int = 300, batch_size: int = 1,
-                       sigma_b2: float = 0.05, sigma_w2: float | None = None, init: str = "orthogonal",
+                       sigma_b2: float = 0.05, sigma_w2: float | None = None, weights: str | None = None,
                        failure: bool = True, failure_epochs: int = 1, steps: int = 50, n_bisect: int = 10,
-                       data=None, n_jobs: int = 1, progress: bool = True, rng=None) -> BoundaryStudy:
+                       data=None, n_jobs: int = 1, progress: bool = True, rng=None, *,
+                       init: str | None = None) -> BoundaryStudy:
     r"""Online (or minibatch) SGD on a real dataset at criticality: the measured instability boundary
     per depth and seed, by bisection, against every prediction of the toolkit.
 
-    The networks are ``MLP([d] + [width] * (L - 1) + [C], act, sigma_w2, sigma_b2, weights=init)``
-    (``sigma_w2`` defaults to the critical value, :math:`\chi_1 = 1`), one fresh network and example
+    The networks are ``MLP([d] + [width] * (L - 1) + [C], act, sigma_w2, sigma_b2, weights=weights)``
+    (``weights="orthogonal"`` by default, ``init=`` its deprecated name; ``sigma_w2`` defaults to the
+    critical value, :math:`\chi_1 = 1`), one fresh network and example
     order per seed, on the same ``n_samples`` examples of ``dataset`` (one-hot targets).  Predictions
     (nothing measured enters them): the data kernel's :class:`BoundaryPrediction` (``online_median``
     :math:`= 2/\operatorname{median}_t\bar\Theta(x_t,x_t)`, the conditional FIM of the actual inputs;
@@ -868,7 +875,9 @@ def sgd_boundary_study(dataset: str = "digits", depths=(2, 3, 4, 6, 8), act: str
     from .fisher import data_kernels
     from .mean_field import critical_sigma_w2
     from .mlp import MLP
+    from .network import weight_law
 
+    law_w = weight_law(weights, init, "orthogonal", allowed=("orthogonal", "gaussian"), caller="sgd_boundary_study")
     gen = np.random.default_rng(rng)
     d = data if data is not None else load_dataset(dataset, n_samples, rng=gen)
     X, Y = d.X, d.Y
@@ -899,7 +908,7 @@ def sgd_boundary_study(dataset: str = "digits", depths=(2, 3, 4, 6, 8), act: str
 
     def job(i, s):
         L = int(depths[i])
-        net = MLP([X.shape[1]] + [N] * (L - 1) + [C], act, sw, sigma_b2, weights=init, rng=int(seeds[i, s]))
+        net = MLP([X.shape[1]] + [N] * (L - 1) + [C], act, sw, sigma_b2, weights=law_w, rng=int(seeds[i, s]))
         p = preds[i]
         guess = p.online_median if batch_size == 1 else p.batch
         on = measure_sgd_boundary(net, X, Y, batch_size, criterion="onset", eta_range=(guess / 3, guess * 3),

@@ -33,14 +33,17 @@ import numpy as np
 
 from .lanczos import SpectralDensityEstimate, check_memory, lanczos_memory_bytes, stochastic_lanczos_quadrature
 from .mlp import MLP
+from .network import weight_law
 
 __all__ = ["JacobianGram", "ConditionalFisherDual", "NTKGram", "StreamedGaussianJacobianGram", "network_memory_bytes",
            "streamed_memory_bytes", "slq_jacobian_spectrum", "slq_conditional_fim_spectrum"]
 
 
-def network_memory_bytes(widths, init: str = "gaussian") -> int:
+def network_memory_bytes(widths, weights: str | None = None, *, init: str | None = None) -> int:
     r"""Bytes to build an :class:`MLP`: weights and biases :math:`8\sum_l(n_ln_{l+1}+n_{l+1})` plus the
     initialisation workspace of one layer (1 copy for Gaussian/identity, 4 for the QR of orthogonal).
+
+    ``weights`` is the weight law (default ``"gaussian"``), ``init=`` its deprecated name.
 
     >>> network_memory_bytes([10_000] * 11 + [1]) / 1e9
     8.800880008
@@ -50,7 +53,7 @@ def network_memory_bytes(widths, init: str = "gaussian") -> int:
         raise ValueError(f"widths must list at least two integers >= 1, got {widths!r}")
     params = sum(a * b + b for a, b in zip(w[:-1], w[1:]))
     biggest = max(a * b for a, b in zip(w[:-1], w[1:]))
-    work = (4 if init == "orthogonal" else 1) * biggest
+    work = (4 if weight_law(weights, init, caller="network_memory_bytes") == "orthogonal" else 1) * biggest
     return 8 * (params + work)
 
 

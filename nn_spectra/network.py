@@ -27,12 +27,18 @@ the same description: :func:`nn_spectra.cnn_nngp_ntk`, :func:`nn_spectra.cnn_jac
 
 **Weight law.**  ``weights`` is one of ``"gaussian"`` (i.i.d. :math:`N(0, \sigma_w^2/n_{l-1})`),
 ``"orthogonal"`` (:math:`\sigma_w` times a Haar isometry) or ``"identity"``; the same word names it in
-every function (``init=`` is accepted with a ``DeprecationWarning``).
+every function and class of :mod:`nn_spectra` (:class:`~nn_spectra.MLP`, :class:`~nn_spectra.CNN`,
+:func:`~nn_spectra.cnn_jacobian_law`, :func:`~nn_spectra.network_memory_bytes`, the learning-rate
+experiments, ...).  The old keywords (``init=``, and ``kernel=`` of ``cnn_jacobian_law``, whose
+``"delta_orthogonal"`` is ``weights="orthogonal"``) are accepted with a ``DeprecationWarning`` that
+names ``weights=``; giving both raises a ``ValueError``.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
@@ -71,18 +77,38 @@ def _variance(name: str, v, strict: bool) -> float:
     return x
 
 
-def weight_law(weights=None, init=None, default: str = "gaussian") -> str:
-    """The weight law from ``weights`` (the one name) or the deprecated ``init``."""
+def _caller_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside :mod:`nn_spectra` (the user's call), for warnings."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def weight_law(weights=None, init=None, default: str = "gaussian", *, old: str = "init",
+               allowed: Sequence[str] = WEIGHT_LAWS, old_values: dict | None = None, caller: str = "") -> str:
+    """The weight law from ``weights`` (its one name in nn_spectra) or from a deprecated keyword.
+
+    ``init`` is the value given under the deprecated keyword called ``old`` (``"init"``, or ``"kernel"``
+    for :func:`nn_spectra.cnn_jacobian_law`); it emits a ``DeprecationWarning`` naming ``weights=`` and
+    pointing at the user's call.  ``old_values`` translates the old keyword's vocabulary (the CNN's
+    ``"delta_orthogonal"`` is ``weights="orthogonal"``).  Giving both keywords is a ``ValueError``, as is
+    a law outside ``allowed``.  Every entry point of nn_spectra reads its weight law through here.
+    """
+    where = f"{caller}: " if caller else ""
     if init is not None:
-        warnings.warn("init= is deprecated; the weight law is called weights= everywhere in nn_spectra",
-                      DeprecationWarning, stacklevel=3)
-        if weights is not None and weights != init:
-            raise ValueError(f"weights={weights!r} and init={init!r} disagree; pass weights only")
-        weights = init
+        if weights is not None:
+            raise ValueError(f"{where}pass the weight law once, as weights= ({old}= is its deprecated name), "
+                             f"got weights={weights!r} and {old}={init!r}")
+        warnings.warn(f"{where}{old}= is deprecated; the weight law is called weights= everywhere in nn_spectra"
+                      f" (here weights={(old_values or {}).get(init, init)!r})",
+                      DeprecationWarning, stacklevel=_caller_stacklevel())
+        weights = (old_values or {}).get(init, init)
     if weights is None:
         weights = default
-    if weights not in WEIGHT_LAWS:
-        raise ValueError(f"weights must be one of {', '.join(WEIGHT_LAWS)}, got {weights!r}")
+    if weights not in allowed:
+        raise ValueError(f"{where}weights must be one of {', '.join(map(repr, allowed))}, got {weights!r}")
     return weights
 
 
@@ -175,7 +201,7 @@ class Network:
     def replace(self, **changes) -> "Network":
         """A copy with some fields changed (the object itself is frozen)."""
         if "init" in changes:
-            changes["weights"] = weight_law(changes.pop("weights", None), changes.pop("init"))
+            changes["weights"] = weight_law(changes.pop("weights", None), changes.pop("init"), caller="Network.replace")
         return dataclasses.replace(self, **changes)
 
     def with_widths(self, width: int, input_dim: int | None = None, n_outputs: int = 1) -> "Network":
@@ -332,7 +358,7 @@ def as_network(act, sigma_w2=None, sigma_b2=None, depth=None, *, weights=None, i
     missing = [k for k, v in (("sigma_w2", sigma_w2), ("sigma_b2", sigma_b2), ("depth", depth)) if v is None]
     if missing:
         raise TypeError(f"{where}missing {', '.join(missing)} (or pass a Network as the first argument)")
-    law = weight_law(weights, init, default_weights)
+    law = weight_law(weights, init, default_weights, caller=caller)
     net = Network(act, sigma_w2, sigma_b2, depth, weights=law, readout=readout, batch_norm=batch_norm)
     if widths is not None:
         return net.replace(widths=tuple(widths))

@@ -225,11 +225,11 @@ def test_linearised_covariance_dynamics_follow_the_fourier_multipliers():
 
 
 # ----------------------------------------------------------------------------- Jacobian spectra
-def _cnn_spectrum(init, C, depth, sw, sb, nets, seed):
+def _cnn_spectrum(weights, C, depth, sw, sb, nets, seed):
     q = ns.q_star("tanh", sw, sb)
     ev = []
     for s in range(nets):
-        net = ns.CNN((4,), C, C, depth, 3, "tanh", sw, sb, init=init, rng=seed + s)
+        net = ns.CNN((4,), C, C, depth, 3, "tanh", sw, sb, weights=weights, rng=seed + s)
         x = np.random.default_rng(seed + 99 + s).standard_normal((1, 4, C))
         # every position's first pre-activation has variance q*: |x_alpha|^2 = C (q* - sigma_b^2)/sigma_w^2
         x *= np.sqrt(C * (q - sb) / sw) / np.linalg.norm(x, axis=-1, keepdims=True)
@@ -242,7 +242,7 @@ def test_delta_orthogonal_cnn_is_block_diagonal_fully_connected():
     # Jacobian D_K H_K ... D_1 H_1 of the fully-connected orthogonal network with the centre taps, over
     # the K = L - 1 convolutions of a depth-L CNN
     C, depth, sw, sb = 6, 4, 1.3, 0.02
-    net = ns.CNN((5,), C, C, depth, 3, "tanh", sw, sb, init="delta_orthogonal", rng=3)
+    net = ns.CNN((5,), C, C, depth, 3, "tanh", sw, sb, weights="orthogonal", rng=3)
     assert len(net.kernels) == depth - 1
     x = np.random.default_rng(4).standard_normal((1, 5, C))
     J = net.input_output_jacobian(x)
@@ -262,8 +262,8 @@ def test_delta_orthogonal_law_is_the_fully_connected_law_at_the_same_depth():
     sw, sb = 1.3, 0.02
     x1 = ns.chi1("tanh", sw, sb)
     for L in (2, 5):
-        for kernel, weights in (("delta_orthogonal", "orthogonal"), ("gaussian", "gaussian")):
-            cnn = ns.cnn_jacobian_law("tanh", sw, sb, L, kernel=kernel, spatial_shape=(8, 8), kernel_size=3)
+        for weights in ("orthogonal", "gaussian"):
+            cnn = ns.cnn_jacobian_law("tanh", sw, sb, L, weights=weights, spatial_shape=(8, 8), kernel_size=3)
             fc = ns.jacobian_law("tanh", sw, sb, L, weights=weights)
             assert cnn.weights == weights
             np.testing.assert_allclose(cnn.moments(3), fc.moments(3), rtol=1e-14)
@@ -281,7 +281,7 @@ def test_real_delta_orthogonal_cnns_have_the_mean_of_their_depth():
     rng = np.random.default_rng(23)
     m1 = []
     for _ in range(nets):
-        net = ns.CNN((4,), C, C, L, 3, "tanh", sw, sb, init="delta_orthogonal", rng=rng)
+        net = ns.CNN((4,), C, C, L, 3, "tanh", sw, sb, weights="orthogonal", rng=rng)
         x = rng.standard_normal((1, 4, C))
         x *= np.sqrt(C * (q - sb) / sw) / np.linalg.norm(x, axis=-1, keepdims=True)
         J = net.input_output_jacobian(x)
@@ -293,8 +293,8 @@ def test_real_delta_orthogonal_cnns_have_the_mean_of_their_depth():
 
 def test_gaussian_cnn_kernels_do_not_give_the_orthogonal_law():
     sw, sb, depth = 1.3, 0.02, 7
-    orth = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="delta_orthogonal", spatial_shape=(4,))
-    ks_delta = rm.ks_distance(_cnn_spectrum("delta_orthogonal", 64, depth, sw, sb, 1, 0), orth)
+    orth = ns.cnn_jacobian_law("tanh", sw, sb, depth, weights="orthogonal", spatial_shape=(4,))
+    ks_delta = rm.ks_distance(_cnn_spectrum("orthogonal", 64, depth, sw, sb, 1, 0), orth)
     # a lower bound of the Gaussian-kernel KS distance suffices: sup |F_n - F| over 33 of the
     # eigenvalues.  (JacobianLaw.cdf costs ~0.05 s a point, and ~20 s at x ~ 1e-16, where the Gaussian
     # CNN has eigenvalues: a full KS took 185 s; those points are left out of the subset.)
@@ -308,9 +308,9 @@ def test_gaussian_cnn_kernels_do_not_give_the_orthogonal_law():
 @pytest.mark.slow
 def test_cnn_jacobian_laws_full():
     sw, sb, depth = 1.3, 0.02, 7
-    orth = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="delta_orthogonal", spatial_shape=(4,))
-    gauss = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="gaussian", spatial_shape=(4,))
-    ks = [rm.ks_distance(_cnn_spectrum("delta_orthogonal", C, depth, sw, sb, 1, 0), orth) for C in (64, 256)]
+    orth = ns.cnn_jacobian_law("tanh", sw, sb, depth, weights="orthogonal", spatial_shape=(4,))
+    gauss = ns.cnn_jacobian_law("tanh", sw, sb, depth, weights="gaussian", spatial_shape=(4,))
+    ks = [rm.ks_distance(_cnn_spectrum("orthogonal", C, depth, sw, sb, 1, 0), orth) for C in (64, 256)]
     assert ks[1] < ks[0] and ks[1] < 0.03
     kg = [rm.ks_distance(_cnn_spectrum("gaussian", C, depth, sw, sb, 1, 10), gauss) for C in (64, 256)]
     assert kg[1] < kg[0] and kg[1] < 0.05
@@ -339,7 +339,7 @@ def test_one_network_description_for_cnn_theory_and_sampler():
     sq = ns.Network("tanh", 1.5, 0.1, depth=3, weights="orthogonal", widths=(8, 8, 8, 1))
     law = ns.cnn_jacobian_law(sq, spatial_shape=(6,))
     cnn = ns.CNN.from_network(sq, (6,), 3, rng=0)
-    assert cnn.init == "delta_orthogonal" and law.weights == "orthogonal"
+    assert cnn.weight_law == "orthogonal" and law.weights == "orthogonal"
     assert law.layers == len(cnn.kernels) and law.depth == sq.depth   # layers: the factors of J
     np.testing.assert_allclose(law.moments(3), ns.jacobian_law(sq).moments(3), rtol=1e-14)
     assert cnn.input_output_jacobian(np.ones((1, 6, 8))).shape == (6 * 8, 6 * 8)
@@ -380,8 +380,8 @@ def test_bad_descriptions():
         ns.cnn_jacobian_law(ns.Network("tanh", 1.0, 0.0, depth=3), depth=3)
     with pytest.raises(TypeError, match="not both"):
         ns.cnn_nngp_ntk(ns.Network("tanh", 1.0, 0.0, depth=3), X, depth=3)
-    with pytest.raises(ValueError, match="disagrees"):
-        ns.cnn_jacobian_law(ns.Network("tanh", 1.0, 0.0, depth=3, weights="orthogonal"), kernel="gaussian")
+    with pytest.raises(TypeError, match="not both"):
+        ns.cnn_jacobian_law(ns.Network("tanh", 1.0, 0.0, depth=3, weights="orthogonal"), weights="gaussian")
     with pytest.raises(ValueError, match="in_channels == channels"):
         ns.cnn_jacobian_law(ns.Network("tanh", 1.0, 0.0, depth=3, widths=(2, 4, 4, 1)))
     with pytest.raises(ValueError, match="n_L = 1"):
@@ -415,11 +415,11 @@ def test_bad_geometry_and_channels():
     with pytest.raises(ValueError, match="odd"):
         ns.delta_orthogonal_kernel(4, 4, 2, 2, 1.0)
     with pytest.raises(ValueError, match="odd"):
-        ns.CNN((6,), 4, 4, 2, 2, "relu", 2.0, 0.0, init="delta_orthogonal")
+        ns.CNN((6,), 4, 4, 2, 2, "relu", 2.0, 0.0, weights="orthogonal")
     with pytest.raises(ValueError, match="channels"):
         ns.delta_orthogonal_kernel(4, 3, 3, 2, 1.0)
     with pytest.raises(ValueError, match="channels"):
-        ns.CNN((6,), 3, 4, 2, 3, "relu", 2.0, 0.0, init="delta_orthogonal")
+        ns.CNN((6,), 3, 4, 2, 3, "relu", 2.0, 0.0, weights="orthogonal")
     with pytest.raises(ValueError, match="channels"):
         ns.cnn_nngp_ntk(X, np.zeros((2, 4, 4, 2)), depth=2)
     with pytest.raises(ValueError, match="channels"):

@@ -19,15 +19,15 @@ def spectra_vs_depth():
     sw2 = float(ns.critical_sigma_w2(act, sb2))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for ax, L in zip(axes, (4, 32, 256)):
-        for w, kern, style, lab in (("orthogonal", "delta_orthogonal", "-", "MLP orthogonal"),
-                                    ("gaussian", "gaussian", "--", "MLP Gaussian")):
+        for w, kern, style, lab in (("orthogonal", "delta-orthogonal", "-", "MLP orthogonal"),
+                                    ("gaussian", "Gaussian", "--", "MLP Gaussian")):
             law = ns.jacobian_law(act, sw2, sb2, L, weights=w)
             x = np.geomspace(max(law.support[0], 1e-3 * law.support[1]), law.support[1], 500)[1:-1]
             ax.plot(x, x * law.pdf(x), style, label=lab)
-            cnn = ns.cnn_jacobian_law(act, sw2, sb2, L, kernel=kern, spatial_shape=(8, 8), kernel_size=3)
+            cnn = ns.cnn_jacobian_law(act, sw2, sb2, L, weights=w, spatial_shape=(8, 8), kernel_size=3)
             xs = x[::40]
             ax.plot(xs, xs * cnn.pdf(xs), "o" if w == "orthogonal" else "s", mfc="none", ms=5,
-                    label=f"CNN {kern.replace('_', '-')} kernels, {L - 1} convolutions")
+                    label=f"CNN {kern} kernels, {L - 1} convolutions")
         # ResNet (relu, post blocks) with a = 1/sqrt(L): tau = L a^2 sigma_w^2 E phi'^2 = 1; the finite-depth
         # law and its universal large-depth limit
         uni = ns.resnet_universal_law(1.0)

@@ -179,7 +179,7 @@ _DELTA_NETS = 16
 
 def _run_delta(size: int, rng: np.random.Generator) -> Result:
     sw, sb, depth = 1.3, 0.02, 7          # L = 7 weight layers: 6 convolutions + the readout
-    law = ns.cnn_jacobian_law("tanh", sw, sb, depth, kernel="delta_orthogonal", spatial_shape=(4,))
+    law = ns.cnn_jacobian_law("tanh", sw, sb, depth, weights="orthogonal", spatial_shape=(4,))
     q = ns.q_star("tanh", sw, sb)
     m = law.moments(2)
     xs = m[0] * np.array([0.25, 1.0, 2.0])
@@ -189,7 +189,7 @@ def _run_delta(size: int, rng: np.random.Generator) -> Result:
     def spectra(C):
         out = []
         for _ in range(_DELTA_NETS):
-            net = ns.CNN((4,), C, C, depth, 3, "tanh", sw, sb, init="delta_orthogonal", rng=rng)
+            net = ns.CNN((4,), C, C, depth, 3, "tanh", sw, sb, weights="orthogonal", rng=rng)
             x = rng.standard_normal((1, 4, C))
             # every position's first pre-activation at the fixed point: |x_alpha|^2 = C (q* - sigma_b^2)/sigma_w^2
             x *= np.sqrt(C * (q - sb) / sw) / np.linalg.norm(x, axis=-1, keepdims=True)
