@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from freeprob.law import check_positive
+from freeprob.progress import progress_bar
 
 __all__ = ["max_learning_rate", "digits_data", "train_gd", "LearningRateGrid", "learning_rate_experiment",
            "train_sgd", "BoundaryPrediction", "predict_boundaries", "SGDGrid", "sgd_learning_rate_experiment",
@@ -522,7 +523,8 @@ def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8)
         joblib parallelism; ``backend="dask"`` runs on a Dask cluster (a ``distributed.Client`` must
         exist).
     progress : bool
-        tqdm progress bar over the runs.
+        tqdm progress bar over the runs, on stderr (:mod:`freeprob.progress`: off inside ``freeprob
+        verify`` and with ``FREEPROB_PROGRESS=0``).
 
     The prediction of every boundary (:func:`predict_boundaries`) uses only the infinite-width data
     kernel of the training inputs; nothing measured on a network enters it.
@@ -576,10 +578,8 @@ def sgd_learning_rate_experiment(dataset: str = "digits", depths=(2, 3, 4, 6, 8)
     with parallel_config(**cfg):
         par = Parallel(n_jobs=n_jobs, return_as="generator")
         it = par(delayed(job)(*t) for t in tasks)
-        if progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(it, total=len(tasks), desc=f"{d.name}: {len(tasks)} runs")
+        # the toolkit's one bar policy (freeprob.progress): silent inside verify and with FREEPROB_PROGRESS=0
+        it = progress_bar(it, total=len(tasks), desc=f"{d.name}: {len(tasks)} runs", progress=progress)
         for t, (r, sp) in zip(tasks, it):
             ratio[t] = r
             spikes[t] = sp
@@ -866,7 +866,7 @@ def sgd_boundary_study(dataset: str = "digits", depths=(2, 3, 4, 6, 8), act: str
     :math:`= 2/\operatorname{median}_t\bar\Theta(x_t,x_t)`, the conditional FIM of the actual inputs;
     ``full_batch``; ``readout_online``), the Hayase–Karakida law's ``max_learning_rate(source=
     "conditional")``, and for batches the mean-square threshold and the batch overshoot.  Runs go
-    through joblib (``n_jobs``) with a tqdm bar.
+    through joblib (``n_jobs``) with a tqdm bar (``progress``; :mod:`freeprob.progress` policy).
     """
     from joblib import Parallel, delayed
 
@@ -922,10 +922,7 @@ def sgd_boundary_study(dataset: str = "digits", depths=(2, 3, 4, 6, 8), act: str
 
     tasks = [(i, s) for i in range(len(depths)) for s in range(int(n_seeds))]
     it = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(*t) for t in tasks)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, total=len(tasks), desc=f"{d.name}, {act}: {len(tasks)} boundaries")
+    it = progress_bar(it, total=len(tasks), desc=f"{d.name}, {act}: {len(tasks)} boundaries", progress=progress)
     onset = np.empty((len(depths), int(n_seeds)))
     fail = np.empty((len(depths), int(n_seeds)))
     for (i, s), (on, fa) in zip(tasks, it):

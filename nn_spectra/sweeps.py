@@ -45,7 +45,7 @@ def _trial(measure, width, depth, rng):
 
 
 def sweep(measure: Callable[[int, int, np.random.Generator], dict], widths: Sequence[int], depths: Sequence[int],
-          seeds: int = 3, rng: int = 0, client=None, scheduler: str | None = None, progress: bool = False):
+          seeds: int = 3, rng: int = 0, client=None, scheduler: str | None = None, progress: bool = True):
     r"""Run ``measure(width, depth, rng) -> dict`` over a grid and return a :class:`pandas.DataFrame`.
 
     Parameters
@@ -62,6 +62,9 @@ def sweep(measure: Callable[[int, int, np.random.Generator], dict], widths: Sequ
         Run the trials on this cluster.
     scheduler : str, optional
         Address of an existing scheduler, e.g. ``"tcp://10.0.0.5:8786"``; a client is opened and closed.
+    progress : bool
+        A progress bar per grid cell on stderr, on by default like every long Monte-Carlo call
+        (:mod:`freeprob.progress`: off inside ``freeprob verify`` and with ``FREEPROB_PROGRESS=0``).
 
     Returns
     -------
@@ -70,7 +73,7 @@ def sweep(measure: Callable[[int, int, np.random.Generator], dict], widths: Sequ
 
     Examples
     --------
-    >>> t = sweep(lambda n, L, g: {"x": float(g.standard_normal())}, [2, 4], [1], seeds=2, rng=1)
+    >>> t = sweep(lambda n, L, g: {"x": float(g.standard_normal())}, [2, 4], [1], seeds=2, rng=1, progress=False)
     >>> list(t.columns), len(t)
     (['width', 'depth', 'seed', 'x'], 4)
     """

@@ -92,6 +92,31 @@ def test_conditional_fim_theory_and_sampler_agree():
     assert ev.shape == (WIDTH,)
 
 
+def test_cnn_theory_and_sampler_agree(net):
+    """The same description, read as a CNN (widths count channels): the sampled CNN, its Jacobian law
+    and its kernels count the depth L the MLP, jacobian_law and nngp_ntk count."""
+    sq = net.replace(widths=(WIDTH,) * L + (1,))             # delta-orthogonal kernels need C_0 = C
+    cnn = ns.CNN.from_network(sq, (5,), 3, rng=0)
+    mlp = sq.sample(rng=0)
+    assert cnn.depth == mlp.depth == sq.depth and cnn.network == mlp.network == sq
+    assert len(cnn.kernels) == sq.hidden_layers == len(mlp.weights) - 1     # convolutions = hidden layers
+    assert [K.shape[-2:] for K in cnn.kernels] == [w.shape for w in mlp.weights[:-1]]   # (C_out, C_in)
+    law = ns.cnn_jacobian_law(sq, spatial_shape=(5,))
+    assert law.depth == sq.depth and law.layers == len(cnn.kernels) == ns.jacobian_law(sq).layers
+    np.testing.assert_array_equal(law.moments(2), ns.jacobian_law(sq).moments(2))
+    assert cnn.input_output_jacobian(np.ones((1, 5, WIDTH))).shape == (5 * WIDTH, 5 * WIDTH)
+    # Gaussian kernels: on 1x1 images with k = 1 the CNN kernels are those of the MLP of this description
+    g = net.replace(weights="gaussian")
+    X = np.random.default_rng(2).standard_normal((3, 1, 1, N0))
+    K, T = ns.cnn_nngp_ntk(g, X, kernel_size=1)
+    Kf, Tf = ns.nngp_ntk(g, X[:, 0, 0])
+    np.testing.assert_allclose(K, Kf, rtol=1e-12)
+    np.testing.assert_allclose(T, Tf, rtol=1e-12)
+    # and the sampled Gaussian CNN has L - 1 kernels and a readout over C channels
+    gc = ns.CNN.from_network(g, (1,), 1, rng=0)
+    assert gc.depth == g.depth and len(gc.kernels) == g.hidden_layers and gc.w_out.size == WIDTH
+
+
 def test_layerwise_families_use_the_hidden_layers(net):
     from nn_spectra.layerwise_freeness import layerwise_families
 
