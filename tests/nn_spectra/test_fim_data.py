@@ -124,6 +124,37 @@ def test_many_distinct_lengths_use_interpolated_coefficients():
                                rtol=1e-9)
 
 
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_series_route_against_pairwise_quadrature(act):
+    # smooth built-ins go through the kernels module's Mehler series (the same code as nngp_ntk, so
+    # nngp_ntk is no independent check for them): here every sampled pair is recomputed on its own by
+    # the nested Gauss-Legendre rule, layer by layer in the MLP's standard parameterisation.  Input
+    # lengths from q ~ 0.05 to ~ 40 put a few variances beyond the series' matrix rule (q > 10), so the
+    # mixed route (graded quadrature for those inputs only) is exercised
+    from nn_spectra.gaussian_integrals import activation_kernel, activation_moments
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((40, 8)) * np.geomspace(0.2, 5.0, 40)[:, None]
+    sw, sb, L, M = 1.8, 0.1, 4, 300
+    k = data_kernels(X, act, sw, sb, depth=L, width=M)
+    assert np.diag(k.nngp[0]).max() > 10 > np.diag(k.nngp[0]).min()
+    pairs = [tuple(rng.choice(40, 2, replace=False)) for _ in range(12)] + [(0, 39), (38, 39), (5, 5)]
+    for i, j in pairs:
+        x = X[[i, j]]
+        qh = x @ x.T / 8
+        th = 8 * qh + 1.0
+        for _ in range(L - 1):
+            S = sw * qh + sb
+            e, ed = activation_kernel(act, S[0, 0], S[1, 1], S[0, 1], method="legendre")
+            d = activation_moments(act, np.diag(S), method="legendre")
+            qh = np.array([[d[0][0], e], [e, d[0][1]]], dtype=float)
+            sd = sw * np.array([[d[1][0], ed], [ed, d[1][1]]], dtype=float)
+            th = th * sd + M * qh + 1.0
+        scale = np.sqrt(k.ntk[i, i] * k.ntk[j, j])
+        assert abs(k.ntk[i, j] - th[0, 1]) <= 1e-10 * scale, (i, j)
+        assert abs(k.qhat[-1][i, j] - qh[0, 1]) <= 1e-11 * np.sqrt(k.qhat[-1][i, i] * k.qhat[-1][j, j]), (i, j)
+
+
 def test_lanczos_tops_match_dense_eigenvalues():
     # beyond 400 inputs the top eigenvalues come from Lanczos (batch norm: on the centring operator);
     # the dense spectrum of the same kernel is the reference
