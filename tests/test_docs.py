@@ -90,3 +90,28 @@ def test_sphinx_builds_without_warnings(tmp_path):
     for name in ("freeprob.law.Law", "freeprob.verify.case.Case", "freeprob.convolution.boxplus"):
         assert name in api
     assert (out / "benchmarks.html").exists()
+
+
+def test_the_documented_switch_skips_the_verify_gallery(monkeypatch, tmp_path):
+    """``FREEPROB_DOCS_GALLERY=none`` (documented in gallery.rst) runs no case and says so; a list runs
+    only those cases (without a Sphinx build: the gallery's own function, with run_cases recorded)."""
+    import importlib.util
+
+    import freeprob.verify as verify
+
+    assert "FREEPROB_DOCS_GALLERY=none" in (DOCS / "gallery.rst").read_text(encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("docs_conf_for_test", DOCS / "conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    calls = []
+
+    def recorder(names, **kw):
+        calls.append(names)
+        return verify.RunSummary([], "quick", 0, 0.0)
+
+    monkeypatch.setattr(verify, "run_cases", recorder)
+    monkeypatch.setattr(conf, "GALLERY_DIR", str(tmp_path / "verify-gallery"))
+    monkeypatch.setenv("FREEPROB_DOCS_GALLERY", "none")
+    assert conf._gallery_outcomes() == [] and calls == []
+    monkeypatch.setenv("FREEPROB_DOCS_GALLERY", "semicircle_moments, semicircle_cauchy")
+    assert conf._gallery_outcomes() == [] and calls == [["semicircle_moments", "semicircle_cauchy"]]

@@ -217,10 +217,13 @@ def test_cli_answers_or_says_one_line(argv, capsys, tmp_path, monkeypatch):
     codes = []
     kind, detail = outcome(lambda: codes.append(main(argv)))
     assert kind == "ok", detail  # the CLI turns every error into an exit status, never an exception
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "Traceback" not in err
     if codes[0] != 0:
         assert codes[0] == 2 and len(err.strip().splitlines()) == 1, err
+        # refused before any work is shown (--csv/--plot used to be checked after printing the table)
+        assert captured.out == "", captured.out[:200]
 
 
 def test_solver_backed_laws_on_hostile_input():

@@ -127,6 +127,43 @@ def test_parallel_run_matches_serial(user_case):
     assert [o.distance for o in par.outcomes] == [o.distance for o in ser.outcomes]
 
 
+def test_results_stream_as_each_case_finishes(user_case, tmp_path):
+    """Each outcome is handed out when its case finishes, not at the end of the run (issue 14)."""
+    import time
+
+    seen = []
+
+    def second(n, rng):
+        # serial: the first case's outcome was already delivered when the second one runs
+        return Result("p", "m", 0.0 if [o.name for o, _, _ in seen] == ["user_stream_a"] else 1.0)
+
+    user_case("user_stream_a", 0.0)
+    user_case("user_stream_b", 0.0, run=second)
+    s = run_cases(["user_stream_a", "user_stream_b"], on_outcome=lambda o, d, t: seen.append((o, d, t)))
+    assert s.passed and [(o.name, d, t) for o, d, t in seen] == [("user_stream_a", 1, 2), ("user_stream_b", 2, 2)]
+    # with workers: the slow case finishes only after the parent has received the fast one's outcome
+    # (a marker its on_outcome writes); without streaming it would time out and fail, not hang
+    marker = tmp_path / "fast-streamed"
+
+    def slow(n, rng):
+        t0 = time.monotonic()
+        while not marker.exists() and time.monotonic() - t0 < 60:
+            time.sleep(0.02)
+        return Result("p", "m", 0.0 if marker.exists() else 1.0)
+
+    def record(o, done, total):
+        order.append(o.name)
+        if o.name == "user_fast":
+            marker.write_text("yes")
+
+    order = []
+    user_case("user_slow", 0.0, run=slow)
+    user_case("user_fast", 0.0)
+    par = run_cases(["user_slow", "user_fast"], jobs=2, on_outcome=record)
+    assert order == ["user_fast", "user_slow"] and par.passed
+    assert [o.name for o in par.outcomes] == ["user_slow", "user_fast"]     # the summary keeps the given order
+
+
 def test_progress_bars_of_a_case_do_not_interleave_with_the_result_lines(capsys, user_case, monkeypatch):
     """A case calling long Monte-Carlo functions (progress on by default) prints no bars inside verify."""
     import randmat as rm
