@@ -131,3 +131,24 @@ def test_conditional_source_with_few_outputs_is_the_free_compression_full(act):
             for N in (128, 512):
                 meas, se, pred = _compressed_error(act, L, N, C_of(N), d_of(N), 10)
                 assert abs(meas / pred - 1) < 3 / np.sqrt(N), (act, L, N, meas, se, pred)
+
+
+# ---- the verify case of the free compression ------------------------------------------------------
+def test_compression_verify_case_passes_and_a_wrong_prediction_fails(monkeypatch):
+    # fisher_compression checks max_learning_rate(source="conditional", n_outputs=N/8) against real
+    # networks (soft-edge extrapolation, |z| <= 4, stated before its first run); a prediction of the top
+    # 1.25x too large (a learning rate 1.25x too small) must fail it
+    import nn_spectra as ns
+    from freeprob.verify import get_case
+    from threadpoolctl import threadpool_limits
+
+    case = get_case("fisher_compression")
+    assert case.quick_size < case.full_size and case.tolerance == 4.0 and "|z|" in case.metric
+    with threadpool_limits(limits=1):
+        res = case.run(case.quick_size, np.random.default_rng(20261202))
+    assert np.isfinite(res.distance) and res.distance <= case.tolerance_at(case.quick_size), res.measurement
+    true_mlr = ns.max_learning_rate
+    monkeypatch.setattr(ns, "max_learning_rate", lambda *a, **k: true_mlr(*a, **k) / 1.25)
+    with threadpool_limits(limits=1):
+        bad = case.run(case.quick_size, np.random.default_rng(20261202))
+    assert bad.distance > case.tolerance_at(case.quick_size), bad.measurement
