@@ -178,6 +178,21 @@ class LearningRateGrid:
     final_loss: np.ndarray
     boundary: np.ndarray = field(default=None)
 
+    def to_frame(self):
+        """One row per (depth, multiple ``c``) as a ``pandas.DataFrame``: ``depth, c, eta, eta_pred,
+        lambda_max_pred, lambda_max_measured, diverged, final_loss``.  Needs pandas (the ``frame`` extra)."""
+        import pandas as pd
+
+        D, C = len(self.depths), len(self.c)
+        c, eta_pred = np.asarray(self.c, float), np.asarray(self.eta_pred, float)
+        return pd.DataFrame({"depth": np.repeat(np.asarray(self.depths), C), "c": np.tile(c, D),
+                             "eta": (c[None, :] * eta_pred[:, None]).ravel(),
+                             "eta_pred": np.repeat(eta_pred, C),
+                             "lambda_max_pred": np.repeat(np.asarray(self.lambda_max_pred, float), C),
+                             "lambda_max_measured": np.repeat(np.asarray(self.lambda_max_measured, float), C),
+                             "diverged": np.asarray(self.diverged, bool).ravel(),
+                             "final_loss": np.asarray(self.final_loss, float).ravel()})
+
     def plot(self, ax=None):
         """Heat map of divergence over (depth, eta) with the predicted line 2/lambda_max (needs matplotlib)."""
         import matplotlib.pyplot as plt
@@ -435,6 +450,25 @@ class SGDGrid:
     @property
     def failed(self) -> np.ndarray:
         return ~(self.ratio < 1.0)
+
+    def to_frame(self):
+        """One row per run as a ``pandas.DataFrame``: ``batch_size`` (``n_samples`` = full-batch GD),
+        ``depth``, ``eta``, ``ratio`` (final over initial loss), ``failed``, ``spikes`` (NaN when not
+        recorded), and the boundaries of that (optimiser, depth): ``measured``, ``measured_spike`` and the
+        predictions ``full_batch``, ``online_median``, ``batch``.  Needs pandas (the ``frame`` extra)."""
+        import pandas as pd
+
+        M, D, E = np.shape(self.ratio)
+        cell = lambda a: np.repeat(np.asarray(a, float).reshape(M * D), E)  # noqa: E731  (per (mode, depth))
+        nan = np.full((M, D), np.nan)
+        return pd.DataFrame({
+            "batch_size": np.repeat(np.asarray(self.modes), D * E), "depth": np.tile(np.repeat(self.depths, E), M),
+            "eta": np.tile(np.asarray(self.etas, float), M * D), "ratio": np.asarray(self.ratio, float).ravel(),
+            "failed": self.failed.ravel(),
+            "spikes": (np.full((M, D, E), np.nan) if self.spikes is None else np.asarray(self.spikes, float)).ravel(),
+            "measured": cell(self.measured),
+            "measured_spike": cell(nan if self.measured_spike is None else self.measured_spike),
+            **{k: cell(self.prediction(k)) for k in ("full_batch", "online_median", "batch")}})
 
     def prediction(self, name: str) -> np.ndarray:
         """Array (modes, depths) of one field of the predictions, e.g. ``"online_max"``."""
@@ -836,6 +870,23 @@ class BoundaryStudy:
     conditional_mean: np.ndarray
     mean_square: np.ndarray
     overshoot: np.ndarray
+
+    def to_frame(self):
+        """One row per (depth, seed) as a ``pandas.DataFrame``: the measured ``onset`` and ``failure``
+        beside the predictions of that depth (``online_median``, ``full_batch``, ``batch``,
+        ``readout_online`` of :class:`BoundaryPrediction`; ``conditional``, ``conditional_input``,
+        ``conditional_mean``, ``mean_square``, ``overshoot``).  Needs pandas (the ``frame`` extra)."""
+        import pandas as pd
+
+        D, S = np.shape(self.onset)
+        per_depth = {k: np.array([getattr(p, k) for p in self.predicted], float)
+                     for k in ("online_median", "full_batch", "batch", "readout_online")}
+        per_depth |= {k: np.asarray(getattr(self, k), float) for k in
+                      ("conditional", "conditional_input", "conditional_mean", "mean_square", "overshoot")}
+        return pd.DataFrame({"depth": np.repeat(np.asarray(self.depths), S), "seed": np.tile(np.arange(S), D),
+                             "onset": np.asarray(self.onset, float).ravel(),
+                             "failure": np.asarray(self.failure, float).ravel(),
+                             **{k: np.repeat(v, S) for k, v in per_depth.items()}})
 
     def ratio(self, measured: str, predicted) -> tuple[np.ndarray, np.ndarray]:
         """Mean over seeds of measured/predicted per depth and its standard error (``predicted``: a

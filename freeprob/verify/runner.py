@@ -58,6 +58,19 @@ class RunSummary:
     def n_failed(self) -> int:
         return sum(not o.passed for o in self.outcomes)
 
+    def to_frame(self):
+        """One row per case as a ``pandas.DataFrame`` (the fields of :class:`Outcome`: ``name``,
+        ``distance``, ``tolerance``, ``passed``, ``seconds``, ...); ``mode`` and ``seed`` are in
+        ``frame.attrs``.  Needs pandas (the ``frame`` extra)."""
+        import dataclasses
+
+        import pandas as pd
+
+        cols = [f.name for f in dataclasses.fields(Outcome)]
+        df = pd.DataFrame([dataclasses.asdict(o) for o in self.outcomes], columns=cols)
+        df.attrs.update(mode=self.mode, seed=self.seed, seconds=self.seconds)
+        return df
+
 
 def case_rng(seed: int, name: str) -> np.random.Generator:
     """The generator a case receives: independent of the other cases run alongside."""
