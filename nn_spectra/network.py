@@ -79,7 +79,7 @@ def _variance(name: str, v, strict: bool) -> float:
 
 def _caller_stacklevel() -> int:
     """``stacklevel`` of the first frame outside :mod:`nn_spectra` (the user's call), for warnings."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frame, level = sys._getframe(1), 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here):
         frame, level = frame.f_back, level + 1
