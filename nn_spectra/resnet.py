@@ -384,22 +384,16 @@ def _d2_rule(act, q: float, nodes: int, pieces=None):
     pts, mass = law.atoms
     if len(pts) and abs(float(mass.sum()) - 1.0) < 1e-12:
         return np.asarray(pts, float), np.asarray(mass, float)
-    panels = max(nodes // 8, 1)
-    edges = np.linspace(-10.0, 10.0, panels + 1)
-    x, wx = np.polynomial.legendre.leggauss(8)
-    mid = 0.5 * (edges[1:] + edges[:-1])[:, None]
-    half = 0.5 * np.diff(edges)[:, None]
-    z = (mid + half * x[None, :]).ravel()
-    wz = (half * wx[None, :]).ravel() * np.exp(-0.5 * z ** 2)
+    z, wz = _smooth_nodes(nodes)
     t = np.asarray(act.dphi(np.sqrt(q) * z), dtype=float) ** 2
-    return t, wz / wz.sum()
+    return t, wz
 
 
 @dataclass(frozen=True)
 class _Block:
     t: np.ndarray       # nodes of the law rho of a^2 sigma_w^2 D^2
     w: np.ndarray       # their weights
-    mult: int           # how many blocks share this law
+    mult: float         # how many blocks share this law (a Gauss weight when grouped)
 
     @property
     def rho1(self) -> float:
@@ -440,10 +434,10 @@ class ResNetJacobianLaw(SolvedLaw):
     #: above this many distinct blocks the q_k leave the state (solved inside the residual)
     MAX_STATE_BLOCKS = 16
 
-    def __init__(self, blocks: Sequence[_Block], weights: str, label: str = ""):
+    def __init__(self, blocks: Sequence[_Block], weights: str, label: str = "", layers: int | None = None):
         self.blocks = tuple(blocks)
         self.weights = _check_weights(weights)
-        self.depth = int(sum(b.mult for b in self.blocks))
+        self.depth = int(round(sum(b.mult for b in self.blocks))) if layers is None else int(layers)
         self.label = label
         kmax = max(len(b.t) for b in self.blocks)
         # padded node arrays (zero weight on the padding) so all blocks are solved together
@@ -623,6 +617,26 @@ class ResNetJacobianLaw(SolvedLaw):
         u = zeta[:, None] if self._reduced else np.concatenate([zeta[:, None], q], axis=1)
         ok = np.isfinite(res) & (res <= 100 * self.tol) & self._admissible(z, u)
         return u, res, ok
+
+    def _axis_fast(self, x, u):
+        # the engine's plain axis Newton (4 steps, then the same exactness tests) on the compiled
+        # arrow system: the numpy twin builds dense (K+1)^2 Jacobians and costs most of the support
+        if self._reduced:
+            return None
+        from .resnet_kernel import axis_newton
+
+        z = np.asarray(x, dtype=float) + 0j
+        d = np.ascontiguousarray(self._d(z))
+        zeta, q, res = axis_newton(d, np.ascontiguousarray(u[:, 0], dtype=complex),
+                                   np.ascontiguousarray(u[:, 1:], dtype=complex), self._t, self._w, self._m,
+                                   self._gauss, 4)
+        ua = np.concatenate([zeta[:, None], q], axis=1)
+        with np.errstate(all="ignore"):
+            exact = np.isfinite(res) & (res <= 1e-13)
+            near = np.max(np.abs(ua - u), axis=1) <= 1e-3 * (1.0 + np.max(np.abs(u), axis=1))
+            g = self._g(z, ua)
+            physical = g.imag <= 1e-9 * np.abs(g)
+        return ua, exact & near & physical
 
     # -- support -------------------------------------------------------------------------
     def _blocks_real(self, zeta: float, q: np.ndarray):
@@ -844,26 +858,163 @@ def _block_variances(act, a, sigma_w2, sigma_b2, depth, q0, variant) -> np.ndarr
     return out
 
 
+def _smooth_nodes(nodes: int):
+    """Composite Gauss-Legendre nodes z on [-10, 10] and normal weights (summing to 1) of :func:`_d2_rule`."""
+    panels = max(nodes // 8, 1)
+    edges = np.linspace(-10.0, 10.0, panels + 1)
+    x, wx = np.polynomial.legendre.leggauss(8)
+    mid = 0.5 * (edges[1:] + edges[:-1])[:, None]
+    half = 0.5 * np.diff(edges)[:, None]
+    z = (mid + half * x[None, :]).ravel()
+    wz = (half * wx[None, :]).ravel() * np.exp(-0.5 * z ** 2)
+    return z, wz / wz.sum()
+
+
+def _rule_family(act, nodes: int, q_first: float):
+    r"""``rules(s) -> list of (t, w)``: the rules of :func:`_d2_rule` at the variances ``s``, as functions
+    that are analytic in :math:`s > 0` (so that the blocks may be grouped over their variances), or None.
+
+    Piecewise-constant :math:`\varphi'`: fixed atoms, masses from the normal cdf.  Smooth
+    :math:`\varphi'` without atoms: fixed nodes :math:`z_i`, fixed weights, :math:`t_i = \varphi'(\sqrt s z_i)^2`.
+    An atom of :math:`\varphi'(h)^2` is a level set of positive Lebesgue measure, which has positive mass
+    under every :math:`N(0, s)`, :math:`s > 0`: looking for atoms at one variance decides it for all.
+    None when the pushforward finds atoms carrying the whole mass that are not piecewise-constant
+    pieces (then the pushforward's atoms per block, as in :func:`_d2_rule`, whose quadrature is used
+    whenever the atoms do not carry the whole mass).
+    """
+    pieces = _piecewise_pieces(act)
+    if pieces is not None:
+        return lambda ss: [_piecewise_constant_rule(act, float(v), pieces) for v in ss]
+    from .jacobian import d2_law
+
+    try:
+        pts, mass = d2_law(act, float(q_first)).atoms
+    except ValueError:      # the pushforward's scan of phi'^2 (e.g. gelu overflows at +-inf): no atoms
+        pts, mass = (), np.zeros(0)
+    if len(pts) and abs(float(np.sum(mass)) - 1.0) < 1e-12:
+        return None         # purely atomic but not piecewise constant: the pushforward's atoms per block
+    z, wz = _smooth_nodes(nodes)
+
+    def rules(ss):
+        ss = np.asarray(ss, dtype=float)
+        t = np.asarray(act.dphi(np.sqrt(ss)[:, None] * z[None, :]), dtype=float) ** 2
+        return [(row, wz) for row in t]
+
+    return rules
+
+
 def _block_rules(act, a, sigma_w2, sigma_b2, depth, q0, variant, nodes):
     q_phi = _block_variances(act, a, sigma_w2, sigma_b2, depth, q0, variant)
-    pieces = _piecewise_pieces(act)
-    rules = []
-    cache: dict = {}
-    for qp in q_phi:
-        key = float(qp)
-        if key not in cache:
-            cache[key] = _d2_rule(act, key, nodes, pieces)
-        rules.append(cache[key])
+    fam = _rule_family(act, nodes, float(q_phi[0]))
+    uniq, inv = np.unique(q_phi, return_inverse=True)
+    if fam is not None:
+        per = fam(uniq)
+    else:
+        pieces = _piecewise_pieces(act)
+        per = [_d2_rule(act, float(v), nodes, pieces) for v in uniq]
+    rules = [per[i] for i in inv]
     # relu-like laws do not depend on q: identical rules collapse into one block
     first = rules[0]
     if all(r[0].shape == first[0].shape and np.array_equal(r[0], first[0]) and np.array_equal(r[1], first[1])
            for r in rules):
         rules = [first] * len(rules)
-    return rules, q_phi
+    return rules, q_phi, fam
+
+
+def _empirical_gauss_rule(u: np.ndarray, p: int):
+    r"""The ``p``-point Gauss rule of the measure :math:`\sum_l\delta_{u_l}` (Lanczos with full
+    reorthogonalisation on :math:`\operatorname{diag}(u)`, Golub–Welsch): nodes in
+    :math:`[\min u, \max u]`, positive weights summing to the number of points, exact for polynomials of
+    degree :math:`2p-1`."""
+    c, h = 0.5 * (u.max() + u.min()), 0.5 * (u.max() - u.min())
+    y = (u - c) / h
+    V = np.zeros((p, len(u)))
+    al, be = np.zeros(p), np.zeros(p)
+    v = np.full(len(u), 1.0 / np.sqrt(len(u)))
+    for j in range(p):
+        V[j] = v
+        r = y * v
+        al[j] = v @ r
+        r = r - al[j] * v - (be[j - 1] * V[j - 1] if j else 0.0)
+        for _ in range(2):
+            r -= V[: j + 1].T @ (V[: j + 1] @ r)
+        be[j] = np.linalg.norm(r)
+        v = r / be[j]
+    th, U = np.linalg.eigh(np.diag(al) + np.diag(be[:-1], 1) + np.diag(be[:-1], -1))
+    return c + h * th, len(u) * U[0] ** 2
+
+
+#: sample points of the grouping check: |zeta| <= 1.5 in the closed lower half-plane (zeta = psi_J(1/x)
+#: of the physical branch), where every block's q is the continuation of q ~ nu_1 zeta from 0
+_CHECK_ZETAS = np.array([0.3, 1.0, -1.5, 0.3 - 0.3j, 1.0 - 1.0j, -0.3j, -1.0j, -0.5 - 0.5j, -1.2 - 0.4j, -0.8 - 1.2j])
+#: largest accepted |delta|, delta = (grouped - exact) log-equation at the sample points: the grouped law's
+#: x at a state is the exact law's x times e^delta there
+GROUPING_TOL = 1e-12
+#: numbers of grouped blocks tried (up to MAX_STATE_BLOCKS = 16 the state is (zeta, q_1..q_p); beyond it
+#: zeta alone, still O(p) instead of O(L) per evaluation)
+_GROUP_SIZES = (4, 6, 8, 10, 12, 16, 24, 32)
+
+
+def _log_s_sum(zs, t, w, m, gauss):
+    """sum_k m_k log S_k(zeta) at the points zs (blocks t, w padded), q_k by the compiled per-block Newton;
+    the points where every block converged."""
+    from .resnet_kernel import q_of_zeta
+
+    nu1 = (t * w).sum(axis=1).real
+    q, _, ok = q_of_zeta(np.ascontiguousarray(zs, dtype=complex), t, w, nu1, gauss, 1e-15)
+    with np.errstate(all="ignore"):
+        g = _clog1p(-q / (1.0 + zs[:, None])) + _clog1p(-q / zs[:, None])
+    return (g * m[None, :]).sum(axis=1), ok
+
+
+def _padded(rules, scale):
+    kmax = max(len(t) for t, _ in rules)
+    T = np.zeros((len(rules), kmax), dtype=complex)
+    W = np.zeros((len(rules), kmax), dtype=complex)
+    for i, (t, w) in enumerate(rules):
+        T[i, : len(t)] = scale * np.asarray(t, float)
+        W[i, : len(w)] = w
+    return T, W
+
+
+def _grouped_blocks(fam, q_phi, scale, gauss: bool):
+    r"""The blocks of a network whose :math:`D^2` law changes from block to block, grouped over their
+    variances: ``p`` blocks at the nodes :math:`\sigma_j` of the Gauss rule of the empirical measure of
+    :math:`\log s_l` (:func:`_empirical_gauss_rule`), multiplicities its weights :math:`c_j > 0`
+    (:math:`\sum c_j = L`).  :math:`\sum_l\log S_{s_l}(\zeta)` becomes :math:`\sum_jc_j\log S_{\sigma_j}(\zeta)`,
+    exact for every polynomial of degree :math:`2p - 1` in :math:`\log s`, and
+    :math:`\log S_s(\zeta)` is analytic in :math:`s`.
+
+    Accepted for the smallest ``p`` in ``_GROUP_SIZES`` at which (1) the first six moments of
+    :math:`\nu`, summed over the blocks, agree with their exact sums to 1e-13 relative, and (2) the
+    log-equation's block sum agrees with the exact sum over every block to ``GROUPING_TOL`` at the
+    points ``_CHECK_ZETAS``.  None when no size passes (the exact blocks are then used)."""
+    u = np.log(q_phi)
+    n_distinct = len(np.unique(u))
+    exact_rules = fam(q_phi)
+    T, W = _padded(exact_rules, scale)
+    mom = np.array([((W * T ** j).sum(axis=1).real).sum() for j in range(1, 7)])
+    f_exact, ok_exact = _log_s_sum(_CHECK_ZETAS, T, W, np.ones(len(q_phi)), gauss)
+    for p in _GROUP_SIZES:
+        if p >= n_distinct:
+            return None
+        nodes, c = _empirical_gauss_rule(u, p)
+        rules = fam(np.exp(nodes))
+        Tp, Wp = _padded(rules, scale)
+        mom_p = np.array([((Wp * Tp ** j).sum(axis=1).real * c).sum() for j in range(1, 7)])
+        if not np.all(np.abs(mom_p - mom) <= 1e-13 * np.abs(mom)):
+            continue
+        f_p, ok_p = _log_s_sum(_CHECK_ZETAS, Tp, Wp, c, gauss)
+        both = ok_exact & ok_p
+        if both.sum() >= len(_CHECK_ZETAS) // 2 and np.all(np.abs(f_p - f_exact)[both] <= GROUPING_TOL):
+            return tuple(_Block(scale * np.asarray(t, float), np.asarray(w, float), float(cj))
+                         for (t, w), cj in zip(rules, c))
+    return None
 
 
 def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "orthogonal",
-                        q0: float = 1.0, variant: str = "post", nodes: int = 128) -> ResNetJacobianLaw:
+                        q0: float = 1.0, variant: str = "post", nodes: int = 128,
+                        group: bool = True) -> ResNetJacobianLaw:
     r"""Law of the squared singular values of the input-output Jacobian of a residual network.
 
     Block :math:`l` uses the law of :math:`\varphi'` at the mean-field variance of its argument
@@ -906,8 +1057,11 @@ def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: 
                          "and no product of S-transforms describes J (see the nn_spectra.resnet docstring; the "
                          "exact moments are resnet_jacobian_moments(..., variant='pre'))")
     q0 = check_positive("q0", q0)
-    rules, _ = _block_rules(act, a, sw, sb, depth, q0, variant, int(nodes))
-    return ResNetJacobianLaw(_group_blocks(rules, a * a * sw), weights, label=act.name)
+    rules, q_phi, fam = _block_rules(act, a, sw, sb, depth, q0, variant, int(nodes))
+    blocks = _group_blocks(rules, a * a * sw)
+    if group and fam is not None and len(blocks) > ResNetJacobianLaw.MAX_STATE_BLOCKS:
+        blocks = _grouped_blocks(fam, q_phi, a * a * sw, weights == "gaussian") or blocks
+    return ResNetJacobianLaw(blocks, weights, label=act.name, layers=depth)
 
 
 def resnet_jacobian_moments(act, a: float, sigma_w2: float, sigma_b2: float, depth: int,

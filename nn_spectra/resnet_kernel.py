@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["solve_path", "clog1p"]
+__all__ = ["solve_path", "axis_newton", "q_of_zeta", "clog1p"]
 
 
 @njit(cache=True)
@@ -304,3 +304,42 @@ def q_of_zeta(zs, t, w, nu1, gauss, tol):
             q[i, k] = qk
             dq[i, k] = -fz / fq
     return q, dq, ok
+
+
+@njit(cache=True)
+def axis_newton(ds, zeta0, q0, t, w, mult, gauss, steps):
+    """``steps`` plain (undamped) Newton steps of the arrow system at every real ``x = 1 + d`` of ``ds``
+    from the states ``(zeta0, q0)`` found just above the axis, then the relative residual: the compiled
+    twin of the engine's axis Newton (:meth:`freeprob.SolvedLaw._axis_newton`; near an edge the
+    residual is at rounding while the state is still moving, so the steps are not guarded)."""
+    n = ds.shape[0]
+    K = mult.shape[0]
+    zout = np.empty(n, np.complex128)
+    qout = np.empty((n, K), np.complex128)
+    resid = np.empty(n)
+    f = np.empty(2 * K + 1, np.complex128)
+    fz = np.empty(K, np.complex128)
+    fq = np.empty(K, np.complex128)
+    q = np.empty(K, np.complex128)
+    for i in range(n):
+        lx = clog1p(ds[i] + 0j)
+        zeta = zeta0[i]
+        for k in range(K):
+            q[k] = q0[i, k]
+        for it in range(steps):
+            a, res = _eval(lx, zeta, q, t, w, mult, gauss, f, fz, fq)
+            dz = _direction(f, a, fz, fq, K)
+            good = np.isfinite(dz.real) and np.isfinite(dz.imag)
+            for k in range(K):
+                good = good and np.isfinite(fz[k].real) and np.isfinite(fz[k].imag)
+            if not good:
+                continue
+            zeta = zeta + dz
+            for k in range(K):
+                q[k] = q[k] + fz[k]
+        a, res = _eval(lx, zeta, q, t, w, mult, gauss, f, fz, fq)
+        zout[i] = zeta
+        for k in range(K):
+            qout[i, k] = q[k]
+        resid[i] = res
+    return zout, qout, resid
