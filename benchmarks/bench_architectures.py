@@ -79,7 +79,7 @@ def bench_cnn(n, readout, repeats):
 
 def bench_resnet():
     c, w = time.process_time(), time.perf_counter()
-    law = ns.resnet_jacobian_law("relu", 0.03, 2.0, 0.0, depth=1000)
+    law = ns.resnet_jacobian_law("relu", 0.03, 2.0, 0.0, depth=1000 + 2)     # 1,000 blocks (issue 14: depth = L)
     a, b = law.support
     t_support = (time.process_time() - c, time.perf_counter() - w)
     x = np.linspace(a, b, 1001)

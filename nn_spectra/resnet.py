@@ -11,6 +11,20 @@ biases of variance :math:`\sigma_b^2`:
   :math:`x^{l+1} = x^l + a\,\varphi(h^l)`; block Jacobian :math:`I + aD_lW_l`,
   :math:`D_l = \operatorname{diag}\varphi'(h^l)`.
 
+Depth.  ``depth`` is :math:`L`, **the number of weight layers**, as everywhere in :mod:`nn_spectra`
+(:class:`nn_spectra.Network`; the CNN counts :math:`L-1` convolutions and the readout): a ResNet of
+depth :math:`L` is the read-in :math:`x^0 = W_{in}x + b_{in}`, :math:`B = L - 2` residual blocks (one
+weight matrix :math:`W_l` each) and the linear readout :math:`f = w\cdot x^B + b`
+(:class:`nn_spectra.ResNet`).  Every ResNet function takes this :math:`L`: the kernels
+(:func:`resnet_nngp_ntk`) span all :math:`L` layers; the mean field (:func:`resnet_mean_field`) and the
+stream Jacobian :math:`J = \partial x^B/\partial x^0 = \prod_l(I + X_l)` (:func:`resnet_jacobian_law`,
+:func:`resnet_jacobian_moments`) span the :math:`B = L - 2` blocks, as the fully-connected Jacobian
+spans the :math:`L - 1` nonlinear layers and not the readout.  ``ResNetJacobianLaw.depth`` is
+:math:`L` and ``.layers`` the number :math:`B` of :math:`I + X_l` factors.  (Until issue 14 the ResNet
+functions counted residual blocks: the old ``depth=B`` is ``depth=B + 2`` now.)  The weight law is
+``weights=`` (``"gaussian"`` or ``"orthogonal"``) in every ResNet function and class;
+``ResNet(init=...)`` is its deprecated spelling.
+
 Mean field.  With :math:`Q^l = |x^l|^2/N` the residual q-map is
 :math:`Q^{l+1} = Q^l + a^2(\sigma_w^2E[\varphi(\sqrt{Q^l}z)^2] + \sigma_b^2)` (pre) or
 :math:`Q^{l+1} = Q^l + a^2E[\varphi(\sqrt{q_h^l}z)^2]`, :math:`q_h^l = \sigma_w^2Q^l + \sigma_b^2` (post);
@@ -132,15 +146,23 @@ def _check_variant(variant: str) -> str:
     return variant
 
 
-def _check_weights(weights: str) -> str:
-    if weights not in _WEIGHTS:
-        raise ValueError(f"weights must be one of {_WEIGHTS}, got {weights!r}")
-    return weights
+def _check_weights(weights, caller: str = "", init=None, default: str = "orthogonal") -> str:
+    """The weight law through nn_spectra's one reader (:func:`nn_spectra.network.weight_law`): ``init`` is a
+    value given under the deprecated keyword ``init=``."""
+    from .network import weight_law
+
+    return weight_law(weights, init, default=default, allowed=_WEIGHTS, caller=caller)
 
 
-def _check_depth(depth) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+def _check_depth(depth, low: int = 2) -> int:
+    """``depth`` = L, the number of weight layers (read-in, L - 2 residual blocks, readout)."""
+    from .network import MAX_DEPTH
+
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or not low <= depth <= MAX_DEPTH:
+        what = " (the read-in, at least one residual block and the readout)" if low == 3 else \
+            " (the read-in and the readout; each residual block adds one)"
+        raise ValueError(f"depth (the number of weight layers L{what}) must be an integer in [{low}, {MAX_DEPTH}], "
+                         f"got {depth!r}")
     return int(depth)
 
 
@@ -176,20 +198,21 @@ def resnet_q_map(act, q, a: float, sigma_w2: float, sigma_b2: float, variant: st
 
 @dataclass(frozen=True)
 class ResNetMeanField:
-    r"""Mean-field trajectory of a residual network over ``depth`` blocks.
+    r"""Mean-field trajectory of a residual network of ``depth`` :math:`L` weight layers over its
+    :math:`B = L - 2` residual blocks (module docstring).
 
     Attributes
     ----------
-    q : ndarray, shape (depth + 1,)
-        Stream lengths :math:`Q^0..Q^L` of the first input.
-    q_phi : ndarray, shape (depth,)
+    q : ndarray, shape (B + 1,)
+        Stream lengths :math:`Q^0..Q^B` of the first input.
+    q_phi : ndarray, shape (B,)
         Variance of the argument of :math:`\varphi` in block :math:`l` (:math:`Q^l` or :math:`q_h^l`).
-    c : ndarray, shape (depth + 1,)
+    c : ndarray, shape (B + 1,)
         Correlation of the two inputs' streams.
-    chi : ndarray, shape (depth,)
+    chi : ndarray, shape (B,)
         Block gains :math:`1 + a^2\sigma_w^2E[\varphi'^2]`, the mean squared singular value of block
         :math:`l` (always :math:`\ge 1`).
-    log_gradient_gain : ndarray, shape (depth + 1,)
+    log_gradient_gain : ndarray, shape (B + 1,)
         :math:`\log\prod_{k<l}\chi_k`: the log of the mean of :math:`JJ^\top` of the first ``l`` blocks.
     tau : float
         :math:`\sum_l a^2\sigma_w^2E[\varphi'^2]`, the parameter of the universal large-depth law.
@@ -202,15 +225,26 @@ class ResNetMeanField:
     log_gradient_gain: np.ndarray
     tau: float
 
+    @property
+    def blocks(self) -> int:
+        """:math:`B`, the number of residual blocks."""
+        return len(self.chi)
+
+    @property
+    def depth(self) -> int:
+        """:math:`L = B + 2`, the number of weight layers (read-in, blocks, readout)."""
+        return len(self.chi) + 2
+
 
 def resnet_mean_field(act, a: float, sigma_w2: float, sigma_b2: float, depth: int, q0: float = 1.0,
                       c0: float = 0.5, variant: str = "pre") -> ResNetMeanField:
     r"""Length, correlation and gradient-gain trajectories of a residual network (Yang–Schoenholz 2017).
 
-    Two inputs of equal stream length ``q0`` and correlation ``c0`` are propagated through ``depth``
-    blocks of the maps in the module docstring.
+    Two inputs of equal stream length ``q0`` and correlation ``c0`` (of the read-in output :math:`x^0`)
+    are propagated through the :math:`B = L - 2` residual blocks of a network of ``depth`` :math:`L`
+    weight layers (module docstring) by the maps of the module docstring.
 
-    >>> mf = resnet_mean_field("relu", 0.5, 2.0, 0.0, depth=3, q0=1.0)
+    >>> mf = resnet_mean_field("relu", 0.5, 2.0, 0.0, depth=5, q0=1.0)     # 3 blocks
     >>> [round(float(v), 10) for v in mf.q]             # relu, pre: Q' = Q (1 + a^2 sigma_w^2 / 2)
     [1.0, 1.25, 1.5625, 1.953125]
     >>> float(mf.chi[0])
@@ -219,7 +253,7 @@ def resnet_mean_field(act, a: float, sigma_w2: float, sigma_b2: float, depth: in
     act = activation(act)
     a = _check_a(a)
     sw, sb = _variances(sigma_w2, sigma_b2)
-    depth = _check_depth(depth)
+    depth = _check_depth(depth) - 2       # the residual blocks
     variant = _check_variant(variant)
     q0 = check_positive("q0", q0)
     c0 = check_real("c0", c0)
@@ -263,13 +297,14 @@ def _inputs(X, name):
     return X
 
 
-def resnet_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", a: float = 1.0, sigma_w2: float = 1.0,
+def resnet_nngp_ntk(X1, X2=None, depth: int = 3, act="relu", a: float = 1.0, sigma_w2: float = 1.0,
                     sigma_b2: float = 0.0, variant: str = "pre") -> tuple[np.ndarray, np.ndarray]:
     r"""Infinite-width NNGP and NTK of a residual network with a read-in and a linear readout.
 
     Network (NTK parameterisation, as :class:`nn_spectra.ResNet`): :math:`x^0 = W_{in}x + b_{in}`
-    (entry variance :math:`\sigma_w^2/d`), ``depth`` residual blocks of the given ``variant``,
-    :math:`f = w\cdot x^L + b` (variance :math:`\sigma_w^2/N`, :math:`\sigma_b^2`).  With
+    (entry variance :math:`\sigma_w^2/d`), :math:`B = L - 2` residual blocks of the given ``variant``,
+    :math:`f = w\cdot x^B + b` (variance :math:`\sigma_w^2/N`, :math:`\sigma_b^2`): ``depth`` :math:`L`
+    weight layers in all (module docstring).  With
     :math:`\Sigma^0 = \Theta^0 = \sigma_w^2 x\cdot x'/d + \sigma_b^2`, per block (pre)
 
     .. math::
@@ -280,10 +315,10 @@ def resnet_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", a: float = 1.0, sig
     :math:`(u,v)\sim N(0,\Sigma^l)`; (post) :math:`H = \sigma_w^2\Sigma^l + \sigma_b^2`, :math:`K,\dot K` at
     :math:`H`, :math:`\Sigma^{l+1} = \Sigma^l + a^2K`,
     :math:`\Theta^{l+1} = \Theta^l + a^2\dot K(\sigma_w^2\Theta^l + H)`.  Readout:
-    NNGP :math:`= \sigma_w^2\Sigma^L + \sigma_b^2`, NTK :math:`= \sigma_w^2\Theta^L + \text{NNGP}`.
+    NNGP :math:`= \sigma_w^2\Sigma^B + \sigma_b^2`, NTK :math:`= \sigma_w^2\Theta^B + \text{NNGP}`.
 
     >>> import numpy as np
-    >>> K, T = resnet_nngp_ntk(np.eye(2), depth=2, act="relu", a=0.5, sigma_w2=2.0)
+    >>> K, T = resnet_nngp_ntk(np.eye(2), depth=4, act="relu", a=0.5, sigma_w2=2.0)   # 2 blocks
     >>> K.shape, bool(np.all(T >= K))
     ((2, 2), True)
     """
@@ -294,7 +329,7 @@ def resnet_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", a: float = 1.0, sig
     act = activation(act)
     a = _check_a(a)
     sw, sb = _variances(sigma_w2, sigma_b2)
-    depth = _check_depth(depth)
+    blocks = _check_depth(depth) - 2
     variant = _check_variant(variant)
     d = X1.shape[1]
     S = sw * (X1 @ X2v.T) / d + sb
@@ -302,7 +337,7 @@ def resnet_nngp_ntk(X1, X2=None, depth: int = 1, act="relu", a: float = 1.0, sig
     s2 = sw * np.einsum("ij,ij->i", X2v, X2v) / d + sb
     T = S.copy()
     a2 = a * a
-    for _ in range(depth):
+    for _ in range(blocks):
         if variant == "pre":
             k, kd = activation_kernel(act, s1[:, None], s2[None, :], S)
             e1 = activation_moments(act, s1)[0]
@@ -419,8 +454,11 @@ class ResNetJacobianLaw(SolvedLaw):
     r"""Law of the squared singular values of :math:`J = \prod_l (I + X_l)` (module docstring).
 
     Built by :func:`resnet_jacobian_law`.  ``blocks`` are the laws :math:`\nu_l` of
-    :math:`a^2\sigma_w^2D_l^2` as quadrature rules with multiplicities; ``weights`` selects
+    :math:`a^2\sigma_w^2D_l^2` as quadrature rules with multiplicities (Gauss weights when blocks whose law
+    changes along the stream are grouped over their variances); ``weights`` selects
     :math:`|X_l|^2 \sim \nu_l` (orthogonal) or :math:`\mathrm{MP}(1)\boxtimes\nu_l` (Gaussian).
+    ``depth`` is :math:`L`, the number of weight layers of the network, and ``layers`` the number
+    :math:`B = L - 2` of residual blocks, the factors :math:`I + X_l` of :math:`J` (module docstring).
 
     A :class:`freeprob.SolvedLaw`: state :math:`(\zeta, q_1, \dots, q_K)` (one :math:`q` per distinct
     block), the block S-transform :math:`S_k(\zeta) = (1 - q_k/(1+\zeta))(1 - q_k/\zeta)` with
@@ -437,7 +475,9 @@ class ResNetJacobianLaw(SolvedLaw):
     def __init__(self, blocks: Sequence[_Block], weights: str, label: str = "", layers: int | None = None):
         self.blocks = tuple(blocks)
         self.weights = _check_weights(weights)
-        self.depth = int(round(sum(b.mult for b in self.blocks))) if layers is None else int(layers)
+        #: number of residual blocks (factors I + X_l of J); depth = layers + 2 weight layers
+        self.layers = int(round(sum(b.mult for b in self.blocks))) if layers is None else int(layers)
+        self.depth = self.layers + 2
         self.label = label
         kmax = max(len(b.t) for b in self.blocks)
         # padded node arrays (zero weight on the padding) so all blocks are solved together
@@ -1029,27 +1069,38 @@ def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: 
         Branch strength, :math:`a > 0`.
     sigma_w2, sigma_b2 : float
     depth : int
-        Number of residual blocks :math:`L \ge 1`; for relu any depth costs the same.
+        :math:`L \ge 3`, the number of weight layers: :math:`J` spans the :math:`B = L - 2` residual
+        blocks between the read-in and the readout (module docstring).  For relu any depth costs the same.
     weights : {"orthogonal", "gaussian"}
+        Law of the residual weights :math:`W_l`.
     q0 : float
         Stream length :math:`|x^0|^2/N` of the input.
     variant : "post"
         The block :math:`x + a\varphi(Wx+b)`; ``"pre"`` raises ``ValueError`` (its blocks are not free,
         module docstring).
+    nodes : int
+        Quadrature nodes of :math:`D^2` for a smooth :math:`\varphi'`.
+    group : bool
+        For a smooth (or piecewise-constant) :math:`\varphi'` whose law changes along the stream
+        (bounded activations: the length grows, so every block differs) and more than 16 distinct
+        blocks, replace the :math:`B` blocks by the few blocks of the Gauss rule of their variances
+        (:func:`_grouped_blocks`), accepted only where it reproduces the exact block sum of the
+        equation to 1e-12 at sample points and the block moments to 1e-13; ``False`` keeps every block
+        (cost :math:`O(B)` per point instead of :math:`O(1)`).
 
     Examples
     --------
-    >>> law = resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=4)
-    >>> law.depth, len(law.blocks)      # relu: D^2 does not depend on the length, one block to the 4th power
-    (4, 1)
+    >>> law = resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=6)
+    >>> law.depth, law.layers, len(law.blocks)   # relu: D^2 does not depend on the length, one block to the 4th power
+    (6, 4, 1)
     >>> [round(float(m), 12) for m in law.block_moments()[0]]    # m_1 = 1 + a^2 sigma_w^2 / 2 per block
     [1.09]
     """
     act = activation(act)
     a = _check_a(a)
     sw, sb = _variances(sigma_w2, sigma_b2)
-    depth = _check_depth(depth)
-    weights = _check_weights(weights)
+    depth = _check_depth(depth, low=3)
+    weights = _check_weights(weights, "resnet_jacobian_law")
     variant = _check_variant(variant)
     if variant != "post":
         raise ValueError("variant must be 'post' for the Jacobian law: in the pre-activation block the D_l of "
@@ -1057,11 +1108,11 @@ def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: 
                          "and no product of S-transforms describes J (see the nn_spectra.resnet docstring; the "
                          "exact moments are resnet_jacobian_moments(..., variant='pre'))")
     q0 = check_positive("q0", q0)
-    rules, q_phi, fam = _block_rules(act, a, sw, sb, depth, q0, variant, int(nodes))
+    rules, q_phi, fam = _block_rules(act, a, sw, sb, depth - 2, q0, variant, int(nodes))
     blocks = _group_blocks(rules, a * a * sw)
     if group and fam is not None and len(blocks) > ResNetJacobianLaw.MAX_STATE_BLOCKS:
         blocks = _grouped_blocks(fam, q_phi, a * a * sw, weights == "gaussian") or blocks
-    return ResNetJacobianLaw(blocks, weights, label=act.name, layers=depth)
+    return ResNetJacobianLaw(blocks, weights, label=act.name, layers=depth - 2)
 
 
 def resnet_jacobian_moments(act, a: float, sigma_w2: float, sigma_b2: float, depth: int,
@@ -1074,20 +1125,23 @@ def resnet_jacobian_moments(act, a: float, sigma_w2: float, sigma_b2: float, dep
     :math:`M_1 = \prod m_1`, :math:`M_2/M_1^2 - 1 = \sum (m_2/m_1^2 - 1)` (the linear term of
     :math:`\log S`).  Free blocks: the post variant.  ``variant="pre"`` (orthogonal weights only) uses the
     recursion of :func:`_pre_moment_recursion`, which keeps the correlations of the :math:`D_l` of one
-    residual stream across blocks.
+    residual stream across blocks.  ``depth`` is :math:`L`, the number of weight layers; the products
+    run over the :math:`B = L - 2` residual blocks (module docstring).
 
-    >>> resnet_jacobian_moments("linear", 0.5, 1.0, 0.0, depth=1, weights="orthogonal")   # |1 + u/2|^2
+    >>> resnet_jacobian_moments("linear", 0.5, 1.0, 0.0, depth=3, weights="orthogonal")   # one block: |1 + u/2|^2
     (1.25, 2.0625)
-    >>> m1, m2 = resnet_jacobian_moments("relu", 0.5, 2.0, 0.0, depth=10, variant="pre")
-    >>> round(m1, 10), round(m2 / m1 ** 2, 2)      # m1 = (1 + a^2)^L as for free blocks; m2 is not
+    >>> m1, m2 = resnet_jacobian_moments("relu", 0.5, 2.0, 0.0, depth=12, variant="pre")
+    >>> round(m1, 10), round(m2 / m1 ** 2, 2)      # m1 = (1 + a^2)^B (B = 10) as for free blocks; m2 is not
     (9.3132257462, 5.58)
     """
     act = activation(act)
     a = _check_a(a)
     sw, sb = _variances(sigma_w2, sigma_b2)
     depth = _check_depth(depth)
-    weights = _check_weights(weights)
+    weights = _check_weights(weights, "resnet_jacobian_moments")
     variant = _check_variant(variant)
+    if depth == 2:
+        return 1.0, 1.0         # no residual block: J = I
     if variant == "pre":
         if weights != "orthogonal":
             raise ValueError("weights must be 'orthogonal' for the pre-activation moments (the Gaussian case "

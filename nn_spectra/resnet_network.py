@@ -1,17 +1,20 @@
 r"""A finite residual network in numpy, the Monte-Carlo twin of :mod:`nn_spectra.resnet`.
 
-Architecture (width :math:`N`, input dimension :math:`d`, ``depth`` blocks, NTK parameterisation in
-``empirical_ntk``):
+Architecture (width :math:`N`, input dimension :math:`d`, ``depth`` :math:`L` weight layers: the
+read-in, :math:`B = L - 2` residual blocks and the readout, as in :mod:`nn_spectra.resnet`; NTK
+parameterisation in ``empirical_ntk``):
 
 .. math:: x^0 = W_{in}x + b_{in},\qquad
           x^{l+1} = x^l + a(W_l\varphi(x^l) + b_l)\ \text{(pre)}\quad\text{or}\quad
-          x^{l+1} = x^l + a\varphi(W_lx^l + b_l)\ \text{(post)},\qquad f = w\cdot x^L + b.
+          x^{l+1} = x^l + a\varphi(W_lx^l + b_l)\ \text{(post)},\qquad f = w\cdot x^B + b.
 
 :math:`W_{in}` has entries of variance :math:`\sigma_w^2/d`, :math:`W_l` of variance :math:`\sigma_w^2/N`
 (Gaussian, or :math:`\sigma_w` times a Haar orthogonal matrix), the readout :math:`\sigma_w^2/N`; biases
 :math:`\sigma_b^2`.  Gradients are per example, computed by backpropagation.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -31,19 +34,23 @@ class ResNet:
     width : int
         :math:`N`.
     depth : int
-        Number of residual blocks.
+        :math:`L \ge 2`, the number of weight layers: the read-in, :math:`B = L - 2` residual blocks
+        (``blocks``, one weight matrix each) and the readout (the meaning of ``depth`` in every ResNet
+        function, :mod:`nn_spectra.resnet`; until issue 14 it counted the blocks).
     act : str or Activation
     a : float
         Branch strength :math:`a > 0`.
     sigma_w2, sigma_b2 : float
-    init : {"gaussian", "orthogonal"}
-        Law of the residual weights :math:`W_l`.
+    weights : {"gaussian", "orthogonal"}
+        Law of the residual weights :math:`W_l` (default Gaussian).  ``init=`` is its deprecated name.
     variant : {"pre", "post"}
     rng : int or Generator
 
     Examples
     --------
-    >>> net = ResNet(3, 16, 4, "relu", 0.5, 2.0, 0.0, rng=0)
+    >>> net = ResNet(3, 16, 6, "relu", 0.5, 2.0, 0.0, rng=0)
+    >>> net.depth, net.blocks, len(net.Ws)          # read-in, 4 blocks, readout
+    (6, 4, 4)
     >>> net.forward(np.ones((2, 3))).shape
     (2,)
     >>> J = net.input_output_jacobian(np.ones(16))
@@ -52,27 +59,28 @@ class ResNet:
     """
 
     def __init__(self, d: int, width: int, depth: int, act, a: float, sigma_w2: float, sigma_b2: float,
-                 init: str = "gaussian", variant: str = "pre", rng=None):
-        from .resnet import _check_a, _check_depth, _check_variant, _variances
+                 weights: str | None = None, variant: str = "pre", rng=None, *, init: str | None = None):
+        from .resnet import _check_a, _check_depth, _check_variant, _check_weights, _variances
 
         if int(d) < 1 or int(width) < 1:
             raise ValueError(f"d and width must be integers >= 1, got d={d!r}, width={width!r}")
-        if init not in ("gaussian", "orthogonal"):
-            raise ValueError(f"init must be 'gaussian' or 'orthogonal', got {init!r}")
+        law = _check_weights(weights, "ResNet", init=init, default="gaussian")
         self.d, self.width = int(d), int(width)
         self.depth = _check_depth(depth)
+        #: number of residual blocks B = depth - 2 (weight matrices W_l)
+        self.blocks = self.depth - 2
         self.a = _check_a(a)
         self.sigma_w2, self.sigma_b2 = _variances(sigma_w2, sigma_b2)
         self.variant = _check_variant(variant)
-        self.init = init
+        self._weight_law = law
         self.act: Activation = activation(act)
         rng = np.random.default_rng(rng)
         N, sw, sb = self.width, self.sigma_w2, self.sigma_b2
         self.W_in = rng.standard_normal((N, self.d)) * np.sqrt(sw / self.d)
         self.b_in = rng.standard_normal(N) * np.sqrt(sb)
         self.Ws, self.bs = [], []
-        for _ in range(self.depth):
-            if init == "gaussian":
+        for _ in range(self.blocks):
+            if law == "gaussian":
                 W = rng.standard_normal((N, N)) * np.sqrt(sw / N)
             else:
                 W = np.sqrt(sw) * haar_orthogonal_isometry(N, N, rng)
@@ -80,6 +88,17 @@ class ResNet:
             self.bs.append(rng.standard_normal(N) * np.sqrt(sb))
         self.w_out = rng.standard_normal(N) * np.sqrt(sw / N)
         self.b_out = float(rng.standard_normal() * np.sqrt(sb))
+
+    @property
+    def weight_law(self) -> str:
+        """Law of the residual weights: ``"gaussian"`` or ``"orthogonal"``."""
+        return self._weight_law
+
+    @property
+    def init(self) -> str:
+        """Deprecated name of :attr:`weight_law`."""
+        warnings.warn("ResNet.init is deprecated; use ResNet.weight_law", DeprecationWarning, stacklevel=2)
+        return self._weight_law
 
     # ------------------------------------------------------------------ passes
     def _stream(self, X0):
@@ -136,7 +155,7 @@ class ResNet:
         delta = np.broadcast_to(self.w_out, xs[-1].shape).copy()
         deltas = [delta]
         a = self.a
-        for l in range(self.depth - 1, -1, -1):
+        for l in range(self.blocks - 1, -1, -1):
             W, h = self.Ws[l], hs[l]
             Dp = self.act.dphi(h)
             if self.variant == "pre":
@@ -156,7 +175,7 @@ class ResNet:
         E1 = np.atleast_2d(np.asarray(X1, float))
         E2 = E1 if X2 is None else np.atleast_2d(np.asarray(X2, float))
         theta = (sw * (E1 @ E2.T) / self.d + sb) * (d1[0] @ d2[0].T)
-        for l in range(self.depth):
+        for l in range(self.blocks):
             if self.variant == "pre":
                 g1, g2 = d1[l + 1], d2[l + 1]
                 inp = sw * (self.act.phi(h1[l]) @ self.act.phi(h2[l]).T) / N + sb
@@ -176,10 +195,11 @@ class ResNet:
 
     def param_gradients(self, X) -> np.ndarray:
         r"""Per-example gradients of :math:`f` in the residual weights :math:`W_l` and biases :math:`b_l`
-        (standard parameterisation), shape (batch, depth * (N^2 + N)), order :math:`W_0, b_0, W_1, \dots`."""
+        (standard parameterisation), shape (batch, B * (N^2 + N)), B = depth - 2 blocks, order
+        :math:`W_0, b_0, W_1, \dots`."""
         deltas, xs, hs = self._backward(X)
         blocks = []
-        for l in range(self.depth):
+        for l in range(self.blocks):
             if self.variant == "pre":
                 g, inp = deltas[l + 1], self.act.phi(hs[l])
             else:
@@ -205,7 +225,7 @@ class ResNet:
         N = self.width
         H = np.zeros((N, N))
         B = np.eye(N)   # d x^L / d x^{l+1}, built from the top
-        for l in range(self.depth - 1, -1, -1):
+        for l in range(self.blocks - 1, -1, -1):
             if self.variant == "pre":
                 u, E = self.act.phi(hs[l][0]), None
             else:
@@ -219,14 +239,14 @@ class ResNet:
 
     def conditional_fisher_jacobian(self, x0, include_bias: bool = True) -> np.ndarray:
         r""":math:`J_\theta = \partial x^L/\partial\theta` explicitly, shape (N, P): for checking the duality
-        on small networks (P grows like depth·N²)."""
+        on small networks (P grows like B·N²)."""
         x0 = np.asarray(x0, dtype=float).reshape(1, -1)
         xs, hs = self._stream(x0)
         N = self.width
         cols = []
         B = np.eye(N)
         per_layer = []
-        for l in range(self.depth - 1, -1, -1):
+        for l in range(self.blocks - 1, -1, -1):
             if self.variant == "pre":
                 u, E = self.act.phi(hs[l][0]), np.ones(N)
             else:
@@ -243,4 +263,4 @@ class ResNet:
 
     def __repr__(self) -> str:
         return (f"ResNet(d={self.d}, width={self.width}, depth={self.depth}, act={self.act.name!r}, a={self.a}, "
-                f"sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2}, init={self.init!r}, variant={self.variant!r})")
+                f"sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2}, weights={self._weight_law!r}, variant={self.variant!r})")

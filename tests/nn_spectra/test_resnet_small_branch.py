@@ -5,6 +5,9 @@ moments of the free product of L such blocks by noncrossing partitions (freeprob
 Kreweras complements, no S-transform); the a -> 0 limit of (x - 1)/a, the free sum of L copies of
 u + u^* (Kesten-McKay with d = 2L), approached at rate O(a) (stated in advance); the exact block
 recursion for the mean and variance of a tanh ResNet.
+
+``depth`` is L, the number of weight layers (read-in, B = L - 2 blocks, readout): below, ``depth`` is
+the number of blocks and the functions are called with ``depth + 2``.
 """
 from fractions import Fraction
 from math import comb
@@ -23,7 +26,7 @@ def _arcsine_pdf(x, a):
 @pytest.mark.parametrize("a", [0.5, 1e-2, 1e-4, 1e-6])
 def test_one_linear_block_is_the_arcsine_law_at_every_branch_strength(a):
     # |1 + a u|^2 = 1 + a^2 + 2a cos(theta), theta uniform: arcsine on [(1-a)^2, (1+a)^2]
-    law = ns.resnet_jacobian_law("linear", a, 1.0, 0.0, depth=1)
+    law = ns.resnet_jacobian_law("linear", a, 1.0, 0.0, depth=1 + 2)
     th = np.array([0.3, 1.2, 2.0, 2.9])
     x = 1 + a * a + 2 * a * np.cos(th)
     assert np.allclose(law.pdf(x), _arcsine_pdf(x, a), rtol=1e-8)
@@ -55,7 +58,7 @@ def _product_moments(a: Fraction, depth: int, n: int) -> list:
 def test_moments_of_the_free_product_of_linear_blocks_are_the_exact_rationals(a):
     n, depth = 5, 3
     exact = [float(v) for v in _product_moments(a, depth, n)]
-    law = ns.resnet_jacobian_law("linear", float(a), 1.0, 0.0, depth=depth)
+    law = ns.resnet_jacobian_law("linear", float(a), 1.0, 0.0, depth=depth + 2)
     assert law.moments(n) == pytest.approx(exact, rel=1e-13)
 
 
@@ -80,7 +83,7 @@ def test_density_at_a_tiny_branch_strength_has_the_exact_centred_moments():
     a, depth = Fraction(1, 10000), 3
     m = [Fraction(1)] + _product_moments(a, depth, 4)
     central = [sum(comb(k, i) * m[i] * (-1) ** (k - i) for i in range(k + 1)) / a ** k for k in range(5)]
-    law = ns.resnet_jacobian_law("linear", float(a), 1.0, 0.0, depth=depth)
+    law = ns.resnet_jacobian_law("linear", float(a), 1.0, 0.0, depth=depth + 2)
     got = _interval_moments(law, [0, 1, 2, 3, 4], 1.0, float(a))
     assert got == pytest.approx([float(v) for v in central], rel=1e-7, abs=1e-9)
 
@@ -101,7 +104,7 @@ def test_small_branch_limit_is_the_kesten_mckay_law_at_rate_a():
     xi = np.linspace(-4.0, 4.0, 17)          # inside 2 sqrt(5) = 4.47
     errs = []
     for a in (1e-3, 1e-4, 1e-9):
-        law = ns.resnet_jacobian_law("linear", a, 1.0, 0.0, depth=depth)
+        law = ns.resnet_jacobian_law("linear", a, 1.0, 0.0, depth=depth + 2)
         dens = a * law.pdf(1 + a * xi)
         errs.append(np.max(np.abs(dens - _kesten_mckay(xi, 2 * depth))))
     assert 0.07 <= errs[1] / errs[0] <= 0.13
@@ -111,8 +114,8 @@ def test_small_branch_limit_is_the_kesten_mckay_law_at_rate_a():
 def test_tanh_law_at_a_tiny_branch_strength_has_the_exact_mean_and_variance():
     # the exact block recursion (word expansion, free product) for m1, m2; the density's own moments
     a, depth = 1e-4, 3
-    law = ns.resnet_jacobian_law("tanh", a, 1.0, 0.0, depth=depth)
-    m1, m2 = ns.resnet_jacobian_moments("tanh", a, 1.0, 0.0, depth)
+    law = ns.resnet_jacobian_law("tanh", a, 1.0, 0.0, depth=depth + 2)
+    m1, m2 = ns.resnet_jacobian_moments("tanh", a, 1.0, 0.0, depth + 2)
     got = _interval_moments(law, [0, 1, 2], 1.0, a)
     mean = (m1 - 1) / a
     var = (m2 - m1 * m1) / a ** 2
@@ -128,7 +131,7 @@ def test_block_variances_are_the_mean_field_lengths(variant):
 
     act = ns.activation("tanh")
     q = R._block_variances(act, 0.4, 1.5, 0.1, 12, 0.8, variant)
-    mf = ns.resnet_mean_field("tanh", 0.4, 1.5, 0.1, 12, q0=0.8, variant=variant)
+    mf = ns.resnet_mean_field("tanh", 0.4, 1.5, 0.1, 12 + 2, q0=0.8, variant=variant)
     assert np.allclose(q, mf.q_phi, rtol=1e-14, atol=0)
 
 
@@ -149,9 +152,9 @@ def test_many_distinct_blocks_reduced_state_gives_the_same_law(monkeypatch):
     # residual): the same tanh law (10 distinct blocks) both ways
     from nn_spectra import resnet as R
 
-    full = ns.resnet_jacobian_law("tanh", 0.3, 1.0, 0.0, depth=10)
+    full = ns.resnet_jacobian_law("tanh", 0.3, 1.0, 0.0, depth=10 + 2)
     monkeypatch.setattr(R.ResNetJacobianLaw, "MAX_STATE_BLOCKS", 4)
-    red = ns.resnet_jacobian_law("tanh", 0.3, 1.0, 0.0, depth=10)
+    red = ns.resnet_jacobian_law("tanh", 0.3, 1.0, 0.0, depth=10 + 2, group=False)   # every block, reduced
     assert red._reduced and not full._reduced and len(full.blocks) == 10
     assert red.support == pytest.approx(full.support, rel=1e-12)
     x = np.linspace(*full.support, 41)[1:-1]

@@ -33,9 +33,9 @@ def spectra_vs_depth():
         uni = ns.resnet_universal_law(1.0)
         x = np.geomspace(*uni.support, 400)[1:-1]
         ax.plot(x, x * uni.pdf(x), "k-", lw=2, label="ResNet, universal law τ = 1")
-        res = ns.resnet_jacobian_law("relu", 1 / np.sqrt(L), 2.0, 0.0, depth=L)
+        res = ns.resnet_jacobian_law("relu", 1 / np.sqrt(L), 2.0, 0.0, depth=L + 2)   # L blocks
         xr = np.geomspace(*res.support, 200)[1:-1]
-        ax.plot(xr, xr * res.pdf(xr), "k:", lw=1.5, label=f"ResNet relu, a = 1/√L, depth {L}")
+        ax.plot(xr, xr * res.pdf(xr), "k:", lw=1.5, label=f"ResNet relu, a = 1/√L, {L} blocks")
         ax.set_xscale("log")
         ax.set_title(f"depth {L} (tanh critical, σ_b² = {sb2})")
         ax.set_xlabel("eigenvalue λ of J Jᵀ")

@@ -40,14 +40,15 @@ _Z = 4.0
 
 def _run_resnet(size: int, rng: np.random.Generator) -> Result:
     act, a, sw2, sb2, L = "relu", 0.3, 2.0, 0.0, 10
-    law = ns.resnet_jacobian_law(act, a, sw2, sb2, depth=L, weights="gaussian")
+    # L residual blocks: depth L + 2 weight layers (read-in, blocks, readout)
+    law = ns.resnet_jacobian_law(act, a, sw2, sb2, depth=L + 2, weights="gaussian")
     m = law.moments(2)
     xs = m[0] * np.array([0.25, 1.0, 4.0])
     pred = np.r_[m, law.cdf(xs)]
     names = ["m₁", "m₂", "F(m₁/4)", "F(m₁)", "F(4m₁)"]
 
     def spectra(n):
-        return [ns.ResNet(4, n, L, act, a, sw2, sb2, init="gaussian", variant="post", rng=rng)
+        return [ns.ResNet(4, n, L + 2, act, a, sw2, sb2, weights="gaussian", variant="post", rng=rng)
                 .jacobian_spectrum(rng.standard_normal(n)) for _ in range(_RESNET_NETS)]
 
     fine, coarse = spectra(size), spectra(size // 2)
@@ -100,12 +101,13 @@ def _series_distance(err: np.ndarray, L: int) -> float:
 
 def _run_universal(size: int, rng: np.random.Generator) -> Result:
     depths = np.unique(np.r_[np.geomspace(4, size, 8).astype(int), size])
-    errs = np.array([_universal_errors(*ns.resnet_jacobian_moments("relu", np.sqrt(_TAU / L), 2.0, 0.0, int(L)))
+    # L residual blocks: depth L + 2 weight layers
+    errs = np.array([_universal_errors(*ns.resnet_jacobian_moments("relu", np.sqrt(_TAU / L), 2.0, 0.0, int(L) + 2))
                      for L in depths])
     dist = _series_distance(errs[-1], int(depths[-1]))
     # the operator-valued solver (a separate code path) at a small depth, to the same series
     L_s = 16
-    law = ns.resnet_jacobian_law("relu", np.sqrt(_TAU / L_s), 2.0, 0.0, depth=L_s)
+    law = ns.resnet_jacobian_law("relu", np.sqrt(_TAU / L_s), 2.0, 0.0, depth=L_s + 2)
     dist_s = _series_distance(_universal_errors(*law.moments(2)), L_s)
     # the tolerance is stated per depth: twice the derived 1/L^3 remainder, at each depth checked
     score = max(dist / (2 * _REST / depths[-1]), dist_s / (2 * _REST / L_s))
