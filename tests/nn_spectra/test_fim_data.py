@@ -262,8 +262,15 @@ def test_digits_top_mean_three_widths(act, sw2, sb2):
 @pytest.mark.parametrize("c", [0.2, 0.5, 0.8])
 @pytest.mark.parametrize("C", [1, 2, 10])
 def test_correlated_inputs_top_mean_width_2000(c, C):
+    # the test: correlated synthetic inputs, top-C mean within 2 % of the prediction at width 2000.
+    # 12 networks per cell: with 2 (the first form) the standard error was ~2 % for C = 1 (one network's
+    # ratio has sd 2.7 % at width 2000), so the test could not decide a 2 % claim, and it failed at C = 1,
+    # c = 0.5 / 0.8 (1.023 / 1.022) within that noise.  12 networks at widths 500/1000/2000 then showed no
+    # resolved bias (C = 1, 2; c = 0.5, 0.8: 1.007-1.015 at 2000, z <= 2.0; Richardson 2 m(2000) - m(1000)
+    # = 0.997-1.005); this form (fresh seeds 2000-2011, tolerance unchanged) was stated before its run
+    # (docs/guide/fisher.rst, "The top-C cluster at finite width")
     X = fim_inputs(16, 2000, 1.0, c, rng=7)
     pred = fim_statistics_data(X, "tanh", 1.5, 0.1, 3, 2000, C)
-    meas = [measure_fim_statistics("tanh", 1.5, 0.1, 3, 2000, 16, C, input_dim=2000, inputs=X, rng=s)
-            for s in range(2)]
+    meas = [measure_fim_statistics("tanh", 1.5, 0.1, 3, 2000, 16, C, input_dim=2000, inputs=X, rng=2000 + s)
+            for s in range(12)]
     assert np.mean([m.top_mean for m in meas]) == pytest.approx(pred.lambda_max, rel=0.02)
