@@ -47,7 +47,7 @@ from numba import njit
 from . import cauchy_kernels as ck
 from .combinatorics import boxtimes_moments, free_cumulants_to_moments, moments_to_free_cumulants
 from .law import Law
-from .solved import ConvergenceError, SolvedLaw, location_scale
+from .solved import _Y_FLOOR, ConvergenceError, SolvedLaw, location_scale
 
 __all__ = ["boxplus", "boxtimes", "FreeConvolution", "SubordinationError", "kernel_of"]
 
@@ -247,24 +247,30 @@ def _attracting_nb(op, ks, D0, x):
     near the axis are repelling."""
     n = D0.shape[0]
     s = 1.0 if op == PLUS else -1.0
-    D = D0.copy()
-    if op == PLUS:
-        for g in range(n):
-            D[g] = D0[g] * x[g] * x[g]  # back from dK/dv to h'(ω)
-    for g in range(n):
-        if not (np.isfinite(D[g].real) and np.isfinite(D[g].imag)):
+    if n <= 2:
+        # closed forms without a work array (this test runs at every warm start and sweep point)
+        d0 = D0[0] * x[0] * x[0] if op == PLUS else D0[0]  # back from dK/dv to h'(ω)
+        if not (np.isfinite(d0.real) and np.isfinite(d0.imag)):
             return False
-    if n == 1:
-        return abs(s * (ks[0] - 1.0) * D[0]) <= 1.0 + 1e-6
-    if n == 2:
-        # eigenvalues of the 2×2 matrix in closed form (this test runs at every warm start)
-        a11 = s * (ks[0] - 1.0) * D[0]
-        a12 = s * ks[1] * D[1]
-        a21 = s * ks[0] * D[0]
-        a22 = s * (ks[1] - 1.0) * D[1]
+        if n == 1:
+            return abs(s * (ks[0] - 1.0) * d0) <= 1.0 + 1e-6
+        d1 = D0[1] * x[1] * x[1] if op == PLUS else D0[1]
+        if not (np.isfinite(d1.real) and np.isfinite(d1.imag)):
+            return False
+        a11 = s * (ks[0] - 1.0) * d0
+        a12 = s * ks[1] * d1
+        a21 = s * ks[0] * d0
+        a22 = s * (ks[1] - 1.0) * d1
         tr = a11 + a22
         disc = np.sqrt((a11 - a22) * (a11 - a22) + 4.0 * a12 * a21)
         return max(abs(0.5 * (tr + disc)), abs(0.5 * (tr - disc))) <= 1.0 + 1e-6
+    D = D0.copy()
+    if op == PLUS:
+        for g in range(n):
+            D[g] = D0[g] * x[g] * x[g]
+    for g in range(n):
+        if not (np.isfinite(D[g].real) and np.isfinite(D[g].imag)):
+            return False
     M = np.empty((n, n), dtype=np.complex128)
     for i in range(n):
         for j in range(n):
@@ -377,6 +383,183 @@ def _axis_nb(op, kinds, params, aa, bb, ks, x, states):
             for g in range(m):
                 out[i, g] = u[g]
     return out, exact
+
+
+@njit(cache=True, error_model="numpy")
+def _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, maxit):
+    """Plain Newton steps at z = xi + 0i from u (in place), projected onto the closed branch, until
+    the step is at rounding; returns (converged, residual, S) with K, D, r left at the final state."""
+    m = u.shape[0]
+    z = complex(xi, 0.0)
+    ok = False
+    for _it in range(maxit):
+        S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
+        _step_nb(op, ks, D, r, step, u, z, K, S)
+        big = 0.0
+        size = 0.0
+        for g in range(m):
+            big = max(big, abs(step[g]))
+            size = max(size, abs(u[g]))
+        if not np.isfinite(big):
+            break
+        for g in range(m):
+            v = u[g] + step[g]
+            im = max(v.imag, 0.0)
+            if op == TIMES:
+                im = min(im, np.pi)
+            u[g] = complex(v.real, im)
+        if big <= 1e-14 * (1.0 + size):
+            ok = True
+            break
+    S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
+    return ok, rn, S
+
+
+@njit(cache=True, error_model="numpy")
+def _tangent_nb(op, ks, D, u, z, K, S, out, fz):
+    """du/dz = −J⁻¹ ∂F/∂z at a solution (J from D at that state): the predictor's slope
+    (``fz`` is work space)."""
+    m = u.shape[0]
+    for g in range(m):
+        fz[g] = u[g] if op == PLUS else ck.div(-1.0, z)
+    _step_nb(op, ks, D, fz, out, u, z, K, S)
+    for g in range(m):
+        if not (np.isfinite(out[g].real) and np.isfinite(out[g].imag)):
+            for k in range(m):
+                out[k] = 0j
+            return
+
+
+@njit(cache=True, error_model="numpy")
+def _g_of_s(op, z, S):
+    return ck.div(1.0, z + S) if op == PLUS else ck.div(1.0, z - np.exp(S))
+
+
+@njit(cache=True, error_model="numpy")
+def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
+    """Boundary values ``(u_axis, u_above, exact, G)`` along real points visited in ``order``.
+
+    Predictor–corrector along the grid (``order`` ascending in x).  The predictor extrapolates the
+    cubic Hermite interpolant of the last two certified states and their slopes
+    u' = −J⁻¹∂F/∂z (implicit function theorem), error O(h⁴); the corrector takes plain Newton steps at
+    Im z = 0, projected onto the closed branch, until a step is below 1e-8(1 + |u|).  That last step
+    is applied without another evaluation: Newton's error after it is O(step²), below rounding, and
+    G follows from S + Σ k_g K_g'·step to the same order.  The state is accepted only when it is
+    physical (Im G ≤ 0) and attracting: the Denjoy–Wolff point of the subordination map is its only
+    fixed point in the closed domain whose derivative has spectral radius ≤ 1 (a boundary fixed
+    point other than it has angular derivative > 1, Julia–Wolff–Carathéodory), so it is the limit of
+    the solutions above the axis without a continuation in Im z.  Otherwise (no certified neighbour
+    within 0.05(1 + |x|), no convergence, a failed test) the point takes the continuation of
+    :func:`_solve_nb` to Im z = ``y0`` and the axis Newton of :func:`_axis_nb`, certified as there."""
+    n = x.shape[0]
+    m = kinds.shape[0]
+    ua = np.zeros((n, m), dtype=np.complex128)
+    uy = np.zeros((n, m), dtype=np.complex128)
+    du = np.zeros((n, m), dtype=np.complex128)
+    gs = np.zeros(n, dtype=np.complex128)
+    exact = np.zeros(n, dtype=np.bool_)
+    K = np.empty(m, dtype=np.complex128)
+    D = np.empty(m, dtype=np.complex128)
+    r = np.empty(m, dtype=np.complex128)
+    step = np.empty(m, dtype=np.complex128)
+    u = np.empty(m, dtype=np.complex128)
+    t = np.empty(m, dtype=np.complex128)
+    fzw = np.empty(m, dtype=np.complex128)
+    zc = np.empty(1, dtype=np.complex128)
+    p1 = -1
+    p2 = -1
+    for j in range(n):
+        i = order[j]
+        xi = x[i]
+        z = complex(xi, 0.0)
+        if p1 >= 0 and abs(xi - x[p1]) < 0.05 * (1.0 + abs(xi)):
+            h = xi - x[p1]
+            hh = x[p1] - x[p2] if p2 >= 0 else 0.0
+            if hh != 0.0:
+                # Hermite basis on [x_p2, x_p1] at s = (x − x_p2)/hh (> 1: extrapolation)
+                s_ = 1.0 + h / hh
+                b00 = (2.0 * s_ - 3.0) * s_ * s_ + 1.0
+                b10 = ((s_ - 2.0) * s_ + 1.0) * s_ * hh
+                b01 = (3.0 - 2.0 * s_) * s_ * s_
+                b11 = (s_ - 1.0) * s_ * s_ * hh
+            for g in range(m):
+                if hh != 0.0:
+                    v = b00 * ua[p2, g] + b10 * du[p2, g] + b01 * ua[p1, g] + b11 * du[p1, g]
+                else:
+                    v = ua[p1, g] + du[p1, g] * h
+                im = max(v.imag, 0.0)
+                if op == TIMES:
+                    im = min(im, np.pi)
+                u[g] = complex(v.real, im)
+            done = False
+            for _it in range(12):
+                S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
+                _step_nb(op, ks, D, r, step, u, z, K, S)
+                big = 0.0
+                size = 0.0
+                for g in range(m):
+                    big = max(big, abs(step[g]))
+                    size = max(size, abs(u[g]))
+                if not np.isfinite(big):
+                    break
+                last = big <= 1e-8 * (1.0 + size)
+                if last:
+                    # the tangent and the attracting test use J at the state before the last step
+                    _tangent_nb(op, ks, D, u, z, K, S, t, fzw)
+                    attracting = _attracting_nb(op, ks, D, u)
+                for g in range(m):
+                    v = u[g] + step[g]
+                    im = max(v.imag, 0.0)
+                    if op == TIMES:
+                        im = min(im, np.pi)
+                    v = complex(v.real, im)
+                    if last:
+                        S += ks[g] * D[g] * (v - u[g])
+                    u[g] = v
+                if last:
+                    G = _g_of_s(op, z, S)
+                    done = rn <= 1e-6 and G.imag <= 1e-9 * abs(G) and attracting
+                    break
+            if done:
+                exact[i] = True
+                gs[i] = G
+                for g in range(m):
+                    ua[i, g] = u[g]
+                    uy[i, g] = u[g]
+                    du[i, g] = t[g]
+                p2 = p1
+                p1 = i
+                continue
+        # continuation from far above, then the axis Newton certified by closeness to that state
+        zc[0] = complex(xi, y0)
+        st, res = _solve_nb(op, kinds, params, aa, bb, ks, zc, u, False, tol)
+        for g in range(m):
+            uy[i, g] = st[0, g]
+            u[g] = st[0, g]
+        _ok, rn, S = _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, 4)
+        G = _g_of_s(op, z, S)
+        dist = 0.0
+        size = 0.0
+        for g in range(m):
+            dist = max(dist, abs(u[g] - st[0, g]))
+            size = max(size, abs(st[0, g]))
+        # as in _axis: a continuation that stalled near an edge still seeds the axis Newton, which
+        # alone decides
+        if np.isfinite(res[0]) and rn <= 1e-13 and dist <= 1e-3 * (1.0 + size) and G.imag <= 1e-9 * abs(G):
+            exact[i] = True
+            gs[i] = G
+            _tangent_nb(op, ks, D, u, z, K, S, t, fzw)
+            for g in range(m):
+                ua[i, g] = u[g]
+                du[i, g] = t[g]
+            p2 = -1
+            p1 = i
+        else:
+            for g in range(m):
+                ua[i, g] = st[0, g]
+            p1 = -1
+            p2 = -1
+    return ua, uy, exact, gs
 
 
 @njit(cache=True, error_model="numpy")
@@ -647,6 +830,29 @@ class FreeConvolution(SolvedLaw):
         with np.errstate(all="ignore"):
             ok &= np.all(np.abs(u) < 1e150, axis=1)
         return u, res, ok
+
+    def _axis_g(self, x):
+        """:meth:`SolvedLaw._axis_g` by the compiled predictor–corrector sweep (:func:`_sweep_nb`);
+        the points it cannot certify go through the generic :meth:`SolvedLaw._axis` (whose retries
+        nearer the axis it does not make)."""
+        comp = self._compiled
+        x = np.ascontiguousarray(np.atleast_1d(x), dtype=np.float64)
+        if comp is None:
+            u, exact = super()._axis(x)
+            return u, exact, self._g(x + 0j, u)
+        op, kinds, params, aa, bb, ks = comp
+        order = np.argsort(x, kind="stable")
+        ua, _uy, exact, g = _sweep_nb(op, kinds, params, aa, bb, ks, x, order, _Y_FLOOR, self.tol)
+        bad = np.flatnonzero(~exact)
+        if bad.size:
+            ub, eb = super()._axis(x[bad])
+            ua[bad], exact[bad] = ub, eb
+            g[bad] = self._g(x[bad] + 0j, ub)
+        return ua, exact, g
+
+    def _axis(self, x):
+        u, exact, _g = self._axis_g(x)
+        return u, exact
 
     def _axis_fast(self, x, u):
         comp = self._compiled

@@ -370,6 +370,12 @@ class SolvedLaw(Law):
             exact[sel] = ex_s
         return np.where(exact[:, None], ua, u), exact
 
+    def _axis_g(self, x: np.ndarray):
+        """``(u, exact, G)`` at standardized real ``x``: :meth:`_axis` and G from its states (a law
+        whose axis solve already has G may return it without another evaluation)."""
+        u, exact = self._axis(x)
+        return u, exact, self._g(x + 0j, u)
+
     def _axis_fast(self, x: np.ndarray, u: np.ndarray):
         """Optional compiled :meth:`_axis_newton`: ``(u_axis, exact)`` or None."""
         return None
@@ -410,9 +416,8 @@ class SolvedLaw(Law):
         Where the axis Newton fails (at points where the state runs off to infinity, e.g. where
         G vanishes in a gap) the value at the lowest height is a smoothing: it is kept inside the
         support and replaced by 0 outside it (the intervals are located for that, once)."""
-        u, exact = self._axis(x)
+        u, exact, g = self._axis_g(x)
         self._remember_axis(x, u, exact)
-        g = self._g(x + 0j, u)
         d = -g.imag / np.pi
         d = np.where(d > self.density_floor, d, 0.0)
         if classify:

@@ -263,6 +263,14 @@ class ConditionalFIMLaw(SolvedLaw):
         c, s = self.frame
         x = c + s * np.asarray(z, dtype=complex)
         K = u.shape[1] - 1
+        data = self._kernel_data
+        if data is not None and u.ndim == 2 and K >= 1:
+            from .conditional_fim_kernel import residuals
+
+            # the same rows and Jacobian, compiled: the density's rounding test and the fold Newton
+            # evaluate it at every point of the support grid
+            return residuals(np.ascontiguousarray(x.ravel(), dtype=np.complex128),
+                             np.ascontiguousarray(u, dtype=np.complex128), *data[:-1])
         om, e = u[:, :K], u[:, K]
         with np.errstate(all="ignore"):
             R, E_top, dE_top, J = self._system(x, om)

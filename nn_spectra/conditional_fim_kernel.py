@@ -22,14 +22,17 @@ ratio of heights adapting to Newton's success.  Newton steps are halved until th
 On the axis (:func:`axis_path`) each point is solved at the relative height ``y_ax`` and then
 Newton is iterated with :math:`\operatorname{Im} x = 0` exactly (plain steps: next to an edge the
 residual is at rounding while the state is not), accepted when it converges to a root next to the
-state above it on the physical side.
+state above it on the physical side.  Along a grid, a point next to two certified axis points skips
+the height: the cubic Hermite extrapolation of their states and tangents (error O(h^4)) starts Newton
+at Im x = 0 directly, accepted when its first step is below 1e-6 of the state (:func:`_axis_direct`);
+on the support grid of the tanh law at depth 20 this halves the cost of the axis solve.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-__all__ = ["solve_path", "axis_path", "residual_at"]
+__all__ = ["solve_path", "axis_path", "residual_at", "residuals"]
 
 
 @njit(cache=True, error_model="numpy")
@@ -385,14 +388,38 @@ def axis_path(xs, order, y_ax, c, s, s2, q, tr, ti, wtr, wti, off, mc, tol, axis
     du = np.empty(K, np.complex128)
     tmp = np.empty(K, np.complex128)
     keep = np.empty(K, np.complex128)
+    a1 = np.empty(K, np.complex128)
+    a2 = np.empty(K, np.complex128)
+    t1 = np.empty(K, np.complex128)
+    t2 = np.empty(K, np.complex128)
     have = False
     xp = 0j
+    na = 0          # certified axis states in (a1, t1) [and (a2, t2)], the last at xr1 [xr2]
+    xr1 = 0.0
+    xr2 = 0.0
     for ii in range(n):
         i = order[ii]
         xr = xs[i]
         x = c + s * (xr + 1j * y_ax)
         ok = False
         etop = 0j
+        if na > 0 and abs(xr - xr1) < 0.05 * (1.0 + abs(xr)):
+            if _axis_direct(xr, xr1, xr2, na, a1, t1, a2, t2, oa, c, s, s2, q, tr, ti, wtr, wti, off, tol, r, J,
+                            fx, z, dz, E, dE, step, M, tmp, du, eout, i):
+                exact[i] = True
+                okh[i] = True
+                for k in range(K):
+                    out[i, k] = oa[k]
+                    hout[i, k] = oa[k]
+                    a2[k] = a1[k]
+                    t2[k] = t1[k]
+                    a1[k] = oa[k]
+                    t1[k] = du[k]
+                ehout[i] = eout[i]
+                xr2 = xr1
+                xr1 = xr
+                na = min(na + 1, 2)
+                continue
         if have:
             for k in range(K):
                 om[k] = omp[k] + dup[k] * (x - xp)
@@ -462,11 +489,90 @@ def axis_path(xs, order, y_ax, c, s, s2, q, tr, ti, wtr, wti, off, mc, tol, axis
             for k in range(K):
                 out[i, k] = oa[k]
             eout[i] = ea
+            # the axis tangent (J at the last evaluation, one rounding-level step away) for the
+            # next point's direct predictor
+            if _tangent(J, fx, du, M, tmp):
+                adjacent = na > 0 and abs(xr - xr1) < 0.05 * (1.0 + abs(xr))
+                for k in range(K):
+                    if adjacent:
+                        a2[k] = a1[k]
+                        t2[k] = t1[k]
+                    a1[k] = oa[k]
+                    t1[k] = du[k]
+                xr2 = xr1
+                xr1 = xr
+                na = 2 if adjacent else 1
+            else:
+                na = 0
         else:
             for k in range(K):
                 out[i, k] = om[k]
             eout[i] = etop
+            na = 0
     return out, eout, hout, ehout, exact, okh
+
+
+@njit(cache=True, error_model="numpy")
+def _axis_direct(xr, xr1, xr2, na, a1, t1, a2, t2, oa, c, s, s2, q, tr, ti, wtr, wti, off, tol, r, J, fx, z, dz,
+                 E, dE, step, M, tmp, du, eout, i):
+    """The axis state at the standardized real point ``xr`` straight from the certified axis states
+    before it, without a solve above the axis: the predictor extrapolates the cubic Hermite
+    interpolant of the last two (states and tangents d om/dx; linear with one), error O(h^4), and
+    plain Newton steps at Im x = 0 follow.  Accepted (state in ``oa``, its tangent in ``du``,
+    E_L in ``eout[i]``) only when the first step is below 1e-6 of the state (the predictor was on
+    this branch: another root of the system is O(1) away, or O(sqrt(d)) at distance d from an edge,
+    where the interpolant's error is large instead), Newton then reaches a rounding-level step with
+    the residual at tolerance, and the root is physical.  Otherwise the caller takes the path
+    through the height ``y_ax``."""
+    K = oa.shape[0]
+    xa = c + s * xr + 0j
+    h = (xr - xr1) * s
+    hh = (xr1 - xr2) * s if na > 1 else 0.0
+    if hh != 0.0:
+        u = 1.0 + h / hh
+        b00 = (2.0 * u - 3.0) * u * u + 1.0
+        b10 = ((u - 2.0) * u + 1.0) * u * hh
+        b01 = (3.0 - 2.0 * u) * u * u
+        b11 = (u - 1.0) * u * u * hh
+        for k in range(K):
+            oa[k] = b00 * a2[k] + b10 * t2[k] + b01 * a1[k] + b11 * t1[k]
+    else:
+        for k in range(K):
+            oa[k] = a1[k] + t1[k] * h
+    ra, ea = _eval(xa, oa, s2, q, tr, ti, wtr, wti, off, r, J, fx, z, dz, E, dE)
+    if not np.isfinite(ra):
+        return False
+    for it in range(5):
+        for k in range(K):
+            tmp[k] = -r[k]
+        if not _lu_solve(J, tmp, step, M):
+            return False
+        small = True
+        for k in range(K):
+            if not (abs(step[k]) <= 1e-6 * abs(oa[k])):
+                if it == 0:
+                    return False
+            if not (abs(step[k]) <= 1e-14 * abs(oa[k])):
+                small = False
+        if small:
+            if not (ra <= tol):
+                return False
+            # the rounding-level step is applied without another evaluation: J, fx (for the
+            # tangent) and E_L are those of the state one such step away
+            if not _tangent(J, fx, du, M, tmp):
+                return False
+            for k in range(K):
+                oa[k] += step[k]
+            if not _physical(xa, oa, ea):
+                return False
+            eout[i] = ea
+            return True
+        for k in range(K):
+            oa[k] += step[k]
+        ra, ea = _eval(xa, oa, s2, q, tr, ti, wtr, wti, off, r, J, fx, z, dz, E, dE)
+        if not np.isfinite(ra):
+            return False
+    return False
 
 
 @njit(cache=True, error_model="numpy")
@@ -482,3 +588,43 @@ def residual_at(x, om, s2, q, tr, ti, wtr, wti, off):
     dE = np.empty((K, K), np.complex128)
     res, etop = _eval(x, om, s2, q, tr, ti, wtr, wti, off, r, J, fx, z, dz, E, dE)
     return r, J, fx, etop
+
+
+@njit(cache=True, error_model="numpy")
+def residuals(xs, u, s2, q, tr, ti, wtr, wti, off):
+    """``(r, J)`` of :meth:`ConditionalFIMLaw._residual` at the (unstandardized) points ``xs`` and
+    states ``u = (omega_2..omega_{L-1}, E_L)``, shapes (n, K+1) and (n, K+1, K+1): the chain rows
+    relative to their unknowns, then ``e - E_L`` (its row -dE_L/d omega, 1)."""
+    n = xs.shape[0]
+    K = u.shape[1] - 1
+    rout = np.empty((n, K + 1), np.complex128)
+    Jout = np.zeros((n, K + 1, K + 1), np.complex128)
+    om = np.empty(K, np.complex128)
+    r = np.empty(K, np.complex128)
+    J = np.empty((K, K), np.complex128)
+    fx = np.empty(K, np.complex128)
+    z = np.empty(K + 1, np.complex128)
+    dz = np.empty(K + 1, np.complex128)
+    E = np.empty(K, np.complex128)
+    dE = np.empty((K, K), np.complex128)
+    for i in range(n):
+        for k in range(K):
+            om[k] = u[i, k]
+        _res, etop = _eval(xs[i], om, s2, q, tr, ti, wtr, wti, off, r, J, fx, z, dz, E, dE)
+        if not np.isfinite(_res):
+            # _eval stops at the first undefined row: the whole point is undefined
+            for k in range(K + 1):
+                rout[i, k] = complex(np.nan, np.nan)
+                for j in range(K + 1):
+                    Jout[i, k, j] = complex(np.nan, np.nan)
+            continue
+        for k in range(K):
+            rout[i, k] = r[k]
+            for j in range(K):
+                Jout[i, k, j] = J[k, j]
+        rout[i, K] = u[i, K] - etop
+        f = 1.0 - q[K + 1] * _inv(xs[i])
+        for j in range(K):
+            Jout[i, K, j] = -f * dE[K - 1, j]
+        Jout[i, K, K] = 1.0
+    return rout, Jout

@@ -230,3 +230,44 @@ def test_density_next_to_an_atom_where_it_is_resolved():
     val, _ = integrate.quad(lambda t: float(np.exp(t) * law.pdf(np.exp(t))), np.log(1e-12), np.log(1e-6),
                             epsabs=0, epsrel=1e-11, limit=200)
     assert val == pytest.approx(float(law.cdf(1e-6) - law.cdf(1e-12)), rel=1e-8)
+
+
+def test_axis_sweep_certificate_is_denjoy_wolff():
+    """The compiled ⊞/⊠ axis sweep accepts a real state only if the subordination map is attracting
+    there (the Denjoy–Wolff point; other boundary fixed points are repelling).  The sweep's density equals the root of G³ − (z+2)G² + (2z−1)G − 2 = 0 with Im G < 0
+    (mpmath) to 1e-15 absolute on a grid through both edges, and equals the continuation path
+    (each point solved alone, from far above the axis)."""
+    import mpmath as mpm
+
+    from freeprob import convolution as cv
+
+    law = fp.boxplus(fp.semicircle(var=1.0), fp.marchenko_pastur(ratio=0.5))
+    x = np.linspace(-2.5, 4.5, 701)
+    d = law.pdf(x)
+
+    def ref(xv):
+        with mpm.workdps(30):
+            z = mpm.mpf(xv)
+            roots = mpm.polyroots([1, -(z + 2), 2 * z - 1, -2], maxsteps=200, extraprec=60)
+            return max(0.0, max(float(-mpm.im(r) / mpm.pi) for r in roots))
+
+    sel = np.arange(0, x.size, 7)
+    assert max(abs(d[k] - ref(x[k])) for k in sel) < 1e-15
+    alone = np.array([law.pdf(np.array([x[k]]))[0] for k in sel[::5]])
+    assert np.max(np.abs(alone - d[sel[::5]])) < 1e-15
+    # the certified real state at 3.8, right of the top edge 3.6657..., is the physical root: the only
+    # real omega_1 outside [-2, 2] with F_nu(z + F_mu(omega_1) - omega_1) = F_mu(omega_1) and omega_2
+    # outside the support of MP(1/2) is 2.45145495861728 (bracketed on the real line, scipy brentq),
+    # and the map is attracting there
+    op, kinds, params, aa, bb, ks = law._compiled
+    xs = float(law._to_std(np.array([3.8]))[0])
+    ua, exact, _ = law._axis_g(np.array([xs]))
+    assert exact[0] and abs(ua[0].imag).max() == 0.0
+    c, s = law.frame
+    w1 = (-1.0 / ua[0][0].real) * s + law._frames[0][0]
+    assert abs(w1 - 2.4514549586172802) < 1e-9
+    K = np.empty(2, complex)
+    D = np.empty(2, complex)
+    r = np.empty(2, complex)
+    cv._resid_nb(op, kinds, params, aa, bb, ks, complex(xs), ua[0].copy(), K, D, r)
+    assert cv._attracting_nb(op, ks, D, ua[0].copy())
