@@ -48,9 +48,9 @@ from .learning_rate import (BoundaryPrediction, SGDGrid, predict_boundaries, sgd
 from .learning_rate import (BoundaryStudy, batch_overshoot_threshold, measure_sgd_boundary, sgd_boundary_study,
                             sgd_mean_square_threshold)
 from .lanczos import KSComparison, SpectralDensityEstimate, lanczos_memory_bytes, stochastic_lanczos_quadrature
-from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, StreamedGaussianJacobianGram,
-                          network_memory_bytes, slq_conditional_fim_spectrum, slq_jacobian_spectrum,
-                          streamed_memory_bytes)
+from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, StoredJacobianGram,
+                          StreamedGaussianJacobianGram, network_memory_bytes, slq_conditional_fim_spectrum,
+                          slq_jacobian_spectrum, stored_layers_memory_bytes, streamed_memory_bytes)
 from .finite_width import (LeadingLogNorm, LogNormPrediction, hanin_nica_beta, log_norm_leading_order,
                            log_norm_moments, log_volume_moments, lyapunov_exponents, sample_log_jacobian_norm,
                            sample_log_jacobian_norm_any, sample_log_volume)
@@ -61,6 +61,7 @@ from .sweeps import JacobianLawDistance, fit_rate, plot_distance_vs_width, sweep
 from .resnet import (ResNetJacobianLaw, ResNetMeanField, ResNetUniversalLaw, resnet_jacobian_law,
                      resnet_jacobian_moments, resnet_mean_field, resnet_nngp_ntk, resnet_q_map, resnet_universal_law)
 from .resnet_network import ResNet
+from .resnet_pre import ResNetPreJacobianLaw, resnet_pre_jacobian_law, resnet_pre_jacobian_moments
 from .cnn import (CNNModes, check_cnn_geometry, cnn_covariance_map, cnn_jacobian_law, cnn_mean_field_modes,
                   cnn_nngp_ntk, delta_orthogonal_kernel)
 from .cnn_network import CNN
