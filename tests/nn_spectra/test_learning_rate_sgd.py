@@ -99,3 +99,16 @@ def test_conditional_source_on_inputs_is_the_kernel_diagonal():
                             batch_size=8)
     assert eta == pytest.approx(2 / np.median(np.diag(k.ntk)), rel=1e-12)
     assert eta == max_learning_rate("hard_tanh", 1.2, 0.05, 3, 64, 30, 3, input_dim=13, inputs=d.X, source="online")
+
+
+def test_experiment_on_dask_gives_the_serial_numbers():
+    # the issue asks for the depth x learning-rate grid on joblib or Dask: the same grid through a Dask
+    # cluster (joblib's dask backend, one in-process worker) must give the serial run's numbers exactly
+    distributed = pytest.importorskip("dask.distributed")
+    kw = dict(depths=(2,), act="tanh", width=16, n_samples=24, batch_sizes=(1,), progress=False, rng=3)
+    serial = sgd_learning_rate_experiment("iris", **kw)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        on_dask = sgd_learning_rate_experiment("iris", n_jobs=2, backend="dask", **kw)
+    np.testing.assert_array_equal(on_dask.ratio, serial.ratio)
+    np.testing.assert_array_equal(on_dask.spikes, serial.spikes)
