@@ -109,3 +109,15 @@ def test_conditional_fim_direct_axis_path_equals_the_path_through_the_height():
     # terms' sizes, which exceeds the sum itself by the cancellation of the rows (here up to ~10)
     assert np.max(np.abs(r1 - r2)) < 1e-11 * np.max(np.abs(r2))
     assert np.max(np.abs(J1 - J2)) < 1e-11 * np.max(np.abs(J2))
+
+
+def test_uncertified_points_inside_a_smooth_density_are_not_a_gap():
+    """Near 0.0833 one level of the depth-20 tanh conditional-FIM system is nearly singular and the
+    axis Newton cannot certify a few points (2e-5 wide) although the density is 7e-9 on both sides
+    (mpmath, slow test above).  When the support grid hits them, the two pieces must be joined: the
+    middle is uncertified and the density does not fall toward it as at an edge."""
+    sb2 = 1e-4
+    law = ns.conditional_fim_law("tanh", float(ns.critical_sigma_w2("tanh", sb2)), sb2, depth=20)
+    a, b, c, d = law._to_std(np.array([0.0561306810, 0.0832749438, 0.0832958999, 1.2621296947]))
+    merged = law._merge_singular_gaps([(a, b), (c, d)])
+    assert merged == ((a, d),)
