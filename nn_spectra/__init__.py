@@ -38,7 +38,7 @@ from .fisher import (DataKernels, TopCluster, data_kernels, fim_batchnorm_surrog
 from .data import Dataset, check_batch_size, check_inputs, load_dataset, load_fashion_mnist, read_idx
 from .identity_init import (IdentityJacobianLaw, identity_jacobian_law, identity_vs_orthogonal,
                             sample_identity_jacobian_spectrum)
-from .conditional_fim import (ConditionalFIMLaw, compressed_top_edge, conditional_fim_law,
+from .conditional_fim import (ConditionalFIMLaw, compressed_top_edge, compressed_top_mean, conditional_fim_law,
                               sample_conditional_fim_spectrum)
 from . import high_precision_laws  # registers the mp systems of the network laws with freeprob.high_precision
 from .layerwise_freeness import layerwise_families, layerwise_freeness

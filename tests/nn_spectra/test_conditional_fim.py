@@ -432,3 +432,42 @@ def test_input_ratio_is_the_first_shift():
     np.testing.assert_allclose(lin.atoms[0], [0.5 * (0.25 + 3)], rtol=1e-14)
     with pytest.raises(ValueError, match="input_ratio"):
         conditional_fim_law("tanh", 1.0, 0.1, 3, input_ratio=0.0)
+
+
+def test_compressed_top_mean_goe_constants():
+    # g_C = E lambda_max of a C x C GOE (off-diagonal variance 1): 0 at C = 1, sqrt(pi/2) at C = 2
+    # (lambda_max = (a + b)/2 + chi_2; the Monte Carlo sampler used for 3 <= C <= 200 meets it within 4
+    # standard errors), and beyond C = 200 the Tracy-Widom asymptotics 2 sqrt(C) - 1.2065 C^(-1/6)
+    from nn_spectra.conditional_fim import _goe_top_mean, _goe_top_sample, compressed_top_mean
+
+    assert _goe_top_mean(1) == 0.0 and _goe_top_mean(2) == pytest.approx(np.sqrt(np.pi / 2), rel=1e-15)
+    s = _goe_top_sample(2, 100_000, seed=5)
+    assert abs(s.mean() - np.sqrt(np.pi / 2)) <= 4 * s.std() / np.sqrt(s.size)
+    assert 2 * np.sqrt(3) - 1.2 > _goe_top_mean(3) > _goe_top_mean(2)
+    assert _goe_top_mean(201) == pytest.approx(2 * np.sqrt(201) - 1.2065335745820 * 201 ** (-1 / 6), rel=1e-14)
+    law = conditional_fim_law("hard_tanh", 1.2, 0.05, depth=3)
+    assert compressed_top_mean(law, 8, 8) == law.top_edge
+    assert compressed_top_mean(law, 4, 256) < law.compressed_top_edge(4 / 256)
+    for bad, match in (((0, 10), "n_outputs"), ((11, 10), "n_outputs"), ((2, 0), "width"), ((2.0, 10), "n_outputs")):
+        with pytest.raises(ValueError, match=match):
+            compressed_top_mean(law, *bad)
+
+
+def test_few_outputs_top_is_the_compression_minus_the_finite_c_deficit():
+    # Stated before its first run (/work/notes/issue13_audit_s7.md, 11:06 UTC): with C = 4 outputs fixed
+    # the mean top of the C x C dual sits below the compression's edge by the first-order finite-C deficit
+    # sqrt(v/N)(2 sqrt(C) - g_C) (a 4 x 4 GOE's top below its edge; O(N^-1/2)).  Hard tanh, L = 8,
+    # d = N/4, N = 256, 16 fresh networks: within |z| <= 4 of compressed_top_mean, and the plain edge
+    # rejected (|z| > 4).
+    from nn_spectra.conditional_fim import compressed_top_mean
+
+    sb = 0.05
+    sw = float(critical_sigma_w2("hard_tanh", sb))
+    N, L, C = 256, 8, 4
+    law = conditional_fim_law("hard_tanh", sw, sb, depth=L, input_ratio=0.25)
+    tops = np.array([sample_conditional_fim_spectrum("hard_tanh", sw, sb, L, N, rng=7000 + s, n_outputs=C,
+                                                     input_dim=N // 4)[-1] for s in range(16)])
+    m, se = tops.mean(), tops.std(ddof=1) / np.sqrt(tops.size)
+    z = (m - compressed_top_mean(law, C, N)) / se
+    z_edge = (m - law.compressed_top_edge(C / N)) / se
+    assert abs(z) <= 4 and abs(z_edge) > 4, (m, se, z, z_edge)
