@@ -103,12 +103,15 @@ def test_conditional_source_on_inputs_is_the_kernel_diagonal():
 
 def test_experiment_on_dask_gives_the_serial_numbers():
     # the issue asks for the depth x learning-rate grid on joblib or Dask: the same grid through a Dask
-    # cluster (joblib's dask backend, one in-process worker) must give the serial run's numbers exactly
+    # cluster (joblib's dask backend, one worker process: with an in-process worker joblib ran the jobs in
+    # the main thread) must give the serial run's numbers exactly
     distributed = pytest.importorskip("dask.distributed")
     kw = dict(depths=(2,), act="tanh", width=16, n_samples=24, batch_sizes=(1,), progress=False, rng=3)
     serial = sgd_learning_rate_experiment("iris", **kw)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
-        on_dask = sgd_learning_rate_experiment("iris", n_jobs=2, backend="dask", **kw)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            on_dask = sgd_learning_rate_experiment("iris", n_jobs=2, backend="dask", **kw)
+    assert len(stream.data) >= on_dask.ratio.size          # the runs really went through the cluster
     np.testing.assert_array_equal(on_dask.ratio, serial.ratio)
     np.testing.assert_array_equal(on_dask.spikes, serial.spikes)
