@@ -27,8 +27,14 @@ functions counted residual blocks: the old ``depth=B`` is ``depth=B + 2`` now.) 
 
 Mean field.  With :math:`Q^l = |x^l|^2/N` the residual q-map is
 :math:`Q^{l+1} = Q^l + a^2(\sigma_w^2E[\varphi(\sqrt{Q^l}z)^2] + \sigma_b^2)` (pre) or
-:math:`Q^{l+1} = Q^l + a^2E[\varphi(\sqrt{q_h^l}z)^2]`, :math:`q_h^l = \sigma_w^2Q^l + \sigma_b^2` (post);
-covariances of two inputs follow the same maps with :math:`E[\varphi(u)\varphi(v)]`.  There is no
+:math:`Q^{l+1} = Q^l + a^2E[\varphi(\sqrt{q_h^l}z)^2] + 2am^lE[\varphi(\sqrt{q_h^l}z)]`,
+:math:`m^{l+1} = m^l + aE[\varphi(\sqrt{q_h^l}z)]`, :math:`m^0 = 0`, :math:`q_h^l = \sigma_w^2Q^l + \sigma_b^2`
+(post): a post block adds :math:`a\varphi(h^l)` to every coordinate, so for :math:`E\varphi\neq0` (relu,
+sigmoid, ...) the stream acquires a coordinate mean :math:`m^l`, and :math:`x^l\cdot\varphi(h^l)/N\to
+m^lE\varphi(h^l)` (:math:`h^l = W_lx^l + b_l` is independent of the centred part of :math:`x^l`).  Pre
+blocks add :math:`aW_l\varphi(x^l)`, whose coordinate mean vanishes.  Covariances of two inputs follow the
+same maps with :math:`E[\varphi(u)\varphi(v)]` and the cross terms :math:`a(m^lE\varphi(h'^l) +
+m'^lE\varphi(h^l))`.  There is no
 fixed point: the length grows (linearly for bounded :math:`\varphi`, geometrically for relu) and the
 per-block gain :math:`\chi_l = 1 + a^2\sigma_w^2E[\varphi'^2]` is never below 1, so residual networks sit
 on (or above) the edge of chaos at every initialisation (Yang–Schoenholz).
@@ -89,6 +95,19 @@ the :math:`(X_l+X_l^*)/a` (Kesten–McKay for linear blocks).  The outer edges c
 :math:`x(\zeta) = 1/\chi_J(\zeta)` (its extremum on :math:`\zeta>0` and on :math:`\zeta<-1`, a fold),
 or, when it is monotone to :math:`|\zeta|\to\infty` (a single block whose :math:`|X|` has a top atom:
 an inverse-square-root edge), its limit :math:`\prod_k(1\pm\sqrt{t_{\max,k}})^{2m_k}`.
+
+Blocks that all differ.  For a bounded :math:`\varphi` the length grows and every block has its own
+:math:`\nu_l`, the law of :math:`a^2\sigma_w^2\varphi'(\sqrt{s_l}z)^2`, an analytic function of the variance
+:math:`s_l` (fixed nodes :math:`z_i`, or the normal-cdf masses of piecewise-constant :math:`\varphi'`), and
+so is each term :math:`\log S_{s}(\zeta)` of the log-equation.  The sum over the :math:`B` blocks is then
+taken by the :math:`p`-point Gauss rule of the empirical measure :math:`\sum_l\delta_{\log s_l}`
+(:func:`_empirical_gauss_rule`): :math:`p` blocks at the nodes, multiplicities its positive weights
+(summing to :math:`B`), exact for every polynomial of degree :math:`2p-1` in :math:`\log s`.  A size is
+accepted (:func:`_grouped_blocks`) only where the grouped block sum agrees with the exact one over all
+:math:`B` blocks to ``GROUPING_TOL`` = 1e-12 at sample points :math:`\zeta` (an error :math:`\delta` there
+makes the grouped law's :math:`x` the exact one's times :math:`e^\delta`) and the first six block moments
+to 1e-13; otherwise every block is kept.  This is a checked, not a proven, bound: the tests compare the
+grouped laws with the unapproximated ones (edges and densities to 1e-10).
 
 Universal large-depth limit (Tarnowski–Warchoł–Jastrzębski–Tabor–Nowak 2019).  For one block
 :math:`\log S_l(z) = -\nu_{1,l}(1 + 2z) + O(a^4)` (the odd orders vanish because :math:`X_l` is
@@ -171,10 +190,18 @@ def _variances(sigma_w2, sigma_b2):
 
 
 # ----------------------------------------------------------------------------- mean field
-def resnet_q_map(act, q, a: float, sigma_w2: float, sigma_b2: float, variant: str = "pre"):
+def _phi_mean(act, q):
+    r""":math:`E\varphi(\sqrt q z)` (0 for odd :math:`\varphi`), vectorised over ``q``."""
+    from .gaussian_integrals import gaussian_expectation
+
+    return np.asarray(gaussian_expectation(act.phi, q, kinks=tuple(act.kinks), tol=1e-13), dtype=float)
+
+
+def resnet_q_map(act, q, a: float, sigma_w2: float, sigma_b2: float, variant: str = "pre", m: float = 0.0):
     r"""One residual block of the length map (module docstring).
 
-    ``q`` is the stream length :math:`Q^l = |x^l|^2/N`; returns :math:`Q^{l+1}`.
+    ``q`` is the stream length :math:`Q^l = |x^l|^2/N` and ``m`` the mean of the stream's coordinates
+    (post blocks only: :math:`m^{l+1} = m^l + aE\varphi(h^l)`, 0 after the read-in); returns :math:`Q^{l+1}`.
 
     >>> round(resnet_q_map("relu", 1.0, 0.5, 2.0, 0.1), 12)   # 1 + 0.25 (2 * 1/2 + 0.1)
     1.275
@@ -191,7 +218,8 @@ def resnet_q_map(act, q, a: float, sigma_w2: float, sigma_b2: float, variant: st
         out = qa + a * a * (sw * e2 + sb)
     else:
         e2 = activation_moments(act, sw * qa + sb)[0]
-        out = qa + a * a * e2
+        m = check_real("m", m)
+        out = qa + a * a * e2 + (2 * a * m * _phi_mean(act, sw * qa + sb) if m != 0 else 0.0)
     out = np.asarray(out, dtype=float)
     return float(out) if out.ndim == 0 else out
 
@@ -265,6 +293,9 @@ def resnet_mean_field(act, a: float, sigma_w2: float, sigma_b2: float, depth: in
     chi = np.empty(depth)
     q[0], c[0] = q0, c0
     q12 = c0 * q0
+    # post blocks add a phi(h) to every coordinate: the stream's coordinate mean m (equal for both
+    # inputs, which have equal lengths) enters |x|^2/N and x.x'/N through 2 a m E phi
+    m = 0.0
     for l in range(depth):
         if variant == "pre":
             s, s12 = q[l], q12
@@ -276,8 +307,10 @@ def resnet_mean_field(act, a: float, sigma_w2: float, sigma_b2: float, depth: in
             s, s12 = sw * q[l] + sb, sw * q12 + sb
             k, _ = activation_kernel(act, s, s, s12)
             e2, d2, _ = activation_moments(act, s)
-            q[l + 1] = q[l] + a * a * float(e2)
-            q12 = q12 + a * a * float(k)
+            e1 = float(_phi_mean(act, s))
+            q[l + 1] = q[l] + a * a * float(e2) + 2 * a * m * e1
+            q12 = q12 + a * a * float(k) + 2 * a * m * e1
+            m = m + a * e1
         qp[l] = s
         chi[l] = 1.0 + a * a * sw * float(d2)
         c[l + 1] = q12 / q[l + 1]
@@ -317,6 +350,12 @@ def resnet_nngp_ntk(X1, X2=None, depth: int = 3, act="relu", a: float = 1.0, sig
     :math:`\Theta^{l+1} = \Theta^l + a^2\dot K(\sigma_w^2\Theta^l + H)`.  Readout:
     NNGP :math:`= \sigma_w^2\Sigma^B + \sigma_b^2`, NTK :math:`= \sigma_w^2\Theta^B + \text{NNGP}`.
 
+    For post blocks the NNGP carries the coordinate mean of the streams (module docstring):
+    :math:`\Sigma^{l+1} = \Sigma^l + a^2K + a(m^lE\varphi(h'^l) + m'^lE\varphi(h^l))`.  The NTK recursion
+    of post blocks omits the corresponding mean terms of the parameter gradients (not derived): for
+    :math:`E\varphi\neq0` it warns (``UserWarning``); odd :math:`\varphi` (tanh, erf) and pre blocks are
+    exact.
+
     >>> import numpy as np
     >>> K, T = resnet_nngp_ntk(np.eye(2), depth=4, act="relu", a=0.5, sigma_w2=2.0)   # 2 blocks
     >>> K.shape, bool(np.all(T >= K))
@@ -337,6 +376,11 @@ def resnet_nngp_ntk(X1, X2=None, depth: int = 3, act="relu", a: float = 1.0, sig
     s2 = sw * np.einsum("ij,ij->i", X2v, X2v) / d + sb
     T = S.copy()
     a2 = a * a
+    m1, m2 = np.zeros(len(s1)), np.zeros(len(s2))
+    if variant == "post" and blocks > 1 and abs(float(_phi_mean(act, float(np.max(s1))))) > 1e-12:
+        warnings.warn("resnet_nngp_ntk: for post blocks with E phi != 0 the NTK omits the terms of the streams' "
+                      "coordinate mean in the parameter gradients (not derived); the NNGP is exact",
+                      UserWarning, stacklevel=2)
     for _ in range(blocks):
         if variant == "pre":
             k, kd = activation_kernel(act, s1[:, None], s2[None, :], S)
@@ -350,10 +394,13 @@ def resnet_nngp_ntk(X1, X2=None, depth: int = 3, act="relu", a: float = 1.0, sig
         else:
             H, h1, h2 = sw * S + sb, sw * s1 + sb, sw * s2 + sb
             k, kd = activation_kernel(act, h1[:, None], h2[None, :], H)
+            e1, f1 = _phi_mean(act, h1), _phi_mean(act, h2)
             T = T + a2 * kd * (sw * T + H)
-            S = S + a2 * k
-            s1 = s1 + a2 * activation_moments(act, h1)[0]
-            s2 = s2 + a2 * activation_moments(act, h2)[0]
+            # coordinate means of the streams (post blocks add a phi(h) to every coordinate)
+            S = S + a2 * k + a * (m1[:, None] * f1[None, :] + e1[:, None] * m2[None, :])
+            s1 = s1 + a2 * activation_moments(act, h1)[0] + 2 * a * m1 * e1
+            s2 = s2 + a2 * activation_moments(act, h2)[0] + 2 * a * m2 * f1
+            m1, m2 = m1 + a * e1, m2 + a * f1
     nngp = sw * S + sb
     return nngp, sw * T + nngp
 
@@ -889,11 +936,16 @@ def _block_variances(act, a, sigma_w2, sigma_b2, depth, q0, variant) -> np.ndarr
     """Variance of the argument of phi in each block: the length map of :func:`resnet_mean_field`
     alone (the law needs neither the correlation nor the gains)."""
     out = np.empty(depth)
-    Q = q0
+    Q, m = q0, 0.0
     for l in range(depth):
         s = Q if variant == "pre" else sigma_w2 * Q + sigma_b2
         e2 = float(activation_moments(act, s)[0])
-        Q = Q + a * a * (sigma_w2 * e2 + sigma_b2 if variant == "pre" else e2)
+        if variant == "pre":
+            Q = Q + a * a * (sigma_w2 * e2 + sigma_b2)
+        else:
+            # the coordinate mean m of the stream (post blocks add a phi(h) to every coordinate)
+            e1 = float(_phi_mean(act, s))
+            Q, m = Q + a * a * e2 + 2 * a * m * e1, m + a * e1
         out[l] = s
     return out
 

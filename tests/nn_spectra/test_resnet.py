@@ -46,6 +46,67 @@ def test_residual_networks_never_ordered_and_tanh_length_grows_linearly():
     assert np.all(np.abs(slope / pred - 1) < 1e-3)
 
 
+def _relu_post_lengths(a, sw, sb, q0, blocks):
+    """Closed form of the post relu length map with the stream's coordinate mean m:
+    Q' = Q + a^2 q_h/2 + 2 a m sqrt(q_h/(2 pi)), m' = m + a sqrt(q_h/(2 pi)), q_h = sw Q + sb; and the
+    map without the mean term."""
+    Q, m, Qf, out, former = q0, 0.0, q0, [q0], [q0]
+    for _ in range(blocks):
+        qh = sw * Q + sb
+        e1 = np.sqrt(qh / (2 * np.pi))
+        Q, m = Q + a * a * qh / 2 + 2 * a * m * e1, m + a * e1
+        Qf = Qf + a * a * (sw * Qf + sb) / 2
+        out.append(Q)
+        former.append(Qf)
+    return np.array(out), np.array(former)
+
+
+def test_post_stream_mean_enters_the_length_map():
+    # a post block adds a phi(h) to every coordinate: for relu (E phi > 0) the stream has a coordinate
+    # mean, and |x|^2/N grows faster than the map without it.  The mean field against the closed form
+    # (1e-12), and real post ResNets (width 1000, 4 nets) within 4 standard errors plus 2 B/N relative
+    # (stated in advance) of it, the former map outside that band; the NNGP of the same nets too
+    a, sw, sb, B, N, nets = 0.5, 2.0, 0.1, 3, 1000, 4
+    exact, former = _relu_post_lengths(a, sw, sb, 1.0, B)
+    mf = ns.resnet_mean_field("relu", a, sw, sb, depth=B + 2, q0=1.0, variant="post")
+    assert np.allclose(mf.q, exact, rtol=1e-12, atol=0)
+    assert ns.resnet_q_map("relu", exact[1], a, sw, sb, "post", m=a * np.sqrt((sw + sb) / (2 * np.pi))) == \
+        pytest.approx(exact[2], rel=1e-12)
+    X = np.random.default_rng(3).standard_normal((2, 4))
+    with pytest.warns(UserWarning, match="NTK"):
+        K = ns.resnet_nngp_ntk(X, None, B + 2, "relu", a, sw, sb, "post")[0]
+    Qs, Ks = [], []
+    for s in range(nets):
+        net = ns.ResNet(4, N, B + 2, "relu", a, sw, sb, weights="gaussian", variant="post", rng=20 + s)
+        x0 = np.random.default_rng(30 + s).standard_normal((1, N))          # Q^0 = 1
+        Qs.append([float(np.sum(x * x)) / N for x in net._stream(x0)[0]])
+        Ks.append(net.empirical_nngp(X))
+    Qs, Ks = np.array(Qs), np.array(Ks)
+    band = 4 * Qs.std(axis=0, ddof=1) / np.sqrt(nets) + 2 * B / N * exact
+    assert np.all(np.abs(Qs.mean(axis=0) - exact) <= band)
+    assert np.abs(Qs.mean(axis=0) - former)[-1] > band[-1]
+    assert np.all(np.abs(Ks.mean(axis=0) - K) <= 4 * Ks.std(axis=0, ddof=1) / np.sqrt(nets) + 5 * B / N * np.abs(K))
+
+
+def test_sigmoid_post_block_variances_carry_the_stream_mean():
+    # sigmoid: E phi = 1/2 exactly at every variance, so m^l = a l / 2 and Q' = Q + a^2 E sigma^2 + a m;
+    # E sigma^2 by adaptive quadrature.  The law's own block variances and the mean field against it
+    from nn_spectra import resnet as R
+
+    a, sw, sb, B = 0.4, 1.5, 0.2, 5
+    sig = lambda u: 1 / (1 + np.exp(-u))
+    Q, m, qh = 0.8, 0.0, []
+    for _ in range(B):
+        h = sw * Q + sb
+        e2 = integrate.quad(lambda z: sig(np.sqrt(h) * z) ** 2 * np.exp(-z * z / 2) / np.sqrt(2 * np.pi),
+                            -14, 14, epsabs=1e-14, epsrel=1e-13)[0]
+        qh.append(h)
+        Q, m = Q + a * a * e2 + 2 * a * m * 0.5, m + a * 0.5
+    assert np.allclose(R._block_variances(ns.activation("sigmoid"), a, sw, sb, B, 0.8, "post"), qh, rtol=1e-10)
+    assert ns.resnet_mean_field("sigmoid", a, sw, sb, depth=B + 2, q0=0.8, variant="post").q[-1] == \
+        pytest.approx(Q, rel=1e-10)
+
+
 # ----------------------------------------------------------------------------- kernels
 @pytest.mark.parametrize("variant,act", [("pre", "relu"), ("post", "tanh")])
 def test_kernels_against_wide_resnets(variant, act):
