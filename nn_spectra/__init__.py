@@ -48,9 +48,9 @@ from .learning_rate import (BoundaryPrediction, SGDGrid, predict_boundaries, sgd
 from .learning_rate import (BoundaryStudy, batch_overshoot_threshold, measure_sgd_boundary, sgd_boundary_study,
                             sgd_mean_square_threshold)
 from .lanczos import KSComparison, SpectralDensityEstimate, lanczos_memory_bytes, stochastic_lanczos_quadrature
-from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, StreamedGaussianJacobianGram,
-                          network_memory_bytes, slq_conditional_fim_spectrum, slq_jacobian_spectrum,
-                          streamed_memory_bytes)
+from .matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, StoredJacobianGram,
+                          StreamedGaussianJacobianGram, network_memory_bytes, slq_conditional_fim_spectrum,
+                          slq_jacobian_spectrum, stored_layers_memory_bytes, streamed_memory_bytes)
 from .finite_width import (LeadingLogNorm, LogNormPrediction, hanin_nica_beta, log_norm_leading_order,
                            log_norm_moments, log_volume_moments, lyapunov_exponents, sample_log_jacobian_norm,
                            sample_log_jacobian_norm_any, sample_log_volume)

@@ -35,8 +35,9 @@ from .lanczos import SpectralDensityEstimate, check_memory, lanczos_memory_bytes
 from .mlp import MLP
 from .network import weight_law
 
-__all__ = ["JacobianGram", "ConditionalFisherDual", "NTKGram", "StreamedGaussianJacobianGram", "network_memory_bytes",
-           "streamed_memory_bytes", "slq_jacobian_spectrum", "slq_conditional_fim_spectrum"]
+__all__ = ["JacobianGram", "ConditionalFisherDual", "NTKGram", "StreamedGaussianJacobianGram", "StoredJacobianGram",
+           "network_memory_bytes", "streamed_memory_bytes", "stored_layers_memory_bytes", "slq_jacobian_spectrum",
+           "slq_conditional_fim_spectrum"]
 
 
 def network_memory_bytes(widths, weights: str | None = None, *, init: str | None = None) -> int:
@@ -222,7 +223,76 @@ def _block_rows(width, block_rows):
     return min(int(block_rows), int(width))
 
 
-class StreamedGaussianJacobianGram(_Operator):
+class _LayerwiseJacobianGram(_Operator):
+    r"""Shared products of the equal-width networks whose ``K`` layers are served in row blocks by ``_blocks(l)``.
+
+    Subclasses set ``act``, ``width``, ``depth``, ``K``, ``x`` (the input), ``block_rows`` and the per-layer
+    bias seeds, and yield ``(r0, r1, block)`` (float64 rows ``r0:r1`` of :math:`W_l`) from ``_blocks``."""
+
+    _slopes: list | None = None
+
+    def bias(self, l: int) -> np.ndarray:
+        """The bias :math:`b_l`, shape ``(n,)``."""
+        gen = np.random.Generator(np.random.SFC64(self._bias_seeds[l]))
+        return gen.standard_normal(self.width) * math.sqrt(self.sigma_b2)
+
+    def weight(self, l: int) -> np.ndarray:
+        """The whole matrix :math:`W_l` as float64, shape ``(n, n)`` (small widths: tests and :meth:`as_mlp`)."""
+        W = np.empty((self.width, self.width))
+        for r0, r1, blk in self._blocks(l):
+            W[r0:r1] = blk
+        return W
+
+    def as_mlp(self) -> MLP:
+        """An :class:`MLP` with these weights stored (widths ``[n] * depth + [1]``; its readout is unrelated)."""
+        net = MLP([self.width] * self.depth + [1], self.act, self.sigma_w2, self.sigma_b2, weights="gaussian", rng=0)
+        for l in range(self.K):
+            net.weights[l], net.biases[l] = self.weight(l), self.bias(l)
+        return net
+
+    def jvp(self, V) -> np.ndarray:
+        """:math:`VJ^\\top` (row ``i`` is :math:`Jv_i`); the first call also runs the input's forward pass."""
+        T = self._block(V)
+        first = self._slopes is None
+        if first:
+            T = np.vstack([self.x[None, :], T])
+            slopes = []
+        for l in range(self.K):
+            Y = np.empty_like(T)
+            for r0, r1, blk in self._blocks(l):
+                np.matmul(T, blk.T, out=Y[:, r0:r1])
+            if first:
+                h = Y[0] + self.bias(l)
+                s = np.asarray(self.act.dphi(h), dtype=float)
+                slopes.append(s)
+                Y[0] = self.act.phi(h)
+                Y[1:] *= s
+            else:
+                Y *= self._slopes[l]
+            T = Y
+        if first:
+            self._slopes = slopes
+            T = T[1:]
+        return T
+
+    def vjp(self, U) -> np.ndarray:
+        """:math:`UJ` (row ``i`` is :math:`J^\\top u_i`); needs the slopes of a previous :meth:`jvp`."""
+        if self._slopes is None:
+            self.jvp(np.zeros((1, self.width)))
+        G = self._block(U)
+        for l in range(self.K - 1, -1, -1):
+            G = G * self._slopes[l]
+            out = np.zeros_like(G)
+            for r0, r1, blk in self._blocks(l):
+                out += G[:, r0:r1] @ blk
+            G = out
+        return G
+
+    def __call__(self, V):
+        return self.vjp(self.jvp(V))
+
+
+class StreamedGaussianJacobianGram(_LayerwiseJacobianGram):
     r""":math:`V\mapsto VJ^\top J` for a Gaussian-weight network whose weights are never stored.
 
     The network is that of :func:`slq_jacobian_spectrum` with ``weights="gaussian"``: ``depth``
@@ -303,66 +373,153 @@ class StreamedGaussianJacobianGram(_Operator):
             yield r0, r0 + blk.shape[0], blk
         self.layer_passes += 1
 
-    def weight(self, l: int) -> np.ndarray:
-        """The whole matrix :math:`W_l`, shape ``(n, n)`` (small widths: tests and :meth:`as_mlp`)."""
-        W = np.empty((self.width, self.width))
-        for r0, r1, blk in self._blocks(l):
-            W[r0:r1] = blk
+
+_DTYPE_BYTES = {"float64": 8, "float32": 4}
+
+
+def _check_weight_dtype(weight_dtype) -> str:
+    if weight_dtype not in _DTYPE_BYTES:
+        raise ValueError(f"weight_dtype must be 'float64' or 'float32', got {weight_dtype!r}")
+    return weight_dtype
+
+
+def stored_layers_memory_bytes(width: int, depth: int, probes: int, weights: str = "orthogonal",
+                               weight_dtype: str = "float64", block_rows: int | None = None) -> int:
+    r"""Peak bytes of :class:`StoredJacobianGram` (without the Lanczos basis).
+
+    With :math:`b` = 8 (float64) or 4 (float32) bytes per stored entry, :math:`K` = ``depth - 1`` layers,
+    width :math:`n`, :math:`m` probes and blocks of :math:`B` rows:
+
+    .. math:: bKn^2 + 8[\text{orthogonal, float32}]\,n^2 + 8Bn[\text{float32}] + 8\cdot 65n
+              + 8n(K + 3(m + 1) + 2).
+
+    The :math:`K` layers of :math:`J` (the readout is never drawn); the float64 QR of the orthogonal layer
+    being cast to float32 (in float64 the QR runs in place in the layer's own storage, LAPACK
+    ``geqrf``/``orgqr`` with ``overwrite_a``); one float64 block of rows for the products when the layers
+    are float32; the QR workspace (:math:`64n`) and :math:`\tau`; the vectors of
+    :func:`streamed_memory_bytes`.  Compare :func:`network_memory_bytes` for a whole :class:`MLP` (all
+    :math:`L` layers in float64 and four copies of one layer for the QR).
+
+    >>> round(stored_layers_memory_bytes(10_000, 10, 10) / 2**30, 3)              # GiB, float64: 9 layers
+    6.714
+    >>> round(stored_layers_memory_bytes(10_000, 10, 10, weight_dtype="float32") / 2**30, 3)
+    4.168
+    """
+    _check_builder(width, depth, 1, probes)
+    weight_dtype = _check_weight_dtype(weight_dtype)
+    if weights not in ("orthogonal", "gaussian"):
+        raise ValueError(f"weights must be 'orthogonal' or 'gaussian', got {weights!r}")
+    n, K, b = int(width), int(depth) - 1, _DTYPE_BYTES[weight_dtype]
+    B = _block_rows(n, block_rows)
+    cast = 8 * n * n if (weights == "orthogonal" and weight_dtype == "float32") else 0
+    block = 8 * B * n if (weight_dtype == "float32" or weights == "gaussian") else 0
+    return b * K * n * n + cast + block + 8 * 65 * n + 8 * n * (K + 3 * (int(probes) + 1) + 2)
+
+
+class StoredJacobianGram(_LayerwiseJacobianGram):
+    r""":math:`V\mapsto VJ^\top J` for an equal-width network whose only stored parameters are the :math:`K`
+    layers of :math:`J`, in float64 or float32: the route for Haar orthogonal weights at large width.
+
+    The network is that of :class:`StreamedGaussianJacobianGram` (``depth`` :math:`= L` weight layers,
+    :math:`J = D_KW_{K-1}\cdots D_1W_0` over :math:`K = L-1` layers, input at the fixed point, per-layer
+    seeds from one root), but :math:`W_l` is drawn once and kept: ``weights="orthogonal"``:
+    :math:`W_l = \sigma_w O_l`, :math:`O_l` Haar on :math:`O(n)` (:func:`randmat.haar_orthogonal`, QR of a
+    Gaussian matrix, :math:`\approx\frac83n^3` flops per layer); ``"gaussian"``:
+    :math:`\sqrt{\sigma_w^2/n}\,Z_l` (the same numbers as the streamed operator at the same ``rng``).  An
+    orthogonal layer cannot be regenerated in row blocks (every row depends on the whole QR), so it is
+    stored; the memory (:func:`stored_layers_memory_bytes`) is checked against ``memory_limit`` **before**
+    anything is allocated.
+
+    ``weight_dtype="float32"`` halves the storage.  Each layer is then :math:`\hat W_l = W_l + E_l` with
+    :math:`|E_l| \le u|W_l|` entrywise, :math:`u = 2^{-24}`, and the products upcast blocks of rows and run
+    in float64, so the operator is exactly :math:`\hat J^\top\hat J` of the network with weights
+    :math:`\hat W_l`: :math:`\|\hat W_l^\top\hat W_l/\sigma_w^2 - I\|_2 \le 2u\sqrt n + O(u^2)` (an
+    orthogonal matrix up to :math:`2\cdot 10^{-5}` at :math:`n = 10^4`, typically :math:`\sim 10^{-7}`), and
+    the moments of :math:`\hat J^\top\hat J` agree with those of the float64 network to a relative
+    :math:`O(Ku\sqrt n)` (tested), far below the :math:`O(n^{-1/2})` spectral fluctuations of one network.
+
+    Parameters
+    ----------
+    act, sigma_w2, sigma_b2, depth, width, rng, block_rows
+        As :class:`StreamedGaussianJacobianGram`.
+    weights : {"orthogonal", "gaussian"}
+    weight_dtype : {"float64", "float32"}
+    memory_limit : int, optional
+        Bytes; default 80 % of ``MemAvailable``.
+
+    Examples
+    --------
+    >>> import numpy as np, nn_spectra as ns
+    >>> op = StoredJacobianGram("tanh", 1.5, 0.1, depth=3, width=20, rng=0)
+    >>> bool(np.allclose(op.weight(0).T @ op.weight(0), 1.5 * np.eye(20)))
+    True
+    >>> bool(np.allclose(op.dense(), JacobianGram(op.as_mlp(), op.x, layer=2).dense()))
+    True
+    """
+
+    def __init__(self, act, sigma_w2: float, sigma_b2: float, depth: int, width: int, rng=None,
+                 weights: str = "orthogonal", weight_dtype: str = "float64", block_rows: int | None = None,
+                 memory_limit: int | None = None):
+        from .network import as_network
+
+        _check_builder(width, depth, 1, 1)
+        if depth < 2:
+            raise ValueError(f"depth must be an integer >= 2 (L weight layers, J spans the L - 1 nonlinear ones), "
+                             f"got {depth!r}")
+        self.network = as_network(act, sigma_w2, sigma_b2, int(depth), weights=weights,
+                                  widths=[int(width)] * int(depth) + [1], caller="StoredJacobianGram")
+        if weights not in ("orthogonal", "gaussian"):
+            raise ValueError(f"weights must be 'orthogonal' or 'gaussian', got {weights!r}")
+        self.weight_dtype = _check_weight_dtype(weight_dtype)
+        self.weights_law = weights
+        self.act = self.network.act
+        self.sigma_w2, self.sigma_b2 = float(self.network.sigma_w2), float(self.network.sigma_b2)
+        self.width, self.depth = int(width), int(depth)
+        self.K = self.depth - 1
+        self.dim = self.width
+        self.block_rows = _block_rows(width, block_rows)
+        # said before anything is allocated
+        self.memory_bytes = stored_layers_memory_bytes(width, depth, 1, weights, weight_dtype, block_rows)
+        check_memory(f"{self.K} stored {weights} layers of width {width} in {weight_dtype} (stored_layers_memory_bytes: "
+                     f"{_DTYPE_BYTES[weight_dtype]} K n^2 + workspace)", self.memory_bytes, memory_limit,
+                     hint="weight_dtype='float32' halves the layers" if weight_dtype == "float64" else None)
+        children = _root_seed_sequence(rng).spawn(2 + 2 * self.K)
+        self.probe_seed = children[1]
+        self._weight_seeds, self._bias_seeds = children[2::2], children[3::2]
+        self.x = _fixed_point_input(self.act, self.sigma_w2, self.sigma_b2, self.width,
+                                    np.random.Generator(np.random.SFC64(children[0])))
+        self._slopes = None
+        self._buf = np.empty((self.block_rows, self.width)) if weight_dtype == "float32" else None
+        self._layers = [self._draw(l) for l in range(self.K)]
+
+    def _draw(self, l) -> np.ndarray:
+        import randmat
+
+        n = self.width
+        gen = np.random.Generator(np.random.SFC64(self._weight_seeds[l]))
+        if self.weights_law == "orthogonal":
+            W = randmat.haar_orthogonal(n, rng=gen)          # float64, QR in place
+            W *= math.sqrt(self.sigma_w2)
+            return W if self.weight_dtype == "float64" else W.astype(np.float32, order="C")
+        scale = math.sqrt(self.sigma_w2 / n)
+        W = np.empty((n, n), dtype=self.weight_dtype)
+        B = self.block_rows
+        for r0 in range(0, n, B):      # the blocks of StreamedGaussianJacobianGram: the same numbers
+            blk = gen.standard_normal((min(B, n - r0), n))
+            blk *= scale
+            W[r0:r0 + blk.shape[0]] = blk
         return W
 
-    def bias(self, l: int) -> np.ndarray:
-        """The bias :math:`b_l`, shape ``(n,)``."""
-        gen = np.random.Generator(np.random.SFC64(self._bias_seeds[l]))
-        return gen.standard_normal(self.width) * math.sqrt(self.sigma_b2)
-
-    def as_mlp(self) -> MLP:
-        """An :class:`MLP` with these weights stored (widths ``[n] * depth + [1]``; its readout is unrelated)."""
-        net = MLP([self.width] * self.depth + [1], self.act, self.sigma_w2, self.sigma_b2, weights="gaussian", rng=0)
-        for l in range(self.K):
-            net.weights[l], net.biases[l] = self.weight(l), self.bias(l)
-        return net
-
-    # the products -------------------------------------------------------------------------------
-    def jvp(self, V) -> np.ndarray:
-        """:math:`VJ^\\top` (row ``i`` is :math:`Jv_i`); the first call also runs the input's forward pass."""
-        T = self._block(V)
-        first = self._slopes is None
-        if first:
-            T = np.vstack([self.x[None, :], T])
-            slopes = []
-        for l in range(self.K):
-            Y = np.empty_like(T)
-            for r0, r1, blk in self._blocks(l):
-                np.matmul(T, blk.T, out=Y[:, r0:r1])
-            if first:
-                h = Y[0] + self.bias(l)
-                s = np.asarray(self.act.dphi(h), dtype=float)
-                slopes.append(s)
-                Y[0] = self.act.phi(h)
-                Y[1:] *= s
-            else:
-                Y *= self._slopes[l]
-            T = Y
-        if first:
-            self._slopes = slopes
-            T = T[1:]
-        return T
-
-    def vjp(self, U) -> np.ndarray:
-        """:math:`UJ` (row ``i`` is :math:`J^\\top u_i`); needs the slopes of a previous :meth:`jvp`."""
-        if self._slopes is None:
-            self.jvp(np.zeros((1, self.width)))
-        G = self._block(U)
-        for l in range(self.K - 1, -1, -1):
-            G = G * self._slopes[l]
-            out = np.zeros_like(G)
-            for r0, r1, blk in self._blocks(l):
-                out += G[:, r0:r1] @ blk
-            G = out
-        return G
-
-    def __call__(self, V):
-        return self.vjp(self.jvp(V))
+    def _blocks(self, l):
+        W = self._layers[l]
+        if W.dtype == np.float64:
+            yield 0, self.width, W
+            return
+        n, B = self.width, self.block_rows
+        for r0 in range(0, n, B):
+            blk = self._buf[: min(B, n - r0)]
+            np.copyto(blk, W[r0:r0 + blk.shape[0]])
+            yield r0, r0 + blk.shape[0], blk
 
 
 # ----------------------------------------------------------------------------- builders
@@ -391,7 +548,8 @@ def _check_builder(width, depth, steps, probes):
 def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, width: int,
                           weights: str = "gaussian", steps: int = 80, probes: int = 10, rng=None,
                           reorthogonalize: bool = True, memory_limit: int | None = None,
-                          stream_weights: bool = False, block_rows: int | None = None) -> SpectralDensityEstimate:
+                          stream_weights: bool = False, block_rows: int | None = None, store_layers: bool = False,
+                          weight_dtype: str = "float64") -> SpectralDensityEstimate:
     r"""SLQ estimate of the spectrum of :math:`J^\top J` of a real network, the matrix-free twin of
     :func:`nn_spectra.sample_jacobian_spectrum`.
 
@@ -409,6 +567,12 @@ def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, wid
     network from the stored route at the same ``rng`` (same law).  Width 10,000 at depth 50 needs 37 GiB
     stored and about 0.1 GiB streamed.
 
+    ``store_layers=True`` (orthogonal or Gaussian weights) keeps only the :math:`K` layers of :math:`J`, in
+    ``weight_dtype`` float64 or float32 (:class:`StoredJacobianGram`; memory :func:`stored_layers_memory_bytes`
+    plus the Lanczos basis, checked before anything is allocated): the route for Haar orthogonal layers,
+    which cannot be regenerated block by block.  Width 10,000 at depth 10: 6.7 GiB in float64, 3.4 GiB
+    (4.2 GiB peak) in float32.
+
     Examples
     --------
     >>> est = slq_jacobian_spectrum("linear", 1.0, 0.0, depth=3, width=200, steps=20, probes=4, rng=0)
@@ -422,10 +586,22 @@ def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, wid
                          f"got {depth!r}")
     # depth = L weight layers as in jacobian_law / sample_jacobian_spectrum: J spans K = L - 1 layers
     lanczos = lanczos_memory_bytes(width, steps, probes, reorthogonalize)
+    if stream_weights and store_layers:
+        raise ValueError("stream_weights=True and store_layers=True exclude each other")
+    if store_layers:
+        need = stored_layers_memory_bytes(width, depth, probes, weights, weight_dtype, block_rows) + lanczos
+        check_memory(f"a width-{width} depth-{depth} network with {depth - 1} stored {weights} layers "
+                     f"({weight_dtype}) and SLQ", need, memory_limit,
+                     hint="weight_dtype='float32' halves the layers" if weight_dtype == "float64" else None)
+        op = StoredJacobianGram(act, sigma_w2, sigma_b2, depth, width, rng=rng, weights=weights,
+                                weight_dtype=weight_dtype, block_rows=block_rows, memory_limit=memory_limit)
+        return stochastic_lanczos_quadrature(op, width, steps=steps, probes=probes,
+                                             rng=np.random.Generator(np.random.SFC64(op.probe_seed)),
+                                             reorthogonalize=reorthogonalize, memory_limit=memory_limit)
     if stream_weights:
         if weights != "gaussian":
             raise ValueError(f"stream_weights=True needs weights='gaussian' (a Haar orthogonal layer cannot be "
-                             f"regenerated in row blocks), got weights={weights!r}")
+                             f"regenerated in row blocks: store_layers=True stores it), got weights={weights!r}")
         need = streamed_memory_bytes(width, depth, probes, block_rows) + lanczos
         check_memory(f"a width-{width} depth-{depth} network with streamed weights and SLQ", need, memory_limit)
         op = StreamedGaussianJacobianGram(act, sigma_w2, sigma_b2, depth, width, rng=rng, block_rows=block_rows)
@@ -437,7 +613,8 @@ def slq_jacobian_spectrum(act, sigma_w2: float, sigma_b2: float, depth: int, wid
     need = network_memory_bytes(widths, weights) + lanczos + 8 * 4 * width * depth
     check_memory(f"a width-{width} depth-{depth} network with SLQ", need, memory_limit,
                  hint="stream_weights=True regenerates Gaussian layers instead of storing them" if
-                 weights == "gaussian" else None)
+                 weights == "gaussian" else "store_layers=True stores only the layers of J (float32 with "
+                 "weight_dtype='float32')")
     gen = np.random.default_rng(rng)
     net = MLP(widths, act, sigma_w2, sigma_b2, weights=weights, rng=gen)
     x = _fixed_point_input(net.act, sigma_w2, sigma_b2, width, gen)

@@ -130,7 +130,9 @@ class JacobianLawDistance:
     :func:`nn_spectra.log_norm_leading_order`); ``ks`` and ``ks_resolution``
     (:meth:`SpectralDensityEstimate.ks_distance`, skipped with ``ks=False``); and ``m1..mn`` with their
     probe standard errors ``se1..sen``.  ``stream_weights=True`` regenerates the Gaussian layers instead of
-    storing them (:class:`nn_spectra.StreamedGaussianJacobianGram`): width 10,000 at depth 50 in 0.1 GiB.
+    storing them (:class:`nn_spectra.StreamedGaussianJacobianGram`): width 10,000 at depth 50 in 0.1 GiB;
+    ``store_layers=True`` keeps only the layers of :math:`J` (``weight_dtype`` float64 or float32,
+    :class:`nn_spectra.StoredJacobianGram`), the route for orthogonal weights at width 10,000.
     """
 
     act: str
@@ -142,6 +144,8 @@ class JacobianLawDistance:
     moments: int = 2
     ks: bool = True
     stream_weights: bool = False
+    store_layers: bool = False
+    weight_dtype: str = "float64"
 
     def __call__(self, width: int, depth: int, rng) -> dict:
         import nn_spectra as ns
@@ -150,7 +154,8 @@ class JacobianLawDistance:
         law = ns.jacobian_law(self.act, self.sigma_w2, self.sigma_b2, depth, weights=self.weights)
         est = slq_jacobian_spectrum(self.act, self.sigma_w2, self.sigma_b2, depth, width, self.weights,
                                     steps=min(self.steps, width), probes=self.probes, rng=rng,
-                                    stream_weights=self.stream_weights)
+                                    stream_weights=self.stream_weights, store_layers=self.store_layers,
+                                    weight_dtype=self.weight_dtype)
         m, se = est.moments(self.moments)
         exact = np.asarray(law.moments(self.moments), dtype=float)
         row = {"moment_error": float(np.max(np.abs(m / exact - 1)))}

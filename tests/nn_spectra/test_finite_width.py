@@ -168,3 +168,30 @@ def test_leading_order_bad_input():
         log_norm_leading_order([8, 8], "tanh", 1.5, q_input=0.0)
     with pytest.raises(ValueError, match="trials"):
         sample_log_jacobian_norm_any([8, 8], 0, "tanh", 1.5)
+
+
+def test_breakdown_figure_shows_the_exact_variance_and_the_monte_carlo():
+    # the figure of where the infinite-width law stops: its solid line is the exact Var log||Ju||^2
+    # (recomputed here from log_norm_moments), its markers Monte Carlo variances within Z standard errors
+    # of it, and at depth = width the infinite-width value 0 is rejected by the markers
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nn_spectra.finite_width import plot_infinite_width_breakdown
+
+    fig = plot_infinite_width_breakdown(widths=(8,), ratios=(0.5, 1.0), trials=600, rng=3, smooth=None)
+    ax = fig.axes[0]
+    exact, mc = ax.lines[0], ax.lines[1]
+    x = np.asarray(exact.get_xdata())
+    np.testing.assert_allclose(x, [0.5, 1.0])
+    for r, v_line, v_mc in zip(x, exact.get_ydata(), mc.get_ydata()):
+        pred = log_norm_moments([8] * (int(round(r * 8)) + 1))
+        assert v_line == pytest.approx(pred.var, rel=1e-12)
+        # SE of a sample variance = sqrt((kurtosis - 1)/n) var; log||Ju||^2 is a sum of log chi-square terms,
+        # whose excess kurtosis is at most that of log chi^2_1 (polygamma(3, 1/2) / polygamma(1, 1/2)^2 = 4)
+        se = np.sqrt(6 / 600) * pred.var
+        assert abs(v_mc - pred.var) < Z * se, (r, v_mc, pred.var)
+        assert v_mc > Z * se        # not the infinite-width 0
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

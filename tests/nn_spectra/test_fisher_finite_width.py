@@ -368,3 +368,70 @@ def test_largest_split_outlier_vs_monte_carlo_at_two_widths(act, sw2, sb2, T, C,
         # the sd is leading order only: its relative error is O(n^-1/2), allowance sqrt(r)
         sd_se = np.sqrt(np.var((lmax - lmax.mean()) ** 2) / tr) / (2 * lmax.std())
         assert abs(lmax.std() - f["top_max_sd"]) <= Z * sd_se + np.sqrt(rr) * f["top_max_sd"]
+
+
+# ------------------------------------------------------------------ five and more inputs
+# Every four-point entry is integrated on the rule of exactly its own set of distinct inputs, so the T-input
+# result restricted to a subset of the inputs must equal the result for that subset (the law of the NTK entries
+# of some inputs does not depend on the other inputs fed to the network); the covariance agrees to rounding,
+# the mean to the accuracy with which the quadrature errors cancel in the projection terms (measured 1e-11
+# relu, 1e-8 tanh relative on [12, 16, 16, 2], against a 1/n shift of 1e-2 relative; tolerances 1e-9 / 1e-6,
+# 100x the measured values: a wrong assembly moves the mean by the size of the shift).
+def _check_restriction(rT, widths, X, act, sw2, sb2, subsets, C, rtol_mean):
+    d = rT.mean.shape[0]
+    cov = rT.cov.reshape(d, d, d, d)
+    for sub in subsets:
+        r = ntk_finite_width(widths, X[sub], act, sw2, sb2)
+        idx = [a * C + k for a in sub for k in range(C)]
+        e = len(idx)
+        np.testing.assert_allclose(rT.mean[np.ix_(idx, idx)], r.mean, rtol=0, atol=rtol_mean * np.abs(r.mean).max())
+        np.testing.assert_allclose(cov[np.ix_(idx, idx, idx, idx)], r.cov.reshape(e, e, e, e), rtol=0,
+                                   atol=1e-12 * np.abs(r.cov).max())
+
+
+def test_five_inputs_restrict_to_three_two_one_and_exact_relu():
+    # one hidden layer keeps the cost to five 4-D rules; zero-bias relu: the diagonal entries have the exact
+    # finite-width mean of ntk_diagonal_moments (no 1/n shift)
+    X = _inputs(5, 8, 11)
+    widths = [8, 12, 1]
+    r5 = ntk_finite_width(widths, X, "relu", 2.0, 0.0)
+    _check_restriction(r5, widths, X, "relu", 2.0, 0.0, ([1, 3, 4], [0, 4], [2]), 1, 1e-9)
+    for a in range(5):
+        p = ntk_diagonal_moments(widths, 2.0, float(X[a] @ X[a]) / 8)
+        assert r5.mean[a, a] == pytest.approx(p.mean_infinite, rel=1e-10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act, sw2, sb2", [("relu", 2.0, 0.1), ("tanh", 1.5, 0.1)])
+def test_five_inputs_restrict_to_four(act, sw2, sb2):
+    X = _inputs(5, 12, 3)
+    widths = [12, 16, 16, 2]
+    r5 = ntk_finite_width(widths, X, act, sw2, sb2)
+    _check_restriction(r5, widths, X, act, sw2, sb2, ([0, 1, 2, 3], [1, 2, 3, 4]), 2, 1e-9 if act == "relu" else 1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act, sw2, sb2, T, n, trials", [("tanh", 1.5, 0.1, 5, 16, 3000),
+                                                         ("relu", 2.0, 0.2, 6, 16, 3000)])
+def test_ntk_and_fim_five_and_six_inputs_vs_monte_carlo(act, sw2, sb2, T, n, trials):
+    # as for three and four inputs: every entry of E Theta and Var Theta within Z standard errors plus the
+    # second-order allowance r^2 (fixed in advance); the infinite-width variance is rejected; the FIM mean,
+    # second moment and top eigenvalue within Z standard errors plus r^2 x value
+    X = _inputs(T, 12, 3)
+    widths = [12, n, n, 1]
+    r = ntk_finite_width(widths, X, act, sw2, sb2)
+    s = sample_ntk(widths, X, trials, act, sw2, sb2, rng=200 + n + T)
+    r2, sq = _r2(r)
+    m, se = s.mean(0), s.std(0, ddof=1) / np.sqrt(trials)
+    assert np.all(np.abs(m - r.mean) <= Z * se + r2 * np.outer(sq, sq)), (m - r.mean) / se
+    v = s.var(0, ddof=1)
+    se_v = np.sqrt(np.var((s - m) ** 2, axis=0) / trials)
+    allow_v = r2 * np.outer(sq, sq) ** 2
+    assert np.all(np.abs(v - r.var) <= Z * se_v + allow_v), (v - r.var) / se_v
+    assert np.all(np.diag(v) > Z * np.diag(se_v) + np.diag(allow_v))
+    f = fim_statistics_finite_width(widths, X, act, sw2, sb2, ntk=r)
+    for key, x in _measured(s, T, 1, f["n_params"]).items():
+        sx = x.std(ddof=1) / np.sqrt(trials)
+        print(f"{act} T={T} {key}: MC {x.mean():.5g} +- {sx:.2g}, predicted {f[key]:.5g} (z {(x.mean() - f[key]) / sx:.2f}), "
+              f"infinite width {f[key + '_infinite']:.5g}")
+        assert abs(x.mean() - f[key]) <= Z * sx + r2 * f[key], (key, x.mean(), f[key], sx)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import nn_spectra as ns
-from nn_spectra.matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, StreamedGaussianJacobianGram,
-                                    network_memory_bytes, slq_conditional_fim_spectrum, slq_jacobian_spectrum,
-                                    streamed_memory_bytes)
+from nn_spectra.matrix_free import (ConditionalFisherDual, JacobianGram, NTKGram, StoredJacobianGram,
+                                    StreamedGaussianJacobianGram, network_memory_bytes, slq_conditional_fim_spectrum,
+                                    slq_jacobian_spectrum, stored_layers_memory_bytes, streamed_memory_bytes)
 from nn_spectra.finite_width import log_norm_leading_order
 from nn_spectra.mlp import MLP
 
@@ -168,7 +168,7 @@ def test_streamed_memory_is_checked_before_allocating():
     with pytest.raises(ValueError, match="streamed weights"):
         slq_jacobian_spectrum("relu", 2.0, 0.0, depth=50, width=10_000, steps=2, probes=30, stream_weights=True,
                               memory_limit=need // 2)
-    with pytest.raises(ValueError, match="gaussian"):
+    with pytest.raises(ValueError, match="store_layers=True"):
         slq_jacobian_spectrum("relu", 2.0, 0.0, depth=3, width=10, steps=2, weights="orthogonal", stream_weights=True)
     with pytest.raises(ValueError, match="block_rows"):
         StreamedGaussianJacobianGram("relu", 2.0, 0.0, depth=3, width=10, block_rows=0)
@@ -227,3 +227,130 @@ def test_conditional_fim_slq_against_law():
     m, se = est.moments(3)
     exact = np.asarray(law.moments(3))
     assert np.all(np.abs(m / exact - 1) < Z * se / exact + 4.0 / 300), (m, exact, se)
+
+
+# ----------------------------------------------------------------------------- orthogonal layers stored
+def test_stored_operator_is_the_network():
+    # orthogonal: sigma_w^2 O^T O = sigma_w^2 I, and the operator is J^T J of the MLP holding these layers
+    op = StoredJacobianGram("tanh", 1.5, 0.2, depth=4, width=23, rng=5)
+    for l in range(3):
+        W = op.weight(l)
+        np.testing.assert_allclose(W.T @ W, 1.5 * np.eye(23), atol=1e-13)
+    net = op.as_mlp()
+    np.testing.assert_allclose(op.dense(), JacobianGram(net, op.x, layer=3).dense(), rtol=1e-12, atol=1e-14)
+    fresh = StoredJacobianGram("tanh", 1.5, 0.2, depth=4, width=23, rng=5)
+    U = np.random.default_rng(0).standard_normal((2, 23))
+    np.testing.assert_allclose(fresh.vjp(U), net.vjp(op.x, U, layer=3), rtol=1e-12, atol=1e-14)
+    # Gaussian layers stored draw the numbers the streamed operator regenerates (same root, same blocks)
+    g = StoredJacobianGram("tanh", 1.5, 0.2, depth=4, width=23, rng=5, weights="gaussian", block_rows=6)
+    st = StreamedGaussianJacobianGram("tanh", 1.5, 0.2, depth=4, width=23, rng=5, block_rows=6)
+    np.testing.assert_array_equal(g.weight(2), st.weight(2))
+    np.testing.assert_allclose(g.dense(), st.dense(), rtol=1e-13, atol=1e-15)
+
+
+def test_float32_layers_precision_consequence():
+    # float32 storage: W_hat = W + E, |E| <= u |W| entrywise (u = 2^-24), products in float64 on the
+    # upcast blocks.  Stated consequences: ||W_hat^T W_hat / s^2 - I||_2 <= 2 u sqrt(n) (first order:
+    # ||E||_2 <= ||E||_F <= u ||W||_F = u s sqrt(n)), and the moments m_1..m_3 of J^T J per probe within a
+    # relative 2 p K u sqrt(n) x 10 of the float64 network (first order in the K layer perturbations, the
+    # factor 10 for the slopes phi'(h) that move with h; not a fitted tolerance).
+    n, depth, sw2 = 200, 8, 1.2
+    K, u = depth - 1, 2.0 ** -24
+    o32 = StoredJacobianGram("tanh", sw2, 0.05, depth=depth, width=n, rng=3, weight_dtype="float32", block_rows=48)
+    o64 = StoredJacobianGram("tanh", sw2, 0.05, depth=depth, width=n, rng=3)
+    assert all(o32._layers[l].dtype == np.float32 for l in range(K))
+    for l in range(K):
+        W = o32.weight(l) / np.sqrt(sw2)
+        assert np.linalg.norm(W.T @ W - np.eye(n), 2) <= 2 * u * np.sqrt(n)
+        np.testing.assert_array_equal(o32.weight(l), o64.weight(l).astype(np.float32).astype(float))
+    V = np.random.default_rng(4).choice([-1.0, 1.0], size=(6, n)) / np.sqrt(n)
+    P32, P64 = V.copy(), V.copy()
+    for p in range(1, 4):
+        P32, P64 = o32(P32), o64(P64)
+        m32, m64 = np.einsum("md,md->m", P32, V), np.einsum("md,md->m", P64, V)
+        assert np.all(np.abs(m32 / m64 - 1) <= 10 * 2 * p * K * u * np.sqrt(n)), (p, np.abs(m32 / m64 - 1).max())
+    # and the float64 difference is not zero: the test sees the rounding
+    assert np.any(P32 != P64)
+
+
+def test_stored_memory_is_said_before_allocating():
+    # K n^2 entries: depth 10 (K = 9) at width 10,000: 6.7 GiB in float64, 3.4 GiB + 0.75 GiB of cast in float32
+    n, K = 10_000, 9
+    f64 = stored_layers_memory_bytes(n, 10, 10)
+    f32 = stored_layers_memory_bytes(n, 10, 10, weight_dtype="float32")
+    vec = 8 * n * (K + 3 * 11 + 2) + 8 * 65 * n
+    assert f64 == 8 * K * n * n + vec
+    assert f32 == 4 * K * n * n + 8 * n * n + 8 * 838 * n + vec
+    # the whole MLP (network_memory_bytes: L layers, 4 copies of one for the QR) is larger
+    assert network_memory_bytes([n] * 10 + [1], "orthogonal") > f64
+    # the operator alone (one probe) is checked too; nothing is allocated before the ValueError
+    with pytest.raises(ValueError, match="weight_dtype='float32'"):
+        StoredJacobianGram("tanh", 1.2, 0.05, depth=10, width=n, memory_limit=stored_layers_memory_bytes(n, 10, 1) - 1)
+    with pytest.raises(ValueError, match="stored orthogonal"):
+        slq_jacobian_spectrum("tanh", 1.2, 0.05, 10, n, "orthogonal", steps=2, probes=10, store_layers=True,
+                              weight_dtype="float32", memory_limit=f32)
+    with pytest.raises(ValueError, match="store_layers=True"):
+        slq_jacobian_spectrum("tanh", 1.2, 0.05, 10, n, "orthogonal", steps=2, probes=10, memory_limit=f64)
+    with pytest.raises(ValueError, match="weight_dtype"):
+        StoredJacobianGram("tanh", 1.2, 0.05, depth=3, width=10, weight_dtype="float16")
+    with pytest.raises(ValueError, match="weights"):
+        StoredJacobianGram("tanh", 1.2, 0.05, depth=3, width=10, weights="identity")
+    with pytest.raises(ValueError, match="exclude"):
+        slq_jacobian_spectrum("tanh", 1.2, 0.05, 3, 10, steps=2, stream_weights=True, store_layers=True)
+
+
+def _orthogonal_shape(act, sw2, sb2, depth, width, seed, probes, weight_dtype="float64"):
+    r"""One orthogonal network (layers stored): shape distance max_{p=2,3} |(m_p/m_1^p)/(law) - 1| from 2 Lanczos
+    steps (m_1..m_3 exact per probe), and its probe standard error (jackknife over probes)."""
+    law = ns.jacobian_law(act, sw2, sb2, depth, weights="orthogonal")
+    ex = np.asarray(law.moments(3))
+    est = slq_jacobian_spectrum(act, sw2, sb2, depth, width, "orthogonal", steps=2, probes=probes, rng=seed,
+                                store_layers=True, weight_dtype=weight_dtype)
+    pm = est.probe_moments(3)
+
+    def shape(m):
+        return np.max(np.abs((m[1:] / m[0] ** np.arange(2, 4)) / (ex[1:] / ex[0] ** np.arange(2, 4)) - 1))
+
+    d = float(shape(pm.mean(0)))
+    jack = np.array([shape(np.delete(pm, i, axis=0).mean(0)) for i in range(probes)])
+    se = float(np.sqrt((probes - 1) / probes * np.sum((jack - jack.mean()) ** 2)))
+    return d, se
+
+
+def test_orthogonal_shape_distance_shrinks_with_width():
+    # reduced version of the width-10,000 slow test: tanh, depth 6, widths 64 -> 1,024 (stored orthogonal
+    # layers).  Fluctuation-dominated (probes and network: O(width^-1/2), a factor 4 for 16x the width,
+    # plus a finite-width bias O(K/width)); a factor 2 is required.
+    d = {n: np.sqrt(np.mean([_orthogonal_shape("tanh", 1.2, 0.05, 6, n, s, 30)[0] ** 2 for s in range(4)]))
+         for n in (64, 1024)}
+    assert d[1024] < d[64] / 2, d
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="2026-12-02 (27.5 min at load 7): width 1,000 RMS of 6 networks 0.0279 -> "
+                   "one network at 10,000 0.0248 +- 0.0034 (probe s.e.), factor 1.12 < 1.5: the one network is 7 probe "
+                   "s.e. off the law (law moments checked to 3e-14 by an independent series); open: several "
+                   "networks at 10,000 to tell a network fluctuation (the shape error follows the network's scale "
+                   "m_1 at widths 1,000-3,000) from a slower rate")
+def test_orthogonal_tanh_jacobian_law_at_width_10000_depth_10():
+    # Haar orthogonal layers cannot be regenerated block by block, so the K = 9 layers of J are stored:
+    # 6.7 GiB in float64 (stored_layers_memory_bytes), float32 (3.4 GiB + one 0.75 GiB cast) when that does
+    # not fit in min(8 GiB, 80 % of MemAvailable) - the precision consequence of float32 is tested above.
+    # Shape distance (scale-free, 2 Lanczos steps, 60 probes), RMS over 6 networks at width 1,000, one
+    # network at width 10,000.  Stated in advance: fluctuation-dominated, rate 1/2 (a factor sqrt(10) = 3.2);
+    # a factor 1.5 is required, and the width-10,000 distance within Z of its probe standard error of a
+    # finite-width bias allowance 10 K / width (the O(K/n) bias of m_3, generous).
+    from nn_spectra.lanczos import available_memory_bytes
+
+    act, sw2, sb2, depth, probes = "tanh", 1.2, 0.05, 10, 60
+    need = stored_layers_memory_bytes(10_000, depth, probes)
+    avail = available_memory_bytes() or 0
+    dtype = "float64" if need <= min(8 * 2**30, 0.8 * avail) else "float32"
+    runs = [_orthogonal_shape(act, sw2, sb2, depth, 1000, s, probes) for s in range(6)]
+    d_1k = float(np.sqrt(np.mean([d * d for d, _ in runs])))
+    d_10k, se_10k = _orthogonal_shape(act, sw2, sb2, depth, 10_000, 0, probes, weight_dtype=dtype)
+    print(f"orthogonal tanh depth 10: shape distance {d_1k:.4f} (width 1000, RMS of 6: "
+          f"{[round(d, 4) for d, _ in runs]}) -> {d_10k:.4f} +- {se_10k:.4f} (width 10000, {dtype}); "
+          f"rate {np.log(d_1k / d_10k) / np.log(10):.2f}")
+    assert d_10k < d_1k / 1.5, (d_1k, d_10k)
+    assert d_10k <= Z * se_10k + 10 * (depth - 1) / 10_000, (d_10k, se_10k)
