@@ -88,6 +88,37 @@ def test_bad_data():
         load_dataset("mnist")
 
 
+def test_bad_data_across_the_entry_points(tmp_path):
+    # the five bad inputs (NaN/inf, T = 0, a wrong input dimension, batch > T, a missing IDX
+    # file) at every public entry point that takes data: a clear error naming the argument
+    X = load_dataset("wine", 10, rng=0).X
+    net = ns.MLP([12, 8, 3], "tanh", 1.5, 0.1, rng=0)
+    cases = [
+        (lambda: ns.predict_boundaries(np.full((5, 13), np.nan), "tanh", 1.5, 0.1, 2, 8, 3), "X must be finite"),
+        (lambda: ns.fim_top_cluster(np.full((4, 3), np.inf), "tanh", 1.5, 0.1, 2, 8, 2), "X must be finite"),
+        (lambda: ns.fim_batchnorm_surrogate(np.full((4, 3), np.nan), "relu", 2.0, 0.0, 2, 10), "X must be finite"),
+        (lambda: ns.max_learning_rate("tanh", 1.5, 0.1, 2, 8, 10, 3, input_dim=13, inputs=np.full((10, 13), np.nan),
+                                      source="conditional"), "inputs must be finite"),
+        (lambda: ns.predict_boundaries(np.zeros((0, 13)), "tanh", 1.5, 0.1, 2, 8, 3), "T = 0"),
+        (lambda: data_kernels(np.zeros((0, 3)), "relu", 2.0, 0.0, 2, 10), "T = 0"),
+        (lambda: load_dataset("digits", 0), "n_samples"),
+        (lambda: ns.sgd_learning_rate_experiment("wine", depths=(2,), width=8, n_samples=0, progress=False), "n_samples"),
+        (lambda: ns.max_learning_rate("tanh", 1.5, 0.1, 2, 8, 10, 3, input_dim=12, inputs=X, source="conditional"),
+         "input dimension"),
+        (lambda: ns.measure_sgd_boundary(net, X, np.zeros((10, 3)), 1), "input dimension"),
+        (lambda: ns.measure_sgd_boundary(ns.MLP([13, 8, 3], "tanh", 1.5, 0.1, rng=0), X, np.zeros((10, 3)), 11),
+         "batch_size"),
+        (lambda: ns.sgd_boundary_study("wine", depths=(2,), width=8, n_seeds=1, n_samples=5, batch_size=6,
+                                       progress=False), "batch_size"),
+    ]
+    for fn, match in cases:
+        with pytest.raises(ValueError, match=match):
+            fn()
+    _write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((3, 28, 28), np.uint8))
+    with pytest.raises(FileNotFoundError, match="train-labels"):
+        load_fashion_mnist(tmp_path)
+
+
 # ------------------------------------------------------------------- the FIM on data: exact
 @pytest.mark.parametrize("act,sw2,sb2", [("relu", 2.0, 0.0), ("tanh", 1.5, 0.3), ("erf", 1.3, 0.05),
                                          ("hard_tanh", 1.2, 0.1)])
