@@ -273,12 +273,11 @@ def test_no_public_signature_keeps_an_old_weight_law_keyword_alone():
 
     import randmat
 
-    skip = {"ResNet", "resnet"}       # helper-26 renames the ResNet keywords (issue 14, session 7)
     bad = []
     for pkg in (ns, randmat):
         for name in getattr(pkg, "__all__", dir(pkg)):
             obj = getattr(pkg, name, None)
-            if obj is None or any(s in name for s in skip):
+            if obj is None:
                 continue
             targets = [obj.__init__] if inspect.isclass(obj) else [obj] if callable(obj) else []
             if inspect.isclass(obj):
