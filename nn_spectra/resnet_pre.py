@@ -55,10 +55,14 @@ are then exact).  The rule is itself a law of the diagonal: the solved law is *e
 :math:`JJ^\top` whose :math:`D`'s have this ``paths``-point joint law, so it is a probability measure at
 every ``paths``, its :math:`m_1, m_2` equal the exact recursion with the rule's path moments, and its
 distance to the infinite-width law is the quadrature error of the path moments — randomized-QMC rate,
-never worse than Monte Carlo's :math:`O(\text{paths}^{-1/2})` (relu, depth 10: :math:`m_2` off by
-a relative :math:`\approx 0.5/\sqrt{\text{paths}}`; :attr:`ResNetPreJacobianLaw.moment_error` reports
-it against the exact :math:`m_2`).  The engine :class:`freeprob.SolvedLaw` supplies the continuation,
-the density on the axis, the edges and the cdf.
+never worse than Monte Carlo's :math:`O(\text{paths}^{-1/2})`; the tests hold it to the bound
+:math:`1/\sqrt{\text{paths}}` (relative :math:`m_2`, and the sup distance of the cdfs at ``paths`` and
+4 ``paths``).  Measured: relative :math:`m_2` errors 4e-5 (relu) and 9e-4 (tanh) at 1,024 paths, depth
+10; at depth 8 the cdfs at 256/1,024/4,096 paths differ by 2–5e-4 (a fluctuating scrambled-Sobol error,
+no clean rate at these sizes).  :attr:`ResNetPreJacobianLaw.moment_error` reports the error of
+:math:`m_2` against the exact one.  The engine :class:`freeprob.SolvedLaw` supplies the continuation,
+the density on the axis and the edges; the cdf is a table of the density integrated in the angle
+variable of each support interval (:attr:`ResNetPreJacobianLaw.total_mass` is its total).
 
 Checks (tests): a linear activation (:math:`D = 1`) gives the free-product law of
 :func:`nn_spectra.resnet_jacobian_law` to rounding; :math:`m_1, m_2` equal the exact Gaussian-weight
