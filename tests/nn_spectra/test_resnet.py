@@ -305,8 +305,11 @@ def test_pre_variant_moments_converge_with_width():
 
 
 def test_pre_variant_law_is_refused():
+    """Orthogonal pre blocks have no law yet; Gaussian ones go to the path-quadrature law."""
     with pytest.raises(ValueError, match="not free"):
         ns.resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=3 + 2, variant="pre")
+    law = ns.resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=3 + 2, weights="gaussian", variant="pre")
+    assert isinstance(law, ns.ResNetPreJacobianLaw) and law.depth == 5 and law.layers == 3
 
 
 # ----------------------------------------------------------------------------- universal law
