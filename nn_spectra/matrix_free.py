@@ -19,6 +19,11 @@ spectral densities of networks far wider than a dense eigendecomposition allows.
   eigenvalues of :math:`\Theta/T` (:mod:`nn_spectra.fisher`), so its spectral law is
   :math:`(CT/P)\,\mathrm{law}(\Theta/T) + (1 - CT/P)\,\delta_0`.
 
+Equal-width networks too large to store: :class:`StreamedGaussianJacobianGram` regenerates Gaussian layers
+from per-layer seeds at every pass (:func:`streamed_memory_bytes`); :class:`StoredJacobianGram` keeps only the
+layers of :math:`J`, float64 or float32 (:func:`stored_layers_memory_bytes`), the route for Haar orthogonal
+layers, which cannot be regenerated block by block.
+
 Memory of a network (float64): :math:`8\sum_l(n_ln_{l+1} + n_{l+1})` bytes of weights and biases
 (:func:`network_memory_bytes`), e.g. 8.0 GB for width 10,000 and depth 10, 80 GB per layer at width
 100,000.  The ``slq_*`` builders check weights + initialisation workspace + Lanczos memory against the
