@@ -1016,10 +1016,29 @@ class SolvedLaw(Law):
             wth = (0.5 * (b_ - a_)[:, None] * wt).ravel()
             # x = u + r(1 - cos θ), written without cancellation at both ends
             xs = np.where(th < 0.5 * np.pi, u + 2 * r * np.sin(0.5 * th) ** 2, v - 2 * r * np.cos(0.5 * th) ** 2)
-            d = self._axis_density(xs)
+            d = density(xs)
             if len(pa):
                 d = np.where(np.isin(xs, pa), 0.0, d)
             return (d * r * np.sin(th) * wth).reshape(a_.size, t.size).sum(axis=1)
+
+        def density(xs):
+            # a point the solver cannot reach (a node within ~1e-15 of an edge, where a continuation
+            # can stall) counts 0 instead of aborting the check: a missing point can only show as a
+            # defect of the mass, which is what this check reports.  The error names its point.
+            skip = np.zeros(xs.size, dtype=bool)
+            c, s_ = self.frame
+            for _ in range(16):
+                try:
+                    d = np.zeros(xs.size)
+                    d[~skip] = self._axis_density(xs[~skip])
+                    return d
+                except ConvergenceError as err:
+                    live = np.flatnonzero(~skip)
+                    if err.point is None or live.size <= 1:
+                        return np.zeros(xs.size)
+                    p = (float(np.real(err.point)) - c) / s_
+                    skip[live[np.argmin(np.abs(xs[live] - p))]] = True
+            return np.zeros(xs.size)
 
         def piece(u, v):
             # adaptive: a panel is kept when the sums over its two halves agree with its own sum
@@ -1028,7 +1047,7 @@ class SolvedLaw(Law):
             a_, b_ = br[:-1], br[1:]
             whole = panel_sums(u, v, a_, b_)
             total = 0.0
-            for _level in range(40):
+            for _level in range(24):
                 if a_.size == 0:
                     break
                 m_ = 0.5 * (a_ + b_)
