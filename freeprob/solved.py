@@ -997,7 +997,7 @@ class SolvedLaw(Law):
         An interval is split at the interior points where the density is infinite that the
         support search met (:meth:`_merge_singular_gaps`); within δ (standardized: 1e-6, or 4^k 1e-6
         until the fit points are certified) of such a point, the density is its Puiseux series
-        |t|^(-α) Σ_j c_j |t|^(j/q): α (from δ and 2δ) rounded to the nearest rational of denominator
+        ``|t|^(-α) Σ_j c_j |t|^(j/q)``: α (from δ and 2δ) rounded to the nearest rational of denominator
         q ≤ 12, the c_j fitted at δ·2^k (k = 0…8) and the series integrated exactly (x³ of a
         semicircle: α = 2/3, mass 1 to ~1e-12; with the leading term alone and the fitted
         α = 0.666685 it was 1 + 3.3e-7)."""
