@@ -338,9 +338,8 @@ def _solve_nb(op, kinds, params, aa, bb, ks, z, x0, warm, tol):
 
 @njit(cache=True, error_model="numpy")
 def _axis_nb(op, kinds, params, aa, bb, ks, x, states):
-    """Boundary values on the real axis from the states just above it: four plain Newton steps at
-    Im z = 0 (near an edge the residual is at rounding while the state still moves: only the step
-    sees it), projected onto the closed branch; ``exact`` as in :meth:`SolvedLaw._axis_newton`."""
+    """Boundary values on the real axis from the states just above it (:func:`_axis_point_nb` at
+    every point); ``exact`` as in :meth:`SolvedLaw._axis_newton`."""
     n = x.shape[0]
     m = kinds.shape[0]
     out = states.copy()
@@ -351,38 +350,40 @@ def _axis_nb(op, kinds, params, aa, bb, ks, x, states):
     step = np.empty(m, dtype=np.complex128)
     u = np.empty(m, dtype=np.complex128)
     for i in range(n):
-        z = complex(x[i], 0.0)
-        for g in range(m):
-            u[g] = states[i, g]
-        ok = True
-        for _it in range(4):
-            S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
-            _step_nb(op, ks, D, r, step, u, z, K, S)
-            for g in range(m):
-                if not (np.isfinite(step[g].real) and np.isfinite(step[g].imag)):
-                    ok = False
-            if not ok:
-                break
-            for g in range(m):
-                v = u[g] + step[g]
-                im = max(v.imag, 0.0)
-                if op == TIMES:
-                    im = min(im, np.pi)
-                u[g] = complex(v.real, im)
-        if not ok:
-            continue
-        S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
-        dist = 0.0
-        size = 0.0
-        for g in range(m):
-            dist = max(dist, abs(u[g] - states[i, g]))
-            size = max(size, abs(states[i, g]))
-        G = ck.div(1.0, z + S) if op == PLUS else ck.div(1.0, z - np.exp(S))
-        if rn <= 1e-13 and dist <= 1e-3 * (1.0 + size) and G.imag <= 1e-9 * abs(G):
+        ok, _S = _axis_point_nb(op, kinds, params, aa, bb, ks, x[i], states[i], u, K, D, r, step)
+        if ok:
             exact[i] = True
             for g in range(m):
                 out[i, g] = u[g]
     return out, exact
+
+
+@njit(cache=True, error_model="numpy")
+def _axis_point_nb(op, kinds, params, aa, bb, ks, xi, above, u, K, D, r, step):
+    """The axis state at xi from the state ``above`` it: four plain Newton steps at Im z = 0 (near an
+    edge the residual is at rounding while the state still moves: only the step sees it), projected
+    onto the closed branch, state in ``u``.  Returns (exact, S): exact when the residual is at
+    rounding, the root within 1e-3 of the state above and G physical."""
+    m = u.shape[0]
+    for g in range(m):
+        u[g] = above[g]
+    _ok, rn, S = _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, 4)
+    dist = 0.0
+    size = 0.0
+    for g in range(m):
+        dist = max(dist, abs(u[g] - above[g]))
+        size = max(size, abs(above[g]))
+    G = _g_of_s(op, complex(xi, 0.0), S)
+    return rn <= 1e-13 and dist <= 1e-3 * (1.0 + size) and G.imag <= 1e-9 * abs(G), S
+
+
+@njit(cache=True, error_model="numpy")
+def _project_nb(op, v):
+    """v on the closed branch: Im v ≥ 0 (⊞), 0 ≤ Im v ≤ π (⊠)."""
+    im = max(v.imag, 0.0)
+    if op == TIMES:
+        im = min(im, np.pi)
+    return complex(v.real, im)
 
 
 @njit(cache=True, error_model="numpy")
@@ -403,11 +404,7 @@ def _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, maxit):
         if not np.isfinite(big):
             break
         for g in range(m):
-            v = u[g] + step[g]
-            im = max(v.imag, 0.0)
-            if op == TIMES:
-                im = min(im, np.pi)
-            u[g] = complex(v.real, im)
+            u[g] = _project_nb(op, u[g] + step[g])
         if big <= 1e-14 * (1.0 + size):
             ok = True
             break
@@ -487,10 +484,7 @@ def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
                     v = b00 * ua[p2, g] + b10 * du[p2, g] + b01 * ua[p1, g] + b11 * du[p1, g]
                 else:
                     v = ua[p1, g] + du[p1, g] * h
-                im = max(v.imag, 0.0)
-                if op == TIMES:
-                    im = min(im, np.pi)
-                u[g] = complex(v.real, im)
+                u[g] = _project_nb(op, v)
             done = False
             for _it in range(12):
                 S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
@@ -508,11 +502,7 @@ def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
                     _tangent_nb(op, ks, D, u, z, K, S, t, fzw)
                     attracting = _attracting_nb(op, ks, D, u)
                 for g in range(m):
-                    v = u[g] + step[g]
-                    im = max(v.imag, 0.0)
-                    if op == TIMES:
-                        im = min(im, np.pi)
-                    v = complex(v.real, im)
+                    v = _project_nb(op, u[g] + step[g])
                     if last:
                         S += ks[g] * D[g] * (v - u[g])
                     u[g] = v
@@ -535,19 +525,12 @@ def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
         st, res = _solve_nb(op, kinds, params, aa, bb, ks, zc, u, False, tol)
         for g in range(m):
             uy[i, g] = st[0, g]
-            u[g] = st[0, g]
-        _ok, rn, S = _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, 4)
-        G = _g_of_s(op, z, S)
-        dist = 0.0
-        size = 0.0
-        for g in range(m):
-            dist = max(dist, abs(u[g] - st[0, g]))
-            size = max(size, abs(st[0, g]))
         # as in _axis: a continuation that stalled near an edge still seeds the axis Newton, which
         # alone decides
-        if np.isfinite(res[0]) and rn <= 1e-13 and dist <= 1e-3 * (1.0 + size) and G.imag <= 1e-9 * abs(G):
+        ok, S = _axis_point_nb(op, kinds, params, aa, bb, ks, xi, st[0], u, K, D, r, step)
+        if np.isfinite(res[0]) and ok:
             exact[i] = True
-            gs[i] = G
+            gs[i] = _g_of_s(op, z, S)
             _tangent_nb(op, ks, D, u, z, K, S, t, fzw)
             for g in range(m):
                 ua[i, g] = u[g]
