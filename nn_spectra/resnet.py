@@ -1243,7 +1243,7 @@ def _pre_stream_moments(act, q):
     return T
 
 
-def _pre_moment_recursion(T, beta):
+def _pre_moment_recursion(T, beta, gaussian: bool = False):
     r"""(m_1, m_2) of :math:`JJ^\top`, :math:`J = \prod_l(1 + X_l)`, :math:`X_l = \sqrt\beta\,O_lD_l`,
     :math:`O_l` Haar orthogonal and free from the diagonal algebra, given ``T`` of
     :func:`_pre_stream_moments` (so the :math:`D_l` may be correlated across blocks).
@@ -1259,7 +1259,9 @@ def _pre_moment_recursion(T, beta):
 
     from :math:`A_{l+1} = BA_lB^*`, :math:`B^*dB = d + \sqrt\beta(D_lO^\top d + dO D_l) + \beta D_lO^\top dOD_l`
     and the freeness of :math:`O` (words with an odd number of :math:`O`, or with :math:`O\cdot O`, vanish);
-    :math:`\Phi_0(d, d') = \tau(dd')`, and :math:`m_2 = \Phi_L(1, 1)`.
+    :math:`\Phi_0(d, d') = \tau(dd')`, and :math:`m_2 = \Phi_L(1, 1)`.  ``gaussian``: circular
+    :math:`W` instead of :math:`O`, whose fourth free cumulant is 0 instead of −1, so the term
+    :math:`-\beta^2t(d)t(d')c_l^2\mu^2` drops (:func:`nn_spectra.resnet_pre._moment_recursion`).
     """
     L = T.shape[0] - 1
     Phi = T.copy()
@@ -1269,8 +1271,9 @@ def _pre_moment_recursion(T, beta):
         s = l + 1
         mu = t[s]
         col, row, pss = Phi[:, s].copy(), Phi[s, :].copy(), Phi[s, s]
+        k4 = 0.0 if gaussian else c * c * mu * mu
         Phi = (Phi + beta * (np.outer(col, t) + np.outer(t, row)) + (2 * beta + beta * beta * mu) * c * c * mu * T
-               + beta * beta * np.outer(t, t) * (pss - c * c * mu * mu))
+               + beta * beta * np.outer(t, t) * (pss - k4))
         c *= 1 + beta * mu
     return float(c), float(Phi[0, 0])
 

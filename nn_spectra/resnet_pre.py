@@ -80,7 +80,7 @@ from freeprob.law import check_positive, check_real
 from freeprob.solved import SolvedLaw
 
 from .activations import activation
-from .resnet import _check_depth, _pre_stream_moments, resnet_mean_field
+from .resnet import _check_depth, _pre_moment_recursion, _pre_stream_moments, resnet_mean_field
 
 __all__ = ["ResNetPreJacobianLaw", "resnet_pre_jacobian_law", "resnet_pre_jacobian_moments"]
 
@@ -118,19 +118,7 @@ def _moment_recursion(T, beta, gaussian):
     :math:`\beta^2c_l^2\mu^2t(d)t(d')`; every other word has at most one :math:`W` and one :math:`W^*`,
     the same for both laws.
     """
-    L = T.shape[0] - 1
-    Phi = T.copy()
-    t = T[0].copy()
-    c = 1.0
-    for l in range(L):
-        s = l + 1
-        mu = t[s]
-        col, row, pss = Phi[:, s].copy(), Phi[s, :].copy(), Phi[s, s]
-        k4 = 0.0 if gaussian else c * c * mu * mu
-        Phi = (Phi + beta * (np.outer(col, t) + np.outer(t, row)) + (2 * beta + beta * beta * mu) * c * c * mu * T
-               + beta * beta * np.outer(t, t) * (pss - k4))
-        c *= 1 + beta * mu
-    return float(c), float(Phi[0, 0])
+    return _pre_moment_recursion(T, beta, gaussian=gaussian)
 
 
 def _stream_moments_of_rule(s, w):
