@@ -387,6 +387,19 @@ def _project_nb(op, v):
 
 
 @njit(cache=True, error_model="numpy")
+def _newton_step_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r, step):
+    """One Newton evaluation at z from u: fills K, D, r and ``step``; returns (S, |r|, |step|, |u|)."""
+    S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
+    _step_nb(op, ks, D, r, step, u, z, K, S)
+    big = 0.0
+    size = 0.0
+    for g in range(u.shape[0]):
+        big = max(big, abs(step[g]))
+        size = max(size, abs(u[g]))
+    return S, rn, big, size
+
+
+@njit(cache=True, error_model="numpy")
 def _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, maxit):
     """Plain Newton steps at z = xi + 0i from u (in place), projected onto the closed branch, until
     the step is at rounding; returns (converged, residual, S) with K, D, r left at the final state."""
@@ -394,13 +407,7 @@ def _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, maxit):
     z = complex(xi, 0.0)
     ok = False
     for _it in range(maxit):
-        S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
-        _step_nb(op, ks, D, r, step, u, z, K, S)
-        big = 0.0
-        size = 0.0
-        for g in range(m):
-            big = max(big, abs(step[g]))
-            size = max(size, abs(u[g]))
+        S, rn, big, size = _newton_step_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r, step)
         if not np.isfinite(big):
             break
         for g in range(m):
@@ -487,13 +494,7 @@ def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
                 u[g] = _project_nb(op, v)
             done = False
             for _it in range(12):
-                S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
-                _step_nb(op, ks, D, r, step, u, z, K, S)
-                big = 0.0
-                size = 0.0
-                for g in range(m):
-                    big = max(big, abs(step[g]))
-                    size = max(size, abs(u[g]))
+                S, rn, big, size = _newton_step_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r, step)
                 if not np.isfinite(big):
                     break
                 last = big <= 1e-8 * (1.0 + size)
