@@ -58,8 +58,9 @@ from .fisher_finite_width import (NTKDiagonalMoments, NTKFiniteWidth, TopCluster
                                   fim_statistics_one_input, ntk_diagonal_moments, ntk_finite_width, sample_ntk,
                                   sample_ntk_diagonal, top_cluster_split)
 from .sweeps import JacobianLawDistance, fit_rate, plot_distance_vs_width, sweep
-from .resnet import (ResNetJacobianLaw, ResNetMeanField, ResNetUniversalLaw, resnet_jacobian_law,
-                     resnet_jacobian_moments, resnet_mean_field, resnet_nngp_ntk, resnet_q_map, resnet_universal_law)
+from .resnet import (ResNetJacobianLaw, ResNetMeanField, ResNetUniversalLaw, resnet_conditional_fisher_moments,
+                     resnet_jacobian_law, resnet_jacobian_moments, resnet_mean_field, resnet_nngp_ntk, resnet_q_map,
+                     resnet_universal_law)
 from .resnet_network import ResNet
 from .resnet_pre import ResNetPreJacobianLaw, resnet_pre_jacobian_law, resnet_pre_jacobian_moments
 from .cnn import (CNNModes, check_cnn_geometry, cnn_covariance_map, cnn_jacobian_law, cnn_mean_field_modes,

@@ -140,7 +140,8 @@ from .activations import activation
 from .gaussian_integrals import activation_kernel, activation_moments
 
 __all__ = ["ResNetMeanField", "ResNetJacobianLaw", "ResNetUniversalLaw", "resnet_q_map", "resnet_mean_field",
-           "resnet_nngp_ntk", "resnet_jacobian_law", "resnet_universal_law", "resnet_jacobian_moments"]
+           "resnet_nngp_ntk", "resnet_jacobian_law", "resnet_universal_law", "resnet_jacobian_moments",
+           "resnet_conditional_fisher_moments"]
 
 _VARIANTS = ("pre", "post")
 _WEIGHTS = ("orthogonal", "gaussian")
@@ -1225,6 +1226,58 @@ def resnet_jacobian_moments(act, a: float, sigma_w2: float, sigma_b2: float, dep
         M1 *= m1
         acc += m2 / m1 ** 2 - 1
     return float(M1), float(M1 * M1 * (1 + acc))
+
+
+def resnet_conditional_fisher_moments(act, a: float, sigma_w2: float, sigma_b2: float, depth: int,
+                                      weights: str = "orthogonal", q0: float = 1.0) -> tuple[float, float]:
+    r"""First two moments of the conditional Fisher spectrum of a post-block ResNet, wide limit.
+
+    The dual of :math:`I(\theta\mid x^0) = J_\theta^\top J_\theta`, :math:`J_\theta = \partial x^B/\partial W`
+    (the residual weights, no biases), is the :math:`N\times N` matrix
+    :math:`H = \sum_l a^2\|x^l\|^2 B_lD_l^2B_l^\top`, :math:`B_l = \partial x^B/\partial x^{l+1}`
+    (:meth:`nn_spectra.ResNet.conditional_fisher_dual` with ``include_bias=False``; same nonzero
+    spectrum).  Returns :math:`(m_1, m_2)` of the eigenvalue law of :math:`H/N` as :math:`N\to\infty`,
+    for a stream input of length :math:`|x^0|^2/N = q_0`.
+
+    Built block by block: :math:`G_0 = 0`, :math:`G_{l+1} = (I + X_l)G_l(I + X_l)^\top + c_lD_l^2`,
+    :math:`X_l = aD_lW_l`, :math:`c_l = a^2Q^l` (:math:`Q^l` the mean-field length, with the stream mean,
+    :func:`resnet_mean_field`), :math:`H/N = G_B`.  :math:`W_l` is Haar or Gaussian and independent of
+    :math:`G_l` and :math:`D_l`, so :math:`W_l(\cdot)W_l^\top` is free from them, while :math:`D_l` and
+    :math:`G_l` act on the same coordinates (the residual identity) and are only independent:
+    :math:`\tau(G_lD_l^2) = \tau(G_l)s_1`, not free.  With :math:`s_k = E\varphi'(h^l)^{2k}`,
+    :math:`\nu_1 = a^2\sigma_w^2s_1`, :math:`\nu_2 = a^4\sigma_w^4(s_2 + [\text{Gaussian}]\,s_1^2)` (the
+    moments of :math:`X_l^\top X_l`), expanding the words and keeping those with as many :math:`W` as
+    :math:`W^\top`,
+
+    .. math::
+        \tau(G_{l+1}) = (1+\nu_1)\tau(G_l) + c_ls_1,\qquad
+        \tau(G_{l+1}^2) = (1+\nu_1)^2\tau(G_l^2) + (2\nu_1 + \nu_2 - \nu_1^2)\tau(G_l)^2
+        + 2c_l(s_1 + a^2\sigma_w^2s_2)\tau(G_l) + c_l^2s_2 .
+
+    (A scalar :math:`G_l = gI` gives :math:`g^2(1 + 4\nu_1 + \nu_2)`, the block moment of
+    :func:`resnet_jacobian_moments`.)  The biases would add :math:`a^2/N` to each :math:`c_l`, a
+    :math:`1/N` correction.  ``depth`` is :math:`L`, the blocks :math:`B = L - 2`.
+
+    >>> m1, m2 = resnet_conditional_fisher_moments("linear", 0.5, 1.0, 0.0, depth=3)   # one block
+    >>> m1, m2          # H/N = a^2 Q^0 I
+    (0.25, 0.0625)
+    """
+    act = activation(act)
+    a = _check_a(a)
+    sw, sb = _variances(sigma_w2, sigma_b2)
+    depth = _check_depth(depth)
+    weights = _check_weights(weights, "resnet_conditional_fisher_moments")
+    q0 = check_positive("q0", q0)
+    mf = resnet_mean_field(act, a, sw, sb, depth, q0=q0, c0=0.0, variant="post")
+    g1 = g2 = 0.0
+    for Q, qp in zip(mf.q[:-1], mf.q_phi):
+        s1, s2 = _d2_moments(act, float(qp))
+        n1 = a * a * sw * s1
+        n2 = (a * a * sw) ** 2 * (s2 + (s1 * s1 if weights == "gaussian" else 0.0))
+        c = a * a * float(Q)
+        g2 = (1 + n1) ** 2 * g2 + (2 * n1 + n2 - n1 * n1) * g1 * g1 + 2 * c * (s1 + a * a * sw * s2) * g1 + c * c * s2
+        g1 = (1 + n1) * g1 + c * s1
+    return float(g1), float(g2)
 
 
 def _pre_stream_moments(act, q):

@@ -491,6 +491,84 @@ def test_conditional_fisher_dual_has_the_fisher_spectrum(variant):
     assert np.allclose(np.sort(np.linalg.eigvalsh(H)), ev_f, atol=1e-9)
 
 
+def _dual_fisher_moments(act, a, sw, sb, blocks, weights, N, nets, seed):
+    # per network: m1, m2 of the eigenvalues of H/N (weights only), and m2/m1^2; |x^0|^2/N = 1 exactly
+    out = []
+    for s in range(nets):
+        net = ns.ResNet(4, N, blocks + 2, act, a, sw, sb, weights=weights, variant="post", rng=seed + s)
+        x0 = np.random.default_rng(seed + 1000 + s).standard_normal(N)
+        x0 *= np.sqrt(N) / np.linalg.norm(x0)
+        ev = np.linalg.eigvalsh(net.conditional_fisher_dual(x0, include_bias=False)) / N
+        out.append([ev.mean(), np.mean(ev ** 2), np.mean(ev ** 2) / ev.mean() ** 2])
+    return np.array(out)
+
+
+def _fisher_moments_variant(act, a, sw, sb, blocks, weights, free_cross=False, no_mean=False):
+    # wrong models, to show the checks can fail: the added c_l D_l^2 treated as free from I + X_l
+    # (cross term 2 c s1 (1 + nu1) tau(G)), or the lengths Q^l without the stream mean
+    from nn_spectra.resnet import _d2_moments
+
+    act = ns.activation(act)
+    q = ns.resnet_mean_field(act, a, sw, sb, blocks + 2, q0=1.0, variant="post").q
+    Q, g1, g2 = 1.0, 0.0, 0.0
+    for l in range(blocks):
+        Ql = Q if no_mean else q[l]
+        s1, s2 = _d2_moments(act, sw * Ql + sb)
+        n1, n2 = a * a * sw * s1, (a * a * sw) ** 2 * (s2 + (s1 * s1 if weights == "gaussian" else 0))
+        c = a * a * Ql
+        cross = 2 * c * s1 * (1 + n1) * g1 if free_cross else 2 * c * (s1 + a * a * sw * s2) * g1
+        g2 = (1 + n1) ** 2 * g2 + (2 * n1 + n2 - n1 * n1) * g1 * g1 + cross + c * c * s2
+        g1 = (1 + n1) * g1 + c * s1
+        Q = Q + a * a * float(ns.gaussian_integrals.activation_moments(act, sw * Ql + sb)[0])
+    return g1, g2
+
+
+def test_conditional_fisher_moments_closed_forms():
+    # one linear block: H/N = a^2 Q^0 I; two linear orthogonal blocks: G = a^2 Q0 |1 + a u|^2 + a^2 Q1,
+    # with E|1 + r u|^2 = 1 + r^2, E|1 + r u|^4 = 1 + 4 r^2 + r^4 (u Haar unitary) and Q1 = Q0 (1 + a^2)
+    a, q0 = 0.6, 1.3
+    assert ns.resnet_conditional_fisher_moments("linear", a, 1.0, 0.0, 3, q0=q0) == pytest.approx(
+        (a * a * q0, a ** 4 * q0 * q0), rel=1e-13)
+    Q0, Q1, r2 = q0, q0 * (1 + a * a), a * a
+    m1 = a * a * (Q0 * (1 + r2) + Q1)
+    m2 = a ** 4 * (Q0 ** 2 * (1 + 4 * r2 + r2 * r2) + 2 * Q0 * Q1 * (1 + r2) + Q1 ** 2)
+    assert ns.resnet_conditional_fisher_moments("linear", a, 1.0, 0.0, 4, q0=q0) == pytest.approx((m1, m2), rel=1e-13)
+
+
+@pytest.mark.parametrize("act", ["relu", "sigmoid"])
+def test_conditional_fisher_moments_against_real_resnets(act):
+    # dual H of the conditional Fisher information of real post ResNets (Gaussian weights, width 200,
+    # 12 networks): m1, m2 and m2/m1^2 of H/N within 4 standard errors plus 2 B/N relative (finite
+    # width, stated in advance).  Power: relu (a = 1, 4 blocks) rejects the model whose added c D^2 is
+    # free from the block (m2/m1^2 1.90 against 2.26); sigmoid (E phi = 1/2, 6 blocks) rejects the
+    # lengths without the stream mean (m1 0.43 against 0.61)
+    a, sw, sb, B = (1.0, 2.0, 0.1, 4) if act == "relu" else (1.0, 1.0, 0.1, 6)
+    N, nets = 200, 12
+    m1, m2 = ns.resnet_conditional_fisher_moments(act, a, sw, sb, B + 2, weights="gaussian")
+    pred = np.array([m1, m2, m2 / m1 ** 2])
+    r = _dual_fisher_moments(act, a, sw, sb, B, "gaussian", N, nets, 40)
+    band = 4 * r.std(axis=0, ddof=1) / np.sqrt(nets) + 2 * B / N * pred
+    assert np.all(np.abs(r.mean(axis=0) - pred) <= band)
+    if act == "relu":
+        f1, f2 = _fisher_moments_variant(act, a, sw, sb, B, "gaussian", free_cross=True)
+        assert abs(r[:, 2].mean() - f2 / f1 ** 2) > band[2]
+    else:
+        assert abs(r[:, 0].mean() - _fisher_moments_variant(act, a, sw, sb, B, "gaussian", no_mean=True)[0]) > band[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_conditional_fisher_moments_against_real_resnets_orthogonal(act):
+    # orthogonal weights (Haar sampling is the cost), widths 100 and 400: the same band at each width
+    a, sw, sb, B = (0.5, 2.0, 0.1, 6) if act == "relu" else (0.7, 1.5, 0.1, 6)
+    m1, m2 = ns.resnet_conditional_fisher_moments(act, a, sw, sb, B + 2, weights="orthogonal")
+    pred = np.array([m1, m2, m2 / m1 ** 2])
+    for N, nets in ((100, 24), (400, 8)):
+        r = _dual_fisher_moments(act, a, sw, sb, B, "orthogonal", N, nets, 60)
+        band = 4 * r.std(axis=0, ddof=1) / np.sqrt(nets) + 2 * B / N * pred
+        assert np.all(np.abs(r.mean(axis=0) - pred) <= band)
+
+
 def test_param_gradients_give_the_empirical_ntk_blocks():
     net = ns.ResNet(3, 6, 2 + 2, "relu", 0.5, 2.0, 0.0, rng=3)
     X = np.random.default_rng(4).standard_normal((2, 3))
