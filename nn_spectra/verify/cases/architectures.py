@@ -1,5 +1,6 @@
 r"""Residual and convolutional networks against real finite networks: the ResNet Jacobian law,
-its universal large-depth limit, the CNN NTK and the delta-orthogonal CNN Jacobian spectrum.
+its universal large-depth limit, the CNN NTK, the delta-orthogonal CNN Jacobian spectrum, the ResNet
+mean field and NNGP/NTK with the stream mean, and the moments of a ResNet's conditional Fisher spectrum.
 
 Theory functions are looked up on :mod:`nn_spectra` at run time (``ns.name``).
 """
@@ -220,3 +221,148 @@ _add(Case(
     metric="max |z| of m₁, m₂ and the cdf at 3 points (z_test_extrapolated, bias allowance ((L−1)/C)²|prediction|)",
     tolerance=_Z,
     run=_run_delta, quick_size=64, full_size=256, topic=TOPIC))
+
+
+# 5. ResNet mean field with the stream mean (post blocks) ------------------------------------------
+# Post blocks add a phi(h) to every coordinate: for relu the stream acquires a coordinate mean m^l and
+# the length map is Q' = Q + a^2 E phi^2 + 2 a m E phi.  Per real network the stream lengths
+# Q^1..Q^B of one input (|x^0|^2/N = 1 exactly) and the correlation c^B of two inputs (c^0 = 1/2
+# exactly), against resnet_mean_field in standard errors, |z| <= 4 after a finite-width allowance
+# 2 B/N |prediction| (stated in advance, as in tests/nn_spectra/test_resnet.py).
+_MF_NETS = 16
+
+
+def _two_stream_inputs(N: int, c0: float, rng: np.random.Generator) -> np.ndarray:
+    """Two stream inputs of length exactly N (Q^0 = 1) with inner product exactly c0 N."""
+    x, y = rng.standard_normal((2, N))
+    x *= np.sqrt(N) / np.linalg.norm(x)
+    y -= (y @ x) / N * x
+    y *= np.sqrt(N) / np.linalg.norm(y)
+    return np.stack([x, c0 * x + np.sqrt(1 - c0 * c0) * y])
+
+
+def _run_resnet_mean_field(size: int, rng: np.random.Generator) -> Result:
+    act, a, sw2, sb2, B, c0 = "relu", 0.5, 2.0, 0.1, 6, 0.5
+    mf = ns.resnet_mean_field(act, a, sw2, sb2, depth=B + 2, q0=1.0, c0=c0, variant="post")
+    pred = np.r_[mf.q[1:], mf.c[-1]]
+    names = [f"Q^{l}" for l in range(1, B + 1)] + [f"c^{B}"]
+    rows = []
+    for _ in range(_MF_NETS):
+        net = ns.ResNet(4, size, B + 2, act, a, sw2, sb2, weights="gaussian", variant="post", rng=rng)
+        xs = net._stream(_two_stream_inputs(size, c0, rng))[0]
+        Q = [float(x[0] @ x[0]) / size for x in xs[1:]]
+        xB = xs[-1]
+        rows.append(Q + [float(xB[0] @ xB[1]) / np.sqrt(float(xB[0] @ xB[0]) * float(xB[1] @ xB[1]))])
+    t = z_test(names, np.array(rows), pred, bias=2 * B / size * np.abs(pred))
+    # the map without the stream-mean term 2 a m E phi (before session 7), for the figure
+    Qf = [1.0]
+    for _ in range(B):
+        Qf.append(Qf[-1] + a * a * (sw2 * Qf[-1] + sb2) / 2)
+    fig, axes = new_figure(2)
+    blocks = np.arange(1, B + 1)
+    axes[0].errorbar(blocks, t.mean[:B], yerr=4 * t.se[:B] + t.bias[:B], fmt="o", label=f"{_MF_NETS} real ResNets, N = {size}")
+    axes[0].plot(blocks, mf.q[1:], "k-", label="resnet_mean_field (with the stream mean)")
+    axes[0].plot(blocks, Qf[1:], "k:", label="map without the mean term")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("block l")
+    axes[0].set_ylabel("Q^l = |x^l|²/N")
+    axes[0].legend(fontsize="x-small")
+    t.errorbar(axes[1], _Z, f"N = {size}")
+    return Result(prediction=f"relu post blocks, a = {a}: Q^1..Q^{B} = {np.array2string(mf.q[1:], precision=4)}, "
+                             f"c^{B} = {mf.c[-1]:.5f} (c^0 = {c0})",
+                  measurement=t.rows(".5g"), distance=t.worst, figure=fig)
+
+
+_add(Case(
+    name="resnet_mean_field",
+    title="ResNet length and correlation maps with the stream's coordinate mean (post blocks)",
+    how="stream lengths and the correlation of two inputs measured on real post-block ResNets (numpy), per network",
+    metric="max |z|, z = (mean − theory, less 2 B/N |theory|) / SE", tolerance=_Z,
+    run=_run_resnet_mean_field, quick_size=400, full_size=2000, topic=TOPIC))
+
+
+# 6. ResNet NTK with the stream mean (post blocks, relu) -------------------------------------------
+# The mean enters the NTK only through Sigma^l in the field covariance (resnet_nngp_ntk derives it by
+# correlated copies).  The empirical NTK and NNGP of real ResNets (NTK parameterisation, per-example
+# gradients by backpropagation) in standard errors over the networks, with the O(B/N) finite-width
+# bias allowed as 5 B/N |prediction| (stated in advance).
+_NTK_NETS = 24
+
+
+def _run_resnet_ntk(size: int, rng: np.random.Generator) -> Result:
+    act, a, sw2, sb2, L = "relu", 1.0, 2.0, 0.1, 6          # 4 residual blocks
+    B = L - 2
+    X = rng.standard_normal((3, 4))
+    K, T = ns.resnet_nngp_ntk(X, None, L, act, a, sw2, sb2, "post")
+    iu = np.triu_indices(3)
+    pred = np.r_[T[iu], K[iu]]
+    names = [f"Θ{i}{j}" for i, j in zip(*iu)] + [f"K{i}{j}" for i, j in zip(*iu)]
+    rows = []
+    for _ in range(_NTK_NETS):
+        net = ns.ResNet(4, size, L, act, a, sw2, sb2, weights="gaussian", variant="post", rng=rng)
+        rows.append(np.r_[net.empirical_ntk(X)[iu], net.empirical_nngp(X)[iu]])
+    t = z_test(names, np.array(rows), pred, bias=5 * B / size * np.abs(pred))
+    fig, (ax,) = new_figure()
+    ax.errorbar(pred, t.mean, yerr=4 * t.se + t.bias, fmt="o")
+    lo, hi = float(pred.min()), float(pred.max())
+    ax.plot([lo, hi], [lo, hi], "k-")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("resnet_nngp_ntk (NTK and NNGP entries)")
+    ax.set_ylabel(f"mean of {_NTK_NETS} real ResNets, N = {size}")
+    return Result(prediction=f"relu post blocks, a = {a}, {B} blocks: NTK diagonal {np.round(np.diag(T), 3).tolist()}",
+                  measurement=f"mean of {_NTK_NETS} networks {np.round(t.mean[[0, 3, 5]], 3).tolist()}; {t.rows('.4g')}",
+                  distance=t.worst, figure=fig)
+
+
+_add(Case(
+    name="resnet_ntk",
+    title="Infinite-width ResNet NNGP and NTK, post blocks with the stream mean (relu)",
+    how="empirical NTK (per-example gradients in the NTK parameterisation) and NNGP of real ResNets (numpy)",
+    metric="max |z|, z = (mean − theory, less 5 B/N |theory|) / SE", tolerance=_Z,
+    run=_run_resnet_ntk, quick_size=300, full_size=1200, topic=TOPIC))
+
+
+# 7. conditional Fisher information of a ResNet: moments of the dual H ------------------------------
+# H = sum_l a^2 |x^l|^2 B_l D_l^2 B_l^T (weights only), the N x N dual of I(theta | x) = J^T J.  Per
+# network m1, m2 of the eigenvalues of H/N and m2/m1^2 at widths N and N/2, Richardson-extrapolated
+# (finite-width bias c/N + O(1/N^2), rate stated in advance), |z| <= 4 with a (B/N)^2 |prediction|
+# allowance.
+_CFIM_NETS = 16
+
+
+def _run_resnet_cfim(size: int, rng: np.random.Generator) -> Result:
+    act, a, sw2, sb2, B = "relu", 0.5, 2.0, 0.1, 6
+    m1, m2 = ns.resnet_conditional_fisher_moments(act, a, sw2, sb2, B + 2, weights="gaussian")
+    pred = np.array([m1, m2, m2 / m1 ** 2])
+    names = ["m₁", "m₂", "m₂/m₁²"]
+
+    def moments(n):
+        out, last = [], None
+        for _ in range(_CFIM_NETS):
+            net = ns.ResNet(4, n, B + 2, act, a, sw2, sb2, weights="gaussian", variant="post", rng=rng)
+            x0 = rng.standard_normal(n)
+            x0 *= np.sqrt(n) / np.linalg.norm(x0)
+            last = np.linalg.eigvalsh(net.conditional_fisher_dual(x0, include_bias=False)) / n
+            out.append([last.mean(), np.mean(last ** 2), np.mean(last ** 2) / last.mean() ** 2])
+        return np.array(out), last
+
+    (fine, ev), (coarse, _) = moments(size), moments(size // 2)
+    t = z_test_extrapolated(names, fine, coarse, pred, bias=(B / size) ** 2 * np.abs(pred))
+    fig, axes = new_figure(2)
+    axes[0].hist(ev, bins=40, density=True, alpha=0.6, label=f"one real ResNet, N = {size}")
+    axes[0].axvline(m1, color="k", label="predicted m₁")
+    axes[0].set_xlabel("eigenvalue of H/N")
+    axes[0].legend(fontsize="x-small")
+    t.errorbar(axes[1], _Z, f"2·(N={size}) − (N={size // 2})")
+    return Result(prediction=f"relu post blocks, a = {a}, {B} blocks, Gaussian: m₁, m₂, m₂/m₁² = {np.array2string(pred, precision=5)}",
+                  measurement=t.rows(".5g"), distance=t.worst, figure=fig)
+
+
+_add(Case(
+    name="resnet_conditional_fisher",
+    title="Conditional Fisher information of a ResNet: first two moments of the dual H",
+    how=("eigenvalues of H = Jθ Jθᵀ (Jθ = ∂x^L/∂W by backpropagation) of real post-block ResNets, per-network "
+         "moments at widths N and N/2, Richardson-extrapolated"),
+    metric="max |z| of m₁, m₂, m₂/m₁² (z_test_extrapolated, bias allowance (B/N)²|prediction|)", tolerance=_Z,
+    run=_run_resnet_cfim, quick_size=200, full_size=800, topic=TOPIC))
