@@ -62,8 +62,9 @@ class ResNet:
                  weights: str | None = None, variant: str = "pre", rng=None, *, init: str | None = None):
         from .resnet import _check_a, _check_depth, _check_variant, _check_weights, _variances
 
-        if int(d) < 1 or int(width) < 1:
-            raise ValueError(f"d and width must be integers >= 1, got d={d!r}, width={width!r}")
+        for name, v in (("d", d), ("width", width)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         law = _check_weights(weights, "ResNet", init=init, default="gaussian")
         self.d, self.width = int(d), int(width)
         self.depth = _check_depth(depth)
@@ -241,6 +242,8 @@ class ResNet:
         r""":math:`J_\theta = \partial x^L/\partial\theta` explicitly, shape (N, P): for checking the duality
         on small networks (P grows like B·N²)."""
         x0 = np.asarray(x0, dtype=float).reshape(1, -1)
+        if x0.shape[1] != self.width:
+            raise ValueError(f"x0 must have {self.width} entries, got {x0.shape[1]}")
         xs, hs = self._stream(x0)
         N = self.width
         cols = []

@@ -669,12 +669,18 @@ def test_no_resnet_signature_keeps_the_old_weight_keyword_alone():
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("a", [0.0, -1.0])
 def test_nonpositive_branch_strength_is_rejected(a):
-    with pytest.raises(ValueError, match="a"):
-        ns.resnet_q_map("relu", 1.0, a, 2.0, 0.0)
-    with pytest.raises(ValueError, match="a"):
-        ns.resnet_jacobian_law("relu", a, 2.0, 0.0, depth=4)
-    with pytest.raises(ValueError, match="a"):
-        ns.ResNet(3, 4, 4, "relu", a, 2.0, 0.0)
+    # every ResNet entry point names a and its range (a = 0 is the identity network, reached as a limit:
+    # test_small_branch_gives_the_identity, test_small_branch_law_concentrates_at_one)
+    calls = [lambda: ns.resnet_q_map("relu", 1.0, a, 2.0, 0.0),
+             lambda: ns.resnet_mean_field("relu", a, 2.0, 0.0, depth=4),
+             lambda: ns.resnet_nngp_ntk(np.ones((2, 3)), None, 4, "relu", a),
+             lambda: ns.resnet_jacobian_law("relu", a, 2.0, 0.0, depth=4),
+             lambda: ns.resnet_jacobian_moments("relu", a, 2.0, 0.0, depth=4),
+             lambda: ns.resnet_conditional_fisher_moments("relu", a, 2.0, 0.0, depth=4),
+             lambda: ns.ResNet(3, 4, 4, "relu", a, 2.0, 0.0)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"a \(branch strength\) must lie in \(0, inf\)"):
+            call()
 
 
 def test_other_bad_input():
@@ -686,3 +692,14 @@ def test_other_bad_input():
         ns.resnet_universal_law(0.0)
     with pytest.raises(ValueError, match="X2"):
         ns.resnet_nngp_ntk(np.ones((2, 3)), np.ones((2, 4)))
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="width must be an integer >= 1"):
+            ns.ResNet(3, bad, 4, "relu", 0.5, 2.0, 0.0)
+    net = ns.ResNet(3, 4, 4, "relu", 0.5, 2.0, 0.0, rng=0)
+    for method in (net.input_output_jacobian, net.conditional_fisher_dual, net.conditional_fisher_jacobian):
+        with pytest.raises(ValueError, match="x0 must have 4 entries"):
+            method(np.ones(5))
+    with pytest.raises(ValueError, match=r"X must have shape \(batch, 3\)"):
+        net.empirical_ntk(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="q0"):
+        ns.resnet_conditional_fisher_moments("relu", 0.5, 2.0, 0.0, 4, q0=-1.0)
