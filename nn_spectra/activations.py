@@ -175,6 +175,25 @@ def _hard_tanh_moments(q):
     return e2, inside, e11
 
 
+def _hard_tanh_kernel(q11, q22, q12):
+    # closed form at unequal variances (bivariate normal orthant probabilities): nn_spectra.closed_kernels
+    from .closed_kernels import hard_tanh_kernel
+
+    return hard_tanh_kernel(q11, q22, q12)
+
+
+def _selu_kernel(q11, q22, q12):
+    from .closed_kernels import selu_kernel
+
+    return selu_kernel(q11, q22, q12)
+
+
+def _gelu_kernel(q11, q22, q12):
+    from .closed_kernels import gelu_kernel
+
+    return gelu_kernel(q11, q22, q12)
+
+
 # ----------------------------------------------------------------------------- built-ins
 def _sig(x):
     return special.expit(x)
@@ -201,7 +220,7 @@ def _builtin(name: str, alpha: float) -> Activation:
         return Activation("hard_tanh", lambda x: np.clip(x, -1.0, 1.0),
                           lambda x: (np.abs(np.asarray(x)) < 1).astype(float),
                           lambda x: np.zeros_like(x, dtype=float), kinks=(-1.0, 1.0), dphi_jumps=(1.0, -1.0),
-                          moments_1d=_hard_tanh_moments, code=c)
+                          moments_1d=_hard_tanh_moments, kernel_2d=_hard_tanh_kernel, code=c)
     if name == "tanh":
         return Activation("tanh", np.tanh, lambda x: 1 / np.cosh(x) ** 2,
                           lambda x: -2 * np.tanh(x) / np.cosh(x) ** 2, smooth=True, code=c)
@@ -227,7 +246,7 @@ def _builtin(name: str, alpha: float) -> Activation:
         def d2gelu(x):
             x = np.asarray(x)
             return (2 - x * x) * np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
-        return Activation("gelu", gelu, dgelu, d2gelu, smooth=True, code=c)
+        return Activation("gelu", gelu, dgelu, d2gelu, smooth=True, code=c, kernel_2d=_gelu_kernel)
     if name == "silu":
         def dsilu(x):
             s = _sig(x)
@@ -242,7 +261,7 @@ def _builtin(name: str, alpha: float) -> Activation:
         return Activation("selu", lambda x: lam * np.where(np.asarray(x) > 0, x, al * np.expm1(np.minimum(x, 0))),
                           lambda x: lam * np.where(np.asarray(x) > 0, 1.0, al * np.exp(np.minimum(x, 0))),
                           lambda x: lam * np.where(np.asarray(x) > 0, 0.0, al * np.exp(np.minimum(x, 0))),
-                          kinks=(0.0,), dphi_jumps=(lam * (1 - al),), code=c)
+                          kinks=(0.0,), dphi_jumps=(lam * (1 - al),), code=c, kernel_2d=_selu_kernel)
     raise AssertionError(name)  # pragma: no cover
 
 

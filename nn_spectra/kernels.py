@@ -48,6 +48,9 @@ from .activations import activation
 # change to that kernel needs a change here (or a cleared cache) to take effect in the fused recursion
 from .gaussian_integrals import (_BASE_BREAKS, _SCALE_POINTS, _Z, _pw_kernel2d, activation_kernel, activation_moments,
                                  hermite_coefficients)
+# the closed forms of hard tanh, selu and gelu are compiled into _fused_pair: as for _pw_kernel2d, a change
+# there needs a change here (or a cleared numba cache) to reach the fused recursion
+from .closed_kernels import GELU, HARD_TANH, SELU, _evaluate as _closed_pair_eval, _pair_elem as _closed_pair_elem
 
 __all__ = ["nngp_ntk"]
 
@@ -339,8 +342,13 @@ def _closed_kernel_flat(kind, alpha, q1, q2, S, K, Kd):
 
 def closed_form_kernel(act, q1, q2, S):
     """``(E[φ(u)φ(v)], E[φ'(u)φ'(v)])`` for :math:`(u, v)\\sim N(0, [[q_1, S], [S, q_2]])`, compiled, for
-    the built-ins with closed forms (relu, leaky relu, erf, linear); ``None`` for the others.
-    Broadcasts ``q1, q2, S``; same values as :func:`nn_spectra.activation_kernel` (to 2 ulp)."""
+    the built-ins with closed forms (relu, leaky relu, erf, linear; hard tanh, selu, gelu of
+    :mod:`nn_spectra.closed_kernels`); ``None`` for the others.
+    Broadcasts ``q1, q2, S``; same values as :func:`nn_spectra.activation_kernel` (to 2 ulp).
+    For hard tanh, selu and gelu a symmetric problem (``q1`` a column, ``q2`` the same values as a row,
+    ``S`` symmetric) is evaluated on one triangle and mirrored."""
+    if act.code >= 0 and act.name in _PAIR_KIND and act.kernel_2d is not None:
+        return _pair_kernel_closed(act, q1, q2, S)
     if not (act.code >= 0 and act.name in _CLOSED_KIND and act.kernel_2d is not None):
         return None
     S = np.asarray(S, dtype=float)
@@ -351,6 +359,40 @@ def closed_form_kernel(act, q1, q2, S):
     Kd = np.empty(Sf.size)
     _closed_kernel_flat(_CLOSED_KIND[act.name], float(act.alpha), q1, q2, Sf, K, Kd)
     return K.reshape(S.shape), Kd.reshape(S.shape)
+
+
+# closed forms of nn_spectra.closed_kernels (codes of its _pair_elem); selu's marks the pairs whose tilted
+# probabilities it cannot resolve (NaN), which take the nested quadrature
+_PAIR_KIND = {"hard_tanh": HARD_TANH, "selu": SELU, "gelu": GELU}
+
+
+@numba.njit(cache=True)
+def _pair_triangle(which, q, S, K, Kd):
+    n = q.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            k, kd = _closed_pair_elem(which, q[i], q[j], S[i, j])
+            K[i, j] = k
+            Kd[i, j] = kd
+            K[j, i] = k
+            Kd[j, i] = kd
+
+
+def _pair_kernel_closed(act, q1, q2, S):
+    S = np.asarray(S, dtype=float)
+    which = _PAIR_KIND[act.name]
+    a, b = np.asarray(q1, dtype=float), np.asarray(q2, dtype=float)
+    if (S.ndim == 2 and S.shape[0] == S.shape[1] and a.shape == (S.shape[0], 1) and b.shape == (1, S.shape[0])
+            and np.array_equal(a.ravel(), b.ravel()) and np.array_equal(S, S.T)):
+        K = np.empty_like(S)
+        Kd = np.empty_like(S)
+        _pair_triangle(which, np.ascontiguousarray(a.ravel()), np.ascontiguousarray(S), K, Kd)
+        bad = np.isnan(K)
+        if bad.any():
+            i, j = np.nonzero(bad)
+            K[i, j], Kd[i, j] = activation_kernel(act, a.ravel()[i], a.ravel()[j], S[i, j], method="legendre")
+        return K, Kd
+    return _closed_pair_eval(which, a, b, S)
 
 
 @numba.njit(cache=True)
@@ -1034,6 +1076,83 @@ def _closed_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, apply_sca
     return S_out, T_out, (logc if fac == 1.0 else 0.0)
 
 
+@numba.njit(cache=True)
+def _fused_pair(which, S0, Q1, Q2, R1, SD1, sw, sb, symmetric, code, alpha, pts, kinks, base, zmax, gx, gw,
+                S_out, T_out):
+    # _fused_closed for the closed forms of nn_spectra.closed_kernels, which take the variances Q1[l, i],
+    # Q2[l, j] themselves; a pair they mark NaN (selu beyond its tilt bound) takes the nested quadrature.
+    # Symmetric: the diagonal pair from the 1-D integrals (R1, SD1), the upper triangle, then mirrored.
+    n1, n2 = S0.shape
+    L = Q1.shape[0]
+    s = np.empty(n2)
+    t = np.empty(n2)
+    one = np.empty((1, 2))
+    a1 = np.empty(1)
+    a2 = np.empty(1)
+    a3 = np.empty(1)
+    for i in range(n1):
+        j0 = i if symmetric else 0
+        j1 = i + 1 if symmetric else 0
+        for j in range(j0, n2):
+            s[j] = S0[i, j]
+            t[j] = S0[i, j]
+        for l in range(L):
+            q1 = Q1[l, i]
+            for j in range(j1, n2):
+                k, kd = _closed_pair_elem(which, q1, Q2[l, j], s[j])
+                if math.isnan(k):
+                    a1[0] = q1
+                    a2[0] = Q2[l, j]
+                    a3[0] = s[j]
+                    _pw_kernel2d(code, alpha, a1, a2, a3, pts, kinks, base, zmax, gx, gw, one)
+                    k = one[0, 0]
+                    kd = one[0, 1]
+                sn = sw * k + sb
+                t[j] = t[j] * (sw * kd) + sn
+                s[j] = sn
+            if symmetric:
+                t[i] = t[i] * SD1[l, i] + R1[l, i]
+                s[i] = R1[l, i]
+        for j in range(j0, n2):
+            S_out[i, j] = s[j]
+            T_out[i, j] = t[j]
+    if symmetric:
+        bs = 64
+        for ib in range(0, n1, bs):
+            for jb in range(ib, n2, bs):
+                for i in range(ib, min(ib + bs, n1)):
+                    for j in range(max(jb, i + 1), min(jb + bs, n2)):
+                        S_out[j, i] = S_out[i, j]
+                        T_out[j, i] = T_out[i, j]
+
+
+def _pair_recursion(act, S, d1, d2, depth, sw, sb, symmetric):
+    """The recursion for hard tanh, selu and gelu (closed forms of :mod:`nn_spectra.closed_kernels`), fused
+    over the layers per pair as :func:`_closed_recursion`; the diagonals from the 1-D integrals."""
+    L = depth - 1
+    Q1 = np.empty((L, d1.size))
+    Q2 = np.empty((L, d2.size))
+    R1 = np.empty((L, d1.size))
+    SD1 = np.empty((L, d1.size))
+    for l in range(L):
+        Q1[l], Q2[l] = d1, d2
+        e1, dd1, _ = activation_moments(act, d1)
+        e2 = e1 if symmetric else activation_moments(act, d2)[0]
+        d1, d2 = sw * e1 + sb, sw * e2 + sb
+        R1[l] = d1
+        SD1[l] = sw * dd1
+    x, wx = np.polynomial.legendre.leggauss(16)
+    S_out = np.empty_like(S)
+    T_out = np.empty_like(S)
+    _fused_pair(_PAIR_KIND[act.name], np.ascontiguousarray(S, dtype=float), Q1, Q2, R1, SD1, float(sw), float(sb),
+                bool(symmetric), act.code, float(act.alpha), np.array(act.kinks + _SCALE_POINTS, dtype=float),
+                np.array(act.kinks, dtype=float), np.array(_BASE_BREAKS), _Z, x, wx, S_out, T_out)
+    if not (np.isfinite(S_out.sum()) and np.isfinite(T_out.sum())):
+        raise ValueError(f"kernels overflow float64 within {depth} layers for activation {act.name!r} with "
+                         f"sigma_w2={sw}: reduce depth or sigma_w2")
+    return S_out, T_out
+
+
 def _layer_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, return_layers, log_scale):
     """The recursion layer by layer on whole matrices (every activation; per-layer kernels on request)."""
     T = S.copy()
@@ -1150,6 +1269,9 @@ def nngp_ntk(X1, X2=None, depth: int = 2, act="relu", sigma_w2: float = 2.0, sig
     if not return_layers and act.code >= 0 and act.name in _CLOSED_KIND and act.kernel_2d is not None and depth > 1:
         S, T, logc = _closed_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, not log_scale)
         layers = None
+    elif not return_layers and act.code >= 0 and act.name in _PAIR_KIND and act.kernel_2d is not None and depth > 1:
+        S, T = _pair_recursion(act, S, d1, d2, depth, sw, sb, symmetric)
+        logc, layers = 0.0, None
     elif _series_eligible(act) and depth > 1:
         if return_layers:
             S, T, layers = _series_layers(act, S, d1, d2, depth, sw, sb, symmetric)
