@@ -479,12 +479,18 @@ class SolvedLaw(Law):
         state.pop("_axis_memo", None)
         return state
 
+    def _residual_rounding(self, u: np.ndarray) -> np.ndarray:
+        """Rounding error of each component of :meth:`_residual` at states ``u`` (shape (n,)):
+        eps (1 + |u|) for equations whose terms scale with the state (u − T(u)); a law whose
+        residual is already relative (divided by the size of its terms) overrides it."""
+        return np.finfo(float).eps * (1.0 + np.max(np.abs(u), axis=1))
+
     def _resolved(self, x, u, d, g):
         """True where the density d at the axis state u stands above the error that rounding of
         the system leaves in it.  With w = ∂_u F^{-T} ∇_u g, a perturbation δF of the equations
         moves G by w·δF: the residual r actually left contributes |Im w·r|, the rounding of F
-        itself (eps (1 + |u|) in each equation, any direction) at most eps (1 + |u|) |w|; the
-        density counts where it exceeds 10× their sum /π.
+        itself (:meth:`_residual_rounding`, eps (1 + |u|) in each equation, any direction) at most
+        that times |w|; the density counts where it exceeds 10× their sum /π.
 
         Just outside an edge where the density blows up (an inverse-square-root edge, e.g. at a
         product of atoms) the real boundary value is nearly singular and its rounding shows as a
@@ -502,7 +508,6 @@ class SolvedLaw(Law):
         with np.errstate(all="ignore"):
             r, J = self._residual(z, ui)
             ok = np.all(np.isfinite(J.reshape(idx.size, -1)), axis=1) & np.all(np.isfinite(r), axis=1)
-            eps = np.finfo(float).eps
             # dg/du_k (g is analytic in u: a central difference along the real direction is it)
             dg = np.zeros(ui.shape, dtype=complex)
             for k in range(ui.shape[1]):
@@ -526,7 +531,7 @@ class SolvedLaw(Law):
                         w[i] = np.inf
             rr = np.where(np.isfinite(r), r, 0.0)
             err_step = np.abs((w * rr).sum(axis=1).imag)
-            err_floor = np.linalg.norm(w, axis=1) * eps * (1.0 + np.max(np.abs(ui), axis=1))
+            err_floor = np.linalg.norm(w, axis=1) * self._residual_rounding(ui)
             err = (err_step + err_floor) / np.pi
             out[idx] = ~ok | (np.isfinite(err) & (d[idx] > 10.0 * err))
         return out
@@ -759,6 +764,24 @@ class SolvedLaw(Law):
         # bracket to 8^-EDGE_ROUNDS of the grid step by a few 8-section rounds (each round one
         # vectorised axis solve), then Newton on the fold
         o, i = float(x_out), float(x_in)
+        pa = self._std_atoms()[0]
+        pa = pa[(pa >= min(o, i)) & (pa <= max(o, i))]
+        if pa.size == 1:
+            # an atom between the two points: within ~1e-7 of it the state does not resolve the
+            # density (F = 1/G cancels), and the fold Newton converged there to a spurious point
+            # (∂_G P/|P| → 0 at a pole): Bern(½) ⊠ Bern(½) as an algebraic law had its edge 1.6e-7
+            # left of the atom at 0.  The side of the atom away from the support is certified first.
+            a = float(pa[0])
+            sgn = 1.0 if i > a else -1.0
+            d = 1e-6 * (1.0 + abs(a))
+            out_side, in_side = self._inside_std(np.array([a - sgn * d, a + sgn * d]))
+            if not out_side and in_side:
+                # the density reaches to within 1e-6 of the atom: it ends at the atom unless its
+                # (inverse-)square-root end, extrapolated from inside, lies beyond it
+                e = self._sqrt_edge(a, i)
+                return e if e is not None and sgn * (e - a) > 1e-9 * (1.0 + abs(a)) else a
+            if not out_side:
+                o = a + sgn * d
         o, i = self._bracket(o, i, self.EDGE_ROUNDS, 1e-9)
         e = self._fold(o, i)
         if e is not None:
