@@ -33,7 +33,7 @@ import numpy as np
 from .activations import SELU_ALPHA, SELU_LAMBDA
 from .bivariate_normal import _bvn_upper, _erfcx, _q
 
-__all__ = ["hard_tanh_kernel", "selu_kernel", "gelu_kernel"]
+__all__ = ["hard_tanh_kernel", "selu_kernel", "gelu_kernel", "hard_tanh_hermite_coefficients"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT2 = math.sqrt(2.0)
@@ -78,10 +78,12 @@ def _hard_tanh_elem(q1, q2, c):
     lp = _bvn_upper(a, b, r)
     lm = _bvn_upper(a, b, -r)
     P = 1.0 - 2.0 * _q(a) - 2.0 * _q(b) + 2.0 * (lp + lm)
-    bp = (b + r * a) * rbi
-    bm = (b - r * a) * rbi
-    ap = (a + r * b) * rbi
-    am = (a - r * b) * rbi
+    # b ∓ ρa near ρ = ±1 as (b − a) + a(1 ∓ ρ): 1 ∓ ρ is exact, and the rounding of ρa would otherwise be
+    # divided by ρ̄ (8e-12 in K at ρ = 1 − 1e-12)
+    bp = ((b - a) + a * (1.0 + r) if r < 0.0 else b + r * a) * rbi
+    bm = ((b - a) + a * (1.0 - r) if r > 0.0 else b - r * a) * rbi
+    ap = ((a - b) + b * (1.0 + r) if r < 0.0 else a + r * b) * rbi
+    am = ((a - b) + b * (1.0 - r) if r > 0.0 else a - r * b) * rbi
     G = (r * P + 2.0 * a * b * (lp - lm)
          + 2.0 * _pdf(a) * (rb * (_pdf(bm) - _pdf(bp)) + b * (_q(bp) - _q(bm)))
          + 2.0 * a * _pdf(b) * (_q(ap) - _q(am)))
@@ -135,6 +137,43 @@ def _gelu_elem(q1, q2, c):
     k = c * A + (p * (1.0 + s) + c * c + p * p * e) / (2.0 * math.pi * P * sN)
     kd = A + c * ((3.0 + s) * (1.0 + s) + p + p * e * (2.0 + s)) / (2.0 * math.pi * P * N * sN)
     return k, kd
+
+
+def hard_tanh_hermite_coefficients(q, order: int) -> np.ndarray:
+    r"""Normalised Hermite coefficients :math:`b_k(q) = E[\varphi(\sqrt q z)He_k(z)]/\sqrt{k!}` of hard tanh,
+    k = 0..``order``, shape ``(len(q), order + 1)``, in closed form.
+
+    With :math:`s = \sqrt q`, :math:`a = 1/s` and :math:`h_m = He_m(a)/\sqrt{m!}`
+    (:math:`h_{m+1} = (a h_m - \sqrt m\,h_{m-1})/\sqrt{m+1}`): :math:`b_1 = s(1 - 2Q(a))`,
+    :math:`b_k = -2s\varphi(a)h_{k-2}/\sqrt{k(k-1)}` for odd :math:`k\ge3`, 0 for even k.  From
+    :math:`E[f He_k] = E[f' He_{k-1}]` with :math:`f' = s\,1\{|z|<a\}` and
+    :math:`\int_{-a}^{a}He_m\varphi = -\varphi(a)(He_{m-1}(a) - He_{m-1}(-a))`.  Zero at q = 0.
+
+    >>> b = hard_tanh_hermite_coefficients(np.array([1e-4]), 3)    # ≈ the identity's: b_1 = s
+    >>> np.round(b, 12).tolist()
+    [[0.0, 0.01, 0.0, 0.0]]
+    """
+    q = np.asarray(q, dtype=float).ravel()
+    out = np.zeros((q.size, int(order) + 1))
+    pos = q > 0
+    s = np.sqrt(q[pos])
+    a = 1.0 / s
+    pref = -2.0 * s * np.exp(-0.5 * a * a) * _INV_SQRT_2PI
+    if order >= 1:
+        out[pos, 1] = s * (1.0 - 2.0 * 0.5 * _erfc_np(a / _SQRT2))
+    h_prev, h = np.zeros_like(a), np.ones_like(a)      # h_{-1}, h_0
+    for m in range(0, int(order) - 1):
+        k = m + 2
+        if k % 2 == 1:
+            out[pos, k] = pref * h / math.sqrt(k * (k - 1))
+        h_prev, h = h, (a * h - math.sqrt(m) * h_prev) / math.sqrt(m + 1)
+    return out
+
+
+def _erfc_np(x):
+    from scipy.special import erfc
+
+    return erfc(x)
 
 
 # dispatch codes of the compiled kernels (kernels._CLOSED_KIND continues its own numbering with them)

@@ -51,6 +51,7 @@ from .gaussian_integrals import (_BASE_BREAKS, _SCALE_POINTS, _Z, _pw_kernel2d, 
 # the closed forms of hard tanh, selu and gelu are compiled into _fused_pair: as for _pw_kernel2d, a change
 # there needs a change here (or a cleared numba cache) to reach the fused recursion
 from .closed_kernels import GELU, HARD_TANH, SELU, _evaluate as _closed_pair_eval, _pair_elem as _closed_pair_elem
+from .closed_kernels import hard_tanh_hermite_coefficients
 
 __all__ = ["nngp_ntk"]
 
@@ -366,12 +367,103 @@ def closed_form_kernel(act, q1, q2, S):
 _PAIR_KIND = {"hard_tanh": HARD_TANH, "selu": SELU, "gelu": GELU}
 
 
+# Hard tanh and selu: for |ρ| ≤ _PAIR_RHO_SERIES the Mehler series Σ_{k≤K} b_k(q₁)b_k(q₂)ρ^k (and its
+# derivative series) with K = _PAIR_ORDER replaces the closed form (two to three bivariate normal
+# probabilities, ~0.5-2 µs a pair): its rest is at most |ρ|^{K+1}√(t(q₁)t(q₂)) with the Parseval tails
+# t ≤ E[φ²] (resp. qE[φ'²]), i.e. 0.6^81 < 1e-17 of the kernels' scale, whatever the coefficients' decay.
+_PAIR_ORDER = 80
+_PAIR_RHO_SERIES = 0.6
+# coefficients b_k(q) are analytic in s = √q (s > 0): interpolated (Chebyshev, _PAIR_CHEB nodes on each
+# piece [s, 1.5 s] of the inputs' range) from the graded quadrature at the nodes, checked at two inputs a
+# piece against the quadrature (1e-14 of √E[φ²]); directly at every input when few or when the check fails
+_PAIR_CHEB = 16
+
+
+def _pair_series_coefficients(act, q):
+    """(B, D): B[k, i] = b_k(q_i), D[k, i] = √(k+1) b_{k+1}(q_i)/√q_i (0 at q_i = 0), k ≤ _PAIR_ORDER."""
+    q = np.asarray(q, dtype=float)
+    order = _PAIR_ORDER + 1
+    V = np.zeros((q.size, order + 1))
+    pos = np.flatnonzero(q > 0)
+    if act.name == "hard_tanh":
+        V = hard_tanh_hermite_coefficients(q, order)
+    elif pos.size <= 4 * _PAIR_CHEB:
+        V[pos] = hermite_coefficients(act, q[pos], order=order)
+    else:
+        s = np.sqrt(q[pos])
+        lo, hi = float(s.min()), float(s.max())
+        edges = [lo]
+        while edges[-1] * 1.5 < hi:
+            edges.append(edges[-1] * 1.5)
+        edges.append(hi * (1 + 1e-15))
+        x = np.cos(np.pi * (np.arange(_PAIR_CHEB) + 0.5) / _PAIR_CHEB)   # Chebyshev points of the first kind
+        for a, b in zip(edges[:-1], edges[1:]):
+            sel = pos[(s >= a) & (s < b)]
+            if sel.size == 0:
+                continue
+            if sel.size <= _PAIR_CHEB + 2:
+                V[sel] = hermite_coefficients(act, q[sel], order=order)
+                continue
+            nodes = 0.5 * (a + b) + 0.5 * (b - a) * x
+            Vn = hermite_coefficients(act, nodes ** 2, order=order)
+            t = np.clip((2.0 * np.sqrt(q[sel]) - (a + b)) / (b - a), -1.0, 1.0)
+            # barycentric weights of the first-kind points: (−1)^j sin((2j+1)π/(2n))
+            w = (-1.0) ** np.arange(_PAIR_CHEB) * np.sin((2 * np.arange(_PAIR_CHEB) + 1) * np.pi / (2 * _PAIR_CHEB))
+            d = t[:, None] - x[None, :]
+            hit = d == 0.0
+            d[hit] = 1.0
+            Wt = w[None, :] / d
+            Wt[hit.any(axis=1)] = hit[hit.any(axis=1)].astype(float)
+            Vi = (Wt @ Vn) / Wt.sum(axis=1)[:, None]
+            chk = np.unique(np.array([0, sel.size // 2, sel.size - 1]))
+            exact = hermite_coefficients(act, q[sel[chk]], order=order)
+            scale = np.sqrt(np.sum(exact ** 2, axis=1))
+            if np.all(np.max(np.abs(Vi[chk] - exact), axis=1) <= 1e-14 * scale):
+                V[sel] = Vi
+                V[sel[chk]] = exact
+            else:
+                V[sel] = hermite_coefficients(act, q[sel], order=order)
+    k = np.arange(1, order + 1)
+    B = np.ascontiguousarray(V[:, :_PAIR_ORDER + 1].T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(q > 0, 1.0 / np.sqrt(np.where(q > 0, q, 1.0)), 0.0)
+    D = np.ascontiguousarray((np.sqrt(k)[None, :] * V[:, 1:] * inv[:, None]).T)
+    return B, D
+
+
+@numba.njit(cache=True, inline="always")
+def _pair_series_elem(B1, D1, i, B2, D2, j, r):
+    # Horner in ρ for K and K̇ (the coefficient rows of inputs i and j) from the order K with
+    # |ρ|^(K+1) <= 1e-17 (the rest relative to the kernels' scale, see _PAIR_ORDER)
+    K = B1.shape[0] - 1
+    ar = abs(r)
+    if ar < 1e-300:
+        K = 0
+    elif ar < 0.99:
+        K = min(K, int(-39.2 / math.log(ar)))
+    a = B1[K, i] * B2[K, j]
+    ad = D1[K, i] * D2[K, j]
+    for k in range(K - 1, -1, -1):
+        a = a * r + B1[k, i] * B2[k, j]
+        ad = ad * r + D1[k, i] * D2[k, j]
+    return a, ad
+
+
 @numba.njit(cache=True)
-def _pair_triangle(which, q, S, K, Kd):
+def _pair_hybrid_elem(which, q1, q2, c, B1, D1, i, B2, D2, j, rho_max):
+    if which != GELU and q1 > 0.0 and q2 > 0.0:
+        r = c / math.sqrt(q1 * q2)
+        if abs(r) <= rho_max:
+            return _pair_series_elem(B1, D1, i, B2, D2, j, r)
+    return _closed_pair_elem(which, q1, q2, c)
+
+
+@numba.njit(cache=True)
+def _pair_triangle(which, q, S, B, D, rho_max, K, Kd):
     n = q.shape[0]
     for i in range(n):
         for j in range(i, n):
-            k, kd = _closed_pair_elem(which, q[i], q[j], S[i, j])
+            k, kd = _pair_hybrid_elem(which, q[i], q[j], S[i, j], B, D, i, B, D, j, rho_max)
             K[i, j] = k
             Kd[i, j] = kd
             K[j, i] = k
@@ -386,7 +478,14 @@ def _pair_kernel_closed(act, q1, q2, S):
             and np.array_equal(a.ravel(), b.ravel()) and np.array_equal(S, S.T)):
         K = np.empty_like(S)
         Kd = np.empty_like(S)
-        _pair_triangle(which, np.ascontiguousarray(a.ravel()), np.ascontiguousarray(S), K, Kd)
+        q = np.ascontiguousarray(a.ravel())
+        if which != GELU and q.size > 4 * _PAIR_CHEB:
+            B, D = _pair_series_coefficients(act, q)
+            rho_max = _PAIR_RHO_SERIES
+        else:
+            B = D = np.zeros((1, q.size))
+            rho_max = -1.0
+        _pair_triangle(which, q, np.ascontiguousarray(S), B, D, rho_max, K, Kd)
         bad = np.isnan(K)
         if bad.any():
             i, j = np.nonzero(bad)
@@ -1077,8 +1176,8 @@ def _closed_recursion(act, S, d1, d2, depth, sw, sb, symmetric, homog, apply_sca
 
 
 @numba.njit(cache=True)
-def _fused_pair(which, S0, Q1, Q2, R1, SD1, sw, sb, symmetric, code, alpha, pts, kinks, base, zmax, gx, gw,
-                S_out, T_out):
+def _fused_pair(which, S0, Q1, Q2, R1, SD1, B1, D1, B2, D2, rho_max, sw, sb, symmetric, code, alpha, pts, kinks,
+                base, zmax, gx, gw, S_out, T_out):
     # _fused_closed for the closed forms of nn_spectra.closed_kernels, which take the variances Q1[l, i],
     # Q2[l, j] themselves; a pair they mark NaN (selu beyond its tilt bound) takes the nested quadrature.
     # Symmetric: the diagonal pair from the 1-D integrals (R1, SD1), the upper triangle, then mirrored.
@@ -1099,7 +1198,7 @@ def _fused_pair(which, S0, Q1, Q2, R1, SD1, sw, sb, symmetric, code, alpha, pts,
         for l in range(L):
             q1 = Q1[l, i]
             for j in range(j1, n2):
-                k, kd = _closed_pair_elem(which, q1, Q2[l, j], s[j])
+                k, kd = _pair_hybrid_elem(which, q1, Q2[l, j], s[j], B1[l], D1[l], i, B2[l], D2[l], j, rho_max)
                 if math.isnan(k):
                     a1[0] = q1
                     a2[0] = Q2[l, j]
@@ -1141,10 +1240,26 @@ def _pair_recursion(act, S, d1, d2, depth, sw, sb, symmetric):
         d1, d2 = sw * e1 + sb, sw * e2 + sb
         R1[l] = d1
         SD1[l] = sw * dd1
+    which = _PAIR_KIND[act.name]
+    n1, n2 = Q1.shape[1], Q2.shape[1]
+    if which != GELU and n1 * n2 > (4 * _PAIR_CHEB) ** 2:
+        B1, D1 = np.empty((L, _PAIR_ORDER + 1, n1)), np.empty((L, _PAIR_ORDER + 1, n1))
+        B2, D2 = (B1, D1) if symmetric else (np.empty((L, _PAIR_ORDER + 1, n2)), np.empty((L, _PAIR_ORDER + 1, n2)))
+        for l in range(L):
+            if symmetric:
+                B1[l], D1[l] = _pair_series_coefficients(act, Q1[l])
+            else:
+                Bl, Dl = _pair_series_coefficients(act, np.concatenate([Q1[l], Q2[l]]))
+                B1[l], D1[l], B2[l], D2[l] = Bl[:, :n1], Dl[:, :n1], Bl[:, n1:], Dl[:, n1:]
+        rho_max = _PAIR_RHO_SERIES
+    else:
+        B1 = D1 = np.zeros((L, 1, n1))
+        B2 = D2 = np.zeros((L, 1, n2))
+        rho_max = -1.0
     x, wx = np.polynomial.legendre.leggauss(16)
     S_out = np.empty_like(S)
     T_out = np.empty_like(S)
-    _fused_pair(_PAIR_KIND[act.name], np.ascontiguousarray(S, dtype=float), Q1, Q2, R1, SD1, float(sw), float(sb),
+    _fused_pair(which, np.ascontiguousarray(S, dtype=float), Q1, Q2, R1, SD1, B1, D1, B2, D2, rho_max, float(sw), float(sb),
                 bool(symmetric), act.code, float(act.alpha), np.array(act.kinks + _SCALE_POINTS, dtype=float),
                 np.array(act.kinks, dtype=float), np.array(_BASE_BREAKS), _Z, x, wx, S_out, T_out)
     if not (np.isfinite(S_out.sum()) and np.isfinite(T_out.sum())):
