@@ -3,11 +3,13 @@ against the previous code in the same run.
 
 Run from the repository root (writes docs/benchmarks/fim_data.md unless --no-write)::
 
-    python benchmarks/bench_fim_data.py [--repeat 7] [--prev 0cafc9f] [--no-write]
+    python benchmarks/bench_fim_data.py [--repeat 5] [--prev b47bc2f] [--no-write]
 
 Problem: ``fim_statistics_data`` (layer kernels pair by pair, top eigenvalue by Lanczos, the batch-norm
 top) on 1,000 scikit-learn digits (standardised, as ``load_dataset``) at depth 10, width 500, C = 10,
-for relu and erf (closed forms) and tanh (critical, σ_b² = 0.05) and sigmoid (Mehler series), in this
+for relu and erf (closed forms), tanh (critical, σ_b² = 0.05), sigmoid and softplus (Mehler series),
+hard tanh (critical, σ_b² = 0.05), selu (σ_w² = 1, σ_b² = 0) and gelu (closed forms of
+:mod:`nn_spectra.closed_kernels`, hard tanh and selu with Mehler's series for |ρ| ≤ 0.6), in this
 tree and at the commit ``--prev`` (``git archive`` into a temporary directory, run in a subprocess with
 its own numba cache; the first call, which compiles, is not timed).  Both sides time the same call on
 the same inputs, interleaved (current, previous, current, ...), so a load change hits both.
@@ -31,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks" / "fim_data.md"
 
-CASES = (("relu", "2.0", "0.0"), ("erf", "1.3", "0.05"), ("tanh", "critical", "0.05"), ("sigmoid", "4.0", "0.1"))
+CASES = (("relu", "2.0", "0.0"), ("erf", "1.3", "0.05"), ("tanh", "critical", "0.05"), ("sigmoid", "4.0", "0.1"),
+         ("hard_tanh", "critical", "0.05"), ("selu", "1.0", "0.0"), ("gelu", "2.0", "0.05"), ("softplus", "1.5", "0.05"))
 
 # one timing of every case, printed as JSON; runs in the tree given by PYTHONPATH
 _CHILD = r"""
@@ -70,8 +73,8 @@ def _run(pythonpath: str | None, numba_dir: str | None) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--prev", default="0cafc9f", help="the previous code (a commit)")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--prev", default="b47bc2f", help="the previous code (a commit)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     load0 = os.getloadavg()

@@ -367,12 +367,14 @@ def closed_form_kernel(act, q1, q2, S):
 _PAIR_KIND = {"hard_tanh": HARD_TANH, "selu": SELU, "gelu": GELU}
 
 
-# Hard tanh and selu: for |ρ| ≤ _PAIR_RHO_SERIES the Mehler series Σ_{k≤K} b_k(q₁)b_k(q₂)ρ^k (and its
-# derivative series) with K = _PAIR_ORDER replaces the closed form (two to three bivariate normal
-# probabilities, ~0.5-2 µs a pair): its rest is at most |ρ|^{K+1}√(t(q₁)t(q₂)) with the Parseval tails
-# t ≤ E[φ²] (resp. qE[φ'²]), i.e. 0.6^81 < 1e-17 of the kernels' scale, whatever the coefficients' decay.
-_PAIR_ORDER = 80
-_PAIR_RHO_SERIES = 0.6
+# Hard tanh and selu: for |ρ| ≤ ρ_s the Mehler series Σ_{k≤K} b_k(q₁)b_k(q₂)ρ^k (and its derivative
+# series) replaces the closed form (two to three bivariate normal probabilities, ~0.5-2 µs a pair): its
+# rest is at most |ρ|^{K+1}√(t(q₁)t(q₂)) with the Parseval tails t ≤ E[φ²] (resp. qE[φ'²]), and K is
+# taken with |ρ|^{K+1} ≤ 1e-17 (at most the order of _PAIR_SERIES: 0.8^177, 0.6^81 < 1e-17), so the rest is
+# below 1e-17 of the kernels' scale whatever the coefficients' decay.
+# (largest |ρ|, order) by activation: hard tanh's coefficients are closed (cheap at any order), selu's
+# interpolated (their cost grows with the order)
+_PAIR_SERIES = {HARD_TANH: (0.8, 176), SELU: (0.6, 80)}
 # coefficients b_k(q) are analytic in s = √q (s > 0): interpolated (Chebyshev, _PAIR_CHEB nodes on each
 # piece [s, 1.5 s] of the inputs' range) from the graded quadrature at the nodes, checked at two inputs a
 # piece against the quadrature (1e-14 of √E[φ²]); directly at every input when few or when the check fails
@@ -380,9 +382,11 @@ _PAIR_CHEB = 16
 
 
 def _pair_series_coefficients(act, q):
-    """(B, D): B[k, i] = b_k(q_i), D[k, i] = √(k+1) b_{k+1}(q_i)/√q_i (0 at q_i = 0), k ≤ _PAIR_ORDER."""
+    """(B, D): B[i, k] = b_k(q_i), D[i, k] = √(k+1) b_{k+1}(q_i)/√q_i (0 at q_i = 0), k ≤ the order of
+    _PAIR_SERIES (rows contiguous: one pair's Horner loop reads two rows)."""
     q = np.asarray(q, dtype=float)
-    order = _PAIR_ORDER + 1
+    K0 = _PAIR_SERIES[_PAIR_KIND[act.name]][1]
+    order = K0 + 1
     V = np.zeros((q.size, order + 1))
     pos = np.flatnonzero(q > 0)
     if act.name == "hard_tanh":
@@ -424,28 +428,28 @@ def _pair_series_coefficients(act, q):
             else:
                 V[sel] = hermite_coefficients(act, q[sel], order=order)
     k = np.arange(1, order + 1)
-    B = np.ascontiguousarray(V[:, :_PAIR_ORDER + 1].T)
+    B = np.ascontiguousarray(V[:, :K0 + 1])
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(q > 0, 1.0 / np.sqrt(np.where(q > 0, q, 1.0)), 0.0)
-    D = np.ascontiguousarray((np.sqrt(k)[None, :] * V[:, 1:] * inv[:, None]).T)
+    D = np.ascontiguousarray(np.sqrt(k)[None, :] * V[:, 1:] * inv[:, None])
     return B, D
 
 
 @numba.njit(cache=True, inline="always")
 def _pair_series_elem(B1, D1, i, B2, D2, j, r):
     # Horner in ρ for K and K̇ (the coefficient rows of inputs i and j) from the order K with
-    # |ρ|^(K+1) <= 1e-17 (the rest relative to the kernels' scale, see _PAIR_ORDER)
-    K = B1.shape[0] - 1
+    # |ρ|^(K+1) <= 1e-17 (the rest relative to the kernels' scale, see _PAIR_SERIES)
+    K = B1.shape[1] - 1
     ar = abs(r)
     if ar < 1e-300:
         K = 0
     elif ar < 0.99:
         K = min(K, int(-39.2 / math.log(ar)))
-    a = B1[K, i] * B2[K, j]
-    ad = D1[K, i] * D2[K, j]
+    a = B1[i, K] * B2[j, K]
+    ad = D1[i, K] * D2[j, K]
     for k in range(K - 1, -1, -1):
-        a = a * r + B1[k, i] * B2[k, j]
-        ad = ad * r + D1[k, i] * D2[k, j]
+        a = a * r + B1[i, k] * B2[j, k]
+        ad = ad * r + D1[i, k] * D2[j, k]
     return a, ad
 
 
@@ -481,9 +485,9 @@ def _pair_kernel_closed(act, q1, q2, S):
         q = np.ascontiguousarray(a.ravel())
         if which != GELU and q.size > 4 * _PAIR_CHEB:
             B, D = _pair_series_coefficients(act, q)
-            rho_max = _PAIR_RHO_SERIES
+            rho_max = _PAIR_SERIES[which][0]
         else:
-            B = D = np.zeros((1, q.size))
+            B = D = np.zeros((q.size, 1))
             rho_max = -1.0
         _pair_triangle(which, q, np.ascontiguousarray(S), B, D, rho_max, K, Kd)
         bad = np.isnan(K)
@@ -1243,18 +1247,18 @@ def _pair_recursion(act, S, d1, d2, depth, sw, sb, symmetric):
     which = _PAIR_KIND[act.name]
     n1, n2 = Q1.shape[1], Q2.shape[1]
     if which != GELU and n1 * n2 > (4 * _PAIR_CHEB) ** 2:
-        B1, D1 = np.empty((L, _PAIR_ORDER + 1, n1)), np.empty((L, _PAIR_ORDER + 1, n1))
-        B2, D2 = (B1, D1) if symmetric else (np.empty((L, _PAIR_ORDER + 1, n2)), np.empty((L, _PAIR_ORDER + 1, n2)))
+        rho_max, K0 = _PAIR_SERIES[which]
+        B1, D1 = np.empty((L, n1, K0 + 1)), np.empty((L, n1, K0 + 1))
+        B2, D2 = (B1, D1) if symmetric else (np.empty((L, n2, K0 + 1)), np.empty((L, n2, K0 + 1)))
         for l in range(L):
             if symmetric:
                 B1[l], D1[l] = _pair_series_coefficients(act, Q1[l])
             else:
                 Bl, Dl = _pair_series_coefficients(act, np.concatenate([Q1[l], Q2[l]]))
-                B1[l], D1[l], B2[l], D2[l] = Bl[:, :n1], Dl[:, :n1], Bl[:, n1:], Dl[:, n1:]
-        rho_max = _PAIR_RHO_SERIES
+                B1[l], D1[l], B2[l], D2[l] = Bl[:n1], Dl[:n1], Bl[n1:], Dl[n1:]
     else:
-        B1 = D1 = np.zeros((L, 1, n1))
-        B2 = D2 = np.zeros((L, 1, n2))
+        B1 = D1 = np.zeros((L, n1, 1))
+        B2 = D2 = np.zeros((L, n2, 1))
         rho_max = -1.0
     x, wx = np.polynomial.legendre.leggauss(16)
     S_out = np.empty_like(S)

@@ -182,7 +182,7 @@ def _quadrature_act(name):
 
 @pytest.mark.parametrize("name", ["hard_tanh", "selu"])
 def test_series_branch_against_closed_forms(name):
-    # closed_form_kernel on a symmetric problem of more than 64 inputs takes Mehler's series for |ρ| <= 0.6
+    # closed_form_kernel on a symmetric problem of more than 64 inputs takes Mehler's series for |ρ| <= 0.8 (hard tanh), 0.6 (selu)
     # (coefficients: hard tanh's closed form, selu's interpolated in √q): against the closed forms alone
     X = ns.load_dataset("digits", 90, rng=5).X
     S = X @ X.T / X.shape[1] * 1.3 + 0.05
