@@ -39,6 +39,7 @@ vectorised continuation is used.
 from __future__ import annotations
 
 import math
+import types
 from functools import cached_property
 
 import numpy as np
@@ -147,9 +148,10 @@ def _admissible_nb(op, x):
 
 
 @njit(cache=True, error_model="numpy")
-def _step_nb(op, ks, D, r, out, x, z, E, S):
-    """Newton step J·out = −r in O(n): the Jacobian is diagonal plus rank one, J = diag(c) + u wᵀ
-    with w = k∘D and
+def _jsolve_nb(op, ks, D, r, out, x, z, E, S, t, tangent):
+    """Newton step J·out = −r in O(n) and, when ``tangent``, the slope of the solution branch
+    t = du/dz = −J⁻¹ ∂F/∂z (∂F_g/∂z = v_g for ⊞, −1/z for ⊠) with the same elimination.  The
+    Jacobian is diagonal plus rank one, J = diag(c) + u wᵀ with w = k∘D and
 
     ⊞ (state v = −1/ω, r_g = 1 + v_g T_g, T_g = z + E_g with E from :func:`_resid_nb`):
     c = T − v∘D, u = v;  ⊠ (state ℓ = log Ω): c = 1 − D, u = 1.
@@ -179,8 +181,10 @@ def _step_nb(op, ks, D, r, out, x, z, E, S):
             best = ratio
             p = g
             jpp = jd
+    fz = 0j if op == PLUS else ck.div(-1.0, z)
     beta = 0j
     gam = 0j
+    gamt = 0j
     for g in range(n):
         if g != p:
             wg = ks[g] * D[g]
@@ -189,16 +193,34 @@ def _step_nb(op, ks, D, r, out, x, z, E, S):
             else:
                 beta += ck.div(wg, out[g])
             gam -= wg * ck.div(r[g], out[g])
+            if tangent:
+                gamt -= wg * ck.div(x[g] if op == PLUS else fz, out[g])
     up = x[p] if op == PLUS else 1.0 + 0j
     wp = ks[p] * D[p]
     one = 1.0 + beta
-    sp = ck.div(-r[p] * one - up * gam, jpp * one - up * wp * beta)
-    t = ck.div(gam + wp * sp, one)
+    den = jpp * one - up * wp * beta
+    sp = ck.div(-r[p] * one - up * gam, den)
+    tc = ck.div(gam + wp * sp, one)
+    spt = 0j
+    tct = 0j
+    if tangent:
+        spt = ck.div(-(x[p] if op == PLUS else fz) * one - up * gamt, den)
+        tct = ck.div(gamt + wp * spt, one)
     for g in range(n):
         if g != p:
             ug = x[g] if op == PLUS else 1.0 + 0j
-            out[g] = ck.div(-r[g] - ug * t, out[g])
+            if tangent:
+                t[g] = ck.div(-(x[g] if op == PLUS else fz) - ug * tct, out[g])
+            out[g] = ck.div(-r[g] - ug * tc, out[g])
     out[p] = sp
+    if tangent:
+        t[p] = spt
+
+
+@njit(cache=True, error_model="numpy")
+def _step_nb(op, ks, D, r, out, x, z, E, S):
+    """The Newton step ``out = −J⁻¹r`` of :func:`_jsolve_nb`."""
+    _jsolve_nb(op, ks, D, r, out, x, z, E, S, out, False)
 
 
 @njit(cache=True, error_model="numpy")
@@ -433,10 +455,11 @@ def _project_nb(op, v):
 
 
 @njit(cache=True, error_model="numpy")
-def _newton_step_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r, step):
-    """One Newton evaluation at z from u: fills K, D, r and ``step``; returns (S, |r|, |step|, |u|)."""
+def _newton_step_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r, step, t, tangent):
+    """One Newton evaluation at z from u: fills K, D, r, ``step`` and, when ``tangent``, the branch's
+    slope ``t`` at u (:func:`_jsolve_nb`); returns (S, |r|, |step|, |u|)."""
     S, rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r)
-    _step_nb(op, ks, D, r, step, u, z, K, S)
+    _jsolve_nb(op, ks, D, r, step, u, z, K, S, t, tangent)
     big = 0.0
     size = 0.0
     for g in range(u.shape[0]):
@@ -453,7 +476,7 @@ def _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, maxit):
     z = complex(xi, 0.0)
     ok = False
     for _it in range(maxit):
-        S, rn, big, size = _newton_step_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r, step)
+        S, rn, big, size = _newton_step_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r, step, step, False)
         if not np.isfinite(big):
             break
         for g in range(m):
@@ -473,16 +496,38 @@ def _tangent_nb(op, ks, D, u, z, K, S, out, fz):
     for g in range(m):
         fz[g] = u[g] if op == PLUS else ck.div(-1.0, z)
     _step_nb(op, ks, D, fz, out, u, z, K, S)
-    for g in range(m):
-        if not (np.isfinite(out[g].real) and np.isfinite(out[g].imag)):
-            for k in range(m):
-                out[k] = 0j
+    _finite_or_zero(out)
+
+
+@njit(cache=True, error_model="numpy")
+def _finite_or_zero(t):
+    """A slope that is not finite (J singular: an edge) is no slope: the predictor then takes none."""
+    for g in range(t.shape[0]):
+        if not (np.isfinite(t[g].real) and np.isfinite(t[g].imag)):
+            for k in range(t.shape[0]):
+                t[k] = 0j
             return
 
 
 @njit(cache=True, error_model="numpy")
 def _g_of_s(op, z, S):
     return ck.div(1.0, z + S) if op == PLUS else ck.div(1.0, z - np.exp(S))
+
+
+def _inline_twin(fn, **callees):
+    """``fn`` compiled into its caller (numba ``inline='always'``), with its calls to the compiled
+    functions named in ``callees`` redirected to those.  In the sweep's loop, about one residual
+    evaluation per point, numba's call convention (each of ~10 arrays passed as a struct) cost more
+    than the arithmetic; the generic callers keep the plain functions (inlining costs compile time)."""
+    py = fn.py_func
+    env = dict(py.__globals__)
+    env.update(callees)
+    twin = types.FunctionType(py.__code__, env, py.__name__, py.__defaults__, py.__closure__)
+    return njit(inline="always", error_model="numpy")(twin)
+
+
+_hot_newton_step = _inline_twin(_newton_step_nb, _resid_nb=_inline_twin(_resid_nb),
+                                _jsolve_nb=_inline_twin(_jsolve_nb))
 
 
 @njit(cache=True, error_model="numpy")
@@ -522,31 +567,44 @@ def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
         i = order[j]
         xi = x[i]
         z = complex(xi, 0.0)
-        if p1 >= 0 and abs(xi - x[p1]) < 0.05 * (1.0 + abs(xi)):
-            h = xi - x[p1]
-            hh = x[p1] - x[p2] if p2 >= 0 else 0.0
-            if hh != 0.0:
-                # Hermite basis on [x_p2, x_p1] at s = (x − x_p2)/hh (> 1: extrapolation)
-                s_ = 1.0 + h / hh
-                b00 = (2.0 * s_ - 3.0) * s_ * s_ + 1.0
-                b10 = ((s_ - 2.0) * s_ + 1.0) * s_ * hh
-                b01 = (3.0 - 2.0 * s_) * s_ * s_
-                b11 = (s_ - 1.0) * s_ * s_ * hh
-            for g in range(m):
+        near = p1 >= 0 and abs(xi - x[p1]) < 0.05 * (1.0 + abs(xi))
+        done = False
+        for attempt in range(2):
+            if attempt == 0:
+                if not near:
+                    continue
+                h = xi - x[p1]
+                hh = x[p1] - x[p2] if p2 >= 0 else 0.0
                 if hh != 0.0:
-                    v = b00 * ua[p2, g] + b10 * du[p2, g] + b01 * ua[p1, g] + b11 * du[p1, g]
-                else:
-                    v = ua[p1, g] + du[p1, g] * h
-                u[g] = _project_nb(op, v)
-            done = False
+                    # Hermite basis on [x_p2, x_p1] at s = (x − x_p2)/hh (> 1: extrapolation)
+                    s_ = 1.0 + h / hh
+                    b00 = (2.0 * s_ - 3.0) * s_ * s_ + 1.0
+                    b10 = ((s_ - 2.0) * s_ + 1.0) * s_ * hh
+                    b01 = (3.0 - 2.0 * s_) * s_ * s_
+                    b11 = (s_ - 1.0) * s_ * s_ * hh
+                for g in range(m):
+                    if hh != 0.0:
+                        v = b00 * ua[p2, g] + b10 * du[p2, g] + b01 * ua[p1, g] + b11 * du[p1, g]
+                    else:
+                        v = ua[p1, g] + du[p1, g] * h
+                    u[g] = _project_nb(op, v)
+            else:
+                # no neighbour, or its prediction did not certify: the far-field state ω_g = z, which
+                # Newton takes to the real fixed point outside the support (the grid's first point,
+                # a point just past an edge) without the continuation's ladder of heights
+                if (op == PLUS and xi == 0.0) or (op == TIMES and not xi > 0.0):
+                    break
+                for g in range(m):
+                    u[g] = complex(-1.0 / xi, 0.0) if op == PLUS else complex(np.log(xi), 0.0)
             for _it in range(12):
-                S, rn, big, size = _newton_step_nb(op, kinds, params, aa, bb, ks, z, u, K, D, r, step)
+                # the tangent (for the next predictor) with the step: most points take one evaluation
+                S, rn, big, size = _hot_newton_step(op, kinds, params, aa, bb, ks, z, u, K, D, r, step, t, True)
                 if not np.isfinite(big):
                     break
                 last = big <= 1e-8 * (1.0 + size)
                 if last:
                     # the tangent and the attracting test use J at the state before the last step
-                    _tangent_nb(op, ks, D, u, z, K, S, t, fzw)
+                    _finite_or_zero(t)
                     attracting = _attracting_nb(op, ks, D, u)
                 for g in range(m):
                     v = _project_nb(op, u[g] + step[g])
@@ -558,15 +616,17 @@ def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
                     done = rn <= 1e-6 and G.imag <= 1e-9 * abs(G) and attracting
                     break
             if done:
-                exact[i] = True
-                gs[i] = G
-                for g in range(m):
-                    ua[i, g] = u[g]
-                    uy[i, g] = u[g]
-                    du[i, g] = t[g]
-                p2 = p1
-                p1 = i
-                continue
+                break
+        if done:
+            exact[i] = True
+            gs[i] = G
+            for g in range(m):
+                ua[i, g] = u[g]
+                uy[i, g] = u[g]
+                du[i, g] = t[g]
+            p2 = p1 if near else -1
+            p1 = i
+            continue
         # continuation from far above, then the axis Newton certified by closeness to that state
         zc[0] = complex(xi, y0)
         st, res = _solve_nb(op, kinds, params, aa, bb, ks, zc, u, False, tol)

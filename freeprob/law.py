@@ -41,13 +41,15 @@ def check_real(name: str, value, *, finite: bool = True) -> float:
     return v
 
 
-def finite_moments(m, n: int, label: str) -> np.ndarray:
+def finite_moments(m, n: int, label) -> np.ndarray:
     """``m`` as floats when every moment is a float64 number, else a ``ValueError`` naming the first
-    order that is not (and how many moments can be asked for), never an ``inf``."""
+    order that is not (and how many moments can be asked for), never an ``inf``.  ``label`` is the
+    law (its repr is formed only for the message) or a string."""
     m = np.asarray(m, dtype=float)
     bad = ~np.isfinite(m)
     if np.any(bad):
         k = int(np.argmax(bad)) + 1
+        label = label if isinstance(label, str) else repr(label)
         raise ValueError(f"n={n}: the moments of {label} are not finite in float64 (|m| > 1.8e308) from "
                          f"order {k} on; ask for at most {k - 1} moments or rescale the law")
     return m
@@ -305,7 +307,7 @@ class Law:
         n = _check_order(n)
         with np.errstate(over="ignore", invalid="ignore"):
             m = np.asarray(self._moments(n), dtype=float)
-        return finite_moments(m, n, repr(self))
+        return finite_moments(m, n, self)
 
     def _moments(self, n: int) -> np.ndarray:
         a, b = self.support

@@ -21,7 +21,7 @@ def _sqrt_cut(z: np.ndarray, a: float, b: float) -> np.ndarray:
     return 2.0 * (np.sqrt(0.5 * z - 0.5 * a) * np.sqrt(0.5 * z - 0.5 * b))
 
 
-def _float_moments(n: int, centred, mean: float, law: str) -> np.ndarray:
+def _float_moments(n: int, centred, mean: float, law) -> np.ndarray:
     """m_1..m_n of ``X + mean`` from the centred moments ``centred[0..n]`` (floats), binomially.
 
     Binomial coefficients are carried as floats (row by row), so a large ``n`` overflows to inf,
@@ -136,7 +136,7 @@ class Semicircle(Law):
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(1, n // 2 + 1):
                 c[2 * k] = c[2 * k - 2] * self._var * 2 * (2 * k - 1) / (k + 1)
-        return _float_moments(n, c, self._mean, repr(self))
+        return _float_moments(n, c, self._mean, self)
 
     @property
     def mean(self):
@@ -227,7 +227,7 @@ class Atoms(Law):
         k = np.arange(1, n + 1)
         with np.errstate(over="ignore", invalid="ignore"):
             m = (self._weights[:, None] * self._points[:, None] ** k[None, :]).sum(axis=0)
-        return finite_moments(m, n, repr(self))
+        return finite_moments(m, n, self)
 
     def _kernel_spec(self):
         return ck.ATOMS, np.concatenate([self._points, self._weights])
@@ -334,6 +334,10 @@ class FreePoisson(Law):
     def _moments(self, n):
         # m_n = α^n Σ_k N(n,k) λ^k with the Narayana numbers N(n,k) = C(n,k) C(n,k−1)/n (non-crossing
         # partitions by blocks), summed in logarithms: O(n²), an overflow is reported
+        if n <= 2:
+            # N(1,1) = N(2,1) = N(2,2) = 1: what every ⊞/⊠ asks of an input for its frame
+            m1 = self._alpha * self._lam
+            return np.array([m1, m1 * self._alpha * (1.0 + self._lam)])[:n]
         from scipy.special import gammaln
 
         la, ll = np.log(self._alpha), np.log(self._lam)
@@ -348,7 +352,7 @@ class FreePoisson(Law):
             if not np.isfinite(out[m - 1]):
                 out[m - 1:] = np.inf
                 break
-        return finite_moments(out, n, repr(self))
+        return finite_moments(out, n, self)
 
     def r_transform(self, w):
         from .law import as_complex_array
@@ -427,7 +431,7 @@ class Arcsine(Law):
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(1, n // 2 + 1):
                 cm[2 * k] = cm[2 * k - 2] * r * r * (2 * k - 1) / (2 * k)
-        return _float_moments(n, cm, c, repr(self))
+        return _float_moments(n, cm, c, self)
 
     def _kernel_spec(self):
         return ck.ARCSINE, np.array([self._lo, self._hi])
@@ -552,7 +556,7 @@ class Uniform(Law):
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(1, n // 2 + 1):
                 cm[2 * k] = np.float64(c) ** (2 * k) / (2 * k + 1)  # numpy power: inf, not OverflowError
-        return _float_moments(n, cm, m, repr(self))
+        return _float_moments(n, cm, m, self)
 
     def r_transform(self, w):
         from .law import as_complex_array
@@ -648,7 +652,7 @@ class KestenMcKay(Law):
             if not np.isfinite(out[2 * k - 1]):
                 out[2 * k - 1:] = np.inf  # higher orders are larger still
                 break
-        return finite_moments(out, n, repr(self))
+        return finite_moments(out, n, self)
 
     def __repr__(self):
         return f"kesten_mckay(d={self._d:g})"

@@ -78,7 +78,7 @@ class Normal(Law):
         with np.errstate(over="ignore", invalid="ignore"):
             for j in range(1, n // 2 + 1):
                 c[2 * j] = c[2 * j - 2] * self._s ** 2 * (2 * j - 1)
-        return _float_moments(n, c, self._m, repr(self))
+        return _float_moments(n, c, self._m, self)
 
     @property
     def mean(self):
