@@ -150,7 +150,7 @@ def hard_tanh_hermite_coefficients(q, order: int) -> np.ndarray:
     :math:`\int_{-a}^{a}He_m\varphi = -\varphi(a)(He_{m-1}(a) - He_{m-1}(-a))`.  Zero at q = 0.
 
     >>> b = hard_tanh_hermite_coefficients(np.array([1e-4]), 3)    # ≈ the identity's: b_1 = s
-    >>> np.round(b, 12).tolist()
+    >>> (np.round(b, 12) + 0.0).tolist()
     [[0.0, 0.01, 0.0, 0.0]]
     """
     q = np.asarray(q, dtype=float).ravel()

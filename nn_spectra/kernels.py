@@ -17,7 +17,11 @@ for :math:`l = 1..L-1`; the returned kernels are :math:`\Sigma^{(L)}` and :math:
 readout included).
 
 Gaussian integrals: closed forms for relu, leaky relu, erf, linear (compiled, the recursion fused over
-the layers per pair).  For the smooth built-ins without one (tanh, sigmoid, softplus, gelu, silu), also
+the layers per pair), and for hard tanh, selu and gelu at unequal variances (:mod:`nn_spectra.closed_kernels`:
+bivariate normal orthant probabilities; also fused per pair, hard tanh and selu taking Mehler's series
+with per-input coefficients where :math:`|c|` is at most 0.8 / 0.6, whose rest is then below 1e-17 of the
+kernels' scale, and the closed forms beyond).  For the smooth built-ins without one (tanh, sigmoid,
+softplus, silu), also
 fused over the layers: Mehler's series :math:`E[\varphi(u)\varphi(v)] = \sum_k b_k(q_1)b_k(q_2)c^k`
 in the normalised Hermite coefficients, with :math:`E[\varphi'(u)\varphi'(v)] = K'(c)/\sqrt{q_1q_2}`
 from the same products (Horner's rule with its derivative, in :math:`c^2` and one parity class past
@@ -27,8 +31,7 @@ bounds on the rest, :math:`|c|^{K+1}\sqrt{t_K(q_1)t_K(q_2)}` with the Parseval t
 are interpolated in :math:`\sqrt q` (Chebyshev, error-controlled) between a few quadrature nodes.
 Pairs the series cannot bound within 256 orders (large variances with :math:`|c|` near 1) and zero
 variances go to the nested piecewise Gauss–Legendre rule of :mod:`nn_spectra.gaussian_integrals`.
-selu and hard tanh (kinks: slowly decaying coefficients) keep a per-layer Mehler sum with that rule
-where its bound fails; custom activations use the rule on every pair.
+Custom activations use the rule on every pair.
 
 Numerics: float64 throughout; correlations clipped into [−1, 1]; for positively homogeneous φ (relu,
 leaky relu, linear) the recursion runs on kernels normalised by their largest diagonal entry with the
