@@ -1,6 +1,7 @@
 r"""Residual and convolutional networks against real finite networks: the ResNet Jacobian law,
 its universal large-depth limit, the CNN NTK, the delta-orthogonal CNN Jacobian spectrum, the ResNet
-mean field and NNGP/NTK with the stream mean, and the moments of a ResNet's conditional Fisher spectrum.
+mean field and NNGP/NTK with the stream mean, the moments of a ResNet's conditional Fisher spectrum and
+the CNN covariance propagation over positions.
 
 Theory functions are looked up on :mod:`nn_spectra` at run time (``ns.name``).
 """
@@ -366,3 +367,55 @@ _add(Case(
          "moments at widths N and N/2, Richardson-extrapolated"),
     metric="max |z| of m₁, m₂, m₂/m₁² (z_test_extrapolated, bias allowance (B/N)²|prediction|)", tolerance=_Z,
     run=_run_resnet_cfim, quick_size=200, full_size=800, topic=TOPIC))
+
+
+# 8. CNN covariance propagation over positions (Xiao et al. 2018) -----------------------------------
+# The spatial covariance of the pre-activations of real CNNs (Gaussian kernels, circular padding),
+# Sigma_hat^l[a, a'] = h^l_a . h^l_a' / C over the channels, per network, against the map
+# Sigma -> sigma_w^2 A C(Sigma) + sigma_b^2 iterated from the input's own Gram matrix; |z| <= 4 after a
+# finite-width allowance 2 l/C |prediction| at layer l (stated in advance).  Quantities: the mean
+# diagonal at every layer, and every position pair at the last layer.
+_COV_NETS = 12
+
+
+def _run_cnn_covariance(size: int, rng: np.random.Generator) -> Result:
+    act, sw2, sb2, n, k, L = "tanh", 1.6, 0.05, 8, 3, 7            # 6 convolutions + the readout
+    X = rng.standard_normal((1, n, 3))
+    X[0, 4:] = X[0, :4] + 0.3 * X[0, 4:]                          # positions 4..7 correlated with 0..3
+    S = ns.cnn_covariance_map("linear", X[0] @ X[0].T / X.shape[-1], sw2, sb2, (n,), k)
+    preds = [S]
+    for _ in range(L - 2):
+        S = ns.cnn_covariance_map(act, S, sw2, sb2, (n,), k)
+        preds.append(S)
+    iu = np.triu_indices(n)
+    pred = np.r_[[np.trace(P) / n for P in preds], preds[-1][iu]]
+    names = [f"mean q^{l + 1}" for l in range(L - 1)] + [f"Σ^{L - 1}[{i},{j}]" for i, j in zip(*iu)]
+    layer = np.r_[np.arange(1, L), np.full(len(iu[0]), L - 1)]
+    rows = []
+    for _ in range(_COV_NETS):
+        net = ns.CNN((n,), 3, size, L, k, act, sw2, sb2, rng=rng)
+        hs = net.forward(X, return_all=True)[1]
+        Sh = [h[0] @ h[0].T / size for h in hs]
+        rows.append(np.r_[[np.trace(M) / n for M in Sh], Sh[-1][iu]])
+    t = z_test(names, np.array(rows), pred, bias=2 * layer / size * np.abs(pred))
+    fig, axes = new_figure(2)
+    im = axes[0].imshow(preds[-1], cmap="viridis")
+    fig.colorbar(im, ax=axes[0])
+    axes[0].set_title(f"Σ^{L - 1} (map)")
+    axes[1].errorbar(preds[-1][iu], t.mean[L - 1:], yerr=4 * t.se[L - 1:] + t.bias[L - 1:], fmt="o", ms=3)
+    lo, hi = float(preds[-1].min()), float(preds[-1].max())
+    axes[1].plot([lo, hi], [lo, hi], "k-")
+    axes[1].set_xlabel("cnn_covariance_map, iterated")
+    axes[1].set_ylabel(f"mean of {_COV_NETS} CNNs, C = {size}")
+    return Result(prediction=(f"tanh, σ_w² = {sw2}, σ_b² = {sb2}, 8 positions, k = 3: mean q per layer "
+                              f"{np.round(pred[:L - 1], 4).tolist()}; last-layer covariances in [{lo:.3f}, {hi:.3f}]"),
+                  measurement=f"worst {t.rows('.4g').split('; ')[int(np.argmax(np.abs(t.z)))]}; {t.replicates} networks",
+                  distance=t.worst, figure=fig)
+
+
+_add(Case(
+    name="cnn_covariance_propagation",
+    title="CNN mean field: the spatial covariance map over position pairs (Xiao et al. 2018)",
+    how="channel averages h^l_α·h^l_α'/C of real CNNs (numpy, FFT convolution), per network, at every layer",
+    metric="max |z|, z = (mean − map, less 2 l/C |map|) / SE", tolerance=_Z,
+    run=_run_cnn_covariance, quick_size=256, full_size=1024, topic=TOPIC))
