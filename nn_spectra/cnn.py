@@ -418,7 +418,7 @@ def cnn_nngp_ntk(X1, X2=None, depth: int | None = None, act="relu", sigma_w2: fl
 
     Parameters
     ----------
-    X1, X2 : ndarray, shape (n, *spatial, C0)
+    X1, X2 : ndarray, shape ``(n, *spatial, C0)``
         Channels-last images (1 or 2 spatial axes).
     depth : int
         :math:`1 \le L \le 10^6`, **the number of weight layers, including the readout**: :math:`L-1`

@@ -117,7 +117,7 @@ class CNN:
         return tuple(range(1, 1 + self.ndim))
 
     def conv(self, l: int, X) -> np.ndarray:
-        """Layer ``l``'s circular cross-correlation (no bias) of a batch (n, *shape, C_in)."""
+        """Layer ``l``'s circular cross-correlation (no bias) of a batch ``(n, *shape, C_in)``."""
         ax = self._axes(X)
         Xh = np.fft.fftn(X, axes=ax)
         Hh = np.einsum("...oc,n...c->n...o", self._khat[l], Xh)
