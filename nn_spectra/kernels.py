@@ -467,14 +467,18 @@ def _pair_hybrid_elem(which, q1, q2, c, B1, D1, i, B2, D2, j, rho_max):
 
 @numba.njit(cache=True)
 def _pair_triangle(which, q, S, B, D, rho_max, K, Kd):
+    # the upper triangle by blocks of 16 rows with the columns outer, so that each column's series
+    # coefficients (B[j], D[j]) are read once per block
     n = q.shape[0]
-    for i in range(n):
-        for j in range(i, n):
-            k, kd = _pair_hybrid_elem(which, q[i], q[j], S[i, j], B, D, i, B, D, j, rho_max)
-            K[i, j] = k
-            Kd[i, j] = kd
-            K[j, i] = k
-            Kd[j, i] = kd
+    bs = 16
+    for ib in range(0, n, bs):
+        for j in range(ib, n):
+            for i in range(ib, min(ib + bs, j + 1)):
+                k, kd = _pair_hybrid_elem(which, q[i], q[j], S[i, j], B, D, i, B, D, j, rho_max)
+                K[i, j] = k
+                Kd[i, j] = kd
+                K[j, i] = k
+                Kd[j, i] = kd
 
 
 def _pair_kernel_closed(act, q1, q2, S):
