@@ -1139,8 +1139,8 @@ def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: 
         Stream length :math:`|x^0|^2/N` of the input.
     variant : {"post", "pre"}
         ``"post"``: the block :math:`x + a\varphi(Wx+b)`.  ``"pre"`` (its blocks are not free, module
-        docstring): with Gaussian weights :func:`nn_spectra.resnet_pre_jacobian_law` (default path
-        quadrature); with orthogonal weights a ``ValueError``.
+        docstring): :func:`nn_spectra.resnet_pre_jacobian_law` (path quadrature; Gaussian or
+        orthogonal weights).
     nodes : int
         Quadrature nodes of :math:`D^2` for a smooth :math:`\varphi'`.
     group : bool
@@ -1166,16 +1166,11 @@ def resnet_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: 
     weights = _check_weights(weights, "resnet_jacobian_law")
     variant = _check_variant(variant)
     if variant != "post":
-        if weights == "gaussian":
-            # the pre-activation blocks are not free: the law over the D algebra of the stream paths
-            from .resnet_pre import resnet_pre_jacobian_law
+        # the pre-activation blocks are not free: the law over the D algebra of the stream paths
+        # (D-valued circular weights if Gaussian, Haar-unitary cumulants if orthogonal)
+        from .resnet_pre import resnet_pre_jacobian_law
 
-            return resnet_pre_jacobian_law(act, a, sigma_w2, sigma_b2, depth, weights="gaussian", q0=q0)
-        raise ValueError("variant='pre' with orthogonal weights has no Jacobian law yet: in the pre-activation "
-                         "block the D_l of neighbouring blocks are functions of the same residual stream, so the "
-                         "blocks are not free and no product of S-transforms describes J; Gaussian weights go "
-                         "through nn_spectra.resnet_pre_jacobian_law (circular over the D algebra), and the exact "
-                         "moments are resnet_jacobian_moments(..., variant='pre')")
+        return resnet_pre_jacobian_law(act, a, sigma_w2, sigma_b2, depth, weights=weights, q0=q0)
     q0 = check_positive("q0", q0)
     rules, q_phi, fam = _block_rules(act, a, sw, sb, depth - 2, q0, variant, int(nodes))
     blocks = _group_blocks(rules, a * a * sw)

@@ -71,7 +71,7 @@ KS distance as the width grows, where the free-product law stays away.
 """
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 from numba import njit
@@ -119,6 +119,11 @@ def _moment_recursion(T, beta, gaussian):
     the same for both laws.
     """
     return _pre_moment_recursion(T, beta, gaussian=gaussian)
+
+
+def _exact_moments_of_stream(act, q_phi, beta, gaussian):
+    """(m_1, m_2) of the infinite-width law: the recursion with the exact stream moments."""
+    return _moment_recursion(_pre_stream_moments(act, q_phi), beta, gaussian)
 
 
 def _stream_moments_of_rule(s, w):
@@ -262,9 +267,89 @@ def _chain(z, u, s, wt, beta, jac):
                 for k in range(1, K - 2):
                     e = np.exp(2.0 * (lr[k] - mid))
                     p2 = ph[k] * ph[k]
-                    U[i, p, k - 1] = c * beta * w[k] * G[k] * G[k] / (e * p2)
+                    # (e underflows only for a chain whose pivots span > 1e300, e.g. a -> 0: inf is rejected)
+                    U[i, p, k - 1] = c * beta * w[k] * G[k] * G[k] * _recip(e * p2)
                     V[i, p, k - 1] = w[k] * e * p2
     return v, gl, U, V
+
+
+@njit(cache=True)
+def _rcp(x):
+    """1/x as conj(x)/|x|^2 (no scaling: the pivots stay far inside float range), 0 -> inf."""
+    r = x.real * x.real + x.imag * x.imag
+    if r == 0.0:
+        return complex(np.inf, 0.0)
+    return complex(x.real / r, -x.imag / r)
+
+
+@njit(cache=True)
+def _matvec(H, r):
+    n = H.shape[0]
+    out = np.zeros(n, dtype=np.complex128)
+    for i in range(n):
+        acc = 0j
+        for j in range(n):
+            acc += H[i, j] * r[j]
+        out[i] = acc
+    return out
+
+
+@njit(cache=True)
+def _broyden(H, step, dr):
+    """In place: Broyden's inverse update H += (s - H dr)(s^* H)/(s^* H dr); False if degenerate."""
+    n = H.shape[0]
+    Hdr = _matvec(H, dr)
+    den = 0j
+    for i in range(n):
+        den += np.conj(step[i]) * Hdr[i]
+    if den == 0:
+        return False
+    sH = np.zeros(n, dtype=np.complex128)
+    for i in range(n):
+        si = np.conj(step[i])
+        for j in range(n):
+            sH[j] += si * H[i, j]
+    for i in range(n):
+        c = (step[i] - Hdr[i]) / den
+        for j in range(n):
+            H[i, j] += c * sH[j]
+    return True
+
+
+@njit(cache=True)
+def _averages(z, u, s, wt, beta):
+    r"""``(v, g)`` of :func:`_chain` without the Jacobian factors: per path one pass of left pivots
+    (stored) and one of right pivots (on the fly), the diagonal of the inverse from both."""
+    n = z.shape[0]
+    M, L = s.shape
+    K = 2 * L + 3
+    v = np.zeros((n, 2 * L), dtype=np.complex128)
+    gl = np.zeros(n, dtype=np.complex128)
+    d = np.empty(K, dtype=np.complex128)
+    a = np.empty(K, dtype=np.complex128)
+    for i in range(n):
+        for p in range(M):
+            d[0] = -1.0
+            for l in range(L):
+                d[2 * l + 1] = -beta * s[p, l] * u[i, 2 * l + 1]
+                d[2 * l + 2] = -beta * u[i, 2 * l]
+            d[K - 2] = 0.0
+            d[K - 1] = z[i]
+            a[0] = d[0]
+            for k in range(1, K):
+                a[k] = d[k] - _rcp(a[k - 1])
+            c = wt[p]
+            gl[i] += c * _rcp(a[K - 1])
+            b = d[K - 1]
+            b = d[K - 2] - _rcp(b)
+            for k in range(K - 3, 0, -1):
+                b = d[k] - _rcp(b)
+                gk = _rcp(a[k] + b - d[k])
+                if k % 2 == 1:
+                    v[i, k - 1] += c * s[p, (k - 1) // 2] * gk
+                else:
+                    v[i, k - 1] += c * gk
+    return v, gl
 
 
 #: points per matrix product of the Jacobian factors (memory: chunk x paths x 2L complex, twice)
@@ -275,7 +360,7 @@ def _system(z, u, s, wt, beta, jac):
     """``(v, g, dv/du)`` of :func:`_chain`, the Jacobian assembled from its factors by matrix products."""
     n, m = u.shape
     if not jac:
-        v, g, _, _ = _chain(z, u, s, wt, beta, False)
+        v, g = _averages(z, u, s, wt, beta)
         return v, g, None
     perm = np.arange(m) ^ 1                   # the partner of each unknown (0<->1, 2<->3, ...)
     v = np.empty((n, m), dtype=complex)
@@ -290,6 +375,37 @@ def _system(z, u, s, wt, beta, jac):
         # d v_k / d u_q: u_q sets the diagonal at the partner position p(q), so column q is T[:, p(q)]
         Jv[sl] = T[:, :, perm]
     return v, g, Jv
+
+
+def _system_orthogonal(z, u, s, wt, beta, jac):
+    r"""The Haar system: state :math:`(g_0, h_1, \dots, g_{L-1}, h_L, A_0, \dots, A_{L-1})`.
+
+    Block :math:`l`'s covariance of the Gaussian system is multiplied by :math:`A_l`, the Haar factor
+    at :math:`t_l = \beta g_lh_{l+1}`; :math:`A_l` is an unknown with the equation
+    :math:`A_l = 1/(1 + t_lA_l)` (so Newton keeps the branch by continuity).  Returns the fixed-point
+    map's values ``v`` (n, 3L) — the Gaussian averages at the effective unknowns
+    :math:`(A_lg_l, A_lh_{l+1})` and :math:`1/(1 + t_lA_l)` — ``G`` and, if ``jac``, ``dv/du``."""
+    n, m3 = u.shape
+    L = m3 // 3
+    m = 2 * L
+    gh, A = u[:, :m], u[:, m:]
+    Arep = np.repeat(A, 2, axis=1)
+    v2, g, Jv = _system(z, np.ascontiguousarray(gh * Arep), s, wt, beta, jac)
+    gl, hl = gh[:, 0::2], gh[:, 1::2]
+    den = 1.0 + beta * gl * hl * A
+    v = np.concatenate([v2, 1.0 / den], axis=1)
+    if not jac:
+        return v, g, None
+    J = np.zeros((n, m3, m3), dtype=complex)
+    J[:, :m, :m] = Jv * Arep[:, None, :]
+    idx = np.arange(L)
+    # d v2 / d A_l = Jv[:, :, 2l] g_l + Jv[:, :, 2l+1] h_{l+1}
+    J[:, :m, m:] = Jv[:, :, 0::2] * gl[:, None, :] + Jv[:, :, 1::2] * hl[:, None, :]
+    d2 = -1.0 / den ** 2
+    J[:, m + idx, 2 * idx] = d2 * beta * hl * A
+    J[:, m + idx, 2 * idx + 1] = d2 * beta * gl * A
+    J[:, m + idx, m + idx] = d2 * beta * gl * hl
+    return v, g, J
 
 
 # ----------------------------------------------------------------------------- the law
@@ -316,7 +432,10 @@ class ResNetPreJacobianLaw(SolvedLaw):
     #: the support sits in a small part of the hull's bound: a coarser classification grid suffices
     grid_size = 401
 
-    def __init__(self, s, w, beta: float, label: str = "", exact_moments=None):
+    def __init__(self, s, w, beta: float, label: str = "", exact_moments=None, weights: str = "gaussian",
+                 fast: bool | None = None):
+        self.weights = _check_weights(weights)
+        self._fast = None if fast is None else bool(fast)
         self.s = np.ascontiguousarray(s, dtype=float)
         self.w = np.ascontiguousarray(w, dtype=float)
         self.beta = float(beta)
@@ -325,14 +444,21 @@ class ResNetPreJacobianLaw(SolvedLaw):
         self.depth = self.layers + 2
         self.paths = int(self.s.shape[0])
         self.label = label
-        self.exact_moments = exact_moments
+        # a tuple, or a callable giving it (the stream moments are B^2/2 two-dimensional integrals:
+        # 10-90 s at depth 100, so they are computed when first asked for)
+        self._exact_source = exact_moments
         self._freeze()
+
+    @cached_property
+    def exact_moments(self):
+        src = self._exact_source
+        return tuple(src()) if callable(src) else src
 
     # -- moments -----------------------------------------------------------------------
     @cached_property
     def _rule_moments(self) -> tuple[float, float]:
         """(m_1, m_2) of this law (the path rule's): the exact recursion with the rule's T."""
-        return _moment_recursion(_stream_moments_of_rule(self.s, self.w), self.beta, True)
+        return _moment_recursion(_stream_moments_of_rule(self.s, self.w), self.beta, self.weights == "gaussian")
 
     @property
     def moment_error(self) -> float | None:
@@ -374,16 +500,25 @@ class ResNetPreJacobianLaw(SolvedLaw):
     def _start(self, z):
         mu = self.w @ self.s
         cl = np.concatenate([[1.0], np.cumprod(1.0 + self.beta * mu)[:-1]])
-        u = np.zeros((len(z), 2 * self.layers), dtype=complex)
-        u[:, 0::2] = (cl * mu)[None, :]
+        u = np.zeros((len(z), self._state_size), dtype=complex)
+        u[:, 0:2 * self.layers:2] = (cl * mu)[None, :]
+        u[:, 2 * self.layers:] = 1.0               # Haar factors A_l = 1 at z = infinity (h = 0)
         return u
 
+    @property
+    def _state_size(self) -> int:
+        return (2 if self.weights == "gaussian" else 3) * self.layers
+
+    def _sys(self, z, u, jac):
+        f = _system if self.weights == "gaussian" else _system_orthogonal
+        return f(self._z(z), np.ascontiguousarray(u, dtype=complex), self.s, self.w, self.beta, jac)
+
     def _residual(self, z, u):
-        v, _, J = _system(self._z(z), np.ascontiguousarray(u, dtype=complex), self.s, self.w, self.beta, True)
+        v, _, J = self._sys(z, u, True)
         return u - v, np.eye(u.shape[1])[None, :, :] - J
 
     def _g(self, z, u):
-        _, g, _ = _system(self._z(z), np.ascontiguousarray(u, dtype=complex), self.s, self.w, self.beta, False)
+        _, g, _ = self._sys(z, u, False)
         return self.frame[1] * g
 
     def _admissible(self, z, u):
@@ -400,7 +535,7 @@ class ResNetPreJacobianLaw(SolvedLaw):
         failure) takes the engine's continuation from far above.  Most points then cost 2-4 Newton
         steps instead of a ladder of heights (the system is O(paths L^2) per point)."""
         z = np.ascontiguousarray(np.atleast_1d(z), dtype=complex)
-        n, m = z.size, 2 * self.layers
+        n, m = z.size, self._state_size
         u = np.zeros((n, m), dtype=complex)
         res = np.full(n, np.inf)
         ok = np.zeros(n, dtype=bool)
@@ -420,19 +555,169 @@ class ResNetPreJacobianLaw(SolvedLaw):
             prev = i if done else None
         return u, res, ok
 
+    # -- the sweep (fast route) ------------------------------------------------------------
+    #: blocks from which the axis values come from the sweep (:meth:`_sweep_axis`) by default
+    FAST_LAYERS = 16
+    #: chord iterations per point before the sweep refreshes the Jacobian / gives the point up
+    SWEEP_ITERS = 12
+
+    @property
+    def fast(self) -> bool:
+        """True when the axis values come from the sweep (:meth:`_sweep_axis`), not the engine."""
+        return self._fast if self._fast is not None else self.layers >= self.FAST_LAYERS
+
+    def _sweep_axis(self, x):
+        r"""States on the real axis at standardized ``x`` by a quasi-Newton sweep (fast route).
+
+        Points in increasing order; each starts from the quadratic extrapolation of the three previous
+        converged states and iterates :math:`u \leftarrow u - HF(x, u)` with :math:`H` an approximate
+        inverse Jacobian carried along the sweep: the inverse of the exact Jacobian at some earlier
+        state, improved after every step by Broyden's secant update (:math:`H\Delta F = \Delta u`).
+        A residual costs :math:`O(\text{paths}\,B)`, an exact Jacobian :math:`O(\text{paths}\,B^2)`,
+        so :math:`H` is rebuilt (at the current state) only when a step fails to cut the residual by
+        4.  A point that does not converge within :attr:`SWEEP_ITERS` steps, or converges to a state
+        with :math:`\operatorname{Im}G > 0` (the conjugate branch), is solved by the engine's
+        continuation from far above the axis (:meth:`freeprob.SolvedLaw._continue`, to height 1e-15,
+        then its axis Newton) and marked inexact if that fails.  Every accepted state has the
+        residual of the engine's tolerance, so the sweep changes the cost, not the law.
+        Returns ``(u, exact)`` like :meth:`freeprob.SolvedLaw._axis`."""
+        x = np.ascontiguousarray(np.atleast_1d(x), dtype=float)
+        n, m = x.size, self._state_size
+        u = np.zeros((n, m), dtype=complex)
+        exact = np.zeros(n, dtype=bool)
+        hist = []                          # (x, u) of the last three converged points
+        H = None
+        for i in np.argsort(x, kind="stable"):
+            z = complex(x[i])
+            hist = [h for h in hist if abs(h[0] - x[i]) <= self.WARM_DISTANCE]
+            xh = [h[0] for h in hist]
+            if len(hist) >= 2 and len(set(xh)) == len(xh):
+                # Lagrange extrapolation through the last (up to) three converged states
+                ui = np.zeros(m, dtype=complex)
+                for k, (xk, uk) in enumerate(hist):
+                    ui = ui + uk * np.prod([(x[i] - xj) / (xk - xj) for j, xj in enumerate(xh) if j != k])
+            elif hist:
+                ui = hist[-1][1].copy()
+            else:
+                # a certified state of an earlier solve nearby (the support search's grid) if any
+                seed = self._axis_seed(float(x[i]))
+                ui = seed[1].copy() if seed is not None and abs(seed[0] - x[i]) <= self.WARM_DISTANCE else None
+            done = False
+            if ui is not None:
+                ui, done, H = self._quasi_newton(z, ui, H)
+            if not done:
+                ui, done, H = self._ladder(x[i], H)
+            if not done:
+                uc, rc, okc = self._continue(x[i] + 1j * np.array([1e-15]))
+                ua, exa = self._axis_newton_numpy(np.array([x[i]]), uc, 1e-15)
+                ui, done = (ua[0], bool(exa[0])) if okc[0] else (uc[0], False)
+                H = None
+            u[i], exact[i] = ui, done
+            hist = (hist + [(x[i], ui)])[-3:] if done else []
+        return u, exact
+
+    def _quasi_newton(self, z: complex, u, H, physical: bool = True):
+        """Broyden iteration of :meth:`_sweep_axis` at one point: ``(u, converged, H)``."""
+        za = np.array([z])
+
+        def resid(ui):
+            v, _, _ = self._sys(za, ui[None, :], False)
+            r = ui - v[0]
+            return r, float(np.max(np.abs(r) / (1.0 + np.abs(ui))))
+
+        done = False
+        with np.errstate(all="ignore"):
+            r, nr = resid(u)
+            for _ in range(self.SWEEP_ITERS):
+                if not np.isfinite(nr):
+                    break
+                if nr <= self.tol:
+                    done = True
+                    break
+                if H is None:
+                    _, J = self._residual(za, u[None, :])
+                    if not np.all(np.isfinite(J)):
+                        break
+                    try:
+                        H = np.ascontiguousarray(np.linalg.inv(J[0]))
+                    except np.linalg.LinAlgError:
+                        break
+                step = -_matvec(H, r)
+                un = u + step
+                rn, nn = resid(un)
+                if not np.isfinite(nn):
+                    H = None
+                    continue
+                _broyden(H, step, rn - r)
+                if nn > 0.25 * nr:
+                    H = None              # poor contraction: the exact Jacobian at the next step
+                if nn < nr:
+                    u, r, nr = un, rn, nn
+            if done and physical:
+                g = self._g(za, u[None, :])[0]
+                done = bool(np.isfinite(g) and g.imag <= 1e-9 * abs(g))
+        return u, done, H
+
+    #: heights of the cold-start ladder (standardized, times 1 + |x|), then the axis
+    LADDER = tuple(10.0 * 0.5 ** np.arange(0, 40, 2.0)) + (0.0,)
+
+    def _ladder(self, x: float, H):
+        """Cold start of the sweep: from the state at infinity down a vertical ladder of heights to
+        the axis, each level by :meth:`_quasi_newton` from the one above; ``(u, ok, H)``."""
+        scale = 1.0 + abs(x)
+        u = self._start(np.array([x + 1j * self.LADDER[0] * scale]))[0]
+        H = None
+        for y in self.LADDER:
+            u, ok, H = self._quasi_newton(complex(x, y * scale), u, H)
+            if not ok:
+                return u, False, None
+        return u, True, H
+
+    def _axis(self, x):
+        if not self.fast:
+            return super()._axis(x)
+        return self._sweep_axis(x)
+
+    def _resolved(self, x, u, d, g):
+        # the sweep converges every axis state to the residual 1e-12; its rounding check (2 m
+        # evaluations of G per point) is the engine's, for the slow route
+        if self.fast:
+            return np.ones(np.shape(x), dtype=bool)
+        return super()._resolved(x, u, d, g)
+
+    def _edge(self, x_out, x_in):
+        if not self.fast:
+            return super()._edge(x_out, x_in)
+        # the fold Newton differentiates the augmented system by 2(m + 1) Jacobians per step:
+        # at depth 100 the 8-section rounds of the sweep are cheaper, to 1e-10 of the bracket
+        o, i = self._bracket(float(x_out), float(x_in), 14, 1e-10)
+        return 0.5 * (o + i)
+
     def _hull(self):
         # ||I + a W_l D_l|| <= 1 + 2 a sigma_w max|D_l| (a circular element has norm 2): a bound of
         # the top that is far too wide for the classification grid, so the grid is cut where the
         # density has stopped at a run of probes (they are solved anyway, and warm-start the grid)
         c, sc = self.frame
         smax = self.s.max(axis=0)
-        top = float(np.prod((1.0 + 2.0 * np.sqrt(self.beta * smax)) ** 2))
+        # (a Haar orthogonal W_l has norm 1)
+        top = float(np.prod((1.0 + (2.0 if self.weights == "gaussian" else 1.0) * np.sqrt(self.beta * smax)) ** 2))
         return -c / sc, min((top - c) / sc, self._probe_top)
 
     @cached_property
     def _probe_top(self) -> float:
         """Standardized point above which the density vanished at 3 successive doubling probes."""
         c, sc = self.frame
+        if self.fast:
+            # the sweep is cheap only between close points: walk up in steps of 1/4 (standardized)
+            lo = 0.0
+            while lo < 2.0 ** 13:
+                xs = lo + 0.25 * np.arange(1, 17)
+                zero = self._axis_density(xs, classify=True) == 0
+                for k in range(len(xs) - 2):
+                    if zero[k] and zero[k + 1] and zero[k + 2]:
+                        return float(xs[k])
+                lo = float(xs[-1])
+            return float(lo)
         xs = np.array([2.0 ** k for k in range(-1, 14)])
         dens = self._axis_density(xs, classify=True)
         zero = dens == 0
@@ -485,11 +770,12 @@ class ResNetPreJacobianLaw(SolvedLaw):
         return np.empty(0), np.empty(0)
 
     def __repr__(self):
-        return f"ResNetPreJacobianLaw({self.label}, depth={self.depth}, paths={self.paths})"
+        return f"ResNetPreJacobianLaw({self.label}, {self.weights}, depth={self.depth}, paths={self.paths})"
 
 
 def resnet_pre_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "gaussian",
-                            q0: float = 1.0, paths: int = 4096, seed: int = 0) -> ResNetPreJacobianLaw:
+                            q0: float = 1.0, paths: int = 4096, seed: int = 0,
+                            fast: bool | None = None) -> ResNetPreJacobianLaw:
     r"""Law of the squared singular values of :math:`J = \prod_l(I + aW_lD_l)` of a pre-activation ResNet.
 
     The :math:`\mathcal D`-valued (diagonal-algebra) semicircular system of the module docstring, with
@@ -525,14 +811,13 @@ def resnet_pre_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, dep
     act = activation(act)
     a, sw, sb, depth, q0 = _check_args(a, sigma_w2, sigma_b2, depth, q0)
     weights = _check_weights(weights)
-    if weights != "gaussian":
-        raise ValueError("weights must be 'gaussian' for resnet_pre_jacobian_law (Haar orthogonal weights are not "
-                         "circular over the diagonal algebra; their exact m1, m2 are resnet_pre_jacobian_moments)")
     if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or paths < 64 or paths & (paths - 1):
         raise ValueError(f"paths must be a power of 2, at least 64, got {paths!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     mf = resnet_mean_field(act, a, sw, sb, depth, q0=q0, c0=0.0, variant="pre")
     s, w = _path_rule(act, mf.q_phi, int(paths), int(seed), _needs_antithetic(act))
-    exact = _moment_recursion(_pre_stream_moments(act, mf.q_phi), a * a * sw, True)
-    return ResNetPreJacobianLaw(s, w, a * a * sw, label=act.name, exact_moments=exact)
+    exact = partial(_exact_moments_of_stream, act, np.asarray(mf.q_phi, float), a * a * sw, weights == "gaussian")
+    if fast is not None and not isinstance(fast, (bool, np.bool_)):
+        raise ValueError(f"fast must be True, False or None, got {fast!r}")
+    return ResNetPreJacobianLaw(s, w, a * a * sw, label=act.name, exact_moments=exact, weights=weights, fast=fast)

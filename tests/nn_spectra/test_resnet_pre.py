@@ -9,6 +9,17 @@
 - real finite pre-activation ResNets (slow): KS distance to the law shrinks with the width and is
   below the KS distance to the free-product law;
 - paths M and 4M (slow): cdfs within the Monte-Carlo scale 1/sqrt(M) stated in the module docstring.
+
+Haar orthogonal weights (the Haar-unitary cumulants over the D algebra):
+- linear activation: the free product of resnet_jacobian_law(weights="orthogonal") to rounding (a different
+  solver, the closed block S-transform); the solver's m1, m2 are the exact orthogonal recursion
+  (resnet_jacobian_moments(variant="pre"), a different code path) with the rule's path moments;
+- a -> 0: the support lies inside the norm bound [(1 - a sigma_w)^(2B), (1 + a sigma_w)^(2B)] (||O|| = 1,
+  |phi'| <= 1), which closes on 1 (the identity);
+- real orthogonal pre-activation ResNets (slow): KS shrinks with the width at the 1/sqrt(N nets) rate.
+
+The fast route (quasi-Newton sweep, used from 16 blocks on) against the engine's route at small depth:
+densities to 1e-6 of the maximum, edges to 1e-5 relative (both routes accept states at the residual 1e-12).
 """
 import numpy as np
 import pytest
@@ -94,7 +105,7 @@ def test_depth_and_attributes():
 
 @pytest.mark.parametrize("kw, word", [
     (dict(a=0.0), "a"), (dict(a=-1.0), "a"), (dict(sigma_w2=0.0), "sigma_w2"), (dict(sigma_b2=-1.0), "sigma_b2"),
-    (dict(depth=2), "depth"), (dict(depth=4.0), "depth"), (dict(weights="orthogonal"), "weights"),
+    (dict(depth=2), "depth"), (dict(depth=4.0), "depth"), (dict(fast="yes"), "fast"),
     (dict(weights="haar"), "weights"), (dict(paths=100), "paths"), (dict(paths=32), "paths"),
     (dict(seed=-1), "seed"), (dict(q0=0.0), "q0"),
 ])
@@ -110,6 +121,63 @@ def test_bad_input_moments():
         resnet_pre_jacobian_moments("relu", 0.5, 2.0, 0.0, 5, weights="unitary")
     with pytest.raises(ValueError, match="depth"):
         resnet_pre_jacobian_moments("relu", 0.5, 2.0, 0.0, 1)
+
+
+# ----------------------------------------------------------------------------- orthogonal weights
+def test_orthogonal_linear_law_is_the_free_product_law():
+    law = resnet_pre_jacobian_law("linear", 0.5, 1.0, 0.0, 5, weights="orthogonal", paths=64)
+    ref = resnet_jacobian_law("linear", 0.5, 1.0, 0.0, 5, weights="orthogonal", variant="post")
+    lo, hi = ref.support
+    x = lo + (hi - lo) * np.array([0.02, 0.1, 0.3, 0.5, 0.8, 0.97])
+    np.testing.assert_allclose(law.pdf(x), ref.pdf(x), rtol=1e-8, atol=1e-12)
+
+
+def test_orthogonal_solver_moments_are_the_haar_recursion():
+    # the Haar system (kappa_4 = -1 through the factors A_l) against the orthogonal moment recursion
+    # with the rule's path moments, and the Gaussian law's m2 is larger (kappa_4 = 0)
+    paths = 256
+    law = resnet_pre_jacobian_law("relu", 0.5, 2.0, 0.0, 5, weights="orthogonal", paths=paths)
+    m = _contour_moments(law, 2)
+    assert m[0] == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_allclose(m[1:], law._rule_moments, rtol=1e-8)
+    ref = resnet_jacobian_moments("relu", 0.5, 2.0, 0.0, 5, weights="orthogonal", variant="pre")
+    assert law.exact_moments == pytest.approx(ref, rel=1e-12)
+    assert law.moment_error <= 1.0 / np.sqrt(paths)
+    gauss = resnet_pre_jacobian_law("relu", 0.5, 2.0, 0.0, 5, weights="gaussian", paths=paths)
+    assert gauss._rule_moments[1] > law._rule_moments[1]
+
+
+@pytest.mark.parametrize("a", [3e-3, 3e-2])
+def test_orthogonal_small_branch_tends_to_the_identity(a):
+    # ||I + a sigma_w O D|| <= 1 + a sigma_w for relu (|D| <= 1), so the squared singular values of J lie in
+    # [(1 - a sigma_w)^(2B), (1 + a sigma_w)^(2B)], an interval closing on 1 as a -> 0; m1 = (1 + a^2 sw/2)^B
+    sw, depth = 2.0, 6
+    B = depth - 2
+    law = resnet_pre_jacobian_law("relu", a, sw, 0.0, depth, weights="orthogonal", paths=64)
+    lo, hi = law.support
+    r = a * np.sqrt(sw)
+    assert (1 - r) ** (2 * B) * (1 - 1e-12) <= lo < 1 < hi <= (1 + r) ** (2 * B) * (1 + 1e-12)
+    assert law._rule_moments[0] == pytest.approx((1 + a * a * sw / 2) ** B, rel=1e-13)
+
+
+def test_routing_of_resnet_jacobian_law():
+    law = resnet_jacobian_law("relu", 0.3, 2.0, 0.0, 5, weights="orthogonal", variant="pre")
+    assert isinstance(law, type(resnet_pre_jacobian_law("relu", 0.3, 2.0, 0.0, 5, paths=64)))
+    assert law.weights == "orthogonal" and law.layers == 3
+
+
+# ----------------------------------------------------------------------------- fast route
+@pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
+def test_fast_route_agrees_with_the_engine_route(weights):
+    args = ("relu", 0.5, 2.0, 0.0, 7)
+    slow = resnet_pre_jacobian_law(*args, weights=weights, paths=64, fast=False)
+    fast = resnet_pre_jacobian_law(*args, weights=weights, paths=64, fast=True)
+    assert fast.fast and not slow.fast
+    np.testing.assert_allclose(fast.support, slow.support, rtol=1e-5)
+    lo, hi = slow.support
+    x = lo + (hi - lo) * np.linspace(0.002, 0.998, 41) ** 2
+    ds = slow.pdf(x)
+    np.testing.assert_allclose(fast.pdf(x), ds, rtol=0, atol=1e-6 * ds.max())
 
 
 # ----------------------------------------------------------------------------- slow checks
@@ -154,3 +222,62 @@ def test_paths_m_and_4m_agree_at_the_stated_rate():
     x = np.geomspace(max(lo, 1e-6), hi, 60)
     assert np.max(np.abs(law1.cdf(x) - law4.cdf(x))) <= 1.0 / np.sqrt(M)
     assert law4.moment_error <= 1.0 / np.sqrt(4 * M)
+
+
+def _symmetric_input(N, rng):
+    """x^0 with the normal quantiles as coordinates (|x^0|^2/N -> 1, exactly half positive), permuted: the
+    input's own sign fraction is the largest between-network fluctuation of a relu stream."""
+    from scipy.special import ndtri
+
+    return rng.permutation(ndtri((np.arange(N) + 0.5) / N))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act, sw", [("relu", 2.0), ("tanh", 1.5)])
+def test_real_orthogonal_resnets_converge_to_the_law(act, sw):
+    # stated in advance: the pooled KS distance falls at least at the rate 1/sqrt(N nets) of the
+    # between-network fluctuation (allowing 1.5x): 8 networks of width 200 -> 4 of width 800 gives
+    # KS_800 <= 1.5 KS_200 / sqrt(2); and at width 800 the law is closer than the Gaussian-weight law and
+    # the (wrong) free product of post-variant blocks
+    from nn_spectra.resnet_network import ResNet
+
+    a, depth = 0.5, 10
+    law = resnet_pre_jacobian_law(act, a, sw, 0.0, depth, weights="orthogonal", paths=1024)
+    gauss = resnet_pre_jacobian_law(act, a, sw, 0.0, depth, weights="gaussian", paths=1024)
+    free = resnet_jacobian_law(act, a, sw, 0.0, depth, weights="orthogonal", variant="post")
+    lo, hi = law.support
+    x = np.geomspace(max(lo, 1e-6), hi, 150)
+    rng = np.random.default_rng(1)
+    ks = {}
+    for N, nets in ((200, 8), (800, 4)):
+        ev = np.sort(np.concatenate([
+            ResNet(3, N, depth, act, a, sw, 0.0, weights="orthogonal", variant="pre", rng=rng)
+            .jacobian_spectrum(_symmetric_input(N, rng)) for _ in range(nets)]))
+        ks[N] = _ks(law.cdf, ev, x)
+    assert ks[800] <= 1.5 * ks[200] / np.sqrt(2)
+    assert ks[800] < min(_ks(gauss.cdf, ev, x), _ks(free.cdf, ev, x))
+    assert abs(law.total_mass - 1.0) < 1e-3
+
+
+@pytest.mark.slow
+def test_depth_100_fast_law_against_real_networks():
+    # depth 102 (100 blocks), a = 0.1, relu, orthogonal weights, the fast route: KS falls from width
+    # 200 (4 networks) to 800 (2 networks) at the stated rate 1/sqrt(N nets) (1.5x slack), and the law is
+    # closer than the free product of post blocks
+    from nn_spectra.resnet_network import ResNet
+
+    a, depth = 0.1, 102
+    law = resnet_pre_jacobian_law("relu", a, 2.0, 0.0, depth, weights="orthogonal", paths=256)
+    assert law.fast
+    free = resnet_jacobian_law("relu", a, 2.0, 0.0, depth, weights="orthogonal", variant="post")
+    lo, hi = law.support
+    x = np.geomspace(lo, hi, 120)
+    rng = np.random.default_rng(2)
+    ks = {}
+    for N, nets in ((200, 4), (800, 2)):
+        ev = np.sort(np.concatenate([
+            ResNet(3, N, depth, "relu", a, 2.0, 0.0, weights="orthogonal", variant="pre", rng=rng)
+            .jacobian_spectrum(_symmetric_input(N, rng)) for _ in range(nets)]))
+        ks[N] = _ks(law.cdf, ev, x)
+    assert ks[800] <= 1.5 * ks[200] / np.sqrt(2)
+    assert ks[800] < _ks(free.cdf, ev, x)
