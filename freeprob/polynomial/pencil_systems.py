@@ -195,30 +195,64 @@ class _MatrixVariable:
         negDG += np.einsum("pacl,pdl,plb->pabcd", T, P, R, optimize=True).reshape(Pn, n * n, n * n)
         # Dh[H] = -Gi DG[H] Gi - H
         Dh = _kron_rows(Gi, Gi) @ negDG - np.eye(n * n)[None]
-        return Gi - om, Dh
+        return Gi - om, Dh, G, negDG
 
 
 class SubordinationSystem:
-    """Matrix-valued subordination for a pencil in free variables with arbitrary laws."""
+    r"""Matrix-valued subordination for a pencil in free variables with arbitrary laws.
+
+    Only the variables that are not semicircular carry an unknown :math:`\omega_j`: for a
+    semicircular :math:`X_s = a_s\otimes s` the subordination map is explicit,
+    :math:`h_s(\omega_s) = G_{X_s}(\omega_s)^{-1} - \omega_s = -a_s G a_s` with G the common value
+    :math:`G_{X_j}(\omega_j)`, so with :math:`\mathcal N` the other variables and
+    :math:`j_0 = \min\mathcal N`
+
+    .. math:: F_j = \omega_j - b + \sum_s a_s G_{X_{j_0}}(\omega_{j_0}) a_s - \sum_{i\in\mathcal N, i\ne j} h_i(\omega_i),
+              \qquad j\in\mathcal N,
+
+    equivalent to the full system (:math:`F_j - F_{j_0} = 0` is :math:`G_{X_j}(\omega_j)^{-1} = G_{X_{j_0}}(\omega_{j_0})^{-1}`).
+    The eliminated :math:`\omega_s = G^{-1} + a_s G a_s` runs off to infinity wherever G vanishes
+    (a cusp of the density, e.g. :math:`x + d` with d = ±1 at 0): the full system's Newton basin
+    shrank to nothing there, the reduced state stays bounded.
+    """
 
     def __init__(self, a0: np.ndarray, a: np.ndarray, laws):
+        from ..laws import Semicircle
+
         self.a0 = np.asarray(a0, dtype=float)
-        self.vars = [_MatrixVariable(aj, law) for aj, law in zip(a, laws)]
+        a = np.asarray(a, dtype=float)
+        sc = [isinstance(law, Semicircle) for law in laws]
+        if all(sc):
+            raise ValueError("laws: every variable is semicircular; use SemicircularSystem")
+        self.sc_A = a[[j for j, f in enumerate(sc) if f]]
+        self.vars = [_MatrixVariable(aj, law) for aj, law, f in zip(a, laws, sc) if not f]
         self.k = len(self.vars)
         self.n = self.a0.shape[0]
         self.m = self.k * self.n * self.n
+        n = self.n
+        # row-major matrix of H -> Σ_s a_s H a_s
+        self._eta_mat = sum((np.kron(A, A.T) for A in self.sc_A), np.zeros((n * n, n * n)))
+
+    def _eta(self, G):
+        if not len(self.sc_A):
+            return np.zeros_like(G)
+        return np.einsum("jab,pbc,jcd->pad", self.sc_A, G, self.sc_A)
 
     def residual(self, z, u, eps=None):
         P, n, k = len(z), self.n, self.k
         nn = n * n
         om = u.reshape(P, k, n, n)
         b = _lambda_minus_a0(z, self.a0, eps)
-        hs, Ds = zip(*[v.h_and_jac(om[:, j]) for j, v in enumerate(self.vars)])
+        hs, Ds, Gs, negDGs = zip(*[v.h_and_jac(om[:, j]) for j, v in enumerate(self.vars)])
         tot = sum(hs)
-        r = np.stack([om[:, j] - b - (tot - hs[j]) for j in range(k)], axis=1).reshape(P, self.m)
+        base = b - self._eta(Gs[0])
+        r = np.stack([om[:, j] - base - (tot - hs[j]) for j in range(k)], axis=1).reshape(P, self.m)
         J = np.zeros((P, self.m, self.m), dtype=complex)
         J[:, np.arange(self.m), np.arange(self.m)] = 1.0
+        # F contains +η(G(ω_{j0})): its derivative in ω_{j0} is η ∘ DG = -η ∘ negDG
+        etaDG = self._eta_mat[None] @ negDGs[0]
         for j in range(k):
+            J[:, j * nn:(j + 1) * nn, 0:nn] -= etaDG
             for i in range(k):
                 if i != j:
                     J[:, j * nn:(j + 1) * nn, i * nn:(i + 1) * nn] -= Ds[i]
@@ -230,9 +264,11 @@ class SubordinationSystem:
         means = [v.mean_matrix for v in self.vars]
         om = np.stack([b - (sum(means) - means[j])[None] for j in range(self.k)], axis=1)
         for _ in range(60):
-            hs = [np.linalg.inv(v.cauchy(om[:, j])) - om[:, j] for j, v in enumerate(self.vars)]
+            Gs = [v.cauchy(om[:, j]) for j, v in enumerate(self.vars)]
+            hs = [np.linalg.inv(G) - om[:, j] for j, G in enumerate(Gs)]
             tot = sum(hs)
-            om = 0.5 * (om + np.stack([b + tot - hs[j] for j in range(self.k)], axis=1))
+            base = b - self._eta(Gs[0])
+            om = 0.5 * (om + np.stack([base + tot - hs[j] for j in range(self.k)], axis=1))
         u = om.reshape(len(z), self.m)
         return _homotopy(self, z, u, eps0)
 

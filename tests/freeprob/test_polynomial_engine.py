@@ -74,17 +74,52 @@ def test_cube_mass_with_the_singular_point():
 
 
 # ----------------------------------------------------------------------------- x⁶
+def test_one_variable_edges_are_the_pushforward():
+    """A polynomial in one variable: the support is p(support of x), ends at values of p at the ends
+    and at critical points (exact), and the critical values inside are the points where the density
+    is infinite.  The solver's edge search had put the lower edge of x⁶ at 5.4e-6 (density ~ t^(-5/6)
+    there is not certified closer); the solver's density must be positive just inside and vanish
+    just outside (a cross-check of the rule)."""
+    mu = polynomial_law(x**6, {x: SC})
+    assert mu.intervals == ((0.0, 64.0),) and mu.support == (0.0, 64.0)
+    t = np.array([-1e-3, 1e-3, 63.999, 64.001])
+    r = np.abs(t) ** (1 / 6)
+    np.testing.assert_allclose(mu.pdf(t), np.where((t > 0) & (t < 64), SC.pdf(r) / (3 * r**5), 0.0), rtol=1e-9)
+    mu3 = polynomial_law(x**3 - x, {x: SC})
+    assert mu3.intervals == ((-6.0, 6.0),)
+    c = 2 / (3 * np.sqrt(3))                       # p(±1/√3) = ∓2/(3√3)
+    sing = mu3._from_std(mu3._singular_points())
+    np.testing.assert_allclose(np.sort(sing), [-c, c], rtol=1e-14)
+
+
 @pytest.mark.slow
 def test_sixth_power_is_a_pushforward():
     mu = polynomial_law(x**6, {x: SC})
     lo, hi = mu.support
-    # issue 12: the support started at -0.108
-    assert lo >= -1e-10 and abs(hi - 64) < 1e-9
+    # issue 12: the support started at -0.108; now the pushforward rule gives the ends exactly
+    assert lo == 0.0 and hi == 64.0
     t = np.array([1e-4, 0.01, 1.0, 10.0, 63.0, 64.0, 100.0])
     r = t ** (1 / 6)
     exact = SC.cdf(r) - SC.cdf(-r)
     assert np.max(np.abs(mu.cdf(t) - exact)) < 1e-10
     assert mu.cdf(-1.0) == 0.0
+
+
+@pytest.mark.slow
+def test_cubic_with_two_critical_values_mass():
+    # x³ - x: density ~ |t ∓ 2/(3√3)|^(-1/2) on one side of each critical value (three preimages
+    # become one); check_mass splits there (1 - 2.2e-5 before the Aitken exponent, 1 - 3.0e-11 now)
+    mu = polynomial_law(x**3 - x, {x: SC})
+    assert abs(mu.check_mass() - 1.0) < 1e-10
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="x⁶: the Puiseux tail of t^(-5/6) holds 0.094 of the mass within 1e-6 "
+                   "(standardized) of 0; its fit from 9 certified points is good to ~5e-9 only (mass 1 + 5.1e-9); "
+                   "open, issue 12")
+def test_sixth_power_mass():
+    mu = polynomial_law(x**6, {x: SC})
+    assert abs(mu.check_mass() - 1.0) < 1e-10
 
 
 # ----------------------------------------------------------------------------- x·y·x
@@ -116,17 +151,24 @@ def test_compression_atoms_exact(p):
     assert abs(pts[0] - rp[0]) < 1e-10 and abs(w[0] - rw[0]) < 1e-10
 
 
-@pytest.mark.xfail(strict=True, reason='compression cross-check off by the atom mass 0.3 at the axis; found at the end of session 3; open, issue 12')
 def test_compression_density_and_solver_cross_check():
+    """The solver's G above the atom at 0 against ⊠ (Bercovici–Voiculescu), and -y Im G(iy) = Re(z G)
+    → the rank rule's mass 0.3 with an error O(y²) (0 lies in a gap of the absolutely continuous part,
+    so G_ac(0) is real).  The continuation used to stall at y ~ 4e-3 above the atom (state entries
+    ~ 0.3/y; no predictor, entrywise residual) and the stalled state was returned for every lower
+    height (the former test read Re(i z G) = -y Re G, which is not the mass).  Below y ~ 1e-4 the
+    state cannot be resolved in double precision (G's pole cancels in ω), see the issue notes."""
     p = 0.7
     ref = fp.boxtimes(fp.marchenko_pastur(1), fp.bernoulli(p))
     mu = polynomial_law(x * d * x, {x: SC, d: fp.bernoulli(p)})
     grid = np.linspace(0.05, 3.3, 15)
     assert np.max(np.abs(mu.pdf(grid) - ref.pdf(grid))) < 1e-10
-    # the solver agrees with the rank rule: -y Im G(iy) -> mass, error O(y) (gap around 0)
-    g = mu.cauchy(np.array([1e-6j, 1e-8j]))
-    m = (1j * np.array([1e-6j, 1e-8j]) * g).real
-    assert abs(m[1] - 0.3) < 1e-6 and abs(m[1] - 0.3) < abs(m[0] - 0.3) + 1e-12
+    z = 1j * np.array([1e-2, 1e-3, 1e-4])
+    g = mu.cauchy(z)
+    assert np.max(np.abs(g / ref.cauchy(z) - 1.0)) < 1e-8
+    m = (z * g).real
+    assert np.all(np.abs(m - 0.3) < 30.0 * z.imag ** 2)
+    assert abs(m[2] - 0.3) < 1e-6
 
 
 @pytest.mark.slow
