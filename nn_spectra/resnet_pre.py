@@ -4,7 +4,7 @@ The network :math:`x^{l+1} = x^l + a(W_l\varphi(x^l) + b_l)`, :math:`l = 0, \dot
 stream Jacobian :math:`J = \partial x^B/\partial x^0 = \prod_l (I + aW_lD_l)`,
 :math:`D_l = \operatorname{diag}\varphi'(x^l)`.  This module gives the law of the squared singular values
 (the eigenvalues of :math:`JJ^\top`) at infinite width for i.i.d. Gaussian :math:`W_l` (entry variance
-:math:`\sigma_w^2/N`).  Depth as in :mod:`nn_spectra.resnet`: ``depth`` is :math:`L`, the number of
+:math:`\sigma_w^2/N`) or :math:`W_l = \sigma_wO_l` with :math:`O_l` Haar orthogonal.  Depth as in :mod:`nn_spectra.resnet`: ``depth`` is :math:`L`, the number of
 weight layers (read-in, :math:`B = L - 2` residual blocks, readout), and :math:`J` spans the :math:`B`
 blocks.  Below, :math:`L` in the formulas stands for the number of blocks :math:`B`.
 
@@ -47,6 +47,30 @@ right), :math:`O(L)` per path; the Jacobian of the system in :math:`(g, h)` uses
 :math:`O(L^2)` per path (compiled).  At :math:`z=\infty`: :math:`h = 0`,
 :math:`g_l = -c_l\tau(s_l)`, :math:`c_l = \prod_{k<l}(1 + \beta\tau(s_k))`.
 
+Haar orthogonal weights.  :math:`O_l` is asymptotically a Haar unitary free from :math:`\mathcal D` and
+from the other :math:`O_m`, hence (Nica–Shlyakhtenko–Speicher 2002: an element free from
+:math:`\mathcal D` has the :math:`\mathcal D`-valued cumulants :math:`\kappa_n(xd_1,\dots,xd_{n-1},x) =
+\kappa_n(x,\dots,x)\tau(d_1)\cdots\tau(d_{n-1})`) the :math:`M_2(\mathcal D)`-valued R-transform of the
+hermitization :math:`T = [[0, u],[u^*, 0]]` is the scalar one at :math:`(\mathrm{id}\otimes\tau)(b)`:
+:math:`R_T(\operatorname{diag}(p, q)) = \operatorname{diag}(\tau(q)A, \tau(p)A)`,
+:math:`A = A(\tau(p)\tau(q))`, where :math:`tA(t)^2 + A(t) = 1`, :math:`A(t) = 2/(1+\sqrt{1+4t})`
+generates the alternating free cumulants :math:`\kappa_{2n}(u, u^*, \dots) = (-1)^{n-1}C_{n-1}` of a Haar
+unitary (:math:`A = 1` for a circular element).  The coefficients of the pencil,
+:math:`\sqrt\beta\,O_lD_l = C[[0,O_l],[O_l^*,0]]C` with :math:`C = \operatorname{diag}(1, \sqrt\beta D_l)`,
+give :math:`R(b) = CR_T(CbC)C`: the Gaussian covariance of block :math:`l` multiplied by
+
+.. math:: A_l = A(\beta g_lh_{l+1}),\qquad\text{i.e. the diagonal entries }
+          -\beta A_lh_{l+1}s_l,\ -\beta A_lg_l,
+
+the only change to the system (:func:`_system_orthogonal`).  The :math:`A_l` are :math:`L` further
+unknowns with the equations :math:`A_l = 1/(1 + \beta g_lh_{l+1}A_l)` (start 1 at :math:`z=\infty`),
+so Newton keeps the branch of the square root by continuity (the principal root is the wrong one in
+parts of :math:`\mathbb C^+` already for one Haar unitary).  Checks: a linear activation gives the
+free-product law of :func:`nn_spectra.resnet_jacobian_law` with orthogonal weights to 1e-8; the
+solver's :math:`m_2` is the orthogonal recursion (:math:`\kappa_4 = -1`) with the rule's path
+moments to 1e-8; the support lies in :math:`[(1-\sqrt{\beta})^{2L}, (1+\sqrt{\beta})^{2L}]` for relu
+(:math:`\|O\| = 1`).
+
 Approximation.  The expectation over the path law (an :math:`L`-dimensional Gaussian integral) is a
 quasi-Monte-Carlo rule: ``paths`` points of a scrambled Sobol sequence (fixed ``seed``), mapped to
 normals and to paths by the principal components of :math:`Q^{\min(l,m)}`, with antithetic pairs
@@ -63,6 +87,18 @@ no clean rate at these sizes).  :attr:`ResNetPreJacobianLaw.moment_error` report
 :math:`m_2` against the exact one.  The engine :class:`freeprob.SolvedLaw` supplies the continuation,
 the density on the axis and the edges; the cdf is a table of the density integrated in the angle
 variable of each support interval (:attr:`ResNetPreJacobianLaw.total_mass` is its total).
+
+Fast route (from :attr:`ResNetPreJacobianLaw.FAST_LAYERS` = 16 blocks, or ``fast=True``).  The engine's
+axis Newton forms the full Jacobian, :math:`O(\text{paths}\,L^2)`, at every step.  The sweep
+(:meth:`ResNetPreJacobianLaw._sweep_axis`) solves the axis points in increasing order from the quadratic
+extrapolation of the three previous states with Broyden's quasi-Newton method: one residual,
+:math:`O(\text{paths}\,L)`, per step, the inverse Jacobian carried along the sweep and rebuilt only
+when a step fails to cut the residual by 4; cold starts go down a vertical ladder of heights; edges are
+bracketed by 8-section rounds to 1e-10 instead of the fold Newton (which differentiates the augmented
+system by :math:`2(m+1)` Jacobians per step).  Every accepted state has the engine's residual 1e-12, so
+the law is the same (densities of the two routes agree to 1e-13 of the maximum at 10–100 blocks,
+benchmarks/bench_resnet_pre.py).  The exact moments (:math:`L^2/2` two-dimensional integrals) are
+computed when first asked for.
 
 Checks (tests): a linear activation (:math:`D = 1`) gives the free-product law of
 :func:`nn_spectra.resnet_jacobian_law` to rounding; :math:`m_1, m_2` equal the exact Gaussian-weight
@@ -425,7 +461,12 @@ class ResNetPreJacobianLaw(SolvedLaw):
     paths : int
         Size of the path rule.
     exact_moments : tuple or None
-        :math:`(m_1, m_2)` of the infinite-width law (:func:`resnet_pre_jacobian_moments`) when given.
+        :math:`(m_1, m_2)` of the infinite-width law (:func:`resnet_pre_jacobian_moments`) when given
+        (computed on first access).
+    weights : str
+        ``"gaussian"`` or ``"orthogonal"``.
+    fast : bool
+        Whether the axis values come from the sweep (module docstring).
     """
 
     name = "resnet_pre_jacobian"
@@ -791,9 +832,9 @@ def resnet_pre_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, dep
     depth : int
         :math:`L \ge 3`, the number of weight layers: :math:`J` spans the :math:`L - 2` residual blocks
         between the read-in and the readout (as :func:`nn_spectra.resnet_jacobian_law`).
-    weights : "gaussian"
-        Only i.i.d. Gaussian weights (Haar orthogonal ones are not circular over the diagonal algebra;
-        their exact :math:`m_1, m_2` are :func:`resnet_pre_jacobian_moments`).
+    weights : {"gaussian", "orthogonal"}
+        I.i.d. Gaussian weights (circular over the diagonal algebra) or :math:`\sigma_w` times Haar
+        orthogonal ones (the Haar factors :math:`A_l` of the module docstring).
     q0 : float
         Stream length :math:`|x^0|^2/N` of the input.
     paths : int
@@ -801,12 +842,18 @@ def resnet_pre_jacobian_law(act, a: float, sigma_w2: float, sigma_b2: float, dep
         (module docstring).
     seed : int
         Scrambling seed of the Sobol sequence.
+    fast : bool or None
+        Axis values by the quasi-Newton sweep (True) or the engine's Newton (False); None: the sweep
+        from 16 blocks on.
 
     Examples
     --------
     >>> law = resnet_pre_jacobian_law("linear", 0.5, 1.0, 0.0, depth=3, paths=64)   # one block: |1 + c/2|^2
     >>> [round(float(m), 10) for m in law.moments(2)]
     [1.25, 2.125]
+    >>> law = resnet_pre_jacobian_law("linear", 0.5, 1.0, 0.0, depth=3, weights="orthogonal", paths=64)
+    >>> [round(float(m), 10) for m in law.moments(2)]                               # |1 + u/2|^2
+    [1.25, 2.0625]
     """
     act = activation(act)
     a, sw, sb, depth, q0 = _check_args(a, sigma_w2, sigma_b2, depth, q0)
