@@ -104,7 +104,7 @@ def main() -> None:
     if deep:
         met = "met" if deep[0]["w_pdf"] <= 5.0 else "**not met**"
         out += ["", f"Goal (issue brief): 1,001 densities at 100 blocks in a few seconds (<= 5 s): {met} in this run "
-                f"({deep[0]['w_pdf']:.1f} s wall); the sweep costs ~5-10 residuals of O(paths B) per point."]
+                f"({deep[0]['w_pdf']:.1f} s wall); the sweep costs ~3-8 residuals of O(paths B) per point."]
     text = "\n".join(out) + "\n"
     print(text)
     if not a.no_write:
