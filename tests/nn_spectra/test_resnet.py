@@ -406,12 +406,12 @@ def test_pre_variant_moments_converge_with_width():
     assert abs(f2 / f1 ** 2 - ratio) > band + errs[2]
 
 
-def test_pre_variant_law_is_refused():
-    """Orthogonal pre blocks have no law yet; Gaussian ones go to the path-quadrature law."""
-    with pytest.raises(ValueError, match="not free"):
-        ns.resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=3 + 2, variant="pre")
-    law = ns.resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=3 + 2, weights="gaussian", variant="pre")
-    assert isinstance(law, ns.ResNetPreJacobianLaw) and law.depth == 5 and law.layers == 3
+def test_pre_variant_law_routes_to_the_pre_activation_law():
+    """Pre blocks are not free: both weight laws go to nn_spectra.resnet_pre (helper-31's law, tested
+    there), never to the free product of the post blocks."""
+    for weights in ("orthogonal", "gaussian"):
+        law = ns.resnet_jacobian_law("relu", 0.3, 2.0, 0.0, depth=3 + 2, weights=weights, variant="pre")
+        assert isinstance(law, ns.ResNetPreJacobianLaw) and law.depth == 5 and law.layers == 3
 
 
 # ----------------------------------------------------------------------------- universal law
