@@ -701,7 +701,7 @@ class ResNetPreJacobianLaw(SolvedLaw):
                 done = bool(np.isfinite(g) and g.imag <= 1e-9 * abs(g))
         return u, done, H, g
 
-    #: heights of the cold-start ladder (standardized, times 1 + |x|), then the axis
+    #: heights of the cold-start ladder (standardized, in units of 1 + abs(x)), then the axis
     LADDER = tuple(10.0 * 0.5 ** np.arange(0, 40, 2.0)) + (0.0,)
 
     def _ladder(self, x: float, H):
