@@ -1414,8 +1414,19 @@ def _polynomial_subordination_system(law, snap: bool) -> MPSystem:
                     Uk[r, col] = U[r, i]
             eig.append((Uk, [d[i] for i in keep]))
         cs = [(mp.mpf(locs[i].p) / locs[i].q, mp.mpf(scales[i].p) / scales[i].q) for i in range(k)]
-        return a0, eig, cs, mp.mpf(c0.p) / c0.q, mp.mpf(s0.p) / s0.q
-    consts = per_dps(consts_)
+        return a0, eig, cs, mp.mpf(c0.p) / c0.q, mp.mpf(s0.p) / s0.q, A
+    consts_all = per_dps(consts_)
+
+    def consts():
+        return consts_all()[:5]
+
+    def coef():
+        return consts_all()[5]
+
+    from .laws import Semicircle
+
+    semis = [j for j, x in enumerate(law.laws) if isinstance(x, Semicircle)]
+    free = [j for j in range(k) if j not in semis]
 
     def g_var(i, om):
         """G of a_i ⊗ u_i at the matrix om."""
@@ -1441,7 +1452,7 @@ def _polynomial_subordination_system(law, snap: bool) -> MPSystem:
 
     def unpack(u):
         out = []
-        for j in range(k):
+        for j in range(len(free)):
             M = mp.matrix(n, n)
             for a in range(n):
                 for b in range(n):
@@ -1455,18 +1466,24 @@ def _polynomial_subordination_system(law, snap: bool) -> MPSystem:
         b = -a0
         b[0, 0] += zt
         om = unpack(u)
-        hs = [mp.inverse(g_var(j, om[j])) - om[j] for j in range(k)]
+        gs = [g_var(j, om[t]) for t, j in enumerate(free)]
+        hs = [mp.inverse(G) - om[t] for t, G in enumerate(gs)]
+        # the semicircular variables' maps are explicit, h_s = -a_s G a_s with the common G (as in
+        # the float SubordinationSystem, whose state holds only the other variables)
+        for j in semis:
+            As = coef()[j]
+            b -= As * gs[0] * As
         out = []
-        for j in range(k):
-            Fj = om[j] - b
-            for i in range(k):
-                if i != j:
+        for t in range(len(free)):
+            Fj = om[t] - b
+            for i in range(len(free)):
+                if i != t:
                     Fj -= hs[i]
             out += [Fj[a, bb] for a in range(n) for bb in range(n)]
         return out
 
     def g(z, u):
         s = consts()[4]
-        return g_var(0, unpack(u)[0])[0, 0] / s
+        return g_var(free[0], unpack(u)[0])[0, 0] / s
 
     return MPSystem(residual, g, lambda: _rank_ratio_atoms(law, snap))
