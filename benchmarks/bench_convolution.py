@@ -90,8 +90,7 @@ def freeprob_a_built():
 
 def freeprob_a_numpy():
     rho = fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5))
-    rho.__dict__["_kernel_args"] = None  # disable the compiled kernels: same iteration in numpy
-    rho._swapped.__dict__["_kernel_args"] = None
+    rho.__dict__["_compiled"] = None  # no compiled kernels: the engine's generic numpy path
     return rho.pdf(X_A)
 
 
