@@ -403,14 +403,20 @@ class SolvedLaw(Law):
                     step = np.stack([_lstsq(J[i], -r[i]) for i in range(len(J))])
                 good = np.all(np.isfinite(step), axis=1)
                 ua[good] = self._project(ua[good] + step[good])
+            certified = self._axis_certified(z, ua, u)
+        return ua, certified
+
+    def _axis_certified(self, z: np.ndarray, ua: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Which axis states ``ua`` at real ``z`` are certified: residual at rounding, the limit of the
+        states ``u`` just above (no jump to another branch) and G on the physical side."""
+        with np.errstate(all="ignore"):
             r, _ = self._residual(z, ua)
             nr = self._rnorm(r, ua)
             exact = np.isfinite(nr) & (nr <= 1e-13)
-            # the axis solution must be the limit of the one just above it (no jump to another branch)
             near = np.max(np.abs(ua - u), axis=1) <= 1e-3 * (1.0 + np.max(np.abs(u), axis=1))
             g = self._g(z, ua)
             physical = g.imag <= 1e-9 * np.abs(g)
-        return ua, exact & near & physical
+        return exact & near & physical
 
     def _axis_density(self, x: np.ndarray, classify: bool = False) -> np.ndarray:
         """Standardized density at standardized real points (atoms' poles excluded).

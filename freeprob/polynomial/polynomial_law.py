@@ -331,14 +331,7 @@ class PolynomialLaw(SolvedLaw):
                     done |= size > 0.9 * last[act]
                 last[act] = size
                 act = act[~done]
-            r, _ = self._residual(z, ua)
-            nr = self._rnorm(r, ua)
-            exact = np.isfinite(nr) & (nr <= 1e-13)
-            # the limit of the solutions above the axis, on the physical side
-            near = np.max(np.abs(ua - u), axis=1) <= 1e-3 * (1.0 + np.max(np.abs(u), axis=1))
-            g = self._g(z, ua)
-            physical = g.imag <= 1e-9 * np.abs(g)
-        return ua, exact & near & physical
+        return ua, self._axis_certified(z, ua, u)
 
     def _pushforward(self):
         """``(intervals, singular)`` in original coordinates for a polynomial in ONE variable, else None.
