@@ -489,13 +489,12 @@ def _axis_polish_nb(op, kinds, params, aa, bb, ks, xi, u, K, D, r, step, maxit):
 
 
 @njit(cache=True, error_model="numpy")
-def _tangent_nb(op, ks, D, u, z, K, S, out, fz):
-    """du/dz = −J⁻¹ ∂F/∂z at a solution (J from D at that state): the predictor's slope
-    (``fz`` is work space)."""
-    m = u.shape[0]
-    for g in range(m):
-        fz[g] = u[g] if op == PLUS else ck.div(-1.0, z)
-    _step_nb(op, ks, D, fz, out, u, z, K, S)
+def _tangent_nb(op, ks, D, u, z, K, S, out, zero, work):
+    """du/dz = −J⁻¹ ∂F/∂z at a solution (J from D at that state): the predictor's slope, by
+    :func:`_jsolve_nb` with a zero residual (``zero`` and ``work`` are work space)."""
+    for g in range(u.shape[0]):
+        zero[g] = 0j
+    _jsolve_nb(op, ks, D, zero, work, u, z, K, S, out, True)
     _finite_or_zero(out)
 
 
@@ -638,7 +637,7 @@ def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
         if np.isfinite(res[0]) and ok:
             exact[i] = True
             gs[i] = _g_of_s(op, z, S)
-            _tangent_nb(op, ks, D, u, z, K, S, t, fzw)
+            _tangent_nb(op, ks, D, u, z, K, S, t, fzw, step)
             for g in range(m):
                 ua[i, g] = u[g]
                 du[i, g] = t[g]
