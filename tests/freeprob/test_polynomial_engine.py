@@ -65,10 +65,9 @@ def test_cube_support_is_one_interval_through_its_singular_point(cube):
 
 
 def test_cube_mass_with_the_singular_point():
-    """check_mass splits the support at 0 and integrates the last 1e-6 (standardized) by the Puiseux
-    series |t|^(-alpha) Σ c_j |t|^(j/q) fitted there, with the fitted alpha rounded to the rational
-    2/3: mass 1 to the issue's 1e-10 (the leading term with the fitted alpha 0.666685 gave
-    1 + 3.3e-7; 0.9955 with the former spurious gap)."""
+    """check_mass splits the support at 0 and takes the window |t| < 1e-4 (standardized) from the
+    contour: mass 1 to the issue's 1e-10 (a Puiseux fit's leading term gave 1 + 3.3e-7; 0.9955 with
+    the former spurious gap)."""
     law = polynomial_law(x**3, {x: SC})
     assert abs(law.check_mass() - 1.0) < 1e-10
 
@@ -108,18 +107,24 @@ def test_sixth_power_is_a_pushforward():
 @pytest.mark.slow
 def test_cubic_with_two_critical_values_mass():
     # x³ - x: density ~ |t ∓ 2/(3√3)|^(-1/2) on one side of each critical value (three preimages
-    # become one); check_mass splits there (1 - 2.2e-5 before the Aitken exponent, 1 - 3.0e-11 now)
+    # become one); check_mass splits there (1 - 2.2e-5 with a two-point Puiseux exponent, 1 - 3.0e-11
+    # with an Aitken one, 1 + 1.2e-13 with the contour windows)
     mu = polynomial_law(x**3 - x, {x: SC})
     assert abs(mu.check_mass() - 1.0) < 1e-10
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="x⁶: the Puiseux tail of t^(-5/6) holds 0.094 of the mass within 1e-6 "
-                   "(standardized) of 0; its fit from 9 certified points is good to ~5e-9 only (mass 1 + 5.1e-9); "
-                   "open, issue 12")
 def test_sixth_power_mass():
+    """x⁶ holds 0.094 of its mass within 1e-6 (standardized) of 0, where the density ~ t^(-5/6)
+    cannot be certified: the Puiseux fit of that tail gave 1 + 5.1e-9; the window's mass from the
+    contour (G off the axis) gives 1 - 2e-14.  The window's mass is also the pushforward's."""
     mu = polynomial_law(x**6, {x: SC})
     assert abs(mu.check_mass() - 1.0) < 1e-10
+    c, s = mu.frame
+    t = s * 1e-4                                  # the window's width, standardized 1e-4
+    r = t ** (1 / 6)
+    exact = SC.cdf(r) - SC.cdf(-r)
+    assert abs(float(mu.cdf(t)) - exact) < 1e-12
 
 
 # ----------------------------------------------------------------------------- x·y·x
@@ -127,8 +132,8 @@ def test_sixth_power_mass():
 def test_xyx_symmetric_and_mass_one():
     """x·y·x has a density ~0.2247/sqrt|t| at 0 (standardized), where the continuation stalls at
     |G| ≈ 300: ``intervals`` raised a ConvergenceError there.  Now one interval through the singular
-    point, and check_mass (Puiseux tail from where the axis Newton certifies, ~3e-5) gives 1 to
-    1e-10 (it gave 1 − 1.0e-3 with the tail taken from uncertified values)."""
+    point, and check_mass (the window |t| < 1e-4 from the contour) gives 1 to 1e-10 (it gave
+    1 − 1.0e-3 with the tail taken from uncertified values)."""
     mu = polynomial_law(x * y * x, {x: SC, y: SC})
     (lo, hi), = mu.intervals
     assert abs(mu.check_mass() - 1.0) < 1e-10
