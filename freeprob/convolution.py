@@ -719,7 +719,8 @@ def _resid_dd_nb(kinds, params, add, bdd, ks, zh, zl, u, Kd, r):
 def _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
     r"""⊞: G at the original real points x (standardized G, as :func:`_sweep_nb`), by Newton steps from
     the axis ``states`` with the residual in double-double (iterative refinement; the Jacobian is
-    the double one of :func:`_resid_nb`).  Returns (G, ok).
+    the double one of :func:`_resid_nb`).  Returns (G, ok, relative distance of the root from the
+    state it started from).
 
     Near a square-root edge, at distance δ, the system's smallest singular value is ~√δ: the few-ulp
     rounding of a residual evaluated in double moves the state, and G, by ~eps/√δ (1.9e-15 in the
@@ -733,6 +734,7 @@ def _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
     m = kinds.shape[0]
     gout = np.zeros(n, dtype=np.complex128)
     ok = np.zeros(n, dtype=np.bool_)
+    moved = np.full(n, np.inf)
     ch, cl = 0.0, 0.0
     for g in range(m):
         ph, pl = dd.two_prod(ks[g], cs[g])
@@ -779,10 +781,14 @@ def _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
                 if np.isfinite(G.real) and np.isfinite(G.imag) and G.imag <= 0.0:
                     gout[i] = G
                     ok[i] = True
+                    dist = 0.0
+                    for g in range(m):
+                        dist = max(dist, abs(u[g] + step[g] - states[i, g]) / (1.0 + abs(states[i, g])))
+                    moved[i] = dist
                 break
             for g in range(m):
                 u[g] = _project_nb(PLUS, u[g] + step[g])
-    return gout, ok
+    return gout, ok, moved
 
 
 @njit(cache=True, error_model="numpy")
@@ -1085,8 +1091,10 @@ class FreeConvolution(SolvedLaw):
             g[bad] = self._g(x[bad] + 0j, ub)
         record = self.__dict__.get("_axis_record")
         if record is not None:
-            # for _pdf's refinement near edges (it alone knows the original, unrounded points)
-            record.append((x, ua, amp))
+            # the points for _pdf's refinement near edges (it alone knows the original, unrounded x)
+            sel = np.flatnonzero(amp > self.REFINE_AMP)
+            if sel.size:
+                record.append((x[sel], ua[sel]))
         return ua, exact, g
 
     #: modulus of dG~/dz~ (standardized) above which ``_pdf`` recomputes the density by ``_refine_nb``:
@@ -1120,32 +1128,29 @@ class FreeConvolution(SolvedLaw):
         return a0, b0, cs, float(self.frame[1])
 
     def _refine_edges(self, x, out, record):
-        pos = out > 0
-        if not record or not pos.any():
+        if not record:
             return out
-        xs = np.concatenate([r[0] for r in record])
-        amp = np.concatenate([r[2] for r in record])
-        sel = np.flatnonzero(amp > self.REFINE_AMP)
-        if sel.size == 0:
-            return out
-        us = np.concatenate([r[1] for r in record])[sel]
-        xs = xs[sel]
+        if len(record) == 1:
+            xs, us = record[0]
+        else:
+            xs = np.concatenate([r[0] for r in record])
+            us = np.concatenate([r[1] for r in record])
         order = np.argsort(xs, kind="stable")
         xs, us = xs[order], us[order]
+        # the engine's points are the rounded x~ of these x: find each one's state
         xstd = self._to_std(x)
         j = np.minimum(np.searchsorted(xs, xstd), xs.size - 1)
-        hit = np.flatnonzero(pos & (xs[j] == xstd))
+        hit = np.flatnonzero((out > 0) & (xs[j] == xstd))
         if hit.size == 0:
             return out
         _op, kinds, params, aa, bb, ks = self._compiled
         a0, b0, cs, s = self._exact_frame
-        g, ok = _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, np.ascontiguousarray(x[hit]),
-                           np.ascontiguousarray(us[j[hit]]))
+        g, ok, moved = _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, np.ascontiguousarray(x[hit]),
+                                  np.ascontiguousarray(us[j[hit]]))
         d = np.maximum(-g.imag / np.pi, 0.0) / s
-        # a refinement moves the density by rounding-level amounts; anything else is not one
-        # (the double sweep's error in G is ~5 eps·|dG/dz|, :attr:`REFINE_AMP`)
-        amp_hit = np.concatenate([r[2] for r in record])[sel][order][j[hit]]
-        ok &= np.abs(d - out[hit]) * np.pi * s <= 1e-12 * np.abs(g) + 100 * np.finfo(float).eps * amp_hit
+        # a refinement only undoes rounding: the density moves by less than G's change allows and
+        # the state by what the sweep's rounding (~eps/σ_min, 1e-8 at one ulp from an edge) allows
+        ok &= (np.abs(d - out[hit]) * np.pi * s <= 1e-6 * np.abs(g)) & (moved <= 1e-6)
         out[hit[ok]] = d[ok]
         return out
 

@@ -35,7 +35,7 @@ _SPLIT = 134217729.0  # 2**27 + 1
 
 
 # ============================================================================ real
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def two_sum(a, b):
     """(s, e) with s = fl(a + b) and s + e = a + b exactly (Knuth)."""
     s = a + b
@@ -43,21 +43,21 @@ def two_sum(a, b):
     return s, (a - (s - bb)) + (b - bb)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _quick_two_sum(a, b):
     # requires |a| >= |b| (or a == 0)
     s = a + b
     return s, b - (s - a)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _split(a):
     t = _SPLIT * a
     hi = t - (t - a)
     return hi, a - hi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def two_prod(a, b):
     """(p, e) with p = fl(a·b) and p + e = a·b exactly (Dekker)."""
     p = a * b
@@ -66,7 +66,7 @@ def two_prod(a, b):
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def dd_add(ah, al, bh, bl):
     """(a + b) for double-doubles a, b (the accurate, IEEE-style sum)."""
     s, e = two_sum(ah, bh)
@@ -77,7 +77,7 @@ def dd_add(ah, al, bh, bl):
     return _quick_two_sum(s, e)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def dd_mul(ah, al, bh, bl):
     """a·b for double-doubles."""
     p, e = two_prod(ah, bh)
@@ -85,7 +85,7 @@ def dd_mul(ah, al, bh, bl):
     return _quick_two_sum(p, e)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def dd_div(ah, al, bh, bl):
     """a/b for double-doubles (two correction steps on the quotient of the leading parts)."""
     q1 = ah / bh
@@ -99,7 +99,7 @@ def dd_div(ah, al, bh, bl):
     return dd_add(q1, q2, q3, 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def dd_sqrt(ah, al):
     """√a for a double-double a ≥ 0: one Newton (Heron) step from the double root."""
     if ah <= 0.0:
@@ -111,33 +111,33 @@ def dd_sqrt(ah, al):
 
 
 # ============================================================================ complex
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_of(z):
     """A complex double as a complex double-double."""
     return z.real, 0.0, z.imag, 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_round(a):
     """The nearest complex double."""
     return complex(a[0] + a[1], a[2] + a[3])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_add(a, b):
     rh, rl = dd_add(a[0], a[1], b[0], b[1])
     ih, il = dd_add(a[2], a[3], b[2], b[3])
     return rh, rl, ih, il
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_sub(a, b):
     rh, rl = dd_add(a[0], a[1], -b[0], -b[1])
     ih, il = dd_add(a[2], a[3], -b[2], -b[3])
     return rh, rl, ih, il
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_mul(a, b):
     ach, acl = dd_mul(a[0], a[1], b[0], b[1])
     bdh, bdl = dd_mul(a[2], a[3], b[2], b[3])
@@ -148,7 +148,7 @@ def cdd_mul(a, b):
     return rh, rl, ih, il
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_scale(a, sh, sl):
     """a·s for a complex double-double a and a real double-double s."""
     rh, rl = dd_mul(a[0], a[1], sh, sl)
@@ -156,12 +156,12 @@ def cdd_scale(a, sh, sl):
     return rh, rl, ih, il
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_conj(a):
     return a[0], a[1], -a[2], -a[3]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _cdd_correct(q0, a, b):
     """q0 + (a − q0·b)/b: the remainder in double-double, its quotient in double (it is ~eps·q0)."""
     rem = cdd_sub(a, cdd_mul(cdd_of(q0), b))
@@ -171,7 +171,7 @@ def _cdd_correct(q0, a, b):
     return rh, rl, ih, il
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_div(a, b):
     """a/b for complex double-doubles (NaN when b = 0, as :func:`freeprob.cauchy_kernels.div`)."""
     q0 = ck.div(cdd_round(a), cdd_round(b))
@@ -179,7 +179,7 @@ def cdd_div(a, b):
     return _cdd_correct(q0, a, b)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cdd_sqrt(a):
     """Principal √a: one Newton step s0 + (a − s0²)/(2 s0) from the double root s0."""
     s0 = np.sqrt(cdd_round(a))
@@ -193,7 +193,7 @@ def cdd_sqrt(a):
 
 
 # ============================================================================ kernels
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _sqrt_cut_dd(z, ah, al, bh, bl):
     # √(z − a)·√(z − b), the branch of cauchy_kernels._sqrt_cut
     za = cdd_sub(z, (ah, al, 0.0, 0.0))
@@ -201,7 +201,7 @@ def _sqrt_cut_dd(z, ah, al, bh, bl):
     return cdd_mul(cdd_sqrt(za), cdd_sqrt(zb))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _closer(p, q):
     # |p| >= |q| decided on the leading parts (only the choice of formula)
     return abs(cdd_round(p)) >= abs(cdd_round(q))
