@@ -792,6 +792,45 @@ def _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
 
 
 @njit(cache=True, error_model="numpy")
+def _refine_pdf_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, xs, us):
+    """Densities ``out`` (original units) at the original points x refined in place by
+    :func:`_refine_nb` where the standardized point ``xstd`` is one of the flagged sweep points
+    ``xs`` (states ``us``) and the density is positive.  A refinement only undoes rounding: it is
+    kept when the root lies within 1e-6 (relative) of the sweep's state (which is ~eps/σ_min off,
+    1e-8 at one ulp from an edge) and the density moves by less than 1e-6 |G|."""
+    order = np.argsort(xs)
+    sx = xs[order]
+    hit = np.empty(x.shape[0], dtype=np.int64)
+    nh = 0
+    for i in range(x.shape[0]):
+        if not out[i] > 0.0:
+            continue
+        j = np.searchsorted(sx, xstd[i])
+        if j < sx.shape[0] and sx[j] == xstd[i]:
+            hit[nh] = i
+            nh += 1
+    if nh == 0:
+        return
+    m = us.shape[1]
+    xh = np.empty(nh)
+    uh = np.empty((nh, m), dtype=np.complex128)
+    for k in range(nh):
+        i = hit[k]
+        xh[k] = x[i]
+        j = order[np.searchsorted(sx, xstd[i])]
+        for g in range(m):
+            uh[k, g] = us[j, g]
+    G, ok, moved = _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, xh, uh)
+    for k in range(nh):
+        if not (ok[k] and moved[k] <= 1e-6):
+            continue
+        d = max(-G[k].imag / np.pi, 0.0) / s
+        i = hit[k]
+        if abs(d - out[i]) * np.pi * s <= 1e-6 * abs(G[k]):
+            out[i] = d
+
+
+@njit(cache=True, error_model="numpy")
 def _g_nb(op, kinds, params, aa, bb, ks, z, states):
     """G at every z from the states."""
     n = z.shape[0]
@@ -963,6 +1002,12 @@ class FreeConvolution(SolvedLaw):
             aa[g] = a1 * a0
             bb[g] = a1 * b0 + b1
         op = PLUS if self.kind == "plus" else TIMES
+        # each input as a0·X + b0 of its kernel, the inputs' centres and the scale: what
+        # _refine_nb standardizes exactly from
+        self.__dict__["_exact_frame"] = (np.array([sp[2] for sp in specs], dtype=np.float64),
+                                         np.array([sp[3] for sp in specs], dtype=np.float64),
+                                         np.array([c for c, _ in self._frames], dtype=np.float64),
+                                         float(self.frame[1]))
         return op, kinds, params, aa, bb, np.array(self.weights, dtype=np.float64)
 
     # -- the system ----------------------------------------------------------------------
@@ -1115,17 +1160,7 @@ class FreeConvolution(SolvedLaw):
             out = super()._pdf(x)
         finally:
             self.__dict__.pop("_axis_record", None)
-        return self._refine_edges(np.asarray(x, dtype=float), out, record)
-
-    @cached_property
-    def _exact_frame(self):
-        """(a0, b0, cs, s): each input as a0·X + b0 of its kernel, the inputs' centres and the scale,
-        from which :func:`_refine_nb` standardizes exactly."""
-        specs = [kernel_of(law) for law in self.laws]
-        a0 = np.array([sp[2] for sp in specs], dtype=float)
-        b0 = np.array([sp[3] for sp in specs], dtype=float)
-        cs = np.array([c for c, _ in self._frames], dtype=float)
-        return a0, b0, cs, float(self.frame[1])
+        return self._refine_edges(np.ascontiguousarray(x, dtype=np.float64), out, record)
 
     def _refine_edges(self, x, out, record):
         if not record:
@@ -1135,23 +1170,10 @@ class FreeConvolution(SolvedLaw):
         else:
             xs = np.concatenate([r[0] for r in record])
             us = np.concatenate([r[1] for r in record])
-        order = np.argsort(xs, kind="stable")
-        xs, us = xs[order], us[order]
-        # the engine's points are the rounded x~ of these x: find each one's state
-        xstd = self._to_std(x)
-        j = np.minimum(np.searchsorted(xs, xstd), xs.size - 1)
-        hit = np.flatnonzero((out > 0) & (xs[j] == xstd))
-        if hit.size == 0:
-            return out
         _op, kinds, params, aa, bb, ks = self._compiled
-        a0, b0, cs, s = self._exact_frame
-        g, ok, moved = _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, np.ascontiguousarray(x[hit]),
-                                  np.ascontiguousarray(us[j[hit]]))
-        d = np.maximum(-g.imag / np.pi, 0.0) / s
-        # a refinement only undoes rounding: the density moves by less than G's change allows and
-        # the state by what the sweep's rounding (~eps/σ_min, 1e-8 at one ulp from an edge) allows
-        ok &= (np.abs(d - out[hit]) * np.pi * s <= 1e-6 * np.abs(g)) & (moved <= 1e-6)
-        out[hit[ok]] = d[ok]
+        a0, b0, cs, s = self.__dict__["_exact_frame"]
+        # the engine's points are the rounded x~ = _to_std(x) of these x
+        _refine_pdf_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, self._to_std(x), out, xs, us)
         return out
 
     def _axis(self, x):
