@@ -678,9 +678,14 @@ def _sweep_nb(op, kinds, params, aa, bb, ks, x, order, y0, tol):
 
 
 @njit(cache=True, error_model="numpy")
-def _k_dd(kind, params, a, b, v):
-    """⊞: K = h(ω) of the input a·X + b at ω = −1/v in double-double (a, b double-doubles)."""
-    w = dd.cdd_div((-1.0, 0.0, 0.0, 0.0), dd.cdd_of(v))
+def _k_dd(op, kind, params, a, b, v):
+    """K in double-double for one input a·X + b (a, b double-doubles) at the double state v:
+    ⊞ h(ω) at ω = −1/v; ⊠ −h(Ω) at Ω = e^v (the ⊠ residual is formed without logarithms,
+    :func:`_resid_dd_nb`)."""
+    if op == PLUS:
+        w = dd.cdd_div((-1.0, 0.0, 0.0, 0.0), dd.cdd_of(v))
+    else:
+        w = dd.cdd_of(np.exp(v))
     y = dd.cdd_div(dd.cdd_sub(w, (b[0], b[1], 0.0, 0.0)), (a[0], a[1], 0.0, 0.0))
     if y[2] == 0.0 and y[3] == 0.0:
         # on the axis: the kernels' boundary value from above (+0, not a −0 from the division)
@@ -691,60 +696,86 @@ def _k_dd(kind, params, a, b, v):
     h = dd.h_dd(kind, params, y)
     if conj:
         h = dd.cdd_conj(h)
-    return dd.cdd_sub(dd.cdd_scale(h, a[0], a[1]), (b[0], b[1], 0.0, 0.0))
+    if op == PLUS:
+        return dd.cdd_sub(dd.cdd_scale(h, a[0], a[1]), (b[0], b[1], 0.0, 0.0))
+    return dd.cdd_sub((b[0], b[1], 0.0, 0.0), dd.cdd_scale(h, a[0], a[1]))
 
 
 @njit(cache=True, error_model="numpy")
-def _resid_dd_nb(kinds, params, add, bdd, ks, zh, zl, u, Kd, r):
-    """⊞ residual r_g = 1 + v_g(z + E_g), E_g = S − K_g, with z, every K_g and the sums in
-    double-double, rounded into r at the end; returns F = z + S (= 1/G) rounded.  Its error is
-    ~eps·|r| instead of a few eps: what a Newton step near an edge turns into an error of the
-    state (:func:`_refine_nb`)."""
+def _resid_dd_nb(op, kinds, params, add, bdd, ks, zh, zl, u, Kd, r):
+    r"""The residual with z, every input's h and the sums and products in double-double, rounded
+    into r at the end; returns (F, Q) rounded, G = 1/F.  Its error is ~eps·|r| instead of a few eps:
+    what a Newton step near an edge turns into an error of the state (:func:`_refine_nb`).
+
+    ⊞: r_g = 1 + v_g(z + E_g), E_g = S − K_g, F = z + S (Q unused).  ⊠: with P_g = −h_g(Ω_g),
+    Ω_g = e^{ℓ_g} and Q = Π P_h^{k_h} (integer k), r_g = Ω_g Q/(P_g z) − 1 = e^{ρ_g} − 1 for the log
+    residual ρ_g of :func:`_resid_nb` (the same to first order: Newton's step is unchanged, and no
+    complex logarithm or exponential is needed in double-double), F = z − Q."""
     m = u.shape[0]
-    S = (0.0, 0.0, 0.0, 0.0)
+    S = (0.0, 0.0, 0.0, 0.0) if op == PLUS else (1.0, 0.0, 0.0, 0.0)
     for g in range(m):
         npar = int(params[g, 0])
-        k = _k_dd(kinds[g], params[g, 1:1 + npar], (add[g, 0], add[g, 1]), (bdd[g, 0], bdd[g, 1]), u[g])
+        k = _k_dd(op, kinds[g], params[g, 1:1 + npar], (add[g, 0], add[g, 1]), (bdd[g, 0], bdd[g, 1]), u[g])
         Kd[g, 0], Kd[g, 1], Kd[g, 2], Kd[g, 3] = k[0], k[1], k[2], k[3]
-        S = dd.cdd_add(S, dd.cdd_scale(k, ks[g], 0.0))
+        if op == PLUS:
+            S = dd.cdd_add(S, dd.cdd_scale(k, ks[g], 0.0))
+        else:
+            for _p in range(int(ks[g])):
+                S = dd.cdd_mul(S, k)
     z = (zh, zl, 0.0, 0.0)
     for g in range(m):
         k = (Kd[g, 0], Kd[g, 1], Kd[g, 2], Kd[g, 3])
-        t = dd.cdd_add(z, dd.cdd_sub(S, k))
-        r[g] = dd.cdd_round(dd.cdd_add((1.0, 0.0, 0.0, 0.0), dd.cdd_mul(dd.cdd_of(u[g]), t)))
-    return dd.cdd_round(dd.cdd_add(z, S))
+        if op == PLUS:
+            t = dd.cdd_add(z, dd.cdd_sub(S, k))
+            r[g] = dd.cdd_round(dd.cdd_add((1.0, 0.0, 0.0, 0.0), dd.cdd_mul(dd.cdd_of(u[g]), t)))
+        else:
+            q = dd.cdd_div(dd.cdd_mul(dd.cdd_of(np.exp(u[g])), S), dd.cdd_mul(k, z))
+            r[g] = dd.cdd_round(dd.cdd_sub(q, (1.0, 0.0, 0.0, 0.0)))
+    if op == PLUS:
+        return dd.cdd_round(dd.cdd_add(z, S)), 0j
+    return dd.cdd_round(dd.cdd_sub(z, S)), dd.cdd_round(S)
 
 
 @njit(cache=True, error_model="numpy")
-def _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
-    r"""⊞: G at the original real points x (standardized G, as :func:`_sweep_nb`), by Newton steps from
-    the axis ``states`` with the residual in double-double (iterative refinement; the Jacobian is
-    the double one of :func:`_resid_nb`).  Returns (G, ok, relative distance of the root from the
-    state it started from).
+def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
+    r"""G at the original real points x (standardized G, as :func:`_sweep_nb`), by Newton steps from
+    the axis ``states`` with the residual in double-double (:func:`_resid_dd_nb`; iterative
+    refinement, the Jacobian is the double one of :func:`_resid_nb`).  Returns (G, ok, relative
+    distance of the root from the state it started from).
 
     Near a square-root edge, at distance δ, the system's smallest singular value is ~√δ: the few-ulp
     rounding of a residual evaluated in double moves the state, and G, by ~eps/√δ (1.9e-15 in the
-    density of SC ⊞ MP(½) at 9.5e-4 from its lower edge, 3e-14 at 1e-5).  So do the rounding of x~
-    = (x − c)/s and of the standardized inputs' a, b: this solve takes x exactly and standardizes in
-    double-double, x~ = (x − Σ k_g c_g)/s, inputs (a0_g X_g + b0_g − c_g)/s (``a0``, ``b0``: the input
-    as an affine image of its kernel; ``cs``: the inputs' centres), an exact change of variables.
-    The last step is not applied to the double state but to G, to first order:
-    F(u + δu) = F(u) + Σ k_g D_g δu_g, so the state's own rounding does not enter."""
+    density of SC ⊞ MP(½) at 9.5e-4 from its lower edge, 3e-14 at 1e-5).  So does the rounding of
+    x~ = (x − c)/s and of the standardized inputs' a, b: this solve takes x exactly and
+    standardizes in double-double, an exact change of variables: ⊞ x~ = (x − Σ k_g c_g)/s, inputs
+    (a0_g X_g + b0_g − c_g)/s; ⊠ x~ = x/Π c_g^{k_g}, inputs (a0_g X_g + b0_g)/c_g (``a0``, ``b0``: the
+    input as an affine image of its kernel; ``cs``: the inputs' centres, ⊠ means).
+    The last step is not applied to the double state but to G, to first order (⊞ F(u + δu) =
+    F(u) + Σ k_g D_g δu_g, ⊠ Q(u + δu) = Q(u)(1 + Σ k_g D_g δu_g)), so the state's own rounding
+    does not enter."""
     n = x.shape[0]
     m = kinds.shape[0]
     gout = np.zeros(n, dtype=np.complex128)
     ok = np.zeros(n, dtype=np.bool_)
     moved = np.full(n, np.inf)
-    ch, cl = 0.0, 0.0
-    for g in range(m):
-        ph, pl = dd.two_prod(ks[g], cs[g])
-        ch, cl = dd.dd_add(ch, cl, ph, pl)
     add = np.empty((m, 2))
     bdd = np.empty((m, 2))
-    for g in range(m):
-        add[g, 0], add[g, 1] = dd.dd_div(a0[g], 0.0, s, 0.0)
-        th, tl = dd.two_sum(b0[g], -cs[g])
-        bdd[g, 0], bdd[g, 1] = dd.dd_div(th, tl, s, 0.0)
+    if op == PLUS:
+        ch, cl = 0.0, 0.0
+        for g in range(m):
+            ph, pl = dd.two_prod(ks[g], cs[g])
+            ch, cl = dd.dd_add(ch, cl, ph, pl)
+        for g in range(m):
+            add[g, 0], add[g, 1] = dd.dd_div(a0[g], 0.0, s, 0.0)
+            th, tl = dd.two_sum(b0[g], -cs[g])
+            bdd[g, 0], bdd[g, 1] = dd.dd_div(th, tl, s, 0.0)
+    else:
+        ch, cl = 1.0, 0.0   # the scale Π c_g^{k_g}
+        for g in range(m):
+            for _p in range(int(ks[g])):
+                ch, cl = dd.dd_mul(ch, cl, cs[g], 0.0)
+            add[g, 0], add[g, 1] = dd.dd_div(a0[g], 0.0, cs[g], 0.0)
+            bdd[g, 0], bdd[g, 1] = dd.dd_div(b0[g], 0.0, cs[g], 0.0)
     Kd = np.empty((m, 4))
     K = np.empty(m, dtype=np.complex128)
     D = np.empty(m, dtype=np.complex128)
@@ -753,20 +784,24 @@ def _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
     step = np.empty(m, dtype=np.complex128)
     u = np.empty(m, dtype=np.complex128)
     for i in range(n):
-        dh, dl = dd.dd_add(x[i], 0.0, -ch, -cl)
-        zh, zl = dd.dd_div(dh, dl, s, 0.0)
+        if op == PLUS:
+            dh, dl = dd.dd_add(x[i], 0.0, -ch, -cl)
+            zh, zl = dd.dd_div(dh, dl, s, 0.0)
+        else:
+            zh, zl = dd.dd_div(x[i], 0.0, ch, cl)
         z = complex(zh, 0.0)
         good = True
         for g in range(m):
             u[g] = states[i, g]
-            # v → 0 is ω → ∞ (see _k_nb): not a point of a density's edge
-            good = good and np.isfinite(u[g].real) and np.isfinite(u[g].imag) and abs(u[g]) > 1e-100
+            # ⊞ v → 0 is ω → ∞ (see _k_nb): not a point of a density's edge
+            good = good and np.isfinite(u[g].real) and np.isfinite(u[g].imag)
+            good = good and (abs(u[g]) > 1e-100 if op == PLUS else abs(u[g].real) < 700.0)
         if not good:
             continue
         for _it in range(_REFINE_IT):
-            F = _resid_dd_nb(kinds, params, add, bdd, ks, zh, zl, u, Kd, r)
-            S, _rn = _resid_nb(PLUS, kinds, params, aa, bb, ks, z, u, K, D, rd)
-            _jsolve_nb(PLUS, ks, D, r, step, u, z, K, S, step, False)
+            F, Q = _resid_dd_nb(op, kinds, params, add, bdd, ks, zh, zl, u, Kd, r)
+            S, _rn = _resid_nb(op, kinds, params, aa, bb, ks, z, u, K, D, rd)
+            _jsolve_nb(op, ks, D, r, step, u, z, K, S, step, False)
             big = 0.0
             size = 0.0
             for g in range(m):
@@ -775,9 +810,10 @@ def _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
             if not np.isfinite(big):
                 break
             if big <= 1e-12 * (1.0 + size):
+                ds = 0j
                 for g in range(m):
-                    F += ks[g] * D[g] * step[g]
-                G = ck.div(1.0, F)
+                    ds += ks[g] * D[g] * step[g]
+                G = ck.div(1.0, F + ds if op == PLUS else F - Q * ds)
                 if np.isfinite(G.real) and np.isfinite(G.imag) and G.imag <= 0.0:
                     gout[i] = G
                     ok[i] = True
@@ -787,12 +823,12 @@ def _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
                     moved[i] = dist
                 break
             for g in range(m):
-                u[g] = _project_nb(PLUS, u[g] + step[g])
+                u[g] = _project_nb(op, u[g] + step[g])
     return gout, ok, moved
 
 
 @njit(cache=True, error_model="numpy")
-def _refine_pdf_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, xs, us):
+def _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, xs, us):
     """Densities ``out`` (original units) at the original points x refined in place by
     :func:`_refine_nb` where the standardized point ``xstd`` is one of the flagged sweep points
     ``xs`` (states ``us``) and the density is positive.  A refinement only undoes rounding: it is
@@ -820,7 +856,7 @@ def _refine_pdf_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, xs, u
         j = order[np.searchsorted(sx, xstd[i])]
         for g in range(m):
             uh[k, g] = us[j, g]
-    G, ok, moved = _refine_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, xh, uh)
+    G, ok, moved = _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, xh, uh)
     for k in range(nh):
         if not (ok[k] and moved[k] <= 1e-6):
             continue
@@ -1148,11 +1184,11 @@ class FreeConvolution(SolvedLaw):
     REFINE_AMP: float = 2.0
 
     def _pdf(self, x):
-        """The engine's density (:meth:`SolvedLaw._pdf`); for ⊞ with compiled inputs, the points where
+        """The engine's density (:meth:`SolvedLaw._pdf`); with compiled inputs, the points where
         the sweep found |dG/dz| large (next to an edge) are then recomputed from their states by
         :func:`_refine_nb`, at the original x and with the residual in double-double."""
         comp = self._compiled
-        if comp is None or self.kind != "plus":
+        if comp is None:
             return super()._pdf(x)
         record: list = []
         self.__dict__["_axis_record"] = record
@@ -1170,10 +1206,10 @@ class FreeConvolution(SolvedLaw):
         else:
             xs = np.concatenate([r[0] for r in record])
             us = np.concatenate([r[1] for r in record])
-        _op, kinds, params, aa, bb, ks = self._compiled
+        op, kinds, params, aa, bb, ks = self._compiled
         a0, b0, cs, s = self.__dict__["_exact_frame"]
         # the engine's points are the rounded x~ = _to_std(x) of these x
-        _refine_pdf_nb(kinds, params, aa, bb, ks, a0, b0, cs, s, x, self._to_std(x), out, xs, us)
+        _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, self._to_std(x), out, xs, us)
         return out
 
     def _axis(self, x):

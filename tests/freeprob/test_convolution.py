@@ -228,6 +228,30 @@ def test_boxplus_density_next_to_edges_closed_forms(case):
     assert np.max(err) <= 1e-15, (x[np.argmax(err)], err.max())
 
 
+def test_boxtimes_density_next_to_edges_against_the_cubic():
+    """⊠ next to its edges: free_poisson(λ, 1) ⊠ free_poisson(μ, 1) has S = 1/((z + λ)(z + μ)), so
+    ζ = xG − 1 solves ζ³ + (1 + λ + μ)ζ² + (λ + μ + λμ − x)ζ + λμ = 0 and the density is −Im ζ/(πx)
+    (40 digits; edges from the discriminant).  1e-15 absolute (was 4.6e-14 at 1e-6 from an edge)."""
+    lam, mu = 2.0, 3.0
+    rho = fp.boxtimes(fp.free_poisson(lam, 1.0), fp.free_poisson(mu, 1.0))
+    roots = _real_discriminant_roots(
+        lambda G, Z: G**3 + (1 + lam + mu) * G**2 + (lam + mu + lam * mu - Z) * G + lam * mu)
+    lo, hi = roots[roots > 0][0], roots[-1]
+    deltas = np.array([1e-2, 1e-4, 1e-5, 1e-6, 1e-8])
+    x = np.concatenate([lo + deltas, hi - deltas])
+
+    def dens(t):
+        with mp.workdps(40):
+            xx = mp.mpf(float(t))
+            zs = mp.polyroots([1, 1 + lam + mu, lam + mu + lam * mu - xx, lam * mu], maxsteps=200, extraprec=100)
+            return float(max(mp.mpf(0), max(-mp.im(r) for r in zs)) / (mp.pi * xx))
+
+    ref = np.array([dens(t) for t in x])
+    assert np.all(ref > 0)
+    err = np.abs(rho.pdf(x) - ref)
+    assert np.max(err) <= 1e-15, (x[np.argmax(err)], err.max())
+
+
 def test_support_with_a_gap_two_intervals():
     """atoms(±3) ⊞ semicircle(1): G = E[1/(z − G − a)] gives G³ − 2zG² + (z² − 8)G − z = 0."""
     rho = fp.boxplus(fp.atoms([-3.0, 3.0], [0.5, 0.5]), fp.semicircle(1.0))
