@@ -132,7 +132,8 @@ def refined_count() -> int:
     op, kinds, params, aa, bb, ks = rho._compiled
     xs = rho._to_std(X_A)
     _ua, _uy, _ex, g, amp = _sweep_nb(op, kinds, params, aa, bb, ks, xs, np.argsort(xs), 1e-15, rho.tol)
-    return int(np.sum((amp > FreeConvolution.REFINE_AMP) & (-g.imag > 0)))
+    # the criterion of FreeConvolution._axis_g for ⊞: |dG~/dz~| in units of max(1, |G~|)
+    return int(np.sum((amp / np.maximum(1.0, np.abs(g)) > FreeConvolution.REFINE_AMP) & (-g.imag > 0)))
 
 
 def freeprob_a_numpy():
@@ -253,7 +254,7 @@ def main(argv=None) -> str:
         "",
         f"Support edges found by freeprob vs the real roots of the cubic's discriminant: max error {edge_err:.1e}.",
         "",
-        f"{n_refined} of the 2,001 points have |dG/dz| > {fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5)).REFINE_AMP:g} "
+        f"{n_refined} of the 2,001 points have |dG~/dz~| > {fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5)).REFINE_AMP:g} max(1, |G~|) "
         "(standardized) and positive density: there the density is recomputed by Newton steps with the",
         "residual in double-double at the original x (`freeprob.convolution._refine_nb`); near an edge the",
         "system's smallest singular value is ~√δ, so a residual rounded in double moves the density by ~eps/√δ.",

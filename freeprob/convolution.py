@@ -741,7 +741,8 @@ def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
     r"""G at the original real points x (standardized G, as :func:`_sweep_nb`), by Newton steps from
     the axis ``states`` with the residual in double-double (:func:`_resid_dd_nb`; iterative
     refinement, the Jacobian is the double one of :func:`_resid_nb`).  Returns (G, ok, relative
-    distance of the root from the state it started from).
+    distance of the root from the state it started from, distance of the root from the real states
+    in units of the last step).
 
     Near a square-root edge, at distance δ, the system's smallest singular value is ~√δ: the few-ulp
     rounding of a residual evaluated in double moves the state, and G, by ~eps/√δ (1.9e-15 in the
@@ -758,6 +759,7 @@ def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
     gout = np.zeros(n, dtype=np.complex128)
     ok = np.zeros(n, dtype=np.bool_)
     moved = np.full(n, np.inf)
+    off_axis = np.zeros(n)
     add = np.empty((m, 2))
     bdd = np.empty((m, 2))
     if op == PLUS:
@@ -818,17 +820,25 @@ def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
                     gout[i] = G
                     ok[i] = True
                     dist = 0.0
+                    im = 0.0
                     for g in range(m):
-                        dist = max(dist, abs(u[g] + step[g] - states[i, g]) / (1.0 + abs(states[i, g])))
+                        v = u[g] + step[g]
+                        dist = max(dist, abs(v - states[i, g]) / (1.0 + abs(states[i, g])))
+                        # distance of the root from the real states (⊠: Im ℓ = 0 or π), against
+                        # the last step: at a double root (a point exactly on an edge) Newton
+                        # converges only linearly, and a root still ~step off the axis is not one
+                        vi = v.imag if op == PLUS else min(v.imag, np.pi - v.imag)
+                        im = max(im, vi / max(big, 1e-300))
                     moved[i] = dist
+                    off_axis[i] = im
                 break
             for g in range(m):
                 u[g] = _project_nb(op, u[g] + step[g])
-    return gout, ok, moved
+    return gout, ok, moved, off_axis
 
 
 @njit(cache=True, error_model="numpy")
-def _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, xs, us):
+def _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, xs, us, floor):
     """Densities ``out`` (original units) at the original points x refined in place by
     :func:`_refine_nb` where the standardized point ``xstd`` is one of the flagged sweep points
     ``xs`` (states ``us``) and the density is positive.  A refinement only undoes rounding: it is
@@ -839,8 +849,6 @@ def _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, x
     hit = np.empty(x.shape[0], dtype=np.int64)
     nh = 0
     for i in range(x.shape[0]):
-        if not out[i] > 0.0:
-            continue
         j = np.searchsorted(sx, xstd[i])
         if j < sx.shape[0] and sx[j] == xstd[i]:
             hit[nh] = i
@@ -856,12 +864,18 @@ def _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, x
         j = order[np.searchsorted(sx, xstd[i])]
         for g in range(m):
             uh[k, g] = us[j, g]
-    G, ok, moved = _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, xh, uh)
+            if not out[i] > 0.0:
+                # a real state next to an edge: inside it, within ~ulp, the sweep can land on the real
+                # branch (density 0 for ~1e-9); from √eps into the upper half-plane Newton finds the
+                # complex root if there is one (outside, it returns to the real one)
+                uh[k, g] += 1.5e-8j * (1.0 + abs(us[j, g]))
+    G, ok, moved, off_axis = _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, xh, uh)
     for k in range(nh):
-        if not (ok[k] and moved[k] <= 1e-6):
-            continue
-        d = max(-G[k].imag / np.pi, 0.0) / s
         i = hit[k]
+        if not (ok[k] and moved[k] <= 1e-6) or (out[i] == 0.0 and off_axis[k] < 100.0):
+            continue
+        d = max(-G[k].imag / np.pi, 0.0)
+        d = d / s if d > floor else 0.0  # the engine's density floor (standardized)
         if abs(d - out[i]) * np.pi * s <= 1e-6 * abs(G[k]):
             out[i] = d
 
@@ -1215,7 +1229,8 @@ class FreeConvolution(SolvedLaw):
         op, kinds, params, aa, bb, ks = self._compiled
         a0, b0, cs, s = self.__dict__["_exact_frame"]
         # the engine's points are the rounded x~ = _to_std(x) of these x
-        _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, self._to_std(x), out, xs, us)
+        _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, self._to_std(x), out, xs, us,
+                       float(self.density_floor))
         return out
 
     def _axis(self, x):

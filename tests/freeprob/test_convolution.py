@@ -226,6 +226,14 @@ def test_boxplus_density_next_to_edges_closed_forms(case):
     assert np.all(ref > 0)
     err = np.abs(rho.pdf(x) - ref)
     assert np.max(err) <= 1e-15, (x[np.argmax(err)], err.max())
+    if case == "sc+sc":
+        # one ulp inside the edges (density 2.4e-9, where the double sweep lands on the real branch
+        # and returned 0) and exactly on them (0; Newton at the double root converges only linearly)
+        inner = np.array([np.nextafter(-4.0, 0.0), np.nextafter(4.0, 0.0)])
+        with mp.workdps(40):
+            ref = np.array([float(dens(mp.mpf(float(t)))) for t in inner])
+        assert np.max(np.abs(rho.pdf(inner) - ref)) <= 1e-15 and np.all(np.abs(rho.pdf(inner) / ref - 1) < 1e-12)
+        assert np.all(rho.pdf(np.array([-4.0, 4.0, 4.0 + 1e-15])) == 0.0)
 
 
 def test_boxtimes_density_next_to_edges_against_the_cubic():
