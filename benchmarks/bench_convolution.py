@@ -21,9 +21,10 @@ Problem B (issue 2): Bern(½) ⊠ Bern(½) density on 2,001 points of [0, 1] plu
 reference is the closed form 1/(2π sqrt(x(1−x))) and the atom ½ at 0.
 
 Compile time: the first call in a fresh interpreter with an empty numba cache (cold) and with the
-cache filled (warm), both measured in subprocesses.  Times are medians over ``--repeat`` runs in
-one process (CPU time of the process, and wall time), on whatever machine runs the script (the
-table records its CPU count and load).
+cache filled (warm), both measured in subprocesses.  Times are medians over ``--repeat`` rounds in
+one process (CPU time of the process, and wall time), the contenders of A interleaved in each round
+(:func:`interleaved_medians`), on whatever machine runs the script (the table records its CPU count
+and load).
 """
 from __future__ import annotations
 
@@ -76,6 +77,26 @@ def median_time(fn, repeat: int) -> tuple[float, object]:
         walls.append(time.perf_counter() - w0)
     _WALL[fn.__name__] = statistics.median(walls)
     return statistics.median(times), out
+
+
+def interleaved_medians(fns: dict, repeat: int) -> dict:
+    """{name: (median CPU time, median wall time, last output)} over ``repeat`` rounds in which every
+    function runs once, in an order rotated each round: on a loaded machine the time of a call depends
+    on what ran just before it (a contender timed first, right after the mpmath reference, was 1.5×
+    slower than the same call timed third), and interleaving spreads that over all contenders."""
+    names = list(fns)
+    cpu: dict = {n: [] for n in names}
+    wall: dict = {n: [] for n in names}
+    out: dict = {}
+    for k in range(repeat):
+        for n in names[k % len(names):] + names[:k % len(names)]:
+            w0, t0 = time.perf_counter(), time.process_time()
+            out[n] = fns[n]()
+            cpu[n].append(time.process_time() - t0)
+            wall[n].append(time.perf_counter() - w0)
+    for n in names:
+        _WALL[n] = statistics.median(wall[n])
+    return {n: (statistics.median(cpu[n]), _WALL[n], out[n]) for n in names}
 
 
 def freeprob_a():
@@ -187,12 +208,14 @@ def main(argv=None) -> str:
     freeprob_a()  # make sure this process has the kernels loaded
 
     ref = reference_density_a(X_A)
-    t_fp, d_fp = median_time(freeprob_a, args.repeat)
     freeprob_a_built()
-    t_fb, d_fb = median_time(freeprob_a_built, args.repeat)
-    t_un, d_un = median_time(freeprob_a_unrefined, args.repeat)
-    t_np, d_np = median_time(freeprob_a_numpy, max(3, args.repeat // 2))
-    t_rm, d_rm = median_time(rmtool_a, max(3, args.repeat // 2))
+    for _ in range(5):  # warm: caches, branch predictors, numba dispatchers of every variant
+        freeprob_a(), freeprob_a_built(), freeprob_a_unrefined()
+    res = interleaved_medians({"freeprob_a": freeprob_a, "freeprob_a_built": freeprob_a_built,
+                               "freeprob_a_unrefined": freeprob_a_unrefined,
+                               "freeprob_a_numpy": freeprob_a_numpy, "rmtool_a": rmtool_a}, args.repeat)
+    (t_fp, _, d_fp), (t_fb, _, d_fb), (t_un, _, d_un), (t_np, _, d_np), (t_rm, _, d_rm) = (
+        res[n] for n in ("freeprob_a", "freeprob_a_built", "freeprob_a_unrefined", "freeprob_a_numpy", "rmtool_a"))
     rho = fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5))
     lo, hi = rho.support
     away = (np.abs(X_A - lo) > 1e-3) & (np.abs(X_A - hi) > 1e-3)
