@@ -1205,9 +1205,9 @@ class FreeConvolution(SolvedLaw):
                 record.append((x[sel], ua[sel]))
         return ua, exact, g
 
-    #: threshold on the sweep's error estimate (in eps of max(1, |G~|): the modulus of dG~/dz~ for ⊞,
-    #: of z~ dG~/dz~ for ⊠, standardized) above which ``_pdf`` recomputes the density by
-    #: ``_refine_nb``: the ⊞ sweep's error in G is up to ~5 eps |dG~/dz~| (measured on SC ⊞ MP(½)),
+    #: threshold on the sweep's error estimate, in eps times max(1, abs(G~)): abs(dG~/dz~) for ⊞,
+    #: abs(z~ dG~/dz~) for ⊠ (standardized), above which ``_pdf`` recomputes the density by
+    #: ``_refine_nb``.  The ⊞ sweep's error in G is up to ~5 eps abs(dG~/dz~) (measured on SC ⊞ MP(½)),
     #: and that is O(1) away from edges (0.5-1.1 for 90% of that law's grid)
     REFINE_AMP: float = 2.0
 
