@@ -1066,9 +1066,10 @@ class SolvedLaw(Law):
         density is right.  An independent check of the solver, used by the tests.
 
         An interval is split at the interior points where the density is infinite that the
-        support search met (:meth:`_merge_singular_gaps`).  Next to such a point, and next to an end
-        of an interval that is itself singular (x⁶ at 0, like t^(-5/6)) or carries an atom
-        (Bern(½)^{⊠3} at 0, like x^(-2/3)), the density cannot be certified close enough for any
+        support search met (:meth:`_merge_singular_gaps`) and at the law's other singular points
+        (:meth:`_singular_points`).  Next to such a point, and next to an end of an interval that is
+        itself singular (x⁶ at 0, like t^(-5/6)), carries an atom (Bern(½)^{⊠3} at 0, like x^(-2/3))
+        or toward which the density grows (MP(1) ⊠ MP(1) at 0), the density cannot be certified close enough for any
         quadrature: x⁶ holds 0.094 of its mass within 1e-6 (standardized) of 0.  The mass of the
         window of width δ = min(1e-4, a quarter of the piece) there is taken from the contour
         integral of :meth:`_ac_above` instead — G in the upper half-plane, not the axis density,
@@ -1080,7 +1081,9 @@ class SolvedLaw(Law):
         br = np.unique(br)
         pa, _ = self._std_atoms()
         intervals = self._std_intervals       # the support search records the singular points
-        inner = self.__dict__.get("_interior_singular", np.empty(0))
+        # the points the law knows to be singular (interior points the support search met, atoms,
+        # a law's own such as 0 for product laws)
+        inner = np.asarray(self._singular_points(), dtype=float)
 
         def panel_sums(u, v, a_, b_):
             """Gauss–Legendre sums of the density over θ-panels [a_, b_] of x = u + r(1 − cos θ)."""
@@ -1141,6 +1144,13 @@ class SolvedLaw(Law):
         def at_atom(e):
             return bool(len(pa)) and bool(np.any(np.abs(pa - e) <= 1e-12 * (1.0 + abs(e))))
 
+        def grows(e, side, dl):
+            """Whether the density grows toward the end e (an inverse-square-root end, MP(1) ⊠ MP(1) at
+            0 like x^(-2/3)): such an end gets a window too (the adaptive panels halved toward it
+            for minutes)."""
+            d = density(e + side * dl * np.array([1.0, 4.0]))
+            return bool(d[1] > 0 and d[0] > d[1])
+
         def gap_point(e, side):
             """A point of the gap beside the interval end e (None: no mass beyond it)."""
             if side < 0:
@@ -1161,11 +1171,11 @@ class SolvedLaw(Law):
                 raise ValueError("check_mass needs a bounded support")
             cuts = [float(p) for p in inner if u < p < v]
             ends = [u] + cuts + [v]
-            sing = [bool(np.any(inner == u)) or at_atom(u)] + [True] * len(cuts) + \
-                   [bool(np.any(inner == v)) or at_atom(v)]
             length = np.diff(ends)
             delta = [min(1e-4, 0.25 * min(length[max(k - 1, 0)], length[min(k, len(length) - 1)]))
                      for k in range(len(ends))]
+            sing = [bool(np.any(inner == u)) or at_atom(u) or grows(u, 1.0, delta[0])] + [True] * len(cuts) + \
+                   [bool(np.any(inner == v)) or at_atom(v) or grows(v, -1.0, delta[-1])]
             for k, e in enumerate(ends):
                 if not sing[k]:
                     continue
