@@ -1208,8 +1208,10 @@ class FreeConvolution(SolvedLaw):
     #: threshold on the sweep's error estimate, in eps times max(1, abs(G~)): abs(dG~/dz~) for ⊞,
     #: abs(z~ dG~/dz~) for ⊠ (standardized), above which ``_pdf`` recomputes the density by
     #: ``_refine_nb``.  The ⊞ sweep's error in G is up to ~5 eps abs(dG~/dz~) (measured on SC ⊞ MP(½)),
-    #: and that is O(1) away from edges (0.5-1.1 for 90% of that law's grid)
-    REFINE_AMP: float = 2.0
+    #: and that is O(1) away from edges (0.5-1.1 for 90% of that law's grid); at 3 the unrefined points
+    #: of that law are within 3.7e-16 of the truth and 16 of its 2,001 grid points are refined
+    #: (+5% time; at 2: 42 points, +9.5%)
+    REFINE_AMP: float = 3.0
 
     def _pdf(self, x):
         """The engine's density (:meth:`SolvedLaw._pdf`); with compiled inputs, the points where
