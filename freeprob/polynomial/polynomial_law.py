@@ -241,7 +241,7 @@ class PolynomialLaw(SolvedLaw):
     #: radii (standardized) of the first and the smallest circle tried around an atom
     ATOM_DISC_RMAX: float = 0.1
     ATOM_DISC_RMIN: float = 1e-4
-    #: the disc's certificate: Laurent coefficients that must vanish, relative to max(1, |f(a)|)
+    #: the disc's certificate: Laurent coefficients that must vanish, relative to max(1, abs f(a))
     ATOM_DISC_TOL: float = 1e-9
 
     def _atom_discs(self) -> list:
