@@ -7,10 +7,25 @@ densities (tanh).  The construction works in quantile coordinates: with
 
 .. math:: \mathbb E\,h(Y) = \int_0^1 h(g(u))\,du .
 
-:math:`g` is scanned on a fine grid and split into
+:math:`g` is scanned on a fine grid (``scan`` uniform points plus points graded geometrically
+towards ``u = 0`` and ``u = 1``, 8 a decade, down to a distance ``1e-15``) and split into
 
-* **plateaus** (``g`` constant on an interval of ``u``): atoms of :math:`Y` whose mass is the
-  length of the interval, its ends located by bisection to ``1e-13``;
+* **plateaus** (``g`` constant on an interval of ``u``, on at least three scan points): atoms of
+  :math:`Y` whose mass is the length of the interval, its ends located by bisection to ``1e-13``
+  (absolute; near ``u = 1`` the spacing of doubles, 1.1e-16, is the floor).  Which atoms are found:
+
+  - a plateau that reaches an end of ``(0, 1)`` — an atom carried by a tail of :math:`X`, such as
+    :math:`\varphi'(h)^2 = 0` on :math:`|h| > 1` for hard-tanh, of mass
+    :math:`\operatorname{erfc}(1/\sqrt{2q})` — is found when its tail holds more than ~2e-15
+    (three graded points); a smaller tail (hard-tanh at ``q <= 0.015``: 3e-16 … 1.5e-23 at
+    ``q = 0.01``) is below the rounding of the total mass and is absorbed by the neighbouring atom
+    or piece (an error of at most its mass);
+  - a plateau inside ``(0, 1)`` (ReLU's ``h < 0``) is found when it holds at least ``4/scan``
+    of mass (surely three uniform points); a smaller interior one needs a larger ``scan``.
+
+  Atoms of mass below ``1e-14`` are then dropped (total mass ``1 - 1e-14`` at worst).  The
+  flatness test between tail points is relative (``|Δg| <= 1e-12 max|g|``), so a tail where ``g``
+  is tiny but not constant (``sech⁴ h`` at ``|h| = 8``) does not become a false atom;
 * **monotone pieces** (split where the sign of the increments changes), on which
 
   .. math:: P(Y\le y) = \bigl|\{u: g(u)\le y\}\bigr|, \qquad
@@ -34,6 +49,16 @@ from .law import Law
 __all__ = ["PushforwardLaw", "pushforward"]
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
+
+# geometric scan of the tails: distance to u = 0 or 1 from _TAIL_MIN (above the spacing 1.1e-16 of
+# doubles below 1, so 1 - v is exact enough and the base ppf stays finite) to the uniform grid
+_TAIL_MIN = 1e-15
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
+_TAIL_PER_DECADE = 8
+
+
+def _tail_count(n_uni: int) -> int:
+    return int(np.ceil(_TAIL_PER_DECADE * np.log10(0.5 / n_uni / _TAIL_MIN))) + 1
 
 
 def _graded_panels(a: float, b: float, n: int) -> np.ndarray:
@@ -69,6 +94,10 @@ class PushforwardLaw(Law):
     >>> relu_slope2 = fp.normal(var=1.3).pushforward(lambda h: (h > 0).astype(float))
     >>> relu_slope2.atoms
     (array([0., 1.]), array([0.5, 0.5]))
+    >>> hard_tanh_slope2 = fp.normal(var=0.0955).pushforward(lambda h: (np.abs(h) < 1).astype(float))
+    >>> pts, w = hard_tanh_slope2.atoms      # mass at 0: P(|h| > 1) = erfc(1/sqrt(2 q)) ≈ 1.2e-3
+    >>> pts, [round(float(m), 10) for m in w]
+    (array([0., 1.]), [0.0012124966, 0.9987875034])
     >>> tanh_slope2 = fp.normal(var=0.5).pushforward(lambda h: 1 / np.cosh(h) ** 4)
     >>> round(float(tanh_slope2.moments(1)[0]), 8)  # E[sech⁴ h], h ~ N(0, 1/2)
     0.59242579
@@ -90,7 +119,10 @@ class PushforwardLaw(Law):
 
     # -- construction -------------------------------------------------------------------
     def _g(self, u):
-        u = np.asarray(u, dtype=float)
+        # quadrature nodes within 1.1e-16 of u = 1 round to 1.0, where the ppf of an unbounded
+        # base is +inf (fn(inf) non-finite for fn = identity); the nearest double below 1 holds
+        # the same point of the rule to within its weight's rounding
+        u = np.minimum(np.asarray(u, dtype=float), _BELOW_ONE)
         y = np.asarray(self.fn(self.base.ppf(u)), dtype=float)
         if y.shape != u.shape:
             y = np.broadcast_to(y, u.shape).astype(float)
@@ -100,12 +132,24 @@ class PushforwardLaw(Law):
         return y
 
     def _build(self):
-        m = self._scan
-        u = (np.arange(m) + 0.5) / m
+        # uniform points plus points graded geometrically towards u = 0 and u = 1 (distance
+        # _TAIL_MIN … 1/(2 scan), _TAIL_PER_DECADE a decade): a plateau that reaches an end of
+        # (0, 1) — an atom of Y carried by a tail of X, e.g. φ'² of hard-tanh on |h| > 1 — is
+        # found however little mass it holds, down to ~2 _TAIL_MIN (three tail points on it)
+        n_uni = self._scan
+        v = np.geomspace(_TAIL_MIN, 0.5 / n_uni, _tail_count(n_uni))[:-1]
+        u = np.concatenate([v, (np.arange(n_uni) + 0.5) / n_uni, (1.0 - v)[::-1]])
+        m = u.size
         y = self._g(u)
         scale = max(1.0, float(np.max(np.abs(y))))
         tol = 1e-12 * scale
-        flat = np.abs(np.diff(y)) <= tol        # flat[i]: g(u_i) == g(u_{i+1})
+        dy = np.abs(np.diff(y))
+        flat = dy <= tol                        # flat[i]: g(u_i) == g(u_{i+1})
+        # between tail points the test is relative: far in a tail g may be tiny yet not
+        # constant (sech⁴ h ~ 1e-13 at |h| = 8); those values must not merge into a false atom
+        tail = np.ones(m - 1, dtype=bool)
+        tail[v.size:v.size + n_uni - 1] = False
+        flat[tail] = dy[tail] <= 1e-12 * np.maximum(np.abs(y[:-1]), np.abs(y[1:]))[tail]
         atoms: dict[float, float] = {}
         pieces = []
         cursor = 0.0                             # left end of the current non-flat stretch

@@ -471,3 +471,31 @@ def test_few_outputs_top_is_the_compression_minus_the_finite_c_deficit():
     z = (m - compressed_top_mean(law, C, N)) / se
     z_edge = (m - law.compressed_top_edge(C / N)) / se
     assert abs(z) <= 4 and abs(z_edge) > 4, (m, se, z, z_edge)
+
+
+def test_hard_tanh_bottom_atom_on_the_isometry_line():
+    # Audit s9 item 1: at sigma_b^2 = 1e-4 P(phi'(h) = 0) = erfc(1/sqrt(2 q*)) = 1.2e-3, 6.0e-4 in each
+    # tail < 3/4096 (the pushforward's old plateau threshold), so the rank-argument atom at q^ was missing and the mass
+    # was 0.99882.  Independent truth: q* from the closed form E[hardtanh(h)^2] = q(erf(a) - 2a e^{-a^2}
+    # /sqrt(pi)) + erfc(a), a = 1/sqrt(2q), by brentq; q^ = (q* - sb2)/sw2; the bottom atom has mass p0
+    # (rank of D), the top one 1 - (L-1) p0 (Bercovici-Voiculescu), and the law's total mass is 1.
+    from math import erf, exp, pi
+
+    from scipy.optimize import brentq
+
+    sb2, L = 1e-4, 3
+    sw2 = float(critical_sigma_w2("hard_tanh", sb2))
+
+    def second_moment(q):
+        a = 1.0 / sqrt(2.0 * q)
+        return q * (erf(a) - 2 * a * exp(-a * a) / sqrt(pi)) + erfc(a)
+
+    q = brentq(lambda s: s - sw2 * second_moment(s) - sb2, 1e-3, 5.0, xtol=1e-15, rtol=1e-15)
+    qhat, p0 = (q - sb2) / sw2, erfc(1.0 / sqrt(2.0 * q))
+    assert 1e-3 < p0 and p0 / 2 < 3 / 4096          # each tail |h| > 1 below the old threshold
+    law = conditional_fim_law("hard_tanh", sw2, sb2, depth=L)
+    pts, w = law.atoms
+    assert len(pts) == 2
+    assert pts[0] == pytest.approx(qhat, rel=1e-10) and w[0] == pytest.approx(p0, rel=1e-9)
+    assert w[1] == pytest.approx(1 - (L - 1) * p0, rel=1e-10)
+    assert abs(law.check_mass() - 1) <= 1e-10
