@@ -776,6 +776,20 @@ class SolvedLaw(Law):
     def _inside_std(self, x):
         return self._axis_density(np.atleast_1d(np.asarray(x, dtype=float)), classify=True) > 0
 
+    def _classify_std(self, x):
+        """``(inside, outside)`` at standardized points, each certified: inside where the axis state
+        is certified and its density resolved (:meth:`_classified`), outside where it is certified
+        without one (G real to rounding).  A point that is neither is unknown: next to a sharp edge
+        the axis Newton may not certify points on either side (their status then depends on the
+        warm start), and counting them as outside moved a bracket into the support."""
+        x = np.atleast_1d(np.asarray(x, dtype=float))
+        u, exact, g = self._axis_g(x)
+        self._remember_axis(x, u, exact)
+        d = -g.imag / np.pi
+        d = np.where(d > self.density_floor, d, 0.0)
+        inside = self._classified(x, u, exact, g, d) > 0
+        return inside, np.asarray(exact, dtype=bool) & ~inside
+
     def _edge(self, x_out: float, x_in: float) -> float:
         """The edge between a point outside and one inside the support (standardized)."""
         # bracket to 8^-EDGE_ROUNDS of the grid step by a few 8-section rounds (each round one
@@ -799,7 +813,15 @@ class SolvedLaw(Law):
                 return e if e is not None and sgn * (e - a) > 1e-9 * (1.0 + abs(a)) else a
             if not out_side:
                 o = a + sgn * d
-        o, i = self._bracket(o, i, self.EDGE_ROUNDS, 1e-9)
+        if self._classify_std(np.array([o]))[1][0]:
+            # a certified outside point: the bracket moves only onto certified points, and the real
+            # branch is followed from it to its turning point, which is the edge
+            o, i = self._bracket(o, i, self.EDGE_ROUNDS, 1e-9, certified=True)
+            e = self._turning_point(o, i)
+            if e is not None:
+                return e
+        else:
+            o, i = self._bracket(o, i, self.EDGE_ROUNDS, 1e-9)
         e = self._fold(o, i)
         if e is not None:
             return e
@@ -851,17 +873,205 @@ class SolvedLaw(Law):
             h = 1e-6 * (1.0 + abs(e))
         return float(e)
 
-    def _bracket(self, o: float, i: float, rounds: int, rtol: float) -> tuple[float, float]:
-        """Shrink the bracket (outside ``o``, inside ``i``) by 8-section rounds."""
+    def _bracket(self, o: float, i: float, rounds: int, rtol: float,
+                 certified: bool = False) -> tuple[float, float]:
+        """Shrink the bracket (outside ``o``, inside ``i``) by 8-section rounds.
+
+        With ``certified`` the outer end moves only onto points certified outside
+        (:meth:`_classify_std`), the last one before the first point certified inside; points of
+        unknown status stay inside the bracket.  Without it a point not certified inside counts
+        as outside (the closing rounds of a fallback, and the laws whose grid point outside is
+        itself not certified, e.g. next to an interior singular point)."""
         for _ in range(rounds):
             if abs(i - o) <= rtol * (1 + abs(o)):
                 break
             mids = o + (i - o) * np.arange(1, 8) / 8.0
-            ins = self._inside_std(mids)
+            if certified:
+                ins, outs = self._classify_std(mids)
+            else:
+                ins = self._inside_std(mids)
+                outs = ~ins
             first = int(np.argmax(ins)) if np.any(ins) else 7
             i = float(mids[first]) if first < 7 else i
-            o = float(mids[first - 1]) if first > 0 else o
+            before = np.flatnonzero(outs[:first])
+            o = float(mids[before[-1]]) if before.size else o
+            if certified and first - (before[-1] + 1 if before.size else 0) > 0:
+                # unknown points between the two ends: another round would not shrink the bracket
+                # past them (the continuation from o bridges them)
+                break
         return o, i
+
+    #: most steps along the real branch from the outer bracket end to its turning point
+    FOLD_STEPS: int = 200
+
+    def _x_derivative(self, x: float, u: np.ndarray) -> np.ndarray:
+        """∂F/∂x at a real standardized point (shape (m,)): ``_dz`` if the law states it, else a
+        central difference along the axis (the branch's tangent only needs it to ~1e-10)."""
+        dz = getattr(self, "_dz", None)
+        if dz is not None:
+            return np.asarray(dz(np.array([x + 0j]), u[None, :])[0], dtype=complex)[0]
+        h = 1e-6 * (1.0 + abs(x))
+        with np.errstate(all="ignore"):
+            rp, _ = self._residual(np.array([x + h + 0j]), u[None, :])
+            rm, _ = self._residual(np.array([x - h + 0j]), u[None, :])
+        return (rp[0] - rm[0]) / (2 * h)
+
+    def _branch_matrix(self, x: float, u: np.ndarray, w: np.ndarray):
+        """(F, [∂F/∂x, ∂F/∂u·diag(w)] with rows normalized) at a real point: the system in the
+        scaled variables (x, u/w) of the continuation."""
+        with np.errstate(all="ignore"):
+            r, J = self._residual(np.array([x + 0j]), u[None, :])
+            A = np.concatenate([self._x_derivative(x, u)[:, None], J[0] * w[None, :]], axis=1)
+            n = np.linalg.norm(A, axis=1)
+        n = np.where(n > 0, n, 1.0)
+        return r[0], A / n[:, None], n
+
+    def _branch_tangent(self, A: np.ndarray, t_ref: np.ndarray):
+        """Unit null vector of the (m, m+1) matrix A, its phase aligned with ``t_ref``; None if
+        the null space is not one-dimensional to working accuracy."""
+        try:
+            _, sv, vh = np.linalg.svd(A)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(sv)) or (sv.size and sv[-1] < 1e-10 * sv[0]):
+            return None
+        t = vh[-1].conj()
+        c = np.vdot(t_ref, t)
+        if not abs(c) > 0:
+            return None
+        return t * (np.conj(c) / abs(c))
+
+    def _branch_correct(self, y0: np.ndarray, t0: np.ndarray, w: np.ndarray, sigma: float):
+        """The point of the branch at arclength ``sigma`` from ``y0`` along ``t0`` (scaled
+        variables y = (x, u/w)): Newton on {F = 0, t0ᴴ(y − y0) = sigma}, x kept real.  Returns
+        (y, iterations, the scaled matrix of :meth:`_branch_matrix` at y) or None."""
+        y = y0 + sigma * t0
+        y[0] = y[0].real
+        for it in range(1, 16):
+            u = self._project(y[1:] * w)
+            y[1:] = u / w
+            r, A, n = self._branch_matrix(y[0].real, u, w)
+            f = np.concatenate([r / n, [np.vdot(t0, y - y0) - sigma]])
+            if not np.all(np.isfinite(f)) or not np.all(np.isfinite(A)):
+                return None
+            M = np.vstack([A, t0.conj()[None, :]])
+            try:
+                step = np.linalg.solve(M, -f)
+            except np.linalg.LinAlgError:
+                return None
+            if not np.all(np.isfinite(step)):
+                return None
+            y = y + step
+            y[0] = y[0].real
+            if np.max(np.abs(step)) <= 1e-13 * (1.0 + np.max(np.abs(y))):
+                u = self._project(y[1:] * w)
+                r, A, _n = self._branch_matrix(y[0].real, u, w)
+                if not (self._rnorm(r[None, :], u[None, :])[0] <= 10 * self.tol and np.all(np.isfinite(A))):
+                    return None
+                y[1:] = u / w
+                return y, it, A
+        return None
+
+    def _turning_point(self, x_out: float, x_in: float):
+        r"""The edge between ``x_out`` (certified outside) and ``x_in`` (inside) as the turning point
+        of the real branch, or None.
+
+        Outside the support the boundary value u(x) of the state is real (in general: on the real
+        curve {F(x, u) = 0, x real}) and continues analytically along the axis until
+        :math:`\partial_u F` becomes singular; at a square-root edge the branch turns there
+        (x = e − κ s² along it).  It is followed from the certified state at ``x_out`` by
+        pseudo-arclength continuation in the scaled variables (x, u_k/(1+|u_k|)) — predictor along
+        the unit null vector t of [∂F/∂x, ∂F/∂u], corrector Newton on {F = 0, tᴴ(y − y₀) = s}, whose
+        matrix stays regular through the turn — until dx/ds changes sign; the zero of dx/ds between
+        the last two points is then found by Brent's method, and the edge is x there (an error δs
+        in the turn costs only κ δs² in x).  Unlike Newton on {F = 0, det ∂_uF = 0} from x_out this
+        needs no second derivatives and cannot leave the physical branch: at the sharp edge of
+        arcsine(2.86196, 4.87603) ⊞ Bern(0.05) (the state v₂ moves from −100 to −220 over 1e-5 of
+        the standardized axis) the fold Newton diverged and the edge came out 3.6e-7 inside.
+        None where the branch reaches ``x_in`` without turning, runs off, or stalls (a state that is
+        singular at the edge, e.g. one tending to 0 or ∞ there)."""
+        # the state that certified x_out as outside (kept by _classify_std): a new solve there may
+        # not be certified, its status depends on the warm start (sweep neighbours)
+        seed = self._axis_seed(x_out)
+        if seed is not None and seed[0] == x_out:
+            u0 = np.array(seed[1], dtype=complex)
+        else:
+            u0, exact = self._axis(np.array([x_out]))
+            if not exact[0]:
+                return None
+            u0 = u0[0].astype(complex)
+        direction = 1.0 if x_in > x_out else -1.0
+        span = abs(x_in - x_out)
+        w = 1.0 + np.abs(u0)
+        y = np.concatenate([[complex(x_out)], u0 / w])
+        _r, A, _n = self._branch_matrix(x_out, u0, w)
+        e0 = np.zeros(y.size, dtype=complex)
+        e0[0] = 1.0
+        t = self._branch_tangent(A, e0)
+        if t is None or not abs(t[0]) > 1e-14:
+            return None
+        # x is real along the branch, so is its component of the tangent: that fixes the phase
+        t = t * (np.conj(t[0]) / abs(t[0])) * direction
+        sigma = min(0.05, 0.25 * span / abs(t[0]))
+        for _ in range(self.FOLD_STEPS):
+            if not sigma > 1e-13:
+                return None
+            got = self._branch_correct(y, t, w, sigma)
+            if got is None or np.max(np.abs(got[0] - y - sigma * t)) > 0.5 * sigma:
+                sigma *= 0.25
+                continue
+            y1, its, A = got
+            t1 = self._branch_tangent(A, t)
+            if t1 is None:
+                sigma *= 0.25
+                continue
+            x1 = y1[0].real
+            if (t1[0].real * direction) < 0:
+                return self._turn_between(y, t, w, sigma, direction, x_out, x_in)
+            if (x1 - x_in) * direction > 0:
+                return None
+            # re-scale the state variables at the new point (the metric only shapes the steps)
+            u1 = y1[1:] * w
+            w1 = 1.0 + np.abs(u1)
+            y = np.concatenate([[complex(x1)], u1 / w1])
+            t = np.concatenate([[t1[0]], t1[1:] * w / w1])
+            t = t / np.linalg.norm(t)
+            w = w1
+            if not np.all(np.abs(u1) < 1e15):
+                return None
+            sigma = min(2.0 * sigma if its <= 3 else sigma, 0.1)
+        return None
+
+    def _turn_between(self, y, t, w, sigma, direction, x_out, x_in):
+        """x at the zero of dx/ds on the arc (0, sigma) from y along t (:meth:`_turning_point`)."""
+        from scipy.optimize import brentq
+
+        memo = {}
+
+        def slope(s):
+            if s <= 0:
+                memo[s] = y[0].real
+                return float(t[0].real * direction)
+            got = self._branch_correct(y, t, w, s)
+            if got is None:
+                raise ConvergenceError("turning point: the branch could not be followed", point=s)
+            tt = self._branch_tangent(got[2], t)
+            if tt is None:
+                raise ConvergenceError("turning point: no tangent", point=s)
+            memo[s] = got[0][0].real
+            return float(tt[0].real * direction)
+
+        try:
+            s_star = brentq(slope, 0.0, sigma, xtol=1e-12 * sigma, rtol=1e-15, maxiter=100)
+            if s_star not in memo:
+                slope(s_star)
+        except (ConvergenceError, ValueError):
+            return None
+        xe = memo[s_star]
+        lo, hi = min(x_out, x_in), max(x_out, x_in)
+        if not (lo - 1e-12 * (1 + abs(lo)) <= xe <= hi + 1e-12 * (1 + abs(hi))):
+            return None
+        return float(min(max(xe, lo), hi))
 
     def _fold(self, x_out: float, x_in: float):
         """Newton on {F(x, u) = 0, det ∂_u F(x, u) = 0} from the real solution at ``x_out``;
