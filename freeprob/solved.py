@@ -29,9 +29,11 @@ The real axis.
 
 Support edges.
     On the axis, an edge is where the real branch folds: :math:`F(x, u) = 0` and
-    :math:`\det \partial_u F(x, u) = 0`.  A grid brackets the edges (the density test), and Newton's
-    method on this augmented system in :math:`(x, u)` gives each edge to rounding (bisection is the
-    fallback), so interior gaps are found and the support is exact, not a hull.
+    :math:`\det \partial_u F(x, u) = 0`.  A grid brackets the edges (the density test; the bracket
+    moves only onto points whose axis state is certified), and the real branch is followed from the
+    certified outside point by pseudo-arclength continuation in :math:`(x, u)` to its turning point
+    (:math:`dx/ds = 0`), which gives each edge to rounding; Newton on the augmented system and
+    bisection are the fallbacks.  Interior gaps are found and the support is exact, not a hull.
 
 Atoms.
     Never extrapolated: a subclass states them by exact rules (:meth:`_exact_atoms`:
