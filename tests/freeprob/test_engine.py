@@ -294,3 +294,23 @@ def test_ten_mp_products_reach_zero():
     x = np.array([1e-4, 0.01, 1.0, 20.0])
     assert np.max(np.abs(b.cdf(x) - ref.cdf(x))) < 1e-10
     assert abs(b.check_mass() - 1.0) < 1e-10
+
+
+@pytest.mark.parametrize("a", SCALES)
+def test_free_power_is_scale_invariant(a):
+    """(aμ + b)^{⊞t} is the law of a·X_t + t·b with X_t ~ μ^{⊞t}: pdf, cdf, edges and atoms transform
+    exactly, at every scale (issue 12; the audit of session 9 found no such test for free powers)."""
+    mu = fp.atoms([0.0, 1.0], [0.8, 0.2])          # μ^{⊞1.5} has an atom at 0 of mass 0.7
+    t, b = 1.5, 0.25
+    ref = fp.free_power(mu, t)
+    law = fp.free_power(mu.scale(a).shift(b * a), t)
+    shift = t * b * a
+    x = np.array([0.3, 0.8, 1.2])
+    assert _rel(law.pdf(a * x + shift) * a, ref.pdf(x)) < 1e-10
+    assert np.max(np.abs(law.cdf(a * x + shift) - ref.cdf(x))) < 1e-10
+    (p0, w0), (p1, w1) = ref.atoms, law.atoms
+    assert np.allclose(w1, w0, rtol=0, atol=1e-14)
+    assert np.all(np.abs(p1 - (a * p0 + shift)) <= 1e-12 * a * (1 + np.abs(p0) + t * b))
+    lo, hi = ref.support
+    assert abs(law.support[0] - (a * lo + shift)) <= 1e-10 * a * (1 + abs(lo))
+    assert abs(law.support[1] - (a * hi + shift)) <= 1e-10 * a * (1 + abs(hi))
