@@ -144,6 +144,30 @@ class SolvedLaw(Law):
     and optionally ``_frame()`` (default: mean and standard deviation), ``_admissible(z, u)``
     (physical branch), ``_dz(z, u) -> (dF/dz, dg/dz, dg/du)`` for exact derivatives, and
     ``_solve_fast(z) -> (u, residual, ok)`` for a compiled solver.
+
+    Further hooks a subclass may override (all in standardized coordinates; the laws of
+    ``nn_spectra`` use them), each keeping the contract of the base method:
+
+    ``_axis(x) -> (u, exact)``
+        states on the real axis and whether the axis Newton certified them (a law with a compiled
+        axis solve, or one that needs more heights near its own singular points);
+    ``_axis_g(x) -> (u, exact, G)``
+        the same with G (when the axis solve has G already);
+    ``_axis_seed(x0)``
+        a warm-start state near ``x0`` (from the certified states remembered so far);
+    ``_axis_density(x, classify=False)``
+        the density on the axis (``classify=True``: only certified, resolved values count);
+    ``_resolved(x, u, d, g)``
+        which densities are above the rounding of the system at their states;
+    ``_edge(x_out, x_in)``
+        the support edge between an outside and an inside point (a law with edges known in closed
+        form, or at its atoms);
+    ``_singular_points()``
+        points where the density may be infinite (0 for product laws): the contour cdf goes down
+        relative to the distance to them, and :meth:`check_mass` takes a window there from the
+        contour;
+    ``_residual_rounding(u)``
+        the rounding of the residual at a state, for the certificate of :meth:`_resolved`.
     """
 
     #: points of the grid that brackets the support's edges (per unit of standardized hull)
