@@ -365,7 +365,6 @@ def _inside_disc_count_nb(s, ks, D, R):
             _secular_nb(s, ks, D, complex(R, 0.0))
         if f == 0:
             return -1
-        top = 0
         st0[0], st1[0], sf0[0], sf1[0] = prev_t, t, prev_f, f
         top = 1
         while top > 0:

@@ -1423,20 +1423,20 @@ class SolvedLaw(Law):
                 if not sing[k]:
                     continue
                 if k == 0:
-                    windows.append(("end", gap_point(e, -1), e + delta[k], -1))
+                    windows.append((gap_point(e, -1), e + delta[k]))
                 elif k == len(ends) - 1:
-                    windows.append(("end", e - delta[k], gap_point(e, 1), 1))
+                    windows.append((e - delta[k], gap_point(e, 1)))
                 else:
-                    windows.append(("cut", e - delta[k], e + delta[k], 0))
+                    windows.append((e - delta[k], e + delta[k]))
             for k in range(len(ends) - 1):
                 lo = ends[k] + (delta[k] if sing[k] else 0.0)
                 hi = ends[k + 1] - (delta[k + 1] if sing[k + 1] else 0.0)
                 pieces.append((lo, hi))
         if windows:
-            pts = np.array(sorted({p for _, a, b, _s in windows for p in (a, b)
+            pts = np.array(sorted({p for a, b in windows for p in (a, b)
                                    if p is not None}), dtype=float)
             above = dict(zip(pts.tolist(), self._ac_above(pts, m_ac).tolist())) if pts.size else {}
-            for kind, a, b, side in windows:
+            for a, b in windows:
                 fa = m_ac if a is None else above[a]
                 fb = 0.0 if b is None else above[b]
                 total += fa - fb
