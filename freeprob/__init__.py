@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "SubordinationError": "convolution", "boxplus": "convolution", "boxtimes": "convolution",
     "FreeConvolution": "convolution",
     "SolvedLaw": "solved", "ConvergenceError": "solved", "location_scale": "solved",
+    "MassCheckError": "quantile",
     "FreePower": "free_power", "free_power": "free_power",
     "free_variables": "polynomial", "polynomial_law": "polynomial",
     "identify": "identify", "Identification": "identify",

@@ -631,6 +631,10 @@ def fast_ppf(law: Law, q, nodes: int = 4001) -> np.ndarray:
 
     if not (_has_quadrature_cdf(law) or isinstance(law, SolvedLaw)):
         return np.asarray(law.ppf(q), dtype=float)
+    if isinstance(law, SolvedLaw):
+        from .quantile import require_mass
+
+        require_mass(law)           # a law that lost mass says so instead of returning wrong quantiles
     x, c, pts, mass = _cdf_nodes(law, nodes)
     cdf = fast_cdf(law, nodes)
     # one monotone table of (x, F(x)) with every atom present twice, as (p, F(p-)) and (p, F(p)):

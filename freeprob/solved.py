@@ -1178,6 +1178,12 @@ class SolvedLaw(Law):
         return out
 
     # -- distribution function ------------------------------------------------------------
+    def _ppf(self, q):
+        # Newton on the contour cdf with the density, after the total-mass check (freeprob.quantile)
+        from .quantile import solved_ppf
+
+        return solved_ppf(self, q)
+
     def _cdf(self, x):
         x = np.asarray(x, dtype=float)
         out = np.empty(x.shape)
