@@ -10,9 +10,28 @@ densities (tanh).  The construction works in quantile coordinates: with
 :math:`g` is scanned on a fine grid (``scan`` uniform points plus points graded geometrically
 towards ``u = 0`` and ``u = 1``, 8 a decade, down to a distance ``1e-15``) and split into
 
-* **plateaus** (``g`` constant on an interval of ``u``, on at least three scan points): atoms of
-  :math:`Y` whose mass is the length of the interval, its ends located by bisection to ``1e-13``
-  (absolute; near ``u = 1`` the spacing of doubles, 1.1e-16, is the floor).  Which atoms are found:
+* **plateaus** (``g`` constant on an interval of ``u``, on at least three scan points that agree
+  to 64 ulps of their value — relative, so a plateau at 0 is exact zeros): atoms of :math:`Y`
+  whose mass is the length of the interval, its ends located by bisection to ``1e-13`` (absolute;
+  near ``u = 1`` the spacing of doubles, 1.1e-16, is the floor).  The rule is the exact one — an
+  atom at ``c`` iff ``f = c`` on a set of positive mass — applied to ``f`` itself, not to its
+  rounding.  A smooth ``f`` that only tends to ``c`` is also exactly ``c`` in floating point
+  far enough out (φ'(h)² of tanh underflows to 0 for ``|h| > 186``; that of gelu, softplus, silu
+  rounds to 1 for large ``h``), and such a stretch must not become an atom (tanh at ``q = 1000``
+  gave one of mass 3.4e-9 at 0; gelu at ``q = 1000`` one of 0.41 at 1).  They differ in how ``g``
+  leaves ``c`` beside the plateau: on a true constant piece joined to the rest of ``f`` by a jump
+  (relu, hard-tanh) or at order ``k`` (``c + a(h - h_0)^k``) the band where
+  ``|g - c| <= R(c) = 2^10 max(eps |c|, tiny)`` has width ``(R/a)^{1/k}``: none, 4e-14 (elu-like
+  kink at 1, k = 1), 1.5e-5 (k = 3) beside a plateau of mass 1/2; beside a rounding plateau ``g`` creeps away
+  from ``c`` through that band over a stretch comparable with the plateau itself (ratio 6.6 for tanh
+  at ``q = 1000``, 1e-2 at ``q = 1e6``, 7e-4 for gelu at ``q = 1e5``).  A plateau is an atom when,
+  beside each of its ends inside ``(0, 1)``, that band holds at most 1e-4 of the plateau's mass;
+  otherwise its stretch stays in the neighbouring monotone piece.  (Not separated: joins of order
+  ``k >= 4`` at ``c != 0``, which lose their atom, and a rounding plateau that holds almost all the
+  mass — tanh at ``q = 1e11`` has 0.9995 of it where φ'² < 1e-300 and reports that as an atom at
+  0; no atom up to ``q = 1e9``.)  The ends of an atom at ``c != 0`` with a join of order ``k`` are
+  off by the width ``(64 eps)^{1/k}`` where ``g`` rounds to ``c`` (1e-5 of mass for ``k = 3``).
+  Which atoms are found:
 
   - a plateau that reaches an end of ``(0, 1)`` — an atom carried by a tail of :math:`X`, such as
     :math:`\varphi'(h)^2 = 0` on :math:`|h| > 1` for hard-tanh, of mass
@@ -23,9 +42,7 @@ towards ``u = 0`` and ``u = 1``, 8 a decade, down to a distance ``1e-15``) and s
   - a plateau inside ``(0, 1)`` (ReLU's ``h < 0``) is found when it holds at least ``4/scan``
     of mass (surely three uniform points); a smaller interior one needs a larger ``scan``.
 
-  Atoms of mass below ``1e-14`` are then dropped (total mass ``1 - 1e-14`` at worst).  The
-  flatness test between tail points is relative (``|Δg| <= 1e-12 max|g|``), so a tail where ``g``
-  is tiny but not constant (``sech⁴ h`` at ``|h| = 8``) does not become a false atom;
+  Atoms of mass below ``1e-14`` are then dropped (total mass ``1 - 1e-14`` at worst);
 * **monotone pieces** (split where the sign of the increments changes), on which
 
   .. math:: P(Y\le y) = \bigl|\{u: g(u)\le y\}\bigr|, \qquad
@@ -55,6 +72,15 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
 _TAIL_MIN = 1e-15
 _BELOW_ONE = float(np.nextafter(1.0, 0.0))
 _TAIL_PER_DECADE = 8
+
+# atoms (module docstring): scan points are flat when they agree to 64 ulps of their values; a
+# plateau of value c is an atom unless, beside one of its ends, g stays within
+# R(c) = 2^10 max(eps |c|, tiny) of c on a band wider than 1e-4 of the plateau's own mass
+_EPS = float(np.finfo(float).eps)
+_TINY = float(np.finfo(float).tiny)
+_FLAT = 64 * _EPS
+_BAND_ULPS = 2.0 ** 10
+_BAND_SHARE = 1e-4
 
 
 def _tail_count(n_uni: int) -> int:
@@ -141,15 +167,11 @@ class PushforwardLaw(Law):
         u = np.concatenate([v, (np.arange(n_uni) + 0.5) / n_uni, (1.0 - v)[::-1]])
         m = u.size
         y = self._g(u)
-        scale = max(1.0, float(np.max(np.abs(y))))
-        tol = 1e-12 * scale
         dy = np.abs(np.diff(y))
-        flat = dy <= tol                        # flat[i]: g(u_i) == g(u_{i+1})
-        # between tail points the test is relative: far in a tail g may be tiny yet not
-        # constant (sech⁴ h ~ 1e-13 at |h| = 8); those values must not merge into a false atom
-        tail = np.ones(m - 1, dtype=bool)
-        tail[v.size:v.size + n_uni - 1] = False
-        flat[tail] = dy[tail] <= 1e-12 * np.maximum(np.abs(y[:-1]), np.abs(y[1:]))[tail]
+        # flat[i]: g(u_i) == g(u_{i+1}) up to the rounding of the values themselves (relative, so
+        # exact equality at 0): a tail where g is tiny but not constant (sech⁴ h ~ 1e-13 at |h| = 8,
+        # or anywhere in the bulk of N(0, 30)) does not merge into a false atom
+        flat = dy <= _FLAT * np.maximum(np.abs(y[:-1]), np.abs(y[1:]))
         atoms: dict[float, float] = {}
         pieces = []
         cursor = 0.0                             # left end of the current non-flat stretch
@@ -165,12 +187,16 @@ class PushforwardLaw(Law):
             # accidental equality of a symmetric pair around an extremum
             if j - i >= 2:
                 c = float(y[i])
+                tol = _FLAT * abs(c)
                 left = 0.0 if i == 0 else self._plateau_edge(u[i - 1], u[i], c, tol, plateau_on_right=True)
                 right = 1.0 if j == m - 1 else self._plateau_edge(u[j], u[j + 1], c, tol, plateau_on_right=False)
-                if left > cursor:
-                    pieces.extend(self._monotone_split(cursor, left))
-                atoms[c] = atoms.get(c, 0.0) + (right - left)
-                cursor = right
+                resolved = all(self._band(u, y, k, edge, step, c) <= _BAND_SHARE * (right - left)
+                               for k, edge, step in ((i - 1, left, -1), (j + 1, right, 1)) if 0 <= k < m)
+                if resolved:
+                    if left > cursor:
+                        pieces.extend(self._monotone_split(cursor, left))
+                    atoms[c] = atoms.get(c, 0.0) + (right - left)
+                    cursor = right
             i = j
         if cursor < 1.0:
             pieces.extend(self._monotone_split(cursor, 1.0))
@@ -201,6 +227,25 @@ class PushforwardLaw(Law):
             else:
                 lo = mid
         return 0.5 * (lo + hi)
+
+    def _band(self, u: np.ndarray, y: np.ndarray, k: int, edge: float, step: int, c: float) -> float:
+        """Width in u of the band beside a plateau edge where g is within ``R(c)`` of the plateau value
+        (module docstring, *Atoms*): the scan points from index k outward (direction ``step``) while
+        they stay in the band, then bisection between the last one in and the first one out."""
+        band = _BAND_ULPS * max(_EPS * abs(c), _TINY)
+        inside = edge
+        while 0 <= k < u.size and abs(y[k] - c) <= band:
+            inside, k = float(u[k]), k + step
+        if not 0 <= k < u.size:                   # in the band up to an end of (0, 1)
+            return abs((0.0 if k < 0 else 1.0) - edge)
+        lo, hi = inside, float(u[k])              # lo in the band, hi out of it
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if abs(self._g(np.array([mid]))[0] - c) <= band:
+                lo = mid
+            else:
+                hi = mid
+        return abs(lo - edge)
 
     def _monotone_split(self, a: float, b: float):
         """Split [a, b] where the increments of g change sign (extrema located by bisection)."""
