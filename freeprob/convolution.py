@@ -823,7 +823,7 @@ def _resid_dd_nb(op, kinds, params, add, bdd, ks, zh, zl, u, Kd, r):
 
 
 @njit(cache=True, error_model="numpy")
-def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
+def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, pks, pcs, s, x, states):
     r"""G at the original real points x (standardized G, as :func:`_sweep_nb`), by Newton steps from
     the axis ``states`` with the residual in double-double (:func:`_resid_dd_nb`; iterative
     refinement, the Jacobian is the double one of :func:`_resid_nb`).  Returns (G, ok, relative
@@ -836,7 +836,9 @@ def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
     x~ = (x − c)/s and of the standardized inputs' a, b: this solve takes x exactly and
     standardizes in double-double, an exact change of variables: ⊞ x~ = (x − Σ k_g c_g)/s, inputs
     (a0_g X_g + b0_g − c_g)/s; ⊠ x~ = x/Π c_g^{k_g}, inputs (a0_g X_g + b0_g)/c_g (``a0``, ``b0``: the
-    input as an affine image of its kernel; ``cs``: the inputs' centres, ⊠ means).
+    input as an affine image of its kernel; ``cs``: the inputs' centres, ⊠ means; ``pks``, ``pcs``:
+    multiplicities and locations of the point-mass inputs, which are not in the system but are in
+    the centre, resp. the scale).
     The last step is not applied to the double state but to G, to first order (⊞ F(u + δu) =
     F(u) + Σ k_g D_g δu_g, ⊠ Q(u + δu) = Q(u)(1 + Σ k_g D_g δu_g)), so the state's own rounding
     does not enter."""
@@ -853,6 +855,9 @@ def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
         for g in range(m):
             ph, pl = dd.two_prod(ks[g], cs[g])
             ch, cl = dd.dd_add(ch, cl, ph, pl)
+        for g in range(pks.shape[0]):
+            ph, pl = dd.two_prod(pks[g], pcs[g])
+            ch, cl = dd.dd_add(ch, cl, ph, pl)
         for g in range(m):
             add[g, 0], add[g, 1] = dd.dd_div(a0[g], 0.0, s, 0.0)
             th, tl = dd.two_sum(b0[g], -cs[g])
@@ -864,6 +869,9 @@ def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
                 ch, cl = dd.dd_mul(ch, cl, cs[g], 0.0)
             add[g, 0], add[g, 1] = dd.dd_div(a0[g], 0.0, cs[g], 0.0)
             bdd[g, 0], bdd[g, 1] = dd.dd_div(b0[g], 0.0, cs[g], 0.0)
+        for g in range(pks.shape[0]):
+            for _p in range(int(pks[g])):
+                ch, cl = dd.dd_mul(ch, cl, pcs[g], 0.0)
     Kd = np.empty((m, 4))
     K = np.empty(m, dtype=np.complex128)
     D = np.empty(m, dtype=np.complex128)
@@ -924,7 +932,7 @@ def _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, states):
 
 
 @njit(cache=True, error_model="numpy")
-def _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, xs, us, floor):
+def _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, pks, pcs, s, x, xstd, out, xs, us, floor):
     """Densities ``out`` (original units) at the original points x refined in place by
     :func:`_refine_nb` where the standardized point ``xstd`` is one of the flagged sweep points
     ``xs`` (states ``us``) and the density is positive.  A refinement only undoes rounding: it is
@@ -955,7 +963,7 @@ def _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, xstd, out, x
                 # branch (density 0 for ~1e-9); from √eps into the upper half-plane Newton finds the
                 # complex root if there is one (outside, it returns to the real one)
                 uh[k, g] += 1.5e-8j * (1.0 + abs(us[j, g]))
-    G, ok, moved, off_axis = _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, xh, uh)
+    G, ok, moved, off_axis = _refine_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, pks, pcs, s, xh, uh)
     for k in range(nh):
         i = hit[k]
         if not (ok[k] and moved[k] <= 1e-6) or (out[i] == 0.0 and off_axis[k] < 100.0):
@@ -995,6 +1003,27 @@ def _others(ks: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 
 # ============================================================================ inputs
+def _point_mass(law: Law):
+    """The location of ``law`` if it is a point mass (one atom of mass 1), else None."""
+    p, w = law.atoms
+    if len(p) == 1 and abs(float(w[0]) - 1.0) <= 1e-14:
+        return float(p[0])
+    return None
+
+
+def _ac_intervals(law: Law):
+    """Intervals of the absolutely continuous part of an input: its own ``intervals`` if it has
+    them (solver laws), none for a purely atomic law, else the hull of the absolutely continuous
+    part (each closed-form law of :mod:`freeprob.laws` has one interval)."""
+    iv = getattr(law, "intervals", None)
+    if iv is not None:
+        return tuple(iv)
+    _p, w = law.atoms
+    if len(w) and abs(1.0 - float(np.sum(w))) < 1e-14:
+        return ()
+    return (tuple(float(v) for v in law._ac_hull),)
+
+
 def kernel_of(law: Law):
     """``(kind, params, a, b)`` such that ``law`` is the law of a·X + b with X compiled in
     :mod:`freeprob.cauchy_kernels`, or ``None``."""
@@ -1098,15 +1127,125 @@ class FreeConvolution(SolvedLaw):
             return self.laws[0]
         return self.laws[1]
 
+    # -- point-mass inputs -------------------------------------------------------------------
+    @cached_property
+    def _points(self) -> tuple:
+        """Per input its location if it is a point mass, else None."""
+        return tuple(_point_mass(law) for law in self.laws)
+
+    @cached_property
+    def _active(self) -> tuple:
+        """The inputs in the subordination system: all but the point masses (:attr:`_sys`)."""
+        return tuple(g for g, p in enumerate(self._points) if p is None)
+
+    @cached_property
+    def _image(self):
+        """The law itself as a closed affine image when at most one input is not a point mass
+        and that one has multiplicity 1 (else None): δ_a ⊞ μ is μ shifted by a, δ_a ⊠ μ is μ
+        scaled by a, and ⊞ or ⊠ of point masses alone is a point mass.  There is no subordination
+        system left to solve (the one input's ω is z − a, resp. z/a, real on the axis, where the
+        engine has no branch to follow: the support search found ~150 spurious gaps in
+        δ_0 ⊞ SC), so the law is its input's, moved.  ``(law, base, c, b)``: the law of cX + b,
+        X ~ base (``base`` None: all point masses)."""
+        act = self._active
+        if len(act) > 1 or (len(act) == 1 and self.weights[act[0]] != 1.0):
+            return None
+        from .affine import affine
+        from .laws import atoms
+
+        pm = [(self.weights[g], self._points[g]) for g in range(len(self.laws)) if g not in act]
+        if self.kind == "plus":
+            a = math.fsum(k * p for k, p in pm)
+            c, b = 1.0, a
+        else:
+            a = math.prod(p ** k for k, p in pm)
+            c, b = a, 0.0
+        if not act:
+            return atoms([a], [1.0]), None, 1.0, 0.0
+        base = self.laws[act[0]]
+        return (base if (c, b) == (1.0, 0.0) else affine(base, c, b)), base, c, b
+
+    # -- a law that is an affine image of one input (:attr:`_image`): its closed forms ------------
+    def _cdf(self, x):
+        img = self._image
+        if img is not None:
+            return np.asarray(img[0]._cdf(np.asarray(x, dtype=float)), dtype=float)
+        return super()._cdf(x)
+
+    def _ppf(self, q):
+        img = self._image
+        if img is not None:
+            return np.asarray(img[0]._ppf(np.asarray(q, dtype=float)), dtype=float)
+        return super()._ppf(q)
+
+    def _cauchy(self, z):
+        img = self._image
+        if img is not None:
+            return np.asarray(img[0]._cauchy(np.asarray(z, dtype=complex)), dtype=complex)
+        return super()._cauchy(z)
+
+    def _cauchy_derivative(self, z):
+        img = self._image
+        if img is not None:
+            return np.asarray(img[0]._cauchy_derivative(np.asarray(z, dtype=complex)), dtype=complex)
+        return super()._cauchy_derivative(z)
+
+    def _g_batch(self, z):
+        img = self._image
+        if img is None:
+            return super()._g_batch(z)
+        return np.asarray(img[0]._cauchy(self._from_std(np.asarray(z, dtype=complex))), dtype=complex) * self.frame[1]
+
+    def _axis_density(self, x, classify: bool = False):
+        img = self._image
+        if img is None:
+            return super()._axis_density(x, classify)
+        return np.asarray(img[0]._pdf(self._from_std(np.asarray(x, dtype=float))), dtype=float) * self.frame[1]
+
+    @cached_property
+    def intervals(self) -> tuple[tuple[float, float], ...]:
+        img = self._image
+        if img is None:
+            return SolvedLaw.intervals.func(self)
+        _law, base, c, b = img
+        if base is None:
+            return ()
+        # c > 0: a shift (⊞) or a scale by a product of positive points (⊠)
+        return tuple((float(c * u + b), float(c * v + b)) for u, v in _ac_intervals(base))
+
+    @cached_property
+    def _std_intervals(self):
+        if self._image is None:
+            return SolvedLaw._std_intervals.func(self)
+        return tuple((float(self._to_std(u)), float(self._to_std(v))) for u, v in self.intervals)
+
+    @cached_property
+    def support(self) -> tuple[float, float]:
+        img = self._image
+        if img is None:
+            return SolvedLaw.support.func(self)
+        lo, hi = img[0].support
+        return float(lo), float(hi)
+
+    def check_mass(self, nodes: int = 400) -> float:
+        img = self._image
+        if img is not None and isinstance(img[1], SolvedLaw):
+            return img[1].check_mass(nodes)  # an affine map keeps the mass
+        return super().check_mass(nodes)
+
     # -- frame and standardized inputs -----------------------------------------------------
     def _frame(self):
         ks = np.array(self.weights)
         cs = np.array([c for c, _ in self._frames])
-        ss = np.array([s for _, s in self._frames])
+        # a point mass has no spread: it moves the centre (⊞) or the scale (⊠) and nothing else
+        ss = np.array([0.0 if p is not None else s for (_, s), p in zip(self._frames, self._points)])
         if self.kind == "plus":
             top = ss.max()
-            scale = top * math.sqrt(float((ks * (ss / top) ** 2).sum())) if top > 0 else 1.0
-            return float((ks * cs).sum()), float(scale)
+            centre = float((ks * cs).sum())
+            # only point masses (top = 0): a purely atomic law, whose frame is immaterial but must
+            # scale with it
+            scale = top * math.sqrt(float((ks * (ss / top) ** 2).sum())) if top > 0 else (abs(centre) or 1.0)
+            return float(centre), float(scale)
         return 0.0, float(math.exp(float((ks * np.log(cs)).sum())))
 
     @cached_property
@@ -1122,8 +1261,19 @@ class FreeConvolution(SolvedLaw):
         return out
 
     @cached_property
+    def _sys(self):
+        """(laws, multiplicities, standardized inputs) of the groups in the system: every input but
+        the point masses.  Standardized, a point mass is δ_0 (⊞) or δ_1 (⊠), whose h = F − id is 0,
+        resp. −1 (K = log 1 = 0): it drops out of every equation, exactly, and its subordination
+        function follows from G (:meth:`subordination`)."""
+        act = self._active
+        return (tuple(self.laws[g] for g in act), tuple(self.weights[g] for g in act),
+                tuple(self._std_inputs[g] for g in act))
+
+    @cached_property
     def _compiled(self):
-        specs = [kernel_of(law) for law in self.laws]
+        laws, weights, inputs = self._sys
+        specs = [kernel_of(law) for law in laws]
         if any(sp is None for sp in specs):
             return None
         m = len(specs)
@@ -1132,7 +1282,7 @@ class FreeConvolution(SolvedLaw):
         params = np.zeros((m, width + 1))
         aa = np.empty(m)
         bb = np.empty(m)
-        for g, ((kind, p, a0, b0), (a1, b1)) in enumerate(zip(specs, self._std_inputs)):
+        for g, ((kind, p, a0, b0), (a1, b1)) in enumerate(zip(specs, inputs)):
             params[g, 0] = len(p)
             params[g, 1: 1 + len(p)] = p
             aa[g] = a1 * a0
@@ -1140,11 +1290,14 @@ class FreeConvolution(SolvedLaw):
         op = PLUS if self.kind == "plus" else TIMES
         # each input as a0·X + b0 of its kernel, the inputs' centres and the scale: what
         # _refine_nb standardizes exactly from
+        pm = [g for g, p in enumerate(self._points) if p is not None]
         self.__dict__["_exact_frame"] = (np.array([sp[2] for sp in specs], dtype=np.float64),
                                          np.array([sp[3] for sp in specs], dtype=np.float64),
-                                         np.array([c for c, _ in self._frames], dtype=np.float64),
+                                         np.array([self._frames[g][0] for g in self._active], dtype=np.float64),
+                                         np.array([self.weights[g] for g in pm], dtype=np.float64),
+                                         np.array([self._points[g] for g in pm], dtype=np.float64),
                                          float(self.frame[1]))
-        return op, kinds, params, aa, bb, np.array(self.weights, dtype=np.float64)
+        return op, kinds, params, aa, bb, np.array(weights, dtype=np.float64)
 
     # -- the system ----------------------------------------------------------------------
     def _k(self, x: np.ndarray):
@@ -1153,7 +1306,8 @@ class FreeConvolution(SolvedLaw):
         K = np.empty((n, m), dtype=complex)
         D = np.empty((n, m), dtype=complex)
         comp = self._compiled
-        for g, (law, (a, b)) in enumerate(zip(self.laws, self._std_inputs)):
+        laws, _ks, inputs = self._sys
+        for g, (law, (a, b)) in enumerate(zip(laws, inputs)):
             with np.errstate(all="ignore"):
                 if self.kind == "plus":
                     xg = np.where(np.abs(x[:, g]) < 1e-150, x[:, g].real + 1e-150j, x[:, g])  # see _k_nb
@@ -1175,11 +1329,11 @@ class FreeConvolution(SolvedLaw):
 
     def _start(self, z):
         A = -1.0 / z if self.kind == "plus" else np.log(z)
-        return np.repeat(A[:, None], len(self.laws), axis=1)
+        return np.repeat(A[:, None], len(self._active), axis=1)
 
     def _residual(self, z, u):
         K, D = self._k(u)
-        ks = np.array(self.weights)
+        ks = np.array(self._sys[1])
         S = (ks[None, :] * K).sum(axis=1)
         E = _others(ks, K)
         m = u.shape[1]
@@ -1204,7 +1358,7 @@ class FreeConvolution(SolvedLaw):
 
     def _g(self, z, u):
         K, _ = self._k(u)
-        S = (np.array(self.weights)[None, :] * K).sum(axis=1)
+        S = (np.array(self._sys[1])[None, :] * K).sum(axis=1)
         with np.errstate(all="ignore"):
             if self.kind == "plus":
                 return 1.0 / (z + S)
@@ -1213,7 +1367,7 @@ class FreeConvolution(SolvedLaw):
     def _dz(self, z, u):
         """(∂F/∂z, ∂g/∂z, ∂g/∂u) for the implicit derivative of G."""
         K, D = self._k(u)
-        ks = np.array(self.weights)
+        ks = np.array(self._sys[1])
         S = (ks[None, :] * K).sum(axis=1)
         m = u.shape[1]
         if self.kind == "plus":
@@ -1240,7 +1394,7 @@ class FreeConvolution(SolvedLaw):
         if comp is None:
             return None
         op, kinds, params, aa, bb, ks = comp
-        x0 = np.zeros(len(self.laws), dtype=np.complex128)
+        x0 = np.zeros(len(self._active), dtype=np.complex128)
         u, res = _solve_nb(op, kinds, params, aa, bb, ks, np.ascontiguousarray(z, dtype=np.complex128),
                            x0, True, self.tol)
         # next to an edge the system is ill-conditioned and the compiled Newton can stall just above
@@ -1295,6 +1449,9 @@ class FreeConvolution(SolvedLaw):
         """The engine's density (:meth:`SolvedLaw._pdf`); with compiled inputs, the points where
         the sweep found |dG/dz| large (next to an edge) are then recomputed from their states by
         :func:`_refine_nb`, at the original x and with the residual in double-double."""
+        img = self._image
+        if img is not None:
+            return np.asarray(img[0]._pdf(np.asarray(x, dtype=float)), dtype=float)
         comp = self._compiled
         if comp is None:
             return super()._pdf(x)
@@ -1315,9 +1472,9 @@ class FreeConvolution(SolvedLaw):
             xs = np.concatenate([r[0] for r in record])
             us = np.concatenate([r[1] for r in record])
         op, kinds, params, aa, bb, ks = self._compiled
-        a0, b0, cs, s = self.__dict__["_exact_frame"]
+        a0, b0, cs, pks, pcs, s = self.__dict__["_exact_frame"]
         # the engine's points are the rounded x~ = _to_std(x) of these x
-        _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, s, x, self._to_std(x), out, xs, us,
+        _refine_pdf_nb(op, kinds, params, aa, bb, ks, a0, b0, cs, pks, pcs, s, x, self._to_std(x), out, xs, us,
                        float(self.density_floor))
         return out
 
@@ -1340,18 +1497,22 @@ class FreeConvolution(SolvedLaw):
     def _hull(self):
         lo = hi = 0.0 if self.kind == "plus" else 1.0
         if self.kind == "plus":
-            for law, k, (a, b) in zip(self.laws, self.weights, self._std_inputs):
+            for law, k, (a, b) in zip(*self._sys):
                 u, v = law.support
                 lo += k * (a * u + b)
                 hi += k * (a * v + b)
             return (lo, hi)
-        for law, k, (a, _b) in zip(self.laws, self.weights, self._std_inputs):
+        for law, k, (a, _b) in zip(*self._sys):
             u, v = law.support
             lo *= (a * u) ** k
             hi *= (a * v) ** k
         return (lo, hi)
 
     def _exact_atoms(self):
+        img = self._image
+        if img is not None:
+            # the same Bercovici–Voiculescu atoms, at the image's points (where its cdf jumps)
+            return img[0].atoms
         groups = [law.atoms for law in self.laws]
         ks = self.weights
         need = sum(ks) - 1.0
@@ -1400,10 +1561,27 @@ class FreeConvolution(SolvedLaw):
         zz = np.atleast_1d(np.asarray(z, dtype=complex)).ravel()
         if np.any(zz.imag <= 0):
             raise ValueError("z must lie in the upper half-plane (Im z > 0)")
-        u = self._solve(self._to_std(zz))
+        zs = self._to_std(zz)
+        plus = self.kind == "plus"
+        img = self._image
+        if img is None:
+            u = self._solve(zs)
+            g = self._g(zs, u)
+            states = {gi: (-1.0 / u[:, j] if plus else np.exp(u[:, j])) for j, gi in enumerate(self._active)}
+        else:
+            # the one input left (multiplicity 1) is not moved: ω~ = z~
+            g = np.asarray(img[0]._cauchy(zz), dtype=complex) * self.frame[1]
+            states = {gi: zs for gi in self._active}
+        with np.errstate(all="ignore"):
+            f = 1.0 / g
         out = []
-        for g, (a, b) in enumerate(self._std_inputs):
-            w = -1.0 / u[:, g] if self.kind == "plus" else np.exp(u[:, g])
+        for gi, (a, b) in enumerate(self._std_inputs):
+            w = states.get(gi)
+            if w is None:
+                # a point mass, standardized δ_0 (⊞) or δ_1 (⊠): G = G_δ(ω~) gives ω~ = F~,
+                # resp. Ω~ G_δ(Ω~) = z~G~ gives Ω~ = z~/(z~ − F~)
+                with np.errstate(all="ignore"):
+                    w = f if plus else zs / (zs - f)
             out.append((w - b) / a)  # back to the input's own coordinates
         return tuple(out)
 

@@ -12,14 +12,14 @@ and Fuss–Catalan laws (:mod:`freeprob.strategies`):
   x = u + r(1 − cos θ), adaptive) to 1e-10 — two independent routes to the same number.
 
 The default run draws few examples and leaves out the uniform law (its ⊞/⊠ inputs take the generic
-numpy continuation: ~40 s per ``check_mass`` on this machine) and point-mass inputs of ⊞ (a known
-failure, strict xfail below); the slow variants draw more, from every family.
+numpy continuation: ~40 s per ``check_mass`` on this machine); the slow variants draw more, from
+every family.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import freeprob as fp
 from freeprob import strategies as fst
@@ -67,11 +67,6 @@ def _interval_mass(law, u: float, v: float) -> float:
     return total + float(whole.sum())
 
 
-def _point_mass(law) -> bool:
-    lo, hi = law.support
-    return lo == hi
-
-
 def _check_mass_and_cdf(law) -> None:
     mass = law.check_mass()
     assert abs(mass - 1.0) < MASS_TOL, f"{law!r}: check_mass() - 1 = {mass - 1:.3g}"
@@ -102,7 +97,6 @@ _SHARP_EDGE = (fp.arcsine(2.86196, 4.87603), fp.bernoulli(0.05))
 @given(fst.boxplus_pairs(_FAST_PLUS))
 @example(_SHARP_EDGE)
 def test_boxplus_mass_and_cdf(pair):
-    assume(not any(_point_mass(x) for x in pair))   # known failure: test_mass_and_cdf_regressions
     _check_mass_and_cdf(fp.boxplus(*pair))
 
 
@@ -162,10 +156,10 @@ def test_fuss_catalan_mass_and_cdf_many(law):
                                                                                     0.11945070343225167])),
                  id="uniform_boxtimes_atoms", marks=[pytest.mark.slow, pytest.mark.xfail(
                      strict=True, reason="check_mass 1 - 1.4e-6: under investigation by the lead")]),
-    # ⊞ with a point mass (a shift): the support grid finds ~150 spurious gaps in the right half,
-    # check_mass 1 - 3.9e-2 (1 - 7.8e-2 before the edge work of this file), ~20 s
-    pytest.param(lambda: fp.boxplus(fp.atoms([0.0], [1.0]), fp.semicircle(var=0.1)), id="dirac_boxplus_semicircle",
-                 marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason="⊞ with a point-mass input")]),
+    # ⊞ with a point mass (a shift): the support grid found ~150 spurious gaps in the right half,
+    # check_mass 1 - 3.9e-2, ~20 s; now the point mass leaves the system and the law is the shifted
+    # semicircle (test_convolution: point-mass inputs)
+    pytest.param(lambda: fp.boxplus(fp.atoms([0.0], [1.0]), fp.semicircle(var=0.1)), id="dirac_boxplus_semicircle"),
 ])
 def test_mass_and_cdf_regressions(build):
     _check_mass_and_cdf(build())
