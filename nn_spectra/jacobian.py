@@ -190,16 +190,71 @@ class _PsiAtoms:
 
 
 class _PsiLaw:
-    """psi and psi' from a Law's Cauchy transform (general, slower)."""
+    r"""psi and psi' from a Law's public Cauchy transform and its derivative (general, slower):
+    :math:`\psi(v) = u G(u) - 1`, :math:`\psi'(v) = -u^2 G(u) - u^3 G'(u)` at :math:`u = 1/v`.  The
+    physical branch has v in the closed lower half-plane, so u is in the upper one, where
+    ``Law.cauchy`` is the transform itself; a real u on the support of D^2 has no single value
+    (the boundary value is a limit, not a point of the domain) and gives NaN, which the engine
+    treats as not certified."""
+
+    #: |v| times the radius of the support below which psi is summed from the moments: uG(u) - 1 loses
+    #: the digits of 1/|u| to cancellation (1e-9 at |v| ~ 1e-7, enough to fail the residual test of the
+    #: contour cdf's high rays), the series sum_n m_n v^n converges like 0.1^n
+    SERIES_RADIUS = 0.1
+    SERIES_TERMS = 18
 
     def __init__(self, law: Law):
         self.law = law
+        a, b = law.support
+        self.radius = float(max(abs(a), abs(b)))
+        self.moments = law.moments(self.SERIES_TERMS) if np.isfinite(self.radius) else None
 
     def __call__(self, v):
-        u = 1.0 / v
-        g = self.law._cauchy_any(u)
-        dg = self.law._cauchy_derivative_any(u)
+        v = np.asarray(v, dtype=complex)
+        shape = v.shape
+        v = np.atleast_1d(v).ravel()
+        psi = np.empty(v.shape, dtype=complex)
+        dpsi = np.empty(v.shape, dtype=complex)
+        near = (np.abs(v) * self.radius < self.SERIES_RADIUS) if self.moments is not None else np.zeros(v.shape, bool)
+        if np.any(near):
+            vn = v[near]
+            n = np.arange(1, self.SERIES_TERMS + 1)
+            pw = vn[:, None] ** (n[None, :] - 1)
+            psi[near] = (pw * self.moments[None, :]).sum(axis=1) * vn
+            dpsi[near] = (pw * (n * self.moments)[None, :]).sum(axis=1)
+        if np.all(near):
+            return psi.reshape(shape), dpsi.reshape(shape)
+        p2, d2 = self._from_cauchy(v[~near])
+        psi[~near], dpsi[~near] = p2, d2
+        return psi.reshape(shape), dpsi.reshape(shape)
+
+    def _from_cauchy(self, v):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = 1.0 / v
+        ok = np.isfinite(u)
+        real = ok & (u.imag == 0)
+        if np.any(real):
+            ok[real] = ~self._on_support(u.real[real])
+        g = np.full(u.shape, np.nan + 0j)
+        dg = np.full(u.shape, np.nan + 0j)
+        if np.any(ok):
+            g[ok] = self.law.cauchy(u[ok])
+            dg[ok] = self.law.cauchy_derivative(u[ok])
         return g * u - 1.0, -dg * u ** 3 - g * u ** 2
+
+    def _on_support(self, x):
+        a, b = self.law.support
+        pts, _ = self.law.atoms
+        inside = (x >= a) & (x <= b)
+        if np.any(inside):
+            # Law.cauchy is the arbiter (it knows the gaps): ask it point by point where the hull says inside
+            for i in np.flatnonzero(inside):
+                try:
+                    self.law.cauchy(float(x[i]))
+                    inside[i] = False
+                except ValueError:
+                    pass
+        return inside | np.isin(x, pts)
 
 
 def _analytic_sq(dphi, h):

@@ -134,3 +134,74 @@ def test_bad_arguments():
         sc.s_transform(0.1)
     with pytest.raises(ValueError, match="n"):
         sc.moments(0)
+
+
+# ----------------------------------------------------------------------------- public G' (issue 12)
+def _quad_cauchy_derivative(law, z):
+    """G'(z) = -∫ pdf(t)/(z-t)^2 dt - Σ w/(z-p)^2 by adaptive quadrature of the density (valid at any z
+    off the support, either half-plane)."""
+    a, b = law.support
+    f = lambda t, part: (-law.pdf(t) / (z - t) ** 2).real if part == 0 else (-law.pdf(t) / (z - t) ** 2).imag
+    re = integrate.quad(f, a, b, args=(0,), limit=400, epsabs=1e-13)[0]
+    im = integrate.quad(f, a, b, args=(1,), limit=400, epsabs=1e-13)[0]
+    pts, w = law.atoms
+    return re + 1j * im - sum(wi / (z - p) ** 2 for p, wi in zip(pts, w))
+
+
+DERIVATIVE_LAWS = LAWS + [
+    fp.boxplus(fp.semicircle(1.0), fp.marchenko_pastur(0.5)),          # solver law: implicit derivative
+    fp.pushforward(fp.uniform(0.5, 2.0), lambda t: t * t, name="u^2"),  # pushforward's own G'
+]
+
+
+@pytest.mark.parametrize("law", DERIVATIVE_LAWS, ids=repr)
+def test_cauchy_derivative_against_quadrature_in_both_half_planes(law):
+    """The public G' against -∫ dμ/(z-t)^2 (an independent route: quadrature of the density) above,
+    below (where the quadrature is the integral itself, not a reflection) and on the real axis off the
+    hull, where G' is real and negative."""
+    rng = np.random.default_rng(3)
+    a, b = law.support
+    pts = [complex(rng.uniform(a - 1, b + 1), s * rng.uniform(0.3, 2.0)) for s in (1, -1, 1, -1)]
+    pts += [complex(b + 0.7, 0.0), complex(a - 1.3, 0.0)]
+    for z in pts:
+        d = complex(law.cauchy_derivative(z))
+        ref = _quad_cauchy_derivative(law, z)
+        assert abs(d - ref) < 1e-8 * max(1.0, abs(ref)), (z, d, ref)
+    real = law.cauchy_derivative(np.array([b + 0.7, a - 1.3]))
+    assert np.all(real.imag == 0) and np.all(real.real < 0)
+
+
+def test_cauchy_derivative_semicircle_closed_form_and_reflection():
+    """Semicircle of variance 1: G(z) = (z - sqrt(z-2) sqrt(z+2))/2 on C minus [-2, 2] (the product of
+    principal roots is the branch ~ z at infinity, in either half-plane), so
+    G'(z) = (1 - z/(sqrt(z-2) sqrt(z+2)))/2, by mpmath at 30 digits; G(conj z) = conj G(z) and
+    G'(conj z) = conj G'(z) hold in the lower half-plane (the plain formula there, not a copy)."""
+    import mpmath as mp
+
+    sc = fp.semicircle(1.0)
+    zs = [0.3 + 0.01j, -1.7 + 0.5j, 2.5 - 1e-3j, -0.2 - 3j, 4.0, -2.0000001, 1e4 + 1j]
+    with mp.workdps(30):
+        for z in zs:
+            zz = mp.mpc(z.real, z.imag) if isinstance(z, complex) else mp.mpf(z)
+            root = mp.sqrt(zz - 2) * mp.sqrt(zz + 2)
+            g = complex((zz - root) / 2)
+            dg = complex((1 - zz / root) / 2)
+            assert abs(complex(sc.cauchy(z)) - g) <= 1e-14 * abs(g), z
+            # G' = -G^2/(1 - G^2) (the closed form in use) is conditioned by 1/|1 - G^2|, ~1600 at 1e-7
+            # from the edge: a few ulp of that on top of the generic 1e-13
+            assert abs(complex(sc.cauchy_derivative(z)) - dg) <= (1e-13 + 2e-15 / abs(1 - g * g)) * abs(dg), z
+            if isinstance(z, complex) and z.imag > 0:
+                assert complex(sc.cauchy_derivative(z.conjugate())) == complex(sc.cauchy_derivative(z)).conjugate()
+    assert sc.cauchy_derivative(np.array([0.3 + 1j])).shape == (1,)
+
+
+def test_cauchy_derivative_rejects_points_of_the_support():
+    sc = fp.semicircle()
+    with pytest.raises(ValueError, match="z = .*support"):
+        sc.cauchy_derivative(0.5)
+    with pytest.raises(ValueError, match="z"):
+        sc.cauchy_derivative(np.array(["a"]))
+    law = fp.atoms([0.0, 1.0], [0.5, 0.5])
+    with pytest.raises(ValueError, match="support"):
+        law.cauchy_derivative(1.0)                              # an atom
+    assert law.cauchy_derivative(0.5) == pytest.approx(-0.5 / 0.25 - 0.5 / 0.25)   # between the atoms

@@ -277,3 +277,41 @@ def test_depth_100_density_below_a_tenth_of_the_edge():
     d = law.pdf(x)
     assert np.all(np.isfinite(d)) and np.all(d >= 0)
     assert _log_quad(law, 1e-6 * b, 0.1 * b) == pytest.approx(law.cdf(0.1 * b) - law.cdf(1e-6 * b), abs=1e-8)
+
+
+# ----------------------------------------------------------------------------- public freeprob API only
+def test_law_backed_d2_through_the_public_cauchy_api_matches_boxtimes():
+    """A non-atomic D^2 goes through psi from the public Law.cauchy / Law.cauchy_derivative (and the
+    moment series where |v| is small).  Orthogonal weights, equal widths: JJ^T = sigma_w^{2L} D^{⊠L},
+    against freeprob's boxtimes (another solver, subordination).  The cdf of this path was NaN on
+    batches of points (uG(u) - 1 cancelled to 1e-9 on the contour's high rays)."""
+    d = fp.free_poisson(rate=2.0, jump=0.5)
+    law = jacobian_law_from_d2(d, 1.5, depth=3, weights="orthogonal")
+    ref = fp.boxtimes(d, d, d).scale(1.5 ** 3)
+    assert law.support == pytest.approx(ref.support, rel=1e-10)
+    x = np.array([0.3, 1.0, 5.0, 9.0, 15.0])
+    np.testing.assert_allclose(law.pdf(x), ref.pdf(x), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(law.cdf(x), ref.cdf(x), rtol=0, atol=1e-10)
+    assert abs(law.check_mass() - 1.0) < 1e-10
+
+
+def test_nn_spectra_and_randmat_use_no_private_law_methods():
+    """The extension API of issue 12: nn_spectra and randmat reach freeprob laws only through public
+    names (subclasses override the documented SolvedLaw hooks on self, which is not a use)."""
+    import ast
+    from pathlib import Path
+
+    private = {name for name in dir(fp.Law) if name.startswith("_") and not name.startswith("__")}
+    root = Path(__file__).resolve().parents[2]
+    hits = []
+    for pkg in ("nn_spectra", "randmat"):
+        for path in (root / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Attribute) and node.attr in private:
+                    owner = node.value
+                    if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                        continue
+                    if isinstance(owner, ast.Call) and getattr(owner.func, "id", None) == "super":
+                        continue
+                    hits.append(f"{path.relative_to(root)}:{node.lineno} .{node.attr}")
+    assert not hits, hits
