@@ -107,6 +107,13 @@ def _k_nb(op, kind, params, a, b, x):
 
 
 @njit(cache=True, error_model="numpy")
+def _nanmax(a, b):
+    """max(a, b) that keeps a NaN (max drops it: a residual whose every entry was NaN, from a
+    kernel that returned NaN, counted as 0, i.e. converged)."""
+    return b if not (b <= a) else a
+
+
+@njit(cache=True, error_model="numpy")
 def _resid_nb(op, kinds, params, aa, bb, ks, z, x, K, D, r):
     r"""Fill D, r for state x at z and K with :math:`E_g = S - K_g` (below); return (S, |r| norm).
     ``params[g, 0]`` is the length of group g's kernel parameter vector, which follows it.
@@ -134,12 +141,12 @@ def _resid_nb(op, kinds, params, aa, bb, ks, z, x, K, D, r):
         if op == PLUS:
             # ω_g = T_g := z + E_g, written 1 + v_g T_g = 0 (relative by construction)
             r[g] = 1.0 + x[g] * (z + K[g])
-            rn = max(rn, abs(r[g]))
+            rn = _nanmax(rn, abs(r[g]))
             continue
         r[g] = x[g] - np.log(z) + K[g]
         # each equation relative to its own unknown: where G of the result vanishes in a gap one
         # ω runs off to infinity while the others stay O(1) and must keep their absolute accuracy
-        rn = max(rn, abs(r[g]) / (1.0 + abs(x[g])))
+        rn = _nanmax(rn, abs(r[g]) / (1.0 + abs(x[g])))
     if not np.isfinite(rn):
         rn = np.inf
     return S, rn
@@ -396,12 +403,54 @@ def _inside_disc_count_nb(s, ks, D, R):
 
 
 @njit(cache=True, error_model="numpy")
+def _peeled_attracting_nb(ks, D):
+    r"""The Denjoy–Wolff test for ⊠ of total multiplicity N = Σk ≥ 3, one factor at a time.
+
+    The n-ary ⊠ map ℓ_g ↦ log ζ − Σ_{h≠g} K_h(ℓ_h) is not a self-map of the product of strips for
+    N ≥ 3 (its imaginary part reaches (N − 1)π), so the spectral radius of its derivative at the
+    physical solution may exceed 1: 1.05 at every point of the support of MP(1)^{⊠6}, 3.8 for
+    MP(1)^{⊠10}, where the sweep then rejected every prediction and took the continuation from
+    far above at each point (100× slower).  The pair μ_p ⊠ ν, ν the other factors, is
+    Belinschi–Bercovici's: ℓ_p is the Denjoy–Wolff point of a composed map whose derivative is
+    D_p D_ν, with D_ν = dK_ν/dℓ_ν = Q/(1 + Q), Q = Σ_g k'_g D_g/(1 − D_g) (k' = k less one copy of p)
+    from linearizing ν's own system at the same states.  So |D_p D_ν| ≤ 1 is required, and
+    likewise for ν (peel the next copy) down to a pair.  For N = 2 this is the spectral radius test."""
+    n = D.shape[0]
+    kp = ks.copy()
+    total = 0.0
+    Q = 0j
+    for g in range(n):
+        total += kp[g]
+        Q += kp[g] * ck.div(D[g], 1.0 - D[g])
+    while total >= 2.0 - 1e-9:
+        p = 0
+        while p < n - 1 and not (kp[p] >= 1.0 - 1e-9):
+            p += 1
+        kp[p] -= 1.0
+        total -= 1.0
+        Q -= ck.div(D[p], 1.0 - D[p])
+        v = abs(D[p] * ck.div(Q, 1.0 + Q))
+        if not (v <= 1.0 + 1e-6):
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def _attracting_nb(op, ks, D0, x):
     """Spectral radius of the derivative of the map ω ↦ T(ω) is at most 1 (Denjoy–Wolff):
     M = s(1 (k∘D)ᵀ − diag D), D the derivatives in the ω (or ℓ) variables.  Spurious solutions
-    near the axis are repelling."""
+    near the axis are repelling.  ⊠ of total multiplicity ≥ 3: :func:`_peeled_attracting_nb`."""
     n = D0.shape[0]
     s = 1.0 if op == PLUS else -1.0
+    if op == TIMES:
+        total = 0.0
+        for g in range(n):
+            total += ks[g]
+        if total > 2.0 + 1e-9:
+            for g in range(n):
+                if not (np.isfinite(D0[g].real) and np.isfinite(D0[g].imag)):
+                    return False
+            return _peeled_attracting_nb(ks, D0)
     if n <= 2:
         # closed forms without a work array (this test runs at every warm start and sweep point)
         d0 = D0[0] * x[0] * x[0] if op == PLUS else D0[0]  # back from dK/dv to h'(ω)

@@ -548,6 +548,9 @@ class Uniform(Law):
     def _ppf(self, q):
         return (1 - q) * self._lo + q * self._hi
 
+    def _kernel_spec(self):
+        return ck.UNIFORM, np.array([self._lo, self._hi])
+
     def _moments(self, n):
         # centred law on [−c, c]: m_{2k} = c^{2k}/(2k+1); shift binomially
         m, c = 0.5 * self._lo + 0.5 * self._hi, 0.5 * self._hi - 0.5 * self._lo
