@@ -351,6 +351,228 @@ def _psi_for(d2: Law, dphi=None, q: float | None = None):
     return _PsiAtoms(t_real, wz / wz.sum(), top=top)
 
 
+# ----------------------------------------------------------------------------- the tail at 0
+class _Tail:
+    r"""The law of :math:`JJ^\top` near 0 for equal widths, orthogonal weights and a smooth
+    :math:`D^2 = \phi'(h)^2`, :math:`h\sim N(0, q)`, whose values near 0 come only from the Gaussian
+    tails of :math:`h` (tanh, sigmoid: :math:`E[1/D^2] < \infty`).
+
+    With :math:`\omega = 1/v` (the subordination point, :math:`v = \chi_{D^2}(\zeta)`) the S-transform
+    equation is the scalar :math:`x = \sigma_w^{2L}\,\omega\,(\omega - F_{D^2}(\omega))^{L-1}`,
+    :math:`F = 1/G_{D^2}`, and :math:`G_J(x) = \omega G_{D^2}(\omega)/x`.  As :math:`x \to 0`,
+    :math:`\omega \to 0` into the tail of :math:`D^2`, where
+    :math:`G_{D^2}(\omega + i0) = R(\omega) - i\pi\rho_{D^2}(\omega)` with
+    :math:`R(\omega) = -(m_{-1} + m_{-2}\omega + m_{-3}\omega^2 + \dots)`,
+    :math:`m_{-k} = E[D^{-2k}]`.  To first order in :math:`\rho_{D^2}` (the imaginary parts), with
+    :math:`\omega_0(x)` the real root of :math:`x = \sigma_w^{2L}\omega_0(\omega_0 - 1/R(\omega_0))^{L-1}`,
+
+    .. math::  \rho_J(x)\,dx = L\,\rho_{D^2}(\omega_0)\,d\omega_0, \qquad
+               F_J(x) = L\,F_{D^2}(\omega_0(x)),
+
+    the coefficient being exactly :math:`L` for every :math:`\omega_0` (the terms of :math:`\omega_0 P'`
+    and of the shift of :math:`\omega` off the axis combine to it), so :math:`F_J(x)\sim L F_{D^2}(\kappa x)`,
+    :math:`\kappa = m_{-1}^{L-1}/\sigma_w^{2L}`: one layer's small value of :math:`\phi'^2`, times the
+    harmonic means of the others.  The neglected terms are of relative size
+    :math:`(L-1)\pi\rho_{D^2}(\omega_0)/m_{-1}`, which falls faster than any power as
+    :math:`\omega_0 \to 0`.  :math:`F_{D^2}` and :math:`\rho_{D^2}` come from the roots of
+    :math:`\phi'(h)^2 = \omega` in the two tails and the Gaussian tail function (``scipy.special.ndtr``,
+    relative accuracy down to 1e-308), not from the pushforward law's cdf, whose absolute floor
+    (~1e-17) is the whole value here.  The float solver cannot go there: its unknown
+    :math:`\zeta = -1 + \omega G_{D^2}(\omega)` carries :math:`1 + \zeta` with an absolute error
+    1e-16, and its psi rule ends at 9 standard deviations.
+    """
+
+    #: Gauss-Legendre panels for the negative moments, in standard deviations of h
+    S_MAX = 39.0          # Phi(-39) ~ 1e-333: the tail beyond is 0 in float64
+    #: values of D^2 below which its law is a tail (the principal-value rule of R starts there)
+    T_C = 1e-5
+    #: largest first-order remainder (L-1) pi rho_{D^2}(omega_0)/m_{-1} at which the tail is used
+    REMAINDER = 1e-3
+
+    def __init__(self, dphi, d2phi, q: float, sigma_w2: float, L: int):
+        self.dphi, self.d2phi, self.q, self.L = dphi, d2phi, float(q), int(L)
+        self.sq = float(np.sqrt(q))
+        self.log_s2L = L * float(np.log(sigma_w2))
+        n_pan = int(2 * self.S_MAX / 0.25)
+        x, wx = np.polynomial.legendre.leggauss(16)
+        edges = np.linspace(-self.S_MAX, self.S_MAX, n_pan + 1)
+        mid, half = 0.5 * (edges[1:] + edges[:-1])[:, None], 0.5 * np.diff(edges)[:, None]
+        s = (mid + half * x[None, :]).ravel()
+        ws = (half * wx[None, :]).ravel()
+        with np.errstate(all="ignore"):
+            logt = 2.0 * np.log(np.abs(np.asarray(dphi(self.sq * s), dtype=float)))
+        self.ok = bool(np.all(np.isfinite(logt)))
+        if not self.ok:
+            return
+        # m_{-k} = E[t^{-k}] (k = 1..4); each integrand must have died out well inside the rule
+        lw = -0.5 * s * s - 0.5 * np.log(2 * np.pi) + np.log(ws)
+        self.m = np.empty(4)
+        for k in range(1, 5):
+            e = lw - k * logt
+            top = float(np.max(e))
+            ends = max(e[0], e[-1]) - top
+            if not (np.isfinite(top) and ends < -60.0):
+                self.ok = False
+                return
+            self.m[k - 1] = float(np.exp(top) * np.exp(e - top).sum())
+        # the two tails: where t = phi'^2 decreases monotonically to 0 away from the bulk
+        grid = np.linspace(0.0, self.S_MAX, 3121)
+        self.sides = []
+        for sign in (1.0, -1.0):
+            with np.errstate(all="ignore"):
+                lt = 2.0 * np.log(np.abs(np.asarray(dphi(sign * self.sq * grid), dtype=float)))
+            dec = np.diff(lt) < 0
+            if not dec[-1] or lt[-1] > -60.0:
+                continue                               # no tail toward 0 on this side
+            k = len(dec) - np.argmin(dec[::-1]) if not np.all(dec) else 0
+            self.sides.append((sign, float(grid[k]), float(lt[k])))
+        self.ok = len(self.sides) > 0
+        if not self.ok:
+            return
+        # R(omega) = PV E[1/(omega - t)]: the bulk (t >= T_C) by a fixed rule, each tail (t < T_C, where
+        # the pole t = omega lies) by a principal-value rule in s (:meth:`R`)
+        self.s_t = []
+        for sign, s0, lt0 in self.sides:
+            st, _ = self._roots(np.array([self.T_C]), sign, s0, lt0)
+            self.s_t.append(float(st[0]) if np.isfinite(st[0]) else s0)
+        # the bulk rule ends exactly where the tails begin (a panel cut in two would cost ~1e-3)
+        ends = {1.0: self.S_MAX, -1.0: self.S_MAX}
+        for (sign, _, _), st in zip(self.sides, self.s_t):
+            ends[sign] = st
+        lo_b, hi_b = -ends[-1.0], ends[1.0]
+        n_b = int(np.ceil((hi_b - lo_b) / 0.25))
+        eb = np.linspace(lo_b, hi_b, n_b + 1)
+        mid_b, half_b = 0.5 * (eb[1:] + eb[:-1])[:, None], 0.5 * np.diff(eb)[:, None]
+        sb = (mid_b + half_b * x[None, :]).ravel()
+        wb = (half_b * wx[None, :]).ravel() * np.exp(-0.5 * sb * sb) / np.sqrt(2 * np.pi)
+        with np.errstate(all="ignore"):
+            ltb = 2.0 * np.log(np.abs(np.asarray(dphi(self.sq * sb), dtype=float)))
+        self._bulk = (sb, wb, ltb)
+        # the tail is used where the first-order remainder (L-1) pi rho(omega)/m_{-1} is small
+        grid_w = np.geomspace(self.T_C * 1e-3, 1e-300, 600)
+        cdf, rho = self.d2_tail(grid_w)
+        rem = (L - 1) * np.pi * rho / self.m[0]
+        good = rem <= self.REMAINDER
+        if not np.any(good):
+            self.ok = False
+            return
+        self.omega_switch = float(grid_w[np.argmax(good)])
+        self.x_switch = float(np.exp(self.log_x(np.log(np.array([self.omega_switch])))[0][0]))
+
+    def _roots(self, w, sign, s0, lt0):
+        """Standardized s > s0 (times sign) with t(sign sq s) = w, by safeguarded Newton on log t;
+        inf where w is below t(S_MAX) (the Gaussian weight beyond is 0 in float64)."""
+        lw = np.log(w)
+        lo = np.full(w.shape, s0)
+        hi = np.full(w.shape, self.S_MAX)
+        with np.errstate(all="ignore"):
+            lt_hi = 2.0 * np.log(np.abs(np.asarray(self.dphi(sign * self.sq * hi), dtype=float)))
+        beyond = lw < lt_hi
+        s = 0.5 * (lo + hi)
+        for _ in range(100):
+            h = sign * self.sq * s
+            with np.errstate(all="ignore"):
+                d1 = np.asarray(self.dphi(h), dtype=float)
+                f = 2.0 * np.log(np.abs(d1)) - lw
+                df = 2.0 * np.asarray(self.d2phi(h), dtype=float) / d1 * sign * self.sq
+            lo = np.where(f > 0, s, lo)
+            hi = np.where(f > 0, hi, s)
+            new = s - f / df
+            bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+            new = np.where(bad, 0.5 * (lo + hi), new)
+            done = np.abs(new - s) <= 1e-15 * np.abs(s)
+            s = new
+            if np.all(done | beyond):
+                break
+        return np.where(beyond | (lw > lt0), np.nan, s), beyond
+
+    def d2_tail(self, w):
+        """(P(D^2 <= w), density of D^2 at w) for w in the tails (w below the bulk's values)."""
+        from scipy.special import ndtr
+
+        w = np.asarray(w, dtype=float)
+        cdf = np.zeros(w.shape)
+        rho = np.zeros(w.shape)
+        for sign, s0, lt0 in self.sides:
+            s, beyond = self._roots(w, sign, s0, lt0)
+            ok = np.isfinite(s) & ~beyond
+            h = sign * self.sq * np.where(ok, s, 0.0)
+            cdf += np.where(ok, ndtr(-np.where(ok, s, 0.0)), 0.0)
+            with np.errstate(all="ignore"):
+                dt = np.abs(2.0 * np.asarray(self.dphi(h), float) * np.asarray(self.d2phi(h), float))
+                dens = np.exp(-0.5 * s * s) / np.sqrt(2 * np.pi * self.q) / dt
+            rho += np.where(ok, dens, 0.0)
+        return cdf, rho
+
+    def R(self, w):
+        """R(w) = PV integral of dmu(t)/(w - t) at 0 < w < T_C / 1000 (vectorized)."""
+        w = np.asarray(w, dtype=float)
+        sb, wb, ltb = self._bulk
+        total = (wb[None, :] / (np.exp(ltb)[None, :] - w[:, None])).sum(axis=1)
+        x16, w16 = np.polynomial.legendre.leggauss(16)
+        n_pan = 80
+        for (sign, s0, lt0), st in zip(self.sides, self.s_t):
+            sw, beyond = self._roots(w, sign, s0, lt0)
+            pole = np.isfinite(sw) & ~beyond
+            sw = np.where(pole, sw, self.S_MAX)
+            for a, b in ((np.full(w.shape, st), sw), (sw, np.full(w.shape, self.S_MAX))):
+                edges = a[:, None] + (b - a)[:, None] * np.linspace(0.0, 1.0, n_pan + 1)[None, :]
+                mid, half = 0.5 * (edges[:, 1:] + edges[:, :-1]), 0.5 * (edges[:, 1:] - edges[:, :-1])
+                nodes = (mid[:, :, None] + half[:, :, None] * x16).reshape(w.size, -1)
+                wts = (half[:, :, None] * w16).reshape(w.size, -1)
+                with np.errstate(all="ignore"):
+                    lt = 2.0 * np.log(np.abs(np.asarray(self.dphi(sign * self.sq * nodes), dtype=float)))
+                    phi = np.exp(-0.5 * nodes * nodes) / np.sqrt(2 * np.pi)
+                    f = phi / (w[:, None] * np.expm1(lt - np.log(w)[:, None]))
+                # the pole's part c/(s - s_w), c = phi(s_w)/(w y'(s_w)), y = log t, integrated exactly
+                h = sign * self.sq * sw
+                with np.errstate(all="ignore"):
+                    yp = 2.0 * np.asarray(self.d2phi(h), float) / np.asarray(self.dphi(h), float) * sign * self.sq
+                    c = np.where(pole, np.exp(-0.5 * sw * sw) / np.sqrt(2 * np.pi) / (w * yp), 0.0)
+                    f = f - c[:, None] / (nodes - sw[:, None])
+                total += (np.where(np.isfinite(f), f, 0.0) * wts).sum(axis=1)
+            with np.errstate(all="ignore"):
+                total += np.where(pole, c * np.log((self.S_MAX - sw) / (sw - st)), 0.0)
+        return -total
+
+    def log_x(self, lw, R=None):
+        """log x at omega_0 = exp(lw) and d log x/d log omega_0 (R' from its leading term -m_{-2})."""
+        w = np.exp(lw)
+        P = -self.R(w) if R is None else -R
+        a = w + 1.0 / P                                 # omega - 1/R
+        L = self.L
+        val = self.log_s2L + lw + (L - 1) * np.log(a)
+        der = 1.0 + (L - 1) * w * (1.0 - self.m[1] / (P * P)) / a
+        return val, der
+
+    def omega0(self, x):
+        """The real root omega_0(x) (Newton in log omega; log x is nearly linear in it)."""
+        lx = np.log(np.asarray(x, dtype=float))
+        lw = lx - self.log_s2L + (self.L - 1) * np.log(self.m[0])
+        for _ in range(40):
+            f, d = self.log_x(lw)
+            step = (f - lx) / d
+            lw = lw - step
+            if np.all(np.abs(step) <= 1e-14):
+                break
+        # d log x/d log omega with the whole R' (central difference: its rounding, 14 eps/(2e-3 omega),
+        # enters multiplied by (L-1) omega/m_{-1}, ~1e-14; the leading term -m_{-2} alone was 3e-9 off
+        # in the density at omega = 1e-12, where 2 m_{-3} omega is 1e-3 of m_{-2})
+        w = np.exp(lw)
+        R0, Rp, Rm = self.R(w), self.R(w * (1 + 1e-3)), self.R(w * (1 - 1e-3))
+        dR = (Rp - Rm) / (2e-3 * w)
+        a = w - 1.0 / R0
+        d = 1.0 + (self.L - 1) * w * (1.0 + dR / (R0 * R0)) / a
+        return w, d
+
+    def cdf_pdf(self, x):
+        """(F_J(x), rho_J(x)) for 0 < x <= x_switch."""
+        w, d = self.omega0(x)
+        cdf, rho = self.d2_tail(w)
+        # rho_J dx = L rho_D d omega, d omega/dx = omega/(x d log x/d log omega)
+        return self.L * cdf, self.L * rho * w / (np.asarray(x, dtype=float) * d)
+
+
 # ----------------------------------------------------------------------------- the law
 class JacobianLaw(SolvedLaw):
     r"""Limiting law of the squared singular values of :math:`J = \prod_l D_l W_l` (eigenvalues of
@@ -535,6 +757,52 @@ class JacobianLaw(SolvedLaw):
         # a product law's density is singular at 0 (x^(-1/2), x^(-K/(K+1)), ...) with or without an
         # atom there: the contour cdf goes down relative to |x| (points many decades below the top)
         return np.union1d(super()._singular_points(), [0.0])
+
+    # -- the tail at 0 (class _Tail) -------------------------------------------------------
+    @cached_property
+    def _tail_law(self):
+        """The first-order tail of :class:`_Tail` where it applies (equal widths, orthogonal weights,
+        D^2 = phi'(h)^2 of a Gaussian h with E[1/D^2] finite), else None."""
+        from freeprob.pushforward import PushforwardLaw
+
+        d2 = self.d2
+        if not (self.weights == "orthogonal" and len(self._c) == 1 and self._r == 1.0
+                and len(self._logt[0]) == 0 and isinstance(d2, PushforwardLaw)
+                and type(d2.base).__name__ == "Normal" and d2.base.mean == 0.0 and len(d2.atoms[0]) == 0):
+            return None
+        act = getattr(d2.fn, "act", None)
+        if act is None or getattr(act, "d2phi", None) is None:
+            return None
+        tail = _Tail(act.dphi, act.d2phi, float(d2.base.var), self.sigma_w2, self.layers)
+        return tail if tail.ok else None
+
+    def _split_tail(self, x):
+        tail = self._tail_law
+        if tail is None:
+            return None, np.zeros(np.shape(x), dtype=bool)
+        return tail, (x > 0) & (x <= tail.x_switch)
+
+    def _pdf(self, x):
+        x = np.asarray(x, dtype=float)
+        tail, low = self._split_tail(x)
+        if not np.any(low):
+            return super()._pdf(x)
+        out = np.empty(x.shape)
+        if np.any(~low):
+            out[~low] = super()._pdf(x[~low])
+        out[low] = tail.cdf_pdf(x[low])[1]
+        return out
+
+    def _cdf(self, x):
+        x = np.asarray(x, dtype=float)
+        tail, low = self._split_tail(x)
+        if not np.any(low):
+            return super()._cdf(x)
+        out = np.empty(x.shape)
+        if np.any(~low):
+            out[~low] = super()._cdf(x[~low])
+        out[low] = tail.cdf_pdf(x[low])[0]
+        return out
 
     # -- Law interface ------------------------------------------------------------------
     def _chi_real(self, zeta) -> np.ndarray:

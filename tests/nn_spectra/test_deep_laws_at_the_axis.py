@@ -1,6 +1,8 @@
 """Deep-network laws at the real axis: the square-root top edge at depth 100, the smooth tails that
 the density test once cut into spurious intervals, and the mp quadrature of psi_{D^2} next to the
 axis (the independent route the float laws are checked against)."""
+import time
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -121,3 +123,127 @@ def test_uncertified_points_inside_a_smooth_density_are_not_a_gap():
     a, b, c, d = law._to_std(np.array([0.0561306810, 0.0832749438, 0.0832958999, 1.2621296947]))
     merged = law._merge_singular_gaps([(a, b), (c, d)])
     assert merged == ((a, d),)
+
+
+# ----------------------------------------------------------------------------- the mass near 0
+def _critical_tanh(depth, sb2=0.05):
+    sw2 = float(ns.critical_sigma_w2("tanh", sb2))
+    return ns.jacobian_law("tanh", sw2, sb2, depth=depth), sw2
+
+
+def _kappa_tail(law, sw2, x):
+    """L erfc(arccosh(w^(-1/4))/sqrt(2q)), w = kappa x, kappa = m_{-1}^(L-1)/sigma_w^(2L): the leading
+    asymptotics of the cdf at 0, every piece in closed form for tanh (D^2 = sech^4 h, h ~ N(0, q):
+    P(D^2 <= w) = P(|h| >= arccosh w^(-1/4)), m_{-1} = E cosh^4 h = (3 + 4 e^(2q) + e^(8q))/8)."""
+    from scipy.special import erfc
+
+    q, L = float(law.d2.base.var), law.layers
+    m1 = (3 + 4 * np.exp(2 * q) + np.exp(8 * q)) / 8
+    w = np.exp((L - 1) * np.log(m1) - L * np.log(sw2) + np.log(x))
+    return L * erfc(np.arccosh(w ** -0.25) / np.sqrt(2 * q)), w
+
+
+@pytest.mark.parametrize("depth", [50, 100])
+def test_cdf_at_0_follows_one_layers_tail_to_1e_300(depth):
+    """cdf(x) ~ L P(D^2 <= kappa x) as x -> 0 (one layer's small phi'^2 times the harmonic means of
+    the others; nn_spectra.jacobian._Tail).  Where kappa x <= 1e-20 the corrections O((L-1) m_{-2}/m_{-1}
+    kappa x) are below 1e-13, so the closed form must agree to 1e-10 (the cdf's slope in log w is ~30:
+    1e-13 in w is 3e-12 in the cdf).  The old solver returned 0 there (depth 100: at 1e-120 b, after
+    83 s; the true value is 4.5e-126), and 0 below 1e-56 b at depth 50 (true 1.5e-35 at 1e-60 b)."""
+    law, sw2 = _critical_tanh(depth)
+    b = law.support[1]
+    tl = law._tail_law
+    assert tl is not None
+    # points where kappa x spans 1e-20 .. 1e-200 (cdf from ~1e-50 down to the float64 underflow)
+    lw = np.array([-20.0, -40.0, -80.0, -150.0]) * np.log(10)
+    x = np.exp(lw - ((law.layers - 1) * np.log(tl.m[0]) - law.layers * np.log(sw2)))
+    ref, w = _kappa_tail(law, sw2, x)
+    c = law.cdf(x)
+    pos = ref > 1e-300
+    assert np.all(c[pos] > 0)
+    np.testing.assert_allclose(c[pos], ref[pos], rtol=1e-10)
+    assert np.all(c[~pos] < 1e-290)
+    # far below, down to 1e-300 b: 0 (the true value is below 1e-1000), fast
+    t0 = time.perf_counter()
+    far = law.cdf(np.array([1e-150, 1e-200, 1e-300]) * b)
+    assert np.all(far == 0.0)
+    assert time.perf_counter() - t0 < 1.0      # 3 points; < 0.03 s each at load 1 (budget 0.1 s per point)
+
+
+def test_tail_cdf_is_the_integral_of_the_tail_density():
+    """The tail's cdf L F_{D^2}(omega_0(x)) against the adaptive quadrature of its pdf in log x (from a
+    point where the cdf is < 1e-300): the two are computed by different formulas (F_{D^2} from the
+    Gaussian tail function; the pdf from rho_{D^2} and d omega_0/dx)."""
+    from scipy import integrate
+
+    law, _ = _critical_tanh(100)
+    tl = law._tail_law
+    x1 = tl.x_switch * 1e-3
+    lo = np.log(x1) - 80.0
+    val, err = integrate.quad(lambda u: float(law.pdf(np.exp(u)) * np.exp(u)), lo, np.log(x1), limit=200,
+                              epsrel=1e-12, epsabs=0)
+    assert abs(val / law.cdf(x1) - 1) < 1e-10       # measured 4e-12
+
+
+@pytest.mark.parametrize("depth", [50, 100])
+def test_cdf_near_0_is_continuous_across_the_switch_and_mass_is_one(depth):
+    """At x_switch the tail hands over to the solver's contour cdf: the two agree to 1e-13 absolute
+    (the solver's own accuracy there; the values are ~1e-12), the cdf is increasing through it, and
+    atoms + the integral of the density is 1 to 1e-10."""
+    law, _ = _critical_tanh(depth)
+    xs = law._tail_law.x_switch
+    below = law.cdf(np.array([xs]))[0]
+    from freeprob.solved import SolvedLaw
+
+    above = SolvedLaw._cdf(law, np.array([xs]))[0]
+    assert abs(below - above) < 1e-13
+    grid = xs * np.geomspace(1e-3, 1e3, 13)
+    assert np.all(np.diff(law.cdf(grid)) > 0)
+    assert abs(law.check_mass() - 1.0) < 1e-10
+
+
+@pytest.mark.slow
+def test_tail_density_against_mpmath_exact_scalar_equation():
+    """The independent route: omega solves x = sigma_w^{2L} omega (omega - 1/G_{D^2}(omega))^{L-1} in mp
+    arithmetic (complex omega, no first-order expansion), G_{D^2} by tanh-sinh along an h-contour bent
+    0.3 above the pole t(h) = omega (tanh is analytic for |Im h| < pi/2; the other roots of
+    sech^4 h = omega sit at |Im h| = pi/4), the density -Im(omega G)/(pi x).  The tail's first-order
+    density must agree to 5 (L-1) pi rho(omega_0)/m_{-1} + 2e-12 (the neglected terms; the float floor
+    of the (L-1)-th power).  Measured: 2.5e-7 at omega_0 = 1e-11 (remainder 9e-8), 4e-13 at 1e-14,
+    3e-13 at 1e-20; 6e-6 at 1e-9, just above the switch (remainder 4e-4)."""
+    law, sw2 = _critical_tanh(100)
+    tl = law._tail_law
+    q, L = tl.q, tl.L
+    with mp.workdps(30):
+        sq = mp.sqrt(mp.mpf(q))
+    for w0 in (1e-11, 1e-14, 1e-20):
+        x = float(np.exp(tl.log_x(np.log(np.array([w0])))[0][0]))
+        pdf = law.pdf(np.array([x]))[0]
+        rho = tl.d2_tail(np.array([w0]))[1][0]
+        rem = (L - 1) * np.pi * rho / tl.m[0]
+        dps = int(30 + np.log10(tl.m[0] / rho))
+        with mp.workdps(dps):
+            qq, s2, xx = mp.mpf(q), mp.mpf(sw2), mp.mpf(x)
+            sq = mp.sqrt(qq)
+            t = lambda s: mp.sech(sq * s) ** 4
+            phi = lambda s: mp.exp(-s * s / 2) / mp.sqrt(2 * mp.pi)
+            s_t = mp.acosh(mp.mpf(10) ** (mp.mpf(5) / 4)) / sq          # t(s_t) = 1e-5
+
+            def G(w):
+                top = mp.acosh(mp.re(w) ** (-mp.mpf(1) / 4)) / sq + 0.3j
+                bulk = mp.quad(lambda s: phi(s) / (w - t(s)), [0, 1, 2, 3, s_t])
+                up = mp.quad(lambda u: phi(s_t + u * (top - s_t)) / (w - t(s_t + u * (top - s_t))), [0, 1])
+                out = mp.quad(lambda u: phi(top + u * (40 - top)) / (w - t(top + u * (40 - top))), [0, 0.1, 1])
+                return 2 * (bulk + up * (top - s_t) + out * (40 - top))
+
+            f = lambda w: L * mp.log(s2) + mp.log(w) + (L - 1) * mp.log(w - 1 / G(w)) - mp.log(xx)
+            w = mp.mpc(w0, 0)
+            for _ in range(40):
+                h = abs(w) * mp.mpf(10) ** (-(dps // 3))
+                step = f(w) * 2 * h / (f(w + h) - f(w - h))
+                w -= step
+                if abs(step) < abs(w) * mp.mpf(10) ** (-dps + 10):
+                    break
+            assert mp.im(w) > 0
+            exact = float(-mp.im(w * G(w)) / (mp.pi * xx))
+        assert abs(pdf / exact - 1) <= 5 * rem + 2e-12, (w0, pdf, exact, rem)
