@@ -32,6 +32,12 @@ Atoms are exact (Bercovici–Voiculescu): ⊞ has an atom at :math:`\sum_g k_g a
 :math:`\sum_g k_g\mu_g\{a_g\} - (\sum_g k_g - 1) > 0`, with that mass; ⊠ likewise at
 :math:`\prod a_g^{k_g}` (all :math:`a_g\ne 0`), and at 0 the mass :math:`\max_g \mu_g\{0\}`.
 
+Point-mass inputs.  Standardized, a point mass is :math:`\delta_0` (⊞) or :math:`\delta_1` (⊠), whose
+h ≡ 0 (K ≡ 0): it leaves the system exactly, moving only the centre (⊞) or the scale (⊠), and its
+subordination function follows from G (:math:`\tilde\omega = \tilde F`, resp.
+:math:`\tilde\Omega = \tilde z/(\tilde z - \tilde F)`).  With at most one other input, of multiplicity 1,
+the law is that input shifted or scaled and its closed forms are used.
+
 When every input has a compiled Cauchy kernel (:mod:`freeprob.cauchy_kernels`) the per-point Newton
 iteration and its continuation run in numba, warm-started along a grid; otherwise the engine's
 vectorised continuation is used.
