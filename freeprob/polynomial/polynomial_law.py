@@ -561,14 +561,126 @@ class PolynomialLaw(SolvedLaw):
         idx = self._near_atom(x + 0j)
         near = idx >= 0
         if not np.any(near):
-            return super()._axis(x)
+            return self._axis_warm(x)
         discs = self._atom_discs()
         u = np.zeros((x.size, self._system.m), dtype=complex)
         u[near] = np.stack([discs[k][3] for k in idx[near]])
         exact = np.zeros(x.size, dtype=bool)
         if np.any(~near):
-            u[~near], exact[~near] = super()._axis(x[~near])
+            u[~near], exact[~near] = self._axis_warm(x[~near])
         return u, exact
+
+    #: a certified axis state seeds the axis Newton at x if it lies within this fraction of x's
+    #: distance to the nearest edge, atom or singular point (:meth:`_axis_warm`)
+    WARM_REACH: float = 0.4
+    #: largest relative distance of a seeded axis state from its prediction (:meth:`_axis_warm`)
+    WARM_NEAR: float = 0.1
+
+    def _axis_warm(self, x):
+        """The engine's :meth:`_axis`, with points strictly inside a known interval of the support
+        started from the certified axis states already solved next to them.
+
+        The engine's axis solve continues each point from i∞ (~110 evaluations of the subordination
+        residual per point, 20-50 ms for P Q + Q P); the quadrature of :meth:`check_mass` and a dense
+        :meth:`pdf` grid ask for thousands of points between states the support search has already
+        certified.  The boundary value u(x) is analytic in x inside an interval, up to its edges
+        and singular points (branch points of the state), so a state at distance δ from x predicts
+        u(x) to O(δ) with a radius of convergence ~ the distance d to the nearest such point; a seed
+        is used only for δ <= :attr:`WARM_REACH` d (linear interpolation when x lies between two),
+        and its result must pass the engine's certificate against the prediction (within 1e-3,
+        so a jump to another branch is refused), be admissible (Im ω ⪰ 0, Im G <= 0) and carry a
+        positive density.  Every other point takes the engine's path from i∞.  Nothing is seeded
+        before the support is known (the support search brackets edges, where branches meet)."""
+        x = np.ascontiguousarray(np.atleast_1d(x), dtype=np.float64)
+        m = self._system.m
+        u = np.zeros((x.size, m), dtype=complex)
+        exact = np.zeros(x.size, dtype=bool)
+        tried = np.zeros(x.size, dtype=bool)
+        # in rounds: the states certified in one round seed the points next to them in the next
+        # (the graded quadrature nodes next to an edge lie closer to it than any grid state's reach)
+        for _ in range(200):
+            todo = np.flatnonzero(~tried)
+            if todo.size == 0:
+                break
+            pred, seeded = self._warm_prediction(x[todo])
+            if not np.any(seeded):
+                break
+            sel = todo[seeded]
+            tried[sel] = True
+            self.__dict__["_near_tol"] = self.WARM_NEAR
+            try:
+                ua, ex = self._axis_fast(x[sel], pred[seeded])
+            finally:
+                self.__dict__.pop("_near_tol", None)
+            with np.errstate(all="ignore"):
+                g = self._g(x[sel] + 0j, ua)
+                ex &= self._admissible(x[sel] + 0j, ua) & (-g.imag > self.density_floor * np.pi)
+            u[sel[ex]], exact[sel[ex]] = ua[ex], True
+            if np.any(ex):
+                self._remember_axis(x[sel[ex]], ua[ex], np.ones(int(ex.sum()), dtype=bool))
+        rest = np.flatnonzero(~exact)
+        if rest.size == x.size:
+            return super()._axis(x)
+        if rest.size:
+            u[rest], exact[rest] = super()._axis(x[rest])
+        return u, exact
+
+    def _warm_prediction(self, x):
+        """``(prediction, seeded)`` for standardized x from the remembered axis states
+        (:meth:`_axis_warm`)."""
+        m = self._system.m
+        pred = np.zeros((x.size, m), dtype=complex)
+        seeded = np.zeros(x.size, dtype=bool)
+        iv = self.__dict__.get("_std_intervals")
+        memo = self.__dict__.get("_axis_memo")
+        if not iv or memo is None or memo[0].size < 2 or memo[1].shape[1] != m or self.__dict__.get("_cold_axis"):
+            return pred, seeded
+        folds = self._interior_folds()     # once, the first time the support is known
+        memo = self.__dict__.get("_axis_memo")
+        xs, us = memo
+        # distance to the nearest point where the branch may not be analytic
+        stops = [v for ab in iv for v in ab] + list(self._std_atoms()[0])
+        inner = self.__dict__.get("_interior_singular")
+        if inner is not None:
+            stops += list(inner)
+        stops += list(folds)
+        stops = np.sort(np.asarray(stops, dtype=float))
+        k = np.clip(np.searchsorted(stops, x), 1, stops.size - 1)
+        dist = np.minimum(np.abs(x - stops[k - 1]), np.abs(x - stops[k]))
+        dist = np.minimum(dist, np.abs(x - stops[0]))
+        dist = np.minimum(dist, np.abs(x - stops[-1]))
+        inside = np.zeros(x.size, dtype=bool)
+        for lo, hi in iv:
+            inside |= (x > lo) & (x < hi)
+        reach = self.WARM_REACH * dist
+        j = np.clip(np.searchsorted(xs, x), 1, xs.size - 1)
+        left, right = j - 1, j
+        dl, dr = x - xs[left], xs[right] - x
+        ok_l = inside & (dl >= 0) & (dl <= reach)
+        ok_r = inside & (dr >= 0) & (dr <= reach)
+        both = ok_l & ok_r & (dl + dr > 0)
+        with np.errstate(all="ignore"):
+            w = np.where(both, dl / np.where(dl + dr > 0, dl + dr, 1.0), 0.0)
+        pred[both] = (1.0 - w[both, None]) * us[left[both]] + w[both, None] * us[right[both]]
+        only_l = ok_l & ~both
+        only_r = ok_r & ~both & ~only_l
+        pred[only_l] = us[left[only_l]]
+        pred[only_r] = us[right[only_r]]
+        # one side only: the secant through the two nearest states on that side, if the second
+        # is within twice the reach (the constant prediction is off to first order in the step)
+        for one, near_, far_, sgn in ((only_l, left, left - 1, 1), (only_r, right, right + 1, -1)):
+            far_ok = one & (far_ >= 0) & (far_ < xs.size)
+            idx = np.flatnonzero(far_ok)
+            if idx.size == 0:
+                continue
+            n_, f_ = near_[idx], far_[idx]
+            gap = np.abs(xs[n_] - xs[f_])
+            go = (gap > 0) & (np.abs(x[idx] - xs[f_]) <= 2.0 * reach[idx])
+            idx, n_, f_ = idx[go], n_[go], f_[go]
+            t = (x[idx] - xs[n_]) / (xs[n_] - xs[f_])
+            pred[idx] = us[n_] + t[:, None] * (us[n_] - us[f_])
+        seeded = both | only_l | only_r
+        return pred, seeded
 
     def _axis_g(self, x):
         x = np.ascontiguousarray(np.atleast_1d(x), dtype=np.float64)
@@ -714,6 +826,50 @@ class PolynomialLaw(SolvedLaw):
                 act = act[~done]
         return ua, self._axis_certified(z, ua, u)
 
+    #: a residual counts as "at rounding" up to this factor above the residual of the state moved by
+    #: a couple of ulps (:meth:`_axis_certified`)
+    ROUNDING_FACTOR: float = 4.0
+
+    def _axis_certified(self, z, ua, u):
+        """The engine's certificate, with "residual at rounding" measured at the state instead of
+        the fixed 1e-13.
+
+        The subordination residual contains :math:`G_X(\\omega)^{-1}`, computed through an
+        eigendecomposition whose conditioning grows next to an atom: for P Q + Q P (traces 0.3,
+        0.6) the residual of a converged axis state (Newton steps 7e-12 relative) sat at 4.7e-13
+        at -0.0144, 0.014 from the atom at 0, and states moved by two ulps had 2.6-3.8e-13.  Those
+        points were uncertified, counted as outside, and cut a spurious gap (-0.014386,
+        -0.014263) into the support.  Here the floor is the largest residual of two copies of the
+        state perturbed by ~2 ulps (a fixed seed, so the decision is reproducible): a residual
+        within :attr:`ROUNDING_FACTOR` of it, and below 1e-10, is at rounding.
+
+        A state seeded along the axis (:meth:`_axis_warm`) is compared with its prediction, not
+        with a state just above it: within ``_near_tol`` (set there) instead of 1e-3."""
+        near_tol = self.__dict__.get("_near_tol", 1e-3)
+        exact = super()._axis_certified(z, ua, u) if near_tol == 1e-3 else np.zeros(z.size, dtype=bool)
+        cand = np.flatnonzero(~exact)
+        if cand.size == 0:
+            return exact
+        zc, uc, u0 = z[cand], ua[cand], u[cand]
+        rng = np.random.default_rng(20261203)
+        with np.errstate(all="ignore"):
+            r, _ = self._residual(zc, uc)
+            nr = self._rnorm(r, uc)
+            floor = np.zeros(cand.size)
+            for _ in range(2):
+                shake = 1.0 + 4.4e-16 * rng.standard_normal(uc.shape)
+                up = uc.real * shake + 1j * uc.imag * shake[:, ::-1]
+                rp, _ = self._residual(zc, up)
+                floor = np.maximum(floor, self._rnorm(rp, up))
+            near = np.max(np.abs(uc - u0), axis=1) <= near_tol * (1.0 + np.max(np.abs(u0), axis=1))
+            g = self._g(zc, uc)
+            physical = g.imag <= 1e-9 * np.abs(g)
+        at_rounding = (nr <= 1e-13) | ((nr <= 1e-10) & (nr <= self.ROUNDING_FACTOR * floor))
+        ok = np.isfinite(nr) & at_rounding & near & physical
+        exact = exact.copy()
+        exact[cand[ok]] = True
+        return exact
+
     def _pushforward(self):
         """``(intervals, singular)`` in original coordinates for a polynomial in ONE variable, else None.
 
@@ -807,6 +963,148 @@ class PolynomialLaw(SolvedLaw):
             old = self.__dict__.get("_interior_singular")
             self.__dict__["_interior_singular"] = np.union1d(np.array(sing), old if old is not None else [])
         return tuple(res)
+
+    def _edge(self, x_out: float, x_in: float) -> float:
+        """The engine's edge search, with its bracket first moved off an atom that has a certified
+        disc (:meth:`_atom_discs`).
+
+        The support grid takes the status of a point within 1e-5 of an atom from its neighbour,
+        and inside the disc the axis states are never certified, so a grid step that straddles the
+        atom and the gap next to it handed the engine the bracket (left of the atom, the atom):
+        x·d·x at p = 0.9 had its support start at 1.6e-15 instead of (1 - √p)² = 2.6e-3.  A
+        certified disc of radius r holds no mass but the atom (its negative Laurent coefficients
+        vanish), so the absolutely continuous support starts at least r away: the outer end goes
+        to the disc's rim, and the inner end to the first point certified inside beyond it."""
+        moved = self._bracket_off_atom(float(x_out), float(x_in))
+        if moved is not None:
+            x_out, x_in = moved
+        return super()._edge(x_out, x_in)
+
+    def _bracket_off_atom(self, o: float, i: float):
+        """``(outside, inside)`` beyond an atom's certified disc for the bracket (o, i), or None."""
+        pts, _ = self._std_atoms()
+        if not len(pts) or o == i:
+            return None
+        sgn = 1.0 if i > o else -1.0
+        lo, hi = min(o, i), max(o, i)
+        for k, a in enumerate(pts):
+            if not (lo - 1e-5 <= a <= hi + 1e-5):
+                continue
+            disc = self._atom_discs()[k]
+            if disc is None:
+                return None
+            rim = float(a) + sgn * disc[1]
+            # probe outward from the rim in doubling steps (the old inner end, if beyond the rim,
+            # is one of the candidates): the last certified outside point before the first
+            # certified inside one
+            steps = disc[1] * 2.0 ** np.arange(-2, 12)
+            cand = rim + sgn * steps
+            if sgn * (i - rim) > 0:
+                cand = np.sort(np.append(cand[sgn * (cand - i) < 0], i))[:: int(sgn)]
+            cand = np.concatenate([[rim], cand])
+            a_, b_ = self._hull()
+            cand = cand[(cand >= a_) & (cand <= b_)]
+            ins, outs = self._classify_std(cand)
+            if not np.any(ins):
+                return None
+            first = int(np.argmax(ins))
+            before = np.flatnonzero(outs[:first])
+            if not before.size:
+                return None
+            return float(cand[before[-1]]), float(cand[first])
+        return None
+
+    def _singular_points(self):
+        """The engine's singular points and the interior branch points of the state
+        (:meth:`_interior_folds`), once the support is known."""
+        pts = super()._singular_points()
+        folds = self._interior_folds()
+        return np.union1d(pts, folds) if folds.size else pts
+
+    def _interior_folds(self) -> np.ndarray:
+        r"""Standardized points strictly inside the support where the physical branch of the
+        state has a branch point on the axis: :math:`\partial_u F` is singular there, the density
+        stays positive on both sides but is not analytic (a square-root term switches on).
+
+        P Q + Q P has one wherever the generic part of P Q P starts below 1/4: its eigenvalues
+        t - √t cover [-1/4, t₀ - √t₀] twice and the rest once, so the density has a square-root
+        kink at t₀ - √t₀ (traces 0.3, 0.6: t₀ = 0.0910, at -0.21066).  The adaptive quadrature of
+        :meth:`check_mass` halved the two panels next to it for its 24 levels (> 18 min); as a
+        singular point the interval is cut there and the window around it taken from the contour.
+
+        Found from the certified axis states the support search left (``_axis_memo``): every
+        interior local minimum of the relative smallest singular value of :math:`\partial_u F`
+        along the axis starts the engine's Newton on {F = 0, det ∂_uF = 0} (:meth:`_fold`) between
+        its two neighbours; a converged real point more than 1e-8 inside the interval counts.  A
+        minimum that is no branch point does not converge (or converges to a complex x) and is
+        dropped; a spurious point would only add a contour window."""
+        cached = self.__dict__.get("_interior_fold_cache")
+        if cached is not None:
+            return cached
+        iv = self.__dict__.get("_std_intervals")
+        memo = self.__dict__.get("_axis_memo")
+        if iv is None or self.__dict__.get("_cold_axis"):
+            return np.empty(0)
+        if len(self.variables) == 1:
+            # a pushforward: its singular points are the critical values (_std_intervals)
+            self.__dict__["_interior_fold_cache"] = np.empty(0)
+            return self.__dict__["_interior_fold_cache"]
+        found = []
+        if memo is not None and memo[1].shape[1] == self._system.m:
+            xs, keep = np.unique(memo[0], return_index=True)
+            us = memo[1][keep]
+            pa = self._std_atoms()[0]
+            with np.errstate(all="ignore"):
+                _, J = self._residual(xs + 0j, us)
+                fin = np.all(np.isfinite(J.reshape(xs.size, -1)), axis=1)
+                sv = np.full((xs.size, J.shape[1]), np.nan)
+                if np.any(fin):
+                    sv[fin] = np.linalg.svd(J[fin], compute_uv=False)
+                rel = sv[:, -1] / sv[:, 0]
+            for lo, hi in iv:
+                sel = np.flatnonzero((xs > lo) & (xs < hi) & np.isfinite(rel))
+                if len(pa):
+                    sel = sel[np.min(np.abs(xs[sel, None] - pa[None, :]), axis=1) > self.ATOM_DISC_RMAX]
+                for k in range(1, sel.size - 1):
+                    r0, r1, r2 = rel[sel[k - 1]], rel[sel[k]], rel[sel[k + 1]]
+                    if not (r1 < r0 and r1 < r2):
+                        continue
+                    e = self._fold_near(float(xs[sel[k - 1]]), float(xs[sel[k + 1]]))
+                    if e is not None and lo + 1e-8 < e < hi - 1e-8:
+                        found.append(e)
+        out = np.unique(np.asarray(found, dtype=float))
+        self.__dict__["_interior_fold_cache"] = out
+        return out
+
+    def _fold_near(self, a: float, b: float):
+        """The branch point between a and b (standardized, a local minimum of the relative
+        smallest singular value between them) or None: three 8-section rounds on that singular
+        value (it falls like the square root of the distance to a branch point) bring the bracket
+        to 1/64 of a grid step, from where the engine's fold Newton converges (P Q + Q P: from
+        3e-3 away it does, to the closed form's point within 1e-15; from one grid step, 1e-2, it
+        ran off to the support's edge).  The axis is solved cold (from i∞) meanwhile: seeds are
+        kept away from the branch points, which are not known yet."""
+        self.__dict__["_cold_axis"] = True
+        try:
+            for _ in range(3):
+                mids = a + (b - a) * np.arange(1, 8) / 8.0
+                u, ex = self._axis(mids)
+                if not np.all(ex):
+                    break
+                with np.errstate(all="ignore"):
+                    _, J = self._residual(mids + 0j, u)
+                    sv = np.linalg.svd(J, compute_uv=False)
+                q = sv[:, -1] / sv[:, 0]
+                if not np.all(np.isfinite(q)):
+                    break
+                j = int(np.argmin(q))
+                a, b = (float(mids[j - 1]) if j > 0 else a), (float(mids[j + 1]) if j < 6 else b)
+            e = self._fold(a, b)
+            if e is None:
+                e = self._fold(b, a)
+            return e
+        finally:
+            self.__dict__.pop("_cold_axis", None)
 
     def _hull(self):
         c = float(self.std_words.get((), 0.0))
