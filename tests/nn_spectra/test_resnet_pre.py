@@ -180,6 +180,23 @@ def test_fast_route_agrees_with_the_engine_route(weights):
     np.testing.assert_allclose(fast.pdf(x), ds, rtol=0, atol=1e-6 * ds.max())
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
+def test_cdf_table_is_the_contour_cdf_and_mass_is_one(weights):
+    # the cdf is the engine-level table of the density (freeprob.density_table); the engine's contour
+    # cdf (G on vertical rays, ~300 solves a point) is the independent route: 1e-8 at 5 points.  Mass 1
+    # +- 1e-10 by the table's total and by check_mass.  The replaced Simpson table (401 points per
+    # interval, PCHIP between them) had a total of 1.000328 at depth 10 (relu, orthogonal, 256 paths).
+    from freeprob.solved import SolvedLaw
+
+    law = resnet_pre_jacobian_law("relu", 0.5, 2.0, 0.0, 7, weights=weights, paths=64, fast=True)
+    lo, hi = law.support
+    x = lo + (hi - lo) * np.array([1e-4, 0.02, 0.2, 0.5, 0.95])
+    np.testing.assert_allclose(law.cdf(x), SolvedLaw._cdf(law, x), rtol=0, atol=1e-8)
+    assert abs(law.total_mass - 1.0) <= 1e-10
+    assert abs(law.check_mass() - 1.0) <= 1e-10
+
+
 # ----------------------------------------------------------------------------- slow checks
 def _ks(law_cdf, ev, x):
     E = np.searchsorted(ev, x, side="right") / ev.size
