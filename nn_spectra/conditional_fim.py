@@ -654,7 +654,8 @@ def conditional_fim_law(act, sigma_w2: float | None = None, sigma_b2: float | No
 def sample_conditional_fim_spectrum(act, sigma_w2: float | None = None, sigma_b2: float | None = None,
                                     depth: int | None = None, width: int | None = None, rng=None, *,
                                     q_input: float | None = None, weights: str | None = None,
-                                    n_outputs: int | None = None, input_dim: int | None = None) -> np.ndarray:
+                                    n_outputs: int | None = None, input_dim: int | None = None,
+                                    return_shifts: bool = False):
     r"""Eigenvalues of :math:`H/N` for one real orthogonal :class:`MLP` and one Gaussian input with
     :math:`\|x\|^2/d` = ``q_input`` (default: the fixed point's :math:`(q^* - \sigma_b^2)/\sigma_w^2`).
 
@@ -662,6 +663,11 @@ def sample_conditional_fim_spectrum(act, sigma_w2: float | None = None, sigma_b2
     :math:`C` default to :math:`N`); :math:`H = J_\theta J_\theta^\top` (weights only) is :math:`C\times C`,
     whose law for :math:`C < N` is the free compression by :math:`t = C/N`
     (:meth:`ConditionalFIMLaw.compressed_top_edge`) of ``conditional_fim_law(..., input_ratio=d/N)``.
+
+    With ``return_shifts`` also the network's own layer lengths :math:`\|x^{l}\|^2/N`, :math:`l = 0..L-1`
+    (the ``shifts`` of :class:`ConditionalFIMLaw`): the law is conditional on them, and in one finite
+    network they fluctuate by :math:`O(N^{-1/2})` per layer (for relu at :math:`\sigma_w^2 = 2` the
+    length map has no attracting fixed point, so the fluctuations accumulate over depth).
     """
     from .mean_field import q_star
     from .mlp import MLP
@@ -694,4 +700,7 @@ def sample_conditional_fim_spectrum(act, sigma_w2: float | None = None, sigma_b2
     x *= np.sqrt(q_input * d) / np.linalg.norm(x)
     deltas, xs = net.backward(x[None, :])
     H = sum(float(xl[0] @ xl[0]) * (dl[0] @ dl[0].T) for dl, xl in zip(deltas, xs))
-    return np.linalg.eigvalsh(H) / width
+    ev = np.linalg.eigvalsh(H) / width
+    if return_shifts:
+        return ev, np.array([float(xl[0] @ xl[0]) / width for xl in xs])
+    return ev
