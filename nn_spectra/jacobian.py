@@ -372,9 +372,9 @@ class _Tail:
     the coefficient being exactly :math:`L` for every :math:`\omega_0` (the terms of :math:`\omega_0 P'`
     and of the shift of :math:`\omega` off the axis combine to it), so :math:`F_J(x)\sim L F_{D^2}(\kappa x)`,
     :math:`\kappa = m_{-1}^{L-1}/\sigma_w^{2L}`: one layer's small value of :math:`\phi'^2`, times the
-    harmonic means of the others.  The neglected terms are of relative size
-    :math:`(L-1)\pi\rho_{D^2}(\omega_0)/m_{-1}`, which falls faster than any power as
-    :math:`\omega_0 \to 0`.  :math:`F_{D^2}` and :math:`\rho_{D^2}` come from the roots of
+    harmonic means of the others.  The neglected terms are of second order, measured ~5 r^2 with
+    :math:`r = (L-1)\pi\rho_{D^2}(\omega_0)/m_{-1}` (the relative imaginary part of :math:`\omega`),
+    which falls faster than any power as :math:`\omega_0 \to 0`: 1e-13 (float64) from r ~ 1e-7 down.  :math:`F_{D^2}` and :math:`\rho_{D^2}` come from the roots of
     :math:`\phi'(h)^2 = \omega` in the two tails and the Gaussian tail function (``scipy.special.ndtr``,
     relative accuracy down to 1e-308), not from the pushforward law's cdf, whose absolute floor
     (~1e-17) is the whole value here.  The float solver cannot go there: its unknown
@@ -386,8 +386,12 @@ class _Tail:
     S_MAX = 39.0          # Phi(-39) ~ 1e-333: the tail beyond is 0 in float64
     #: values of D^2 below which its law is a tail (the principal-value rule of R starts there)
     T_C = 1e-5
-    #: largest first-order remainder (L-1) pi rho_{D^2}(omega_0)/m_{-1} at which the tail is used
-    REMAINDER = 1e-3
+    #: largest (L-1) pi rho_{D^2}(omega_0)/m_{-1} =: r at which the tail is used.  Against the mp solution
+    #: of the complex scalar equation (tanh, depth 100) the tail's density is off by ~5 r^2: 2.4e-5 at
+    #: r = 2.2e-3, 6.3e-4 at 1.2e-2, 1e-2 at 4.8e-2; the solver's by 1.7 (!), 0.10, 3.7e-3, 2e-8 at
+    #: omega_0 = 3e-9, 1e-8, 3e-8, 1e-7 (its psi rule ends at t = 2.5e-11 and does not resolve the
+    #: poles in the Gaussian tail).  They cross near r = 2e-2 (omega_0 ~ 1.5e-8), ~3e-3 both.
+    REMAINDER = 2e-2
 
     def __init__(self, dphi, d2phi, q: float, sigma_w2: float, L: int):
         self.dphi, self.d2phi, self.q, self.L = dphi, d2phi, float(q), int(L)
@@ -504,11 +508,14 @@ class _Tail:
             rho += np.where(ok, dens, 0.0)
         return cdf, rho
 
-    def R(self, w):
-        """R(w) = PV integral of dmu(t)/(w - t) at 0 < w < T_C / 1000 (vectorized)."""
+    def R(self, w, parts=False):
+        """R(w) = PV integral of dmu(t)/(w - t) at 0 < w < T_C / 1000 (vectorized); with ``parts``,
+        (bulk part, tail part, derivative of the bulk part)."""
         w = np.asarray(w, dtype=float)
         sb, wb, ltb = self._bulk
-        total = (wb[None, :] / (np.exp(ltb)[None, :] - w[:, None])).sum(axis=1)
+        tb = np.exp(ltb)[None, :] - w[:, None]
+        bulk = (wb[None, :] / tb).sum(axis=1)
+        total = np.zeros(w.shape)
         x16, w16 = np.polynomial.legendre.leggauss(16)
         n_pan = 80
         for (sign, s0, lt0), st in zip(self.sides, self.s_t):
@@ -533,7 +540,9 @@ class _Tail:
                 total += (np.where(np.isfinite(f), f, 0.0) * wts).sum(axis=1)
             with np.errstate(all="ignore"):
                 total += np.where(pole, c * np.log((self.S_MAX - sw) / (sw - st)), 0.0)
-        return -total
+        if parts:
+            return -bulk, -total, -(wb[None, :] / (tb * tb)).sum(axis=1)
+        return -(bulk + total)
 
     def log_x(self, lw, R=None):
         """log x at omega_0 = exp(lw) and d log x/d log omega_0 (R' from its leading term -m_{-2})."""
@@ -555,12 +564,16 @@ class _Tail:
             lw = lw - step
             if np.all(np.abs(step) <= 1e-14):
                 break
-        # d log x/d log omega with the whole R' (central difference: its rounding, 14 eps/(2e-3 omega),
-        # enters multiplied by (L-1) omega/m_{-1}, ~1e-14; the leading term -m_{-2} alone was 3e-9 off
-        # in the density at omega = 1e-12, where 2 m_{-3} omega is 1e-3 of m_{-2})
+        # d log x/d log omega with the whole R': the bulk's derivative by the same rule, the tail part's
+        # (~0.5, but 90 % of R') by central differences at +-10 % and +-5 % of omega, Richardson-combined
+        # (steps of 1e-3 omega left its rounding, ~1e-15/(2e-3 omega), at 1e-4 of R', 1e-11 in the
+        # density at omega = 1e-14; the leading term -m_{-2} alone was 3e-9 off at omega = 1e-12)
         w = np.exp(lw)
-        R0, Rp, Rm = self.R(w), self.R(w * (1 + 1e-3)), self.R(w * (1 - 1e-3))
-        dR = (Rp - Rm) / (2e-3 * w)
+        b0, t0, db = self.R(w, parts=True)
+        diff = [(self.R(w * (1 + h), parts=True)[1] - self.R(w * (1 - h), parts=True)[1]) / (2 * h * w)
+                for h in (0.1, 0.05)]
+        R0 = b0 + t0
+        dR = db + (4.0 * diff[1] - diff[0]) / 3.0
         a = w - 1.0 / R0
         d = 1.0 + (self.L - 1) * w * (1.0 + dR / (R0 * R0)) / a
         return w, d

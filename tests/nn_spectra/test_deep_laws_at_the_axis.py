@@ -187,16 +187,17 @@ def test_tail_cdf_is_the_integral_of_the_tail_density():
 
 @pytest.mark.parametrize("depth", [50, 100])
 def test_cdf_near_0_is_continuous_across_the_switch_and_mass_is_one(depth):
-    """At x_switch the tail hands over to the solver's contour cdf: the two agree to 1e-13 absolute
-    (the solver's own accuracy there; the values are ~1e-12), the cdf is increasing through it, and
-    atoms + the integral of the density is 1 to 1e-10."""
+    """At x_switch (omega_0 = 1e-8, cdf ~ 1e-10) the tail hands over to the solver's contour cdf: they
+    agree to 1e-11 absolute (the solver's cdf is ~1-2 % off there, its density 10 %, against the tail's
+    6e-4 -- see _Tail.REMAINDER), the cdf is increasing through it, and atoms + the integral of the
+    density is 1 to 1e-10 (issue 12 asks 1e-8)."""
     law, _ = _critical_tanh(depth)
     xs = law._tail_law.x_switch
     below = law.cdf(np.array([xs]))[0]
     from freeprob.solved import SolvedLaw
 
     above = SolvedLaw._cdf(law, np.array([xs]))[0]
-    assert abs(below - above) < 1e-13
+    assert abs(below - above) < 1e-11
     grid = xs * np.geomspace(1e-3, 1e3, 13)
     assert np.all(np.diff(law.cdf(grid)) > 0)
     assert abs(law.check_mass() - 1.0) < 1e-10
@@ -208,15 +209,16 @@ def test_tail_density_against_mpmath_exact_scalar_equation():
     arithmetic (complex omega, no first-order expansion), G_{D^2} by tanh-sinh along an h-contour bent
     0.3 above the pole t(h) = omega (tanh is analytic for |Im h| < pi/2; the other roots of
     sech^4 h = omega sit at |Im h| = pi/4), the density -Im(omega G)/(pi x).  The tail's first-order
-    density must agree to 5 (L-1) pi rho(omega_0)/m_{-1} + 2e-12 (the neglected terms; the float floor
-    of the (L-1)-th power).  Measured: 2.5e-7 at omega_0 = 1e-11 (remainder 9e-8), 4e-13 at 1e-14,
-    3e-13 at 1e-20; 6e-6 at 1e-9, just above the switch (remainder 4e-4)."""
+    density must agree to 10 r^2 + 2e-12, r = (L-1) pi rho(omega_0)/m_{-1} (the neglected terms are
+    second order in the imaginary parts; 2e-12 the float floor of the (L-1)-th power).  Measured: 6.3e-4
+    at omega_0 = 1e-8 (the switch, r = 1.2e-2), 9.7e-7 at 1e-9 (r = 4e-4), 1.7e-13 at 1e-11, 3.5e-14 at
+    1e-14, 1.6e-13 at 1e-20."""
     law, sw2 = _critical_tanh(100)
     tl = law._tail_law
     q, L = tl.q, tl.L
     with mp.workdps(30):
         sq = mp.sqrt(mp.mpf(q))
-    for w0 in (1e-11, 1e-14, 1e-20):
+    for w0 in (1e-8, 1e-9, 1e-11, 1e-14, 1e-20):
         x = float(np.exp(tl.log_x(np.log(np.array([w0])))[0][0]))
         pdf = law.pdf(np.array([x]))[0]
         rho = tl.d2_tail(np.array([w0]))[1][0]
@@ -246,4 +248,4 @@ def test_tail_density_against_mpmath_exact_scalar_equation():
                     break
             assert mp.im(w) > 0
             exact = float(-mp.im(w * G(w)) / (mp.pi * xx))
-        assert abs(pdf / exact - 1) <= 5 * rem + 2e-12, (w0, pdf, exact, rem)
+        assert abs(pdf / exact - 1) <= 10 * rem ** 2 + 2e-12, (w0, pdf, exact, rem)
