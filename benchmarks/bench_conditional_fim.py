@@ -4,7 +4,8 @@ Run from the repository root (writes docs/benchmarks/conditional_fim.md unless -
 
     python benchmarks/bench_conditional_fim.py [--repeat 5] [--depths 5 20 50] [--numpy-depths 5 20] [--no-write]
 
-``conditional_fim_law("tanh", sigma_w2*, 1e-4, depth=L)`` on the critical line, L = 5, 20, 50.
+``conditional_fim_law("tanh", sigma_w2*, 1e-4, depth=L)`` on the critical line, L = 5, 20, 50; and the
+full task at depth 20 for tanh, relu and hard_tanh (``--acts``, ``--full-depth``).
 
 Common task (both paths, same points, a fresh law each run): the density on 11 points spanning
 the support (axis boundary values) and G at 11 points of C+ at height 1% of the support's width
@@ -33,13 +34,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _law(L: int, compiled: bool):
+#: sigma_b^2 and q_input of each activation (those of the tests: relu on its critical line from |x|^2/N = 1)
+CASES = {"tanh": (1e-4, None), "relu": (0.0, 1.0), "hard_tanh": (0.05, None)}
+
+
+def _law(L: int, compiled: bool, act: str = "tanh"):
     import nn_spectra as ns
     from nn_spectra.conditional_fim import conditional_fim_law
 
-    sb2 = 1e-4
-    sw2 = float(ns.critical_sigma_w2("tanh", sb2))
-    law = conditional_fim_law("tanh", sw2, sb2, depth=L)
+    sb2, q_input = CASES[act]
+    sw2 = float(ns.critical_sigma_w2(act, sb2))
+    law = conditional_fim_law(act, sw2, sb2, depth=L, q_input=q_input)
     if not compiled:
         law.__dict__["_kernel_data"] = None
     return law
@@ -62,8 +67,33 @@ def main() -> None:
     ap.add_argument("--depths", type=int, nargs="+", default=[5, 20, 50])
     ap.add_argument("--numpy-cap", type=float, default=20.0)
     ap.add_argument("--numpy-depths", type=int, nargs="+", default=[5, 20])
+    ap.add_argument("--acts", nargs="+", default=list(CASES), help="activations of the full-task table")
+    ap.add_argument("--full-depth", type=int, default=20)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+
+    # full task by activation (compiled): wall and CPU (process) time, medians after a warm-up run
+    by_act = []
+    for act in args.acts:
+        def full_act():
+            law = _law(args.full_depth, True, act)
+            law.intervals
+            law.atoms
+            a, b = law.support
+            d = law.pdf(np.linspace(a, b, 1001))
+            assert np.all(np.isfinite(d))
+            return len(law.intervals), len(law.atoms[0])
+
+        full_act()
+        walls, cpus = [], []
+        for _ in range(args.repeat):
+            t, c = time.perf_counter(), time.process_time()
+            ni, na = full_act()
+            walls.append(time.perf_counter() - t)
+            cpus.append(time.process_time() - c)
+        by_act.append((act, statistics.median(walls), statistics.median(cpus), ni, na))
+        print(f"{act} depth {args.full_depth}: edges + atoms + pdf on 1,001 points: wall {by_act[-1][1]:.3f} s, "
+              f"CPU {by_act[-1][2]:.3f} s ({ni} intervals, {na} atoms)", flush=True)
 
     rows = []
     for L in args.depths:
@@ -129,6 +159,11 @@ def main() -> None:
                          f"{tf:.3f} s ({nf}) |")
         else:
             lines.append(f"| {L} | {tc:.3f} s ({nc}) | not run | | | | {tf:.3f} s ({nf}) |")
+    lines += ["", f"**Full task by activation**, depth {args.full_depth} (issue 12 target: under 2 s after compilation): "
+              "exact edges, atoms, density on 1,001 points over the support; medians of "
+              f"{args.repeat} runs (sigma_b^2, q_input: tanh 1e-4, relu 0 and |x|^2/N = 1, hard_tanh 0.05).", "",
+              "| activation | wall | CPU | intervals | atoms |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {a} | {w:.3f} s | {c:.3f} s | {ni} | {na} |" for a, w, c, ni, na in by_act]
     lines += ["", "(n) = number of runs in the median; the numpy path is run once when a run exceeds "
               f"{args.numpy_cap:g} s.", f"Load average during the run: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
               "(2 cores shared with other jobs).", "", f"Command: `{cmd}`", ""]
