@@ -150,7 +150,10 @@ def exact_atoms(pencil, words, laws, *, rng=0) -> tuple[np.ndarray, np.ndarray]:
     n = pencil.size
     # sizes: multiples of D, large enough that O(1) defects are far from the slope, small enough
     # for dense eigensolvers (n N <= ~1500)
-    base = D * max(1, int(np.ceil(16 / D)))
+    # (the smallest size at least 2D: an atom of mass 1/D has multiplicity ~N/D there, and the
+    # candidates are clusters of >= 2 eigenvalues; with N = D, d ~ Bern(0.95) gave x·d·x a single
+    # zero eigenvalue at the first size and no atom at all)
+    base = D * max(2, int(np.ceil(16 / D)))
     sizes = [base, 2 * base, 3 * base]
     while n * sizes[-1] > 1800 and base > D:
         base -= D

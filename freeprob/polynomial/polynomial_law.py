@@ -1054,27 +1054,39 @@ class PolynomialLaw(SolvedLaw):
             xs, keep = np.unique(memo[0], return_index=True)
             us = memo[1][keep]
             pa = self._std_atoms()[0]
-            with np.errstate(all="ignore"):
-                _, J = self._residual(xs + 0j, us)
-                fin = np.all(np.isfinite(J.reshape(xs.size, -1)), axis=1)
-                sv = np.full((xs.size, J.shape[1]), np.nan)
-                if np.any(fin):
-                    sv[fin] = np.linalg.svd(J[fin], compute_uv=False)
-                rel = sv[:, -1] / sv[:, 0]
+            ph = self._det_phase(xs, us)
+            radii = [2.0 * (dsc[1] if dsc is not None else self.ATOM_DISC_RMIN)
+                     for dsc in (self._atom_discs() if len(pa) else [])]
             for lo, hi in iv:
-                sel = np.flatnonzero((xs > lo) & (xs < hi) & np.isfinite(rel))
-                if len(pa):
-                    sel = sel[np.min(np.abs(xs[sel, None] - pa[None, :]), axis=1) > self.ATOM_DISC_RMAX]
-                for k in range(1, sel.size - 1):
-                    r0, r1, r2 = rel[sel[k - 1]], rel[sel[k]], rel[sel[k + 1]]
-                    if not (r1 < r0 and r1 < r2):
+                sel = np.flatnonzero((xs > lo) & (xs < hi) & np.isfinite(ph))
+                for a_, r_ in zip(pa, radii):
+                    sel = sel[np.abs(xs[sel] - a_) > r_]
+                if sel.size < 2:
+                    continue
+                jump = np.abs(np.angle(np.exp(1j * np.diff(ph[sel]))))
+                for k in range(jump.size):
+                    left = jump[k - 1] if k > 0 else 0.0
+                    right = jump[k + 1] if k + 1 < jump.size else 0.0
+                    if not (jump[k] > self.FOLD_PHASE_JUMP and jump[k] >= left and jump[k] >= right):
                         continue
-                    e = self._fold_near(float(xs[sel[k - 1]]), float(xs[sel[k + 1]]))
+                    e = self._fold_near(float(xs[sel[k]]), float(xs[sel[k + 1]]))
                     if e is not None and lo + 1e-8 < e < hi - 1e-8:
                         found.append(e)
         out = np.unique(np.asarray(found, dtype=float))
         self.__dict__["_interior_fold_cache"] = out
         return out
+
+    #: a step of arg det ∂_uF between neighbouring axis states larger than this (and the largest
+    #: of its neighbours) marks a candidate branch point (:meth:`_interior_folds`)
+    FOLD_PHASE_JUMP: float = 0.3
+
+    def _det_phase(self, x, u):
+        """arg det ∂_uF at axis states (NaN where not finite): across a square-root branch point
+        det ∂_uF ~ c (x - x₀)^(1/2) turns by π/2 within one step, elsewhere it turns slowly."""
+        with np.errstate(all="ignore"):
+            _, J = self._residual(np.asarray(x, dtype=float) + 0j, u)
+            dt = np.linalg.det(J)
+        return np.where(np.isfinite(dt) & (dt != 0), np.angle(dt), np.nan)
 
     def _fold_near(self, a: float, b: float):
         """The branch point between a and b (standardized, a local minimum of the relative
@@ -1087,18 +1099,15 @@ class PolynomialLaw(SolvedLaw):
         self.__dict__["_cold_axis"] = True
         try:
             for _ in range(3):
-                mids = a + (b - a) * np.arange(1, 8) / 8.0
-                u, ex = self._axis(mids)
+                pts = a + (b - a) * np.arange(0, 9) / 8.0
+                u, ex = self._axis(pts)
                 if not np.all(ex):
                     break
-                with np.errstate(all="ignore"):
-                    _, J = self._residual(mids + 0j, u)
-                    sv = np.linalg.svd(J, compute_uv=False)
-                q = sv[:, -1] / sv[:, 0]
-                if not np.all(np.isfinite(q)):
+                ph = self._det_phase(pts, u)
+                if not np.all(np.isfinite(ph)):
                     break
-                j = int(np.argmin(q))
-                a, b = (float(mids[j - 1]) if j > 0 else a), (float(mids[j + 1]) if j < 6 else b)
+                j = int(np.argmax(np.abs(np.angle(np.exp(1j * np.diff(ph))))))
+                a, b = float(pts[j]), float(pts[j + 1])
             e = self._fold(a, b)
             if e is None:
                 e = self._fold(b, a)
