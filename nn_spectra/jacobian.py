@@ -558,12 +558,18 @@ class _Tail:
         """The real root omega_0(x) (Newton in log omega; log x is nearly linear in it)."""
         lx = np.log(np.asarray(x, dtype=float))
         lw = lx - self.log_s2L + (self.L - 1) * np.log(self.m[0])
-        for _ in range(40):
-            f, d = self.log_x(lw)
-            step = (f - lx) / d
-            lw = lw - step
-            if np.all(np.abs(step) <= 1e-14):
-                break
+        # first with R ~ -(m_{-1} + m_{-2} omega) (no quadrature), then with the whole R: each step of
+        # the second loop costs a principal-value rule per point, and it starts within ~1e-6
+        for exact in (False, True):
+            # the whole R carries ~1e-15 of rounding, (L-1) times that in log x: below a step of 1e-14
+            # Newton can stall at that floor, so the second loop stops after 6 steps (it needs 2-3)
+            for _ in range(6 if exact else 40):
+                w = np.exp(lw)
+                f, d = self.log_x(lw, None if exact else -(self.m[0] + self.m[1] * w))
+                step = (f - lx) / d
+                lw = lw - step
+                if np.all(np.abs(step) <= 1e-14):
+                    break
         # d log x/d log omega with the whole R': the bulk's derivative by the same rule, the tail part's
         # (~0.5, but 90 % of R') by central differences at +-10 % and +-5 % of omega, Richardson-combined
         # (steps of 1e-3 omega left its rounding, ~1e-15/(2e-3 omega), at 1e-4 of R', 1e-11 in the
