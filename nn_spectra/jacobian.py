@@ -796,6 +796,13 @@ class JacobianLaw(SolvedLaw):
         return tail if tail.ok else None
 
     def _split_tail(self, x):
+        # x_switch/b <= (w/m)(1 + w/m)^(L-1), w = T_C/1000 the largest switch, m = E[D^2] (from
+        # b >= mean = sigma_w^{2L} m^L and 1/m_{-1} <= m): grids above 10 times that never build the tail
+        pos = x[x > 0]
+        if pos.size == 0 or "_tail_law" not in self.__dict__:
+            r = _Tail.T_C * 1e-3 / float(self.d2.mean)
+            if pos.size == 0 or float(pos.min()) > 10.0 * self._top * r * np.exp((self.layers - 1) * r):
+                return None, np.zeros(np.shape(x), dtype=bool)
         tail = self._tail_law
         if tail is None:
             return None, np.zeros(np.shape(x), dtype=bool)
