@@ -188,19 +188,7 @@ class Law:
         ...
         ValueError: z = ... lies on the support [-2.0, 2.0] of ...
         """
-        zz = as_complex_array("z", z)
-        scalar = zz.ndim == 0
-        zz = np.atleast_1d(zz)
-        lower = zz.imag < 0
-        w = np.where(lower, zz.conj(), zz)
-        real = w.imag == 0
-        if np.any(real):
-            self._check_off_support(w.real[real])
-        out = np.asarray(self._cauchy(w), dtype=np.complex128)
-        out = np.where(lower, out.conj(), out)
-        if np.any(real):
-            out[real] = out[real].real
-        return out[0] if scalar else out
+        return self._off_support_transform(z, self._cauchy)
 
     def cauchy_derivative(self, z) -> np.ndarray | complex:
         r"""Derivative :math:`G'(z) = -\int d\mu(t)/(z - t)^2` of the Cauchy transform.
@@ -226,6 +214,11 @@ class Law:
         >>> complex(sc.cauchy_derivative(0.5 - 1j)) == d.conjugate()
         True
         """
+        return self._off_support_transform(z, self._cauchy_derivative)
+
+    def _off_support_transform(self, z, fn):
+        """``fn`` (a transform defined on C⁺ ∪ the real axis off the support) at any ``z``: the lower
+        half-plane by reflection, a real ``z`` checked to lie off the support and given the real value."""
         zz = as_complex_array("z", z)
         scalar = zz.ndim == 0
         zz = np.atleast_1d(zz)
@@ -234,7 +227,7 @@ class Law:
         real = w.imag == 0
         if np.any(real):
             self._check_off_support(w.real[real])
-        out = np.asarray(self._cauchy_derivative(w), dtype=np.complex128)
+        out = np.asarray(fn(w), dtype=np.complex128)
         out = np.where(lower, out.conj(), out)
         if np.any(real):
             out[real] = out[real].real
