@@ -102,28 +102,35 @@ def solved_ppf(law: SolvedLaw, q: np.ndarray, check: bool = True) -> np.ndarray:
     if piece.size:
         xs[piece] = _root(law, qi[piece], b[k[piece] - 1], b[k[piece]], fb[k[piece] - 1], fminus[k[piece]])
     # below the lowest break point only by rounding of F there (F(b_0-) = 0)
-    xs = np.where(np.isnan(xs), b[np.clip(k, 0, b.size - 1)], xs)
+    xs = np.where(np.isnan(xs), b[k], xs)
     out[inner] = law._from_std(xs)
     return out
 
 
+def _outward(law, q, end, lo, hi, direction: float):
+    """Replace the infinite entries of ``end`` (``lo`` for direction -1, ``hi`` for +1) by finite
+    brackets of the quantiles ``q``, stepping outward from the piece's finite end by doubling
+    (standardized coordinates)."""
+    bad = ~np.isfinite(end)
+    step = 1.0
+    while np.any(bad):
+        if step > 1e8:
+            raise ConvergenceError(f"{law.name}: no finite bracket for the quantile {q[bad][0]!r}",
+                                   point=float(q[bad][0]), residual=float("inf"))
+        anchor = np.where(np.isfinite(lo), lo, np.where(np.isfinite(hi), hi, 0.0))
+        trial = anchor + direction * step
+        f = law._cdf(law._from_std(trial[bad]))
+        ok = f >= q[bad] if direction > 0 else f < q[bad]
+        idx = np.flatnonzero(bad)[ok]
+        end[idx] = trial[idx]
+        bad[idx] = False
+        step *= 2.0
+
+
 def _unbounded(law, q, lo, hi):
-    """Finite brackets for pieces with an infinite end: step outward by doubling (standardized)."""
-    for side in (lo, hi):
-        bad = ~np.isfinite(side)
-        step = 1.0
-        while np.any(bad):
-            if step > 1e8:
-                raise ConvergenceError(f"{law.name}: no finite bracket for the quantile {q[bad][0]!r}",
-                                       point=float(q[bad][0]), residual=float("inf"))
-            anchor = np.where(np.isfinite(lo), lo, np.where(np.isfinite(hi), hi, 0.0))
-            trial = anchor + (step if side is hi else -step)
-            f = law._cdf(law._from_std(trial[bad]))
-            ok = f >= q[bad] if side is hi else f < q[bad]
-            idx = np.flatnonzero(bad)[ok]
-            side[idx] = trial[idx]
-            bad[idx] = False
-            step *= 2.0
+    """Finite brackets for pieces with an infinite end (``lo`` and ``hi`` are updated in place)."""
+    _outward(law, q, lo, lo, hi, -1.0)
+    _outward(law, q, hi, lo, hi, +1.0)
     return lo, hi
 
 

@@ -808,27 +808,24 @@ class JacobianLaw(SolvedLaw):
             return None, np.zeros(np.shape(x), dtype=bool)
         return tail, (x > 0) & (x <= tail.x_switch)
 
-    def _pdf(self, x):
+    def _with_tail(self, x, solver, part: int):
+        """``solver`` (the engine's pdf or cdf) above the tail's switch, the tail's ``part`` (0: cdf,
+        1: pdf) of :meth:`_Tail.cdf_pdf` at and below it."""
         x = np.asarray(x, dtype=float)
         tail, low = self._split_tail(x)
         if not np.any(low):
-            return super()._pdf(x)
+            return solver(x)
         out = np.empty(x.shape)
         if np.any(~low):
-            out[~low] = super()._pdf(x[~low])
-        out[low] = tail.cdf_pdf(x[low])[1]
+            out[~low] = solver(x[~low])
+        out[low] = tail.cdf_pdf(x[low])[part]
         return out
 
+    def _pdf(self, x):
+        return self._with_tail(x, super()._pdf, 1)
+
     def _cdf(self, x):
-        x = np.asarray(x, dtype=float)
-        tail, low = self._split_tail(x)
-        if not np.any(low):
-            return super()._cdf(x)
-        out = np.empty(x.shape)
-        if np.any(~low):
-            out[~low] = super()._cdf(x[~low])
-        out[low] = tail.cdf_pdf(x[low])[0]
-        return out
+        return self._with_tail(x, super()._cdf, 0)
 
     # -- Law interface ------------------------------------------------------------------
     def _chi_real(self, zeta) -> np.ndarray:

@@ -129,20 +129,26 @@ def test_monte_carlo_real_networks(act, sw2, sb2, weights):
     assert ev.max() == pytest.approx(law.support[1], rel=0.10)
 
 
-@pytest.mark.slow
-def test_depth_100_density_cost_and_mass():
-    # tanh at its dynamical-isometry point for depth 100 (spread 1/2)
+def test_depth_100_density_over_the_whole_support_and_mass():
+    """tanh at its dynamical-isometry point for depth 100 (spread 1/2): the density on 1,001 points of
+    [0, b] (the bulk and [0, 0.1 b], where the continuation once failed) is finite and >= 0, the cdf's
+    increments equal the integral of the density (adaptive quadrature, an independent route to the
+    engine's contour cdf) and the moments are the closed-form ones (mean 1, spread 1/2).  Its cost is
+    measured by benchmarks/bench_jacobian.py, not here."""
+    from scipy import integrate
+
     law = jacobian_law("tanh", 1.0375715254140596, 8.603483444754348e-06, depth=101, weights="orthogonal")
     a, b = law.support
-    # known limitation: below ~0.1 b (a gap of the support at this depth) the continuation does not
-    # converge, so the grid covers the bulk [0.15 b, b]
-    x = np.linspace(0.15 * b, b, 1001)
-    t0 = time.perf_counter()
+    x = np.linspace(0.0, b, 1001)[1:]
     d = law.pdf(x)
-    elapsed = time.perf_counter() - t0
     assert np.all(np.isfinite(d)) and np.all(d >= 0)
+    for lo, hi in ((1e-3 * b, 0.1 * b), (0.1 * b, 0.5 * b), (0.5 * b, b)):
+        val, err = integrate.quad(lambda t: float(law.pdf(np.array([t]))[0]), lo, hi, limit=200,
+                                  epsabs=1e-12, epsrel=1e-10)
+        inc = float(np.diff(law.cdf(np.array([lo, hi])))[0])
+        assert abs(inc - val) < 1e-8 + 10 * err, (lo / b, hi / b, inc, val)
     assert law.mean == pytest.approx(1.0, rel=1e-9) and np.sqrt(law.var) == pytest.approx(0.5, rel=1e-6)
-    assert elapsed < 20.0  # shared 2-core machine; the benchmark reports the quiet-machine figure
+    assert abs(law.check_mass() - 1.0) < 1e-10
 
 
 # ----------------------------------------------------------------------------- isometry
