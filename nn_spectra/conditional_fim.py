@@ -119,6 +119,31 @@ def boxtimes_atoms(mu_atoms, nu_atoms):
     return np.array(pts), np.array(mass)
 
 
+def _fold_rule(t, w):
+    r"""The discrete rule :math:`\psi(u) = \sum_i w_i t_i u/(1 - t_i u)` with nodes of equal value merged.
+
+    For an even :math:`\phi'` (tanh, erf) the rule of :func:`nn_spectra.jacobian._psi_for` is symmetric:
+    its panels and its contour :math:`h(s)` are odd in :math:`s`, so :math:`t(h(-s)) = t(h(s))`, and the
+    nodes come in pairs with the same :math:`t` (to rounding, ~1e-16 relative).  A pair contributes
+    :math:`(w_i + w_j)\,t u/(1 - t u)`: merging halves every evaluation of :math:`\psi` (the cost of the
+    compiled chain) and changes the sum only by the rounding of the merged node.  A rule that is not
+    symmetric to 1e-14 is returned unchanged."""
+    t = np.asarray(t, dtype=np.complex128)
+    w = np.asarray(w, dtype=np.complex128)
+    n = t.size
+    if n < 2:
+        return t, w
+    rt = t[::-1]
+    if not np.all(np.abs(t - rt) <= 1e-14 * np.abs(t)):
+        return t, w
+    h = n // 2
+    # the pair's node is the mean of the two (rounding of the two evaluations averaged)
+    tf, wf = 0.5 * (t[:h] + rt[:h]), w[:h] + w[::-1][:h]
+    if n % 2:
+        tf, wf = np.append(tf, t[h]), np.append(wf, w[h])
+    return np.ascontiguousarray(tf), np.ascontiguousarray(wf)
+
+
 def _boxtimes_moments_series(mu_m: np.ndarray, nu_m: np.ndarray, n: int) -> np.ndarray:
     """Moments m_1..m_n of mu ⊠ nu from those of mu and nu by S_{mu⊠nu} = S_mu S_nu (power series in
     the laws normalised to mean 1, so the series stay O(1)); O(n^4) flops."""
@@ -309,9 +334,10 @@ class ConditionalFIMLaw(SolvedLaw):
 
         if not all(isinstance(p, _PsiAtoms) for p in self._psis) or self.depth < 2:
             return None
-        t = np.concatenate([np.asarray(p.t, dtype=np.complex128) for p in self._psis])
-        wt = np.concatenate([np.asarray(p.w, dtype=np.complex128) for p in self._psis]) * t
-        off = np.concatenate([[0], np.cumsum([len(p.t) for p in self._psis])]).astype(np.int64)
+        rules = [_fold_rule(p.t, p.w) for p in self._psis]
+        t = np.concatenate([r[0] for r in rules])
+        wt = np.concatenate([r[1] for r in rules]) * t
+        off = np.concatenate([[0], np.cumsum([len(r[0]) for r in rules])]).astype(np.int64)
         mc = np.array([float(d.mean) for d in self.d2s[1:]], dtype=np.float64)
         parts = [np.ascontiguousarray(a) for a in (t.real, t.imag, wt.real, wt.imag)]
         return (float(self.sigma_w2), np.array(self.shifts, dtype=np.float64), *parts, off, mc)

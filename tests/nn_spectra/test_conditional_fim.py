@@ -599,3 +599,30 @@ def test_axis_certified_next_to_the_nearly_singular_point():
     assert np.all(exact)
     d = law.pdf(law._from_std(x))
     assert np.all(d > 0) and np.max(np.abs(np.diff(d, 2))) <= 1e-4 * d.max()
+
+
+def test_symmetric_psi_rule_is_folded_exactly():
+    # tanh' is even and the psi rule's panels and contour are odd in s, so its nodes come in pairs of equal
+    # t: the compiled chain sums each pair once (half the nodes).  psi and psi' of the folded rule equal
+    # the rule's own sums to rounding on and off the axis; a rule without the symmetry is left alone.
+    from nn_spectra.activations import activation
+    from nn_spectra.conditional_fim import _fold_rule
+    from nn_spectra.jacobian import _psi_for, d2_law
+
+    a = activation("tanh")
+    q = 0.0457
+    rule = _psi_for(d2_law(a, q), a.dphi, q)
+    tf, wf = _fold_rule(rule.t, rule.w)
+    assert tf.size == rule.t.size // 2
+    rng = np.random.default_rng(3)
+    v = 1 / np.concatenate([rng.uniform(-2, 3, 50) + 1j * 10 ** rng.uniform(-14, 0, 50), rng.uniform(1.1, 3, 10)])
+    p, dp = rule(v)
+    pf = (wf * v[:, None] * tf / (1 - v[:, None] * tf)).sum(axis=1)
+    dpf = (wf * tf / (1 - v[:, None] * tf) ** 2).sum(axis=1)
+    np.testing.assert_allclose(pf, p, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(dpf, dp, rtol=1e-14, atol=0)
+    t2, w2 = _fold_rule(np.array([0.2, 0.5, 0.9]), np.array([0.3, 0.3, 0.4]))
+    np.testing.assert_array_equal(t2, [0.2, 0.5, 0.9])
+    # the compiled data of the tanh law at depth 20 holds the folded rules: 19 levels of 768 nodes
+    law = _cfim("tanh", 20)
+    assert law._kernel_data[6][-1] == 19 * (law._psis[0].t.size // 2)
