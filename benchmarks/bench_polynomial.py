@@ -58,6 +58,8 @@ _XDX = textwrap.dedent("""
     out["atoms"] = [a[0].tolist(), a[1].tolist()]
     w1, c1 = time.perf_counter(), time.process_time()
     out["support"] = list(mu.support)
+    if hasattr(type(mu), "intervals"):
+        out["intervals"] = [list(v) for v in mu.intervals]
     w2, c2 = time.perf_counter(), time.process_time()
     out["cdf"] = mu.cdf(pts).tolist()
     w3, c3 = time.perf_counter(), time.process_time()
@@ -67,11 +69,42 @@ _XDX = textwrap.dedent("""
 """)
 
 
-def _run_xdx(pythonpath: str | None, cwd: str | None):
+#: the revision before the speed work of session 11 (support grid sweep, turning point from the
+#: grid, ray skeleton): run in the same benchmark run for the before/after figures
+PREV_REV = "7918c1a"
+
+_PQ = textwrap.dedent("""
+    import json, time, warnings
+    import numpy as np
+    warnings.simplefilter("ignore")
+    import freeprob as fp
+    from freeprob.polynomial import free_variables, polynomial_law
+    P, Q = free_variables("P Q")
+    mu = polynomial_law(P * Q + Q * P, {P: fp.bernoulli(0.3), Q: fp.bernoulli(0.6)})
+    mu.atoms
+    w0, c0 = time.perf_counter(), time.process_time()
+    iv = mu.intervals
+    w1, c1 = time.perf_counter(), time.process_time()
+    mass = mu.check_mass()
+    w2, c2 = time.perf_counter(), time.process_time()
+    cs = mu.frame
+    folds = (cs[0] + cs[1] * mu._interior_folds()).tolist()
+    print("RESULT" + json.dumps({"intervals": [list(v) for v in iv], "mass": mass, "folds": folds,
+                                 "wall": [w1 - w0, w2 - w1], "cpu": [c1 - c0, c2 - c1]}))
+""")
+
+
+def _extract(rev: str, tmp: str) -> None:
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True).stdout.strip()
+    arch = subprocess.run(["git", "-C", root, "archive", rev, "freeprob"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", tmp], input=arch.stdout, check=True)
+
+
+def _run_xdx(pythonpath: str | None, cwd: str | None, script: str = _XDX):
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    proc = subprocess.run([sys.executable, "-c", _XDX], capture_output=True, text=True, env=env, cwd=cwd,
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=cwd,
                           timeout=7200)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
     if not line:
@@ -79,17 +112,19 @@ def _run_xdx(pythonpath: str | None, cwd: str | None):
     return json.loads(line[0][6:])
 
 
-def _xdx_section(skip_old: bool):
+def _xdx_section(skip_old: bool, prev: str | None):
     ref = fp.boxtimes(fp.marchenko_pastur(1), fp.bernoulli(0.7))
     pts = np.array([0.25, 0.5, 1.0, 2.0, 3.0])
     rc = ref.cdf(pts)
-    hi_ref = ref.support[1]
-    runs = [("this revision (SolvedLaw engine, exact atoms)", _run_xdx(None, None))]
+    lo_ref, hi_ref = (1 - np.sqrt(0.7)) ** 2, (1 + np.sqrt(0.7)) ** 2
+    runs = [("this revision (support grid swept, edges from the grid's turning point)", _run_xdx(None, None))]
+    if prev:
+        with tempfile.TemporaryDirectory() as tmp:
+            _extract(prev, tmp)
+            runs.append((f"{prev} (before the sweep: every grid point from i∞)", _run_xdx(tmp, tmp)))
     if not skip_old:
         with tempfile.TemporaryDirectory() as tmp:
-            root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True).stdout.strip()
-            arch = subprocess.run(["git", "-C", root, "archive", OLD_REV, "freeprob"], capture_output=True, check=True)
-            subprocess.run(["tar", "-x", "-C", tmp], input=arch.stdout, check=True)
+            _extract(OLD_REV, tmp)
             runs.append((f"old code at {OLD_REV} (height ladder, extrapolated atoms, cdf table)", _run_xdx(tmp, tmp)))
     lines = [
         "## x·d·x, x semicircle, d ~ Bernoulli(0.7): atoms, support, cdf (issue 12)",
@@ -97,27 +132,34 @@ def _xdx_section(skip_old: bool):
         "Reference: the core's ⊠ (x·d·x = x² ⊠ d, x² ~ MP(1)); exact atom {0: 0.3} (Bercovici–Voiculescu).",
         "Each row is one fresh process (the old code extracted with `git archive` and run in the same benchmark run).",
         "",
-        "| code | atoms wall / CPU (s) | support wall / CPU (s) | cdf at 5 points wall / CPU (s) | atom mass error | top edge error | max cdf error |",
+        "Edges against (1 ∓ √p)² (the free Poisson law of rate p).",
+        "",
+        "| code | atoms wall / CPU (s) | support wall / CPU (s) | cdf at 5 points wall / CPU (s) | atom mass error | edge errors (low, top) | max cdf error |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in runs:
         w, c = r["wall"], r["cpu"]
         merr = abs(r["atoms"][1][0] - 0.3) if r["atoms"][1] else float("nan")
+        if "intervals" in r:
+            edges = f"{abs(r['intervals'][0][0] - lo_ref):.1e}, {abs(r['intervals'][-1][1] - hi_ref):.1e}"
+        else:
+            edges = f"–, {abs(r['support'][1] - hi_ref):.1e}"
         lines.append(f"| {name} | {w[0]:.2f} / {c[0]:.2f} | {w[1]:.2f} / {c[1]:.2f} | {w[2]:.2f} / {c[2]:.2f} | "
-                     f"{merr:.1e} | {abs(r['support'][1] - hi_ref):.1e} | {np.max(np.abs(np.array(r['cdf']) - rc)):.1e} |")
-    if len(runs) == 2:
-        new, old = runs[0][1], runs[1][1]
-        lines += ["", f"Speed-up (CPU, support + cdf): {(sum(old['cpu'][1:]) / max(sum(new['cpu'][1:]), 1e-9)):.1f}×; "
-                  f"(wall: {(sum(old['wall'][1:]) / max(sum(new['wall'][1:]), 1e-9)):.1f}×)."]
+                     f"{merr:.1e} | {edges} | {np.max(np.abs(np.array(r['cdf']) - rc)):.1e} |")
+    new = runs[0][1]
+    for name, old in runs[1:]:
+        lines += ["", f"Against {name.split(' ')[0]}: support CPU {old['cpu'][1] / max(new['cpu'][1], 1e-9):.1f}× "
+                  f"faster, support + cdf CPU {sum(old['cpu'][1:]) / max(sum(new['cpu'][1:]), 1e-9):.1f}× "
+                  f"(wall {sum(old['wall'][1:]) / max(sum(new['wall'][1:]), 1e-9):.1f}×)."]
     return lines + [""]
 
 
-def _anticommutator_section():
+def _anticommutator_section(prev: str | None):
     """P Q + Q P, free projections of traces 0.3 and 0.6: support (exact edges next to the atom at 0)
-    and check_mass (a square-root kink inside the support), against the two-projection closed form."""
+    and check_mass (a square-root kink inside the support), against the two-projection closed form;
+    this revision and ``prev``, each in a fresh process of the same run."""
     import mpmath as mp
 
-    P, Q = free_variables("P Q")
     al, be = 0.3, 0.6
     with mp.workdps(40):
         c = mp.mpf(al) + be - 2 * mp.mpf(al) * be
@@ -125,42 +167,52 @@ def _anticommutator_section():
         tm, tp = c - h, c + h
         truth = [-0.25, float(tp - mp.sqrt(tp)), float(tm + mp.sqrt(tm)), float(tp + mp.sqrt(tp))]
         kink = float(tm - mp.sqrt(tm))
-    w0, c0 = time.perf_counter(), time.process_time()
-    mu = polynomial_law(P * Q + Q * P, {P: fp.bernoulli(al), Q: fp.bernoulli(be)})
-    iv = mu.intervals
-    w1, c1 = time.perf_counter(), time.process_time()
-    mass = mu.check_mass()
-    w2, c2 = time.perf_counter(), time.process_time()
-    ends = [v for ab in iv for v in ab]
-    err = max(abs(a - b) for a, b in zip(ends, truth)) if len(ends) == 4 else float("nan")
-    cs = mu.frame
-    folds = cs[0] + cs[1] * mu._interior_folds()
-    kerr = float(np.min(np.abs(folds - kink))) if folds.size else float("nan")
-    return [
+    runs = [("this revision", _run_xdx(None, None, _PQ))]
+    if prev:
+        with tempfile.TemporaryDirectory() as tmp:
+            _extract(prev, tmp)
+            runs.append((prev, _run_xdx(tmp, tmp, _PQ)))
+    lines = [
         "## P Q + Q P, free projections of traces 0.3, 0.6: support and total mass (issue 12)",
         "",
         "Truth: two-projection theory at 40 digits (edges -1/4, t₊ - √t₊, t₋ + √t₋, t₊ + √t₊; kink t₋ - √t₋).",
-        "Before this work: an edge at -0.0056183 (true -0.0054853), a spurious gap, check_mass > 18 min.",
+        "Before session 10: an edge at -0.0056183 (true -0.0054853), a spurious gap, check_mass > 18 min.",
+        "Each column is one fresh process of the same run (the earlier revision extracted with `git archive`).",
         "",
-        "| quantity | value |",
-        "|---|---|",
-        f"| support (wall / CPU) | {w1 - w0:.1f} / {c1 - c0:.1f} s |",
-        f"| check_mass after the support (wall / CPU) | {w2 - w1:.1f} / {c2 - c1:.1f} s |",
-        f"| max edge error | {err:.1e} |",
-        f"| interior kink error | {kerr:.1e} |",
-        f"| check_mass - 1 | {mass - 1:.1e} |",
-        "",
+        "| quantity | " + " | ".join(name for name, _ in runs) + " |",
+        "|---|" + "---|" * len(runs),
     ]
+
+    def row(label, f):
+        return f"| {label} | " + " | ".join(f(r) for _, r in runs) + " |"
+
+    def edge_err(r):
+        ends = [v for ab in r["intervals"] for v in ab]
+        return f"{max(abs(a - b) for a, b in zip(ends, truth)):.1e}" if len(ends) == 4 else f"wrong: {ends}"
+
+    lines += [
+        row("support (wall / CPU, s)", lambda r: f"{r['wall'][0]:.1f} / {r['cpu'][0]:.1f}"),
+        row("check_mass after the support (wall / CPU, s)", lambda r: f"{r['wall'][1]:.1f} / {r['cpu'][1]:.1f}"),
+        row("max edge error", edge_err),
+        row("interior kink error", lambda r: f"{min(abs(f - kink) for f in r['folds']):.1e}" if r["folds"] else "none"),
+        row("check_mass - 1", lambda r: f"{r['mass'] - 1:.1e}"),
+    ]
+    if len(runs) == 2:
+        new, old = runs[0][1], runs[1][1]
+        lines += ["", f"CPU ratio {prev} / this revision: support {old['cpu'][0] / new['cpu'][0]:.1f}×, "
+                  f"check_mass {old['cpu'][1] / new['cpu'][1]:.1f}×."]
+    return lines + [""]
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None)
-    ap.add_argument("--skip-old", action="store_true", help="do not run the old code (it takes minutes)")
+    ap.add_argument("--skip-old", action="store_true", help=f"do not run the code at {OLD_REV} (it takes 15 min)")
+    ap.add_argument("--prev", default=PREV_REV, help="an earlier revision to time in the same run ('' for none)")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()[0]
-    xdx_lines = _xdx_section(args.skip_old)
-    xdx_lines += _anticommutator_section()
+    xdx_lines = _xdx_section(args.skip_old, args.prev or None)
+    xdx_lines += _anticommutator_section(args.prev or None)
 
     x, y = free_variables("x y")
     sc = fp.semicircle()
