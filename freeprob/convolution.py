@@ -1221,29 +1221,25 @@ class FreeConvolution(SolvedLaw):
         return (base if (c, b) == (1.0, 0.0) else affine(base, c, b)), base, c, b
 
     # -- a law that is an affine image of one input (:attr:`_image`): its closed forms ------------
-    def _cdf(self, x):
+    def _via_image(self, name, arg, dtype):
+        """The image law's ``name`` at ``arg`` when the law is an affine image of one input,
+        else the engine's (:class:`SolvedLaw`) method."""
         img = self._image
         if img is not None:
-            return np.asarray(img[0]._cdf(np.asarray(x, dtype=float)), dtype=float)
-        return super()._cdf(x)
+            return np.asarray(getattr(img[0], name)(np.asarray(arg, dtype=dtype)), dtype=dtype)
+        return getattr(super(), name)(arg)
+
+    def _cdf(self, x):
+        return self._via_image("_cdf", x, float)
 
     def _ppf(self, q):
-        img = self._image
-        if img is not None:
-            return np.asarray(img[0]._ppf(np.asarray(q, dtype=float)), dtype=float)
-        return super()._ppf(q)
+        return self._via_image("_ppf", q, float)
 
     def _cauchy(self, z):
-        img = self._image
-        if img is not None:
-            return np.asarray(img[0]._cauchy(np.asarray(z, dtype=complex)), dtype=complex)
-        return super()._cauchy(z)
+        return self._via_image("_cauchy", z, complex)
 
     def _cauchy_derivative(self, z):
-        img = self._image
-        if img is not None:
-            return np.asarray(img[0]._cauchy_derivative(np.asarray(z, dtype=complex)), dtype=complex)
-        return super()._cauchy_derivative(z)
+        return self._via_image("_cauchy_derivative", z, complex)
 
     def _g_batch(self, z):
         img = self._image
