@@ -12,7 +12,8 @@ density on the real axis alone:
   and inverse-square-root ends;
 * :math:`\theta\in[0,\pi]` is cut into Gauss–Legendre panels (20 nodes) graded toward both ends, and
   a panel is halved until the sums over its halves agree with its own to
-  :math:`10^{-14} + 10^{-13}|\cdot|` — the rule of :meth:`~freeprob.SolvedLaw.check_mass`;
+  :math:`10^{-14} + 10^{-13}|\cdot|`, panels holding at most 1e-15 kept as they are — one rule,
+  :class:`ThetaPanels`, with :meth:`~freeprob.SolvedLaw.check_mass`;
 * inside a panel :math:`F` is the integral of the Legendre interpolant of the integrand through its
   20 nodes (a polynomial of degree 19 in :math:`\theta`), so the table's error between panel ends is
   that of the panel's own sum: no second interpolation (the linear or PCHIP interpolation of
@@ -31,16 +32,15 @@ intervals add their jumps.
 """
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from .solved import SolvedLaw
 
-__all__ = ["DensityTableCdf"]
+__all__ = ["DensityTableCdf", "ThetaPanels"]
 
 _ORDER = 20
-_T, _W = np.polynomial.legendre.leggauss(_ORDER)
 
 
 def _legendre_values(t: np.ndarray, n: int) -> np.ndarray:
@@ -55,25 +55,49 @@ def _legendre_values(t: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-# Legendre coefficients of the interpolant through the Gauss nodes: c_k = (2k+1)/2 Σ_i w_i P_k(t_i) f_i
-_TO_COEF = (_legendre_values(_T, _ORDER - 1) * _W[:, None]) * ((2 * np.arange(_ORDER) + 1) / 2.0)[None, :]
+@lru_cache(maxsize=None)
+def _gauss(order: int):
+    """Gauss–Legendre nodes, weights and the map from values at the nodes to the Legendre
+    coefficients of their interpolant: c_k = (2k+1)/2 Σ_i w_i P_k(t_i) f_i."""
+    t, w = np.polynomial.legendre.leggauss(order)
+    to_coef = (_legendre_values(t, order - 1) * w[:, None]) * ((2 * np.arange(order) + 1) / 2.0)[None, :]
+    return t, w, to_coef
 
 
 def _antiderivative(c: np.ndarray, t: np.ndarray) -> np.ndarray:
     """∫_{-1}^t Σ_k c_k P_k (rows of c against t): P_0 ↦ t + 1, P_k ↦ (P_{k+1} − P_{k−1})/(2k+1)."""
-    P = _legendre_values(t, _ORDER)
-    k = np.arange(1, _ORDER)
+    n = c.shape[1]
+    P = _legendre_values(t, n)
+    k = np.arange(1, n)
     out = c[:, 0] * (t + 1.0)
     out += (c[:, 1:] * (P[:, k + 1] - P[:, k - 1]) / (2 * k + 1)).sum(axis=1)
     return out
 
 
-class _IntervalTable:
-    """Adaptive panels in θ on one standardized interval [u, v] and their cumulative masses."""
+class ThetaPanels:
+    r"""The density of a law integrated over one standardized interval :math:`[u, v]` by adaptive
+    Gauss–Legendre panels in :math:`\theta`, :math:`x = u + r(1-\cos\theta)`, :math:`r = (v-u)/2`:
+    the one adaptive rule of :meth:`freeprob.SolvedLaw.check_mass` and :class:`DensityTableCdf`.
 
-    def __init__(self, u: float, v: float, density, atol: float = 1e-14, rtol: float = 1e-13,
-                 levels: int = 30):
+    The integrand :math:`\rho(x(\theta))\,r\sin\theta` is smooth at square-root and
+    inverse-square-root ends.  :math:`[0, \pi]` starts as panels graded toward both ends (down to
+    :math:`10^{-7}\pi`); each level halves every panel and keeps, as its two halves, a panel whose
+    halves' sums agree with its own to ``atol + rtol |sum|``; a panel holding at most ``tiny`` of mass
+    is kept as it is (the graded end panels, whose nodes come within ~1e-14 of an edge where the
+    density is at rounding); after ``levels`` levels the remaining panels are kept as they are (the
+    total then shows the defect).  The density is called once per level, on the level's nodes in
+    increasing order of x (a law with a sweep along the axis warm-starts them).
+
+    Attributes: ``a, b`` (panel ends in θ, sorted), ``values`` (the integrand at each panel's nodes,
+    shape (panels, order)), ``x`` (the nodes in x, same shape), ``weights`` (their quadrature
+    weights in θ), ``total`` (the integral).  Calling the object gives :math:`\mu_{ac}([u, x])`
+    through the Legendre interpolant of each panel's nodes."""
+
+    def __init__(self, u: float, v: float, density, order: int = _ORDER, atol: float = 1e-14,
+                 rtol: float = 1e-13, tiny: float = 1e-15, levels: int = 30):
         self.u, self.v, self.r = float(u), float(v), 0.5 * (float(v) - float(u))
+        self.order = int(order)
+        t, w, self._to_coef = _gauss(self.order)
         g = np.geomspace(1e-7, 0.5, 9) * np.pi
         br = np.unique(np.concatenate([[0.0], g, np.pi - g[::-1], [np.pi]]))
         a_, b_ = br[:-1], br[1:]
@@ -81,6 +105,13 @@ class _IntervalTable:
         whole = self._sums(a_, b_, f)
         done_a, done_b, done_f = [], [], []
         for _level in range(levels):
+            small = np.abs(whole) <= tiny
+            done_a.append(a_[small])
+            done_b.append(b_[small])
+            done_f.append(f[small])
+            a_, b_, f, whole = a_[~small], b_[~small], f[~small], whole[~small]
+            if a_.size == 0:
+                break
             m_ = 0.5 * (a_ + b_)
             fh = self._values(np.concatenate([a_, m_]), np.concatenate([m_, b_]), density)
             sums = self._sums(np.concatenate([a_, m_]), np.concatenate([m_, b_]), fh)
@@ -92,24 +123,32 @@ class _IntervalTable:
             done_b += [m_[ok], b_[ok]]
             done_f += [fh[:n][ok], fh[n:][ok]]
             keep = ~ok
-            if not np.any(keep):
-                break
             a_ = np.concatenate([a_[keep], m_[keep]])
             b_ = np.concatenate([m_[keep], b_[keep]])
             f = np.concatenate([fh[:n][keep], fh[n:][keep]])
             whole = np.concatenate([sums[:n][keep], sums[n:][keep]])
-        else:
-            # not converged at the finest level: kept as they are (the total then shows the defect)
-            done_a.append(a_)
-            done_b.append(b_)
-            done_f.append(f)
-        a_, b_, f = np.concatenate(done_a), np.concatenate(done_b), np.concatenate(done_f)
+        done_a.append(a_)
+        done_b.append(b_)
+        done_f.append(f)
+        a_, b_ = np.concatenate(done_a), np.concatenate(done_b)
+        f = np.concatenate(done_f).reshape(a_.size, self.order)
         order = np.argsort(a_)
-        self.a, self.b, f = a_[order], b_[order], f[order]
-        self.coef = f @ _TO_COEF                                   # (panels, ORDER)
-        mass = 0.5 * (self.b - self.a) * 2.0 * self.coef[:, 0]     # ∫_{-1}^{1} P_0 = 2
+        self.a, self.b, self.values = a_[order], b_[order], f[order]
+        th = self._theta(self.a, self.b)
+        self.x = self._x(th)
+        self.weights = 0.5 * (self.b - self.a)[:, None] * w[None, :]
+        mass = (self.values * self.weights).sum(axis=1)
         self.before = np.concatenate([[0.0], np.cumsum(mass)[:-1]])
         self.total = float(mass.sum())
+
+    @cached_property
+    def coef(self) -> np.ndarray:
+        """Legendre coefficients of each panel's interpolant, shape (panels, order)."""
+        return self.values @ self._to_coef
+
+    def _theta(self, a_, b_):
+        t = _gauss(self.order)[0]
+        return 0.5 * (a_ + b_)[:, None] + 0.5 * (b_ - a_)[:, None] * t[None, :]
 
     def _x(self, th):
         # x = u + r(1 − cos θ) without cancellation at either end
@@ -117,17 +156,20 @@ class _IntervalTable:
                         self.v - 2 * self.r * np.cos(0.5 * th) ** 2)
 
     def _values(self, a_, b_, density):
-        """The integrand ρ(x(θ)) r sin θ at the Gauss nodes of the panels, shape (panels, ORDER)."""
-        th = 0.5 * (a_ + b_)[:, None] + 0.5 * (b_ - a_)[:, None] * _T[None, :]
+        """The integrand ρ(x(θ)) r sin θ at the Gauss nodes of the panels, shape (panels, order)."""
+        th = self._theta(a_, b_)
         xs = self._x(th).ravel()
         order = np.argsort(xs, kind="stable")
         d = np.empty(xs.size)
         d[order] = density(xs[order])
         return (d * self.r * np.sin(th.ravel())).reshape(th.shape)
 
-    @staticmethod
-    def _sums(a_, b_, f):
-        return 0.5 * (b_ - a_) * (f @ _W)
+    def _sums(self, a_, b_, f):
+        return 0.5 * (b_ - a_) * (f @ _gauss(self.order)[1])
+
+    def integral(self, g) -> float:
+        """∫_u^v g(x) ρ(x) dx on the same nodes (``g`` vectorised over standardized x)."""
+        return float((self.values * self.weights * np.asarray(g(self.x), dtype=float)).sum())
 
     def __call__(self, xs: np.ndarray) -> np.ndarray:
         """μ_ac([u, x]) for standardized x (0 below u, the total above v)."""
@@ -160,7 +202,20 @@ class DensityTableCdf:
     def _density_tables(self) -> tuple:
         if not isinstance(self, SolvedLaw):
             raise TypeError("DensityTableCdf is a mixin for freeprob.SolvedLaw subclasses")
-        return tuple(_IntervalTable(u, v, self._axis_density) for u, v in self._std_intervals)
+        return tuple(ThetaPanels(u, v, self._axis_density) for u, v in self._std_intervals)
+
+    def expect(self, g) -> float:
+        r"""Expectation :math:`\int g\,d\mu` on the table's nodes plus the atoms: the moments of the
+        tabulated law, e.g. against exact moments known without the solver (``g`` vectorised over
+        the law's own, not standardized, coordinates).
+
+        The same panels as :attr:`total_mass` (``expect(lambda x: np.ones_like(x))`` is it)."""
+        c, s = self.frame
+        out = sum(t.integral(lambda xs: g(c + s * xs)) for t in self._density_tables)
+        pts, w = self.atoms
+        if len(w):
+            out += float((np.asarray(g(pts), dtype=float) * w).sum())
+        return float(out)
 
     @property
     def total_mass(self) -> float:

@@ -168,6 +168,10 @@ class SolvedLaw(Law):
         contour;
     ``_residual_rounding(u)``
         the rounding of the residual at a state, for the certificate of :meth:`_resolved`.
+
+    A subclass with its own solve strategy builds it from the engine's public steps (standardized
+    coordinates): :meth:`continue_from_infinity`, :meth:`newton_refine`, :meth:`axis_limit` and
+    :meth:`bracket_edge`.
     """
 
     #: points of the grid that brackets the support's edges (per unit of standardized hull)
@@ -209,6 +213,95 @@ class SolvedLaw(Law):
     def _project(self, u: np.ndarray) -> np.ndarray:
         """Map a state onto the closure of the physical branch (used by the plain axis Newton steps)."""
         return u
+
+    # ------------------------------------------------------------------ extension API
+    # Public building blocks for a subclass with its own solve strategy (a sweep along the axis, a
+    # quasi-Newton method, edges by bisection): each is the engine's own step, so a state it
+    # accepts meets the same tolerance as one the engine computes itself.
+
+    def continue_from_infinity(self, z):
+        r"""States at standardized points of the upper half-plane by continuation from far above.
+
+        For each point :math:`\tilde z = x + iy` (``z``: 1-D complex, :math:`y > 0`; :math:`y` as
+        small as 1e-15 is fine), the state is started at :math:`x + iH`,
+        :math:`H = 10(1 + |x|)` (or at :math:`\tilde z` if higher) from :meth:`_start`, and followed
+        down the vertical to :math:`\tilde z` by guarded Newton steps (:meth:`newton_refine`) with an
+        adaptive height ratio.  No compiled path is used and nothing is raised.
+
+        Returns ``(u, residual, ok)``: the states (shape ``(n, m)``), the residual norms at the last
+        height reached, and whether the point itself was reached with the residual within
+        ``10 tol`` on the physical branch.
+
+        >>> import numpy as np, freeprob as fp
+        >>> law = fp.boxplus(fp.semicircle(), fp.semicircle())   # standardized: semicircle(1)
+        >>> u, res, ok = law.continue_from_infinity(np.array([0.5 + 1j]))
+        >>> bool(ok[0]), bool(res[0] <= law.tol)
+        (True, True)
+        """
+        z = np.ascontiguousarray(np.atleast_1d(z), dtype=np.complex128)
+        return self._continue(z)
+
+    def newton_refine(self, z, u, iters: int = 30):
+        r"""Guarded Newton on :math:`F(\tilde z, \cdot) = 0` from the states ``u`` at the standardized
+        points ``z`` (1-D complex, upper half-plane).
+
+        A step is accepted only if it lowers the residual norm and keeps the state on the physical
+        branch (:meth:`_admissible`); otherwise it is halved, up to 12 times.  Points stop at the
+        tolerance :attr:`tol`; at most ``iters`` steps.  A warm start (the state of a nearby point)
+        usually converges in 2-4 steps.  Returns ``(u, residual)``; converged where
+        ``residual <= tol``.
+
+        >>> import numpy as np, freeprob as fp
+        >>> law = fp.boxplus(fp.semicircle(), fp.semicircle())
+        >>> u, _, _ = law.continue_from_infinity(np.array([0.5 + 1j]))
+        >>> v, res = law.newton_refine(np.array([0.52 + 1j]), u)    # warm start from a neighbour
+        >>> bool(res[0] <= law.tol)
+        True
+        """
+        z = np.ascontiguousarray(np.atleast_1d(z), dtype=np.complex128)
+        return self._newton(z, u, iters=iters)
+
+    def axis_limit(self, x, u):
+        r"""Boundary values on the real axis: Newton with :math:`\operatorname{Im}\tilde z = 0` at the
+        standardized real points ``x`` from the states ``u`` just above them (heights
+        :math:`\lesssim 10^{-15}`, e.g. from :meth:`continue_from_infinity`).
+
+        Inside the support this converges to :math:`u(x + i0)`, outside to the real solution; the
+        steps are plain (unguarded: near an edge the residual is at rounding before the state is).
+        Returns ``(u_axis, certified)``: ``certified`` where the residual is at rounding, the state
+        is the limit of ``u`` (no jump to another branch) and :math:`G` is on the physical side
+        (:meth:`_axis_certified`).  The law's compiled axis Newton is used if it has one.
+
+        >>> import numpy as np, freeprob as fp
+        >>> law = fp.boxplus(fp.semicircle(), fp.semicircle())
+        >>> x = np.array([0.5, 3.0])                  # inside and outside the support [-2, 2]
+        >>> u, _, _ = law.continue_from_infinity(x + 1e-15j)
+        >>> ua, certified = law.axis_limit(x, u)
+        >>> certified.tolist()
+        [True, True]
+        """
+        x = np.ascontiguousarray(np.atleast_1d(x), dtype=np.float64)
+        return self._axis_newton(x, np.asarray(u, dtype=np.complex128), _Y_FLOOR)
+
+    def bracket_edge(self, x_out: float, x_in: float, rounds: int = 14, rtol: float = 1e-10):
+        r"""Shrink a bracket of a support edge by 8-section rounds.
+
+        ``x_out`` is a standardized point outside the support, ``x_in`` one inside.  Each round
+        classifies 7 equally spaced points between them at once (density of the axis state, counted
+        inside only where certified and above the rounding of the system) and keeps the last point
+        not inside before the first point inside; rounds stop when the bracket is narrower than
+        ``rtol (1 + |x_out|)``, after ``rounds`` rounds, or at a round that would move ``x_out``
+        across points none of which is certified outside (such rounds walk toward the last point
+        certified inside and do not locate the edge).  Returns the new ``(x_out, x_in)``; each round
+        divides the width by 8.
+
+        >>> import numpy as np, freeprob as fp
+        >>> law = fp.boxplus(fp.semicircle(), fp.semicircle())
+        >>> o, i = law.bracket_edge(2.5, 1.5)          # the standardized edge is 2
+        >>> bool(i < 2 <= o and o - i < 1e-9)
+        True
+        """
+        return self._bracket(float(x_out), float(x_in), int(rounds), float(rtol), stop_unknown=True)
 
     # ------------------------------------------------------------------ frame
     @cached_property
@@ -433,17 +526,52 @@ class SolvedLaw(Law):
             certified = self._axis_certified(z, ua, u)
         return ua, certified
 
+    #: a residual is at rounding up to this factor above :meth:`_residual_floor`
+    ROUNDING_FACTOR: float = 4.0
+    #: residual norm below which an axis state counts as at rounding without measuring the floor
+    AXIS_RESIDUAL: float = 1e-13
+    #: residual norm above which it never does
+    AXIS_RESIDUAL_MAX: float = 1e-10
+
     def _axis_certified(self, z: np.ndarray, ua: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Which axis states ``ua`` at real ``z`` are certified: residual at rounding, the limit of the
-        states ``u`` just above (no jump to another branch) and G on the physical side."""
+        states ``u`` just above (no jump to another branch) and G on the physical side.
+
+        "At rounding" is relative to the state: a residual norm up to :attr:`AXIS_RESIDUAL` always
+        is; one up to :attr:`AXIS_RESIDUAL_MAX` is where it stays within :attr:`ROUNDING_FACTOR` of
+        :meth:`_residual_floor`, the change of the residual when the state moves by two ulps.  A
+        system whose evaluation loses digits at some states (the polynomial laws' G_X(ω)^{-1}
+        through an eigendecomposition next to an atom: converged states of P Q + Q P at -0.0144
+        kept residuals of 1-2e-13, and the absolute 1e-13 left 14 of 25 points uncertified and cut a
+        spurious gap) is certified there, and a state off by more than rounding is not."""
         with np.errstate(all="ignore"):
             r, _ = self._residual(z, ua)
             nr = self._rnorm(r, ua)
-            exact = np.isfinite(nr) & (nr <= 1e-13)
+            exact = np.isfinite(nr) & (nr <= self.AXIS_RESIDUAL)
+            cand = np.flatnonzero(np.isfinite(nr) & ~exact & (nr <= self.AXIS_RESIDUAL_MAX))
+            if cand.size:
+                floor = self._residual_floor(z[cand], ua[cand], r[cand])
+                exact[cand] = nr[cand] <= self.ROUNDING_FACTOR * floor
             near = np.max(np.abs(ua - u), axis=1) <= 1e-3 * (1.0 + np.max(np.abs(u), axis=1))
             g = self._g(z, ua)
             physical = g.imag <= 1e-9 * np.abs(g)
         return exact & near & physical
+
+    def _residual_floor(self, z: np.ndarray, u: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """The rounding level of the residual norm at states ``u`` (whose residuals are ``r``): the
+        larger change of the residual (in :meth:`_rnorm`) when every component of the state moves
+        by two ulps, in two opposite sign patterns.  It is ~eps |∂_u F| |u| plus the rounding of
+        the evaluation itself, so it scales with the state and the system's conditioning.  (The
+        change, not the residual of the moved state, which is never below the state's own.)"""
+        eps2 = 2.0 * np.finfo(float).eps
+        sgn = np.where(np.arange(u.shape[1]) % 2 == 0, 1.0, -1.0)[None, :]
+        floor = np.zeros(u.shape[0])
+        with np.errstate(all="ignore"):
+            for s_ in (sgn, -sgn):
+                up = u.real * (1.0 + eps2 * s_) + 1j * u.imag * (1.0 - eps2 * s_)
+                rp, _ = self._residual(z, up)
+                floor = np.maximum(floor, self._rnorm(rp - r, up))
+        return np.where(np.isfinite(floor), floor, 0.0)
 
     def _axis_density(self, x: np.ndarray, classify: bool = False) -> np.ndarray:
         """Standardized density at standardized real points (atoms' poles excluded).
@@ -711,6 +839,18 @@ class SolvedLaw(Law):
         edges (augmented Newton on the fold of the real branch; module docstring)."""
         return tuple((float(self._from_std(u)), float(self._from_std(v))) for u, v in self._std_intervals)
 
+    @property
+    def edge_uncertainty(self) -> dict:
+        """``{edge: (inside, outside)}`` (the law's coordinates) for the support edges the engine
+        could not pin down to rounding.  Where neither the branch's turning point, the fold Newton
+        nor the square-root extrapolation applied and the closing 8-section rounds met only points
+        that the axis Newton did not certify, the edge in :attr:`intervals` is the middle of the
+        last bracket; ``inside`` is the last point certified inside the support and ``outside``
+        the grid point outside where the search started, between which the density could not be
+        decided.  Empty when every edge is exact (the usual case)."""
+        self.intervals
+        return dict(self.__dict__.get("_edge_uncertainty", {}))
+
     @cached_property
     def _std_intervals(self):
         a, b = self._hull()
@@ -864,9 +1004,19 @@ class SolvedLaw(Law):
         if e is not None:
             return e
         # neither (e.g. a density that fades out): go on with the 8-section rounds to rounding;
-        # the points of one round warm-start each other
-        o, i = self._bracket(o, i, 20, 4e-16)
-        return 0.5 * (o + i)
+        # the points of one round warm-start each other.  A round that would move the outer end
+        # across uncertified points only ends them: further rounds would only walk toward the last
+        # point certified inside (next to the nearly singular point of the tanh conditional FIM
+        # at depth 20, 20 such rounds took ~60 s and bracketed a spurious gap); the edge is then the
+        # middle of the last bracket, whose half-width is recorded (:attr:`edge_uncertainty`)
+        o, i = self._bracket(o, i, 20, 4e-16, stop_unknown=True)
+        e = 0.5 * (o + i)
+        if abs(i - o) > 4e-16 * (1 + abs(o)):
+            # stopped early: certified inside up to i, nothing certified from there to the point
+            # the search started from (the grid's point outside)
+            self.__dict__.setdefault("_edge_uncertainty", {})[float(self._from_std(e))] = (
+                float(self._from_std(i)), float(self._from_std(x_out)))
+        return e
 
     def _sqrt_edge(self, x_out: float, x_in: float):
         r"""Edge of a square-root (or inverse-square-root) end of the density from exact axis values
@@ -907,20 +1057,29 @@ class SolvedLaw(Law):
         return float(e)
 
     def _bracket(self, o: float, i: float, rounds: int, rtol: float,
-                 certified: bool = False) -> tuple[float, float]:
+                 certified: bool = False, stop_unknown: bool = False) -> tuple[float, float]:
         """Shrink the bracket (outside ``o``, inside ``i``) by 8-section rounds.
 
         With ``certified`` the outer end moves only onto points certified outside
         (:meth:`_classify_std`), the last one before the first point certified inside; points of
         unknown status stay inside the bracket.  Without it a point not certified inside counts
         as outside (the closing rounds of a fallback, and the laws whose grid point outside is
-        itself not certified, e.g. next to an interior singular point)."""
+        itself not certified, e.g. next to an interior singular point).  With ``stop_unknown`` (and
+        not ``certified``) the rounds stop at the first round that would move the outer end across
+        points none of which is certified outside (a round with no certified point is one): such
+        rounds only walk toward the last point certified inside, they do not locate the edge."""
         for _ in range(rounds):
             if abs(i - o) <= rtol * (1 + abs(o)):
                 break
             mids = o + (i - o) * np.arange(1, 8) / 8.0
-            if certified:
+            if certified or stop_unknown:
                 ins, outs = self._classify_std(mids)
+                if stop_unknown and not certified:
+                    first = int(np.argmax(ins)) if np.any(ins) else 7
+                    if first > 0 and not np.any(outs[:first]):
+                        # the outer end would move across uncertified points only
+                        break
+                    outs = ~ins
             else:
                 ins = self._inside_std(mids)
                 outs = ~ins
@@ -1311,7 +1470,8 @@ class SolvedLaw(Law):
     def check_mass(self, nodes: int = 400) -> float:
         """Atoms plus the integral of :meth:`pdf` over :attr:`intervals` (Gauss–Legendre after
         :math:`x = c - r\\cos\\theta`, graded panels at both edges, each halved until the sums
-        over its halves agree with its own to 1e-13): 1 up to quadrature error for a law whose
+        over its halves agree with its own to 1e-13: the rule of
+        :class:`freeprob.density_table.ThetaPanels`): 1 up to quadrature error for a law whose
         density is right.  An independent check of the solver, used by the tests.
 
         An interval is split at the interior points where the density is infinite that the
@@ -1324,65 +1484,32 @@ class SolvedLaw(Law):
         integral of :meth:`_ac_above` instead — G in the upper half-plane, not the axis density,
         so the sum is still a check of one route against another.  Measured: x⁶ 1 + 5.1e-9 with the
         former Puiseux fit of the tail, x³, x³ − x, x·y·x to ~1e-14 with the window."""
+        from .density_table import ThetaPanels
+
         total = float(self.atoms[1].sum())
-        t, wt = np.polynomial.legendre.leggauss(nodes // 20)
-        br = np.concatenate([[0.0], np.geomspace(1e-7, 0.5, 9) * np.pi, np.pi - np.geomspace(1e-7, 0.5, 9)[::-1] * np.pi, [np.pi]])
-        br = np.unique(br)
         pa, _ = self._std_atoms()
         intervals = self._std_intervals       # the support search records the singular points
         # the points the law knows to be singular (interior points the support search met, atoms,
         # a law's own such as 0 for product laws)
         inner = np.asarray(self._singular_points(), dtype=float)
 
-        def panel_sums(u, v, a_, b_):
-            """Gauss–Legendre sums of the density over θ-panels [a_, b_] of x = u + r(1 − cos θ)."""
-            r = 0.5 * (v - u)
-            th = (0.5 * (a_ + b_)[:, None] + 0.5 * (b_ - a_)[:, None] * t).ravel()
-            wth = (0.5 * (b_ - a_)[:, None] * wt).ravel()
-            # x = u + r(1 - cos θ), written without cancellation at both ends
-            xs = np.where(th < 0.5 * np.pi, u + 2 * r * np.sin(0.5 * th) ** 2, v - 2 * r * np.cos(0.5 * th) ** 2)
-            d = density(xs)
-            if len(pa):
-                d = np.where(np.isin(xs, pa), 0.0, d)
-            return (d * r * np.sin(th) * wth).reshape(a_.size, t.size).sum(axis=1)
-
         def density(xs):
             # a node the solver cannot reach counts 0 instead of aborting the check (a missing node
             # can only show as a defect of the mass, which is what this check reports); the batch
             # is split to find it
             try:
-                return self._axis_density(xs)
+                d = self._axis_density(xs)
             except ConvergenceError:
                 if xs.size == 1:
                     return np.zeros(1)
                 h = xs.size // 2
                 return np.concatenate([density(xs[:h]), density(xs[h:])])
+            return np.where(np.isin(xs, pa), 0.0, d) if len(pa) else d
 
         def piece(u, v):
-            # adaptive: a panel is kept when the sums over its two halves agree with its own sum
-            # (a density that is continuous but not analytic inside, e.g. x² + xy + yx near its
-            # maximum, left 1.3e-4 of mass in one fixed 20-node panel)
-            a_, b_ = br[:-1], br[1:]
-            whole = panel_sums(u, v, a_, b_)
-            total = 0.0
-            for _level in range(24):
-                # panels holding < 1e-15 of mass (the graded ones at the ends, whose nodes come within
-                # ~1e-14 of an edge) are kept as they are
-                tiny = np.abs(whole) <= 1e-15
-                total += float(whole[tiny].sum())
-                a_, b_, whole = a_[~tiny], b_[~tiny], whole[~tiny]
-                if a_.size == 0:
-                    break
-                m_ = 0.5 * (a_ + b_)
-                halves = panel_sums(u, v, np.concatenate([a_, m_]), np.concatenate([m_, b_]))
-                left, right = halves[:a_.size], halves[a_.size:]
-                two = left + right
-                done = np.abs(two - whole) <= 1e-14 + 1e-13 * np.abs(two)
-                total += float(two[done].sum())
-                keep = ~done
-                a_, b_ = np.concatenate([a_[keep], m_[keep]]), np.concatenate([m_[keep], b_[keep]])
-                whole = np.concatenate([left[keep], right[keep]])
-            return total + float(whole.sum())
+            # adaptive (ThetaPanels): a density that is continuous but not analytic inside, e.g.
+            # x² + xy + yx near its maximum, left 1.3e-4 of mass in one fixed 20-node panel
+            return ThetaPanels(u, v, density, order=nodes // 20).total
 
         if not intervals:
             return total
@@ -1475,4 +1602,11 @@ def _std_moments(law: SolvedLaw, n: int) -> np.ndarray:
 
 
 def _lstsq(A, b):
-    return np.linalg.lstsq(A, b, rcond=None)[0]
+    """Least-squares step; NaN (a rejected step) where the system is not finite or its SVD fails
+    (a state at a pole of the system, e.g. a pivot of a continued fraction at 0)."""
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+        return np.full(A.shape[1], np.nan, dtype=np.result_type(A, b))
+    try:
+        return np.linalg.lstsq(A, b, rcond=None)[0]
+    except np.linalg.LinAlgError:
+        return np.full(A.shape[1], np.nan, dtype=np.result_type(A, b))

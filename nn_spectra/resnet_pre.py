@@ -299,13 +299,26 @@ def _chain(z, u, s, wt, beta, jac):
                 ph[0] = 1.0
                 lo = 0.0
                 hi = 0.0
+                degenerate = False
                 for k in range(1, K - 2):
                     r = -_recip(b[k])
                     ar = abs(r)
+                    if not (ar > 0.0 and ar < np.inf):
+                        # a right pivot at 0 or infinity (at z = 0 exactly the last pivot is z, and a
+                        # state with exact zeros passes it on): the factors R_k are not representable
+                        # and the phase r/|r| was a complex division by zero, which numba raises
+                        degenerate = True
+                        break
                     lr[k] = lr[k - 1] + np.log(ar)
                     ph[k] = ph[k - 1] * (r / ar)
                     lo = min(lo, lr[k])
                     hi = max(hi, lr[k])
+                if degenerate:
+                    # an infinite Jacobian, which the engine rejects (as a pivot of 0 in _recip)
+                    for k in range(1, K - 2):
+                        U[i, p, k - 1] = complex(np.inf, 0.0)
+                        V[i, p, k - 1] = 1.0
+                    continue
                 mid = 0.5 * (lo + hi)
                 for k in range(1, K - 2):
                     e = np.exp(2.0 * (lr[k] - mid))
@@ -593,11 +606,11 @@ class ResNetPreJacobianLaw(DensityTableCdf, SolvedLaw):
             zi = z[i:i + 1]
             done = False
             if prev is not None and abs(zi[0] - z[prev]) <= self.WARM_DISTANCE:
-                ui, ri = self._newton(zi, u[prev:prev + 1], iters=12)
+                ui, ri = self.newton_refine(zi, u[prev:prev + 1], iters=12)
                 if ri[0] <= self.tol and self._admissible(zi, ui)[0]:
                     u[i], res[i], done = ui[0], ri[0], True
             if not done:
-                ui, ri, oki = self._continue(zi)
+                ui, ri, oki = self.continue_from_infinity(zi)
                 u[i], res[i], done = ui[0], ri[0], bool(oki[0])
             ok[i] = done
             prev = i if done else None
@@ -625,8 +638,8 @@ class ResNetPreJacobianLaw(DensityTableCdf, SolvedLaw):
         so :math:`H` is rebuilt (at the current state) only when a step fails to cut the residual by
         4.  A point that does not converge within :attr:`SWEEP_ITERS` steps, or converges to a state
         with :math:`\operatorname{Im}G > 0` (the conjugate branch), is solved by the engine's
-        continuation from far above the axis (:meth:`freeprob.SolvedLaw._continue`, to height 1e-15,
-        then its axis Newton) and marked inexact if that fails.  Every accepted state has the
+        continuation from far above the axis (:meth:`freeprob.SolvedLaw.continue_from_infinity`, to
+        height 1e-15, then :meth:`freeprob.SolvedLaw.axis_limit`) and marked inexact if that fails.  Every accepted state has the
         residual of the engine's tolerance, so the sweep changes the cost, not the law.
         Returns ``(u, exact, G)`` like :meth:`freeprob.SolvedLaw._axis_g` (G from the last residual)."""
         x = np.ascontiguousarray(np.atleast_1d(x), dtype=float)
@@ -657,8 +670,8 @@ class ResNetPreJacobianLaw(DensityTableCdf, SolvedLaw):
             if not done:
                 ui, done, H, gi = self._ladder(x[i], H)
             if not done:
-                uc, rc, okc = self._continue(x[i] + 1j * np.array([1e-15]))
-                ua, exa = self._axis_newton_numpy(np.array([x[i]]), uc, 1e-15)
+                uc, rc, okc = self.continue_from_infinity(x[i] + 1j * np.array([1e-15]))
+                ua, exa = self.axis_limit(np.array([x[i]]), uc)
                 ui, done = (ua[0], bool(exa[0])) if okc[0] else (uc[0], False)
                 H = None
                 with np.errstate(all="ignore"):
@@ -746,7 +759,7 @@ class ResNetPreJacobianLaw(DensityTableCdf, SolvedLaw):
             return super()._edge(x_out, x_in)
         # the fold Newton differentiates the augmented system by 2(m + 1) Jacobians per step:
         # at depth 100 the 8-section rounds of the sweep are cheaper, to 1e-10 of the bracket
-        o, i = self._bracket(float(x_out), float(x_in), 14, 1e-10)
+        o, i = self.bracket_edge(float(x_out), float(x_in), 14, 1e-10)
         return 0.5 * (o + i)
 
     def _hull(self):

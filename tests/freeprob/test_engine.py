@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import freeprob as fp
 from freeprob.convolution import FreeConvolution
+from freeprob.free_power import FreePower
 
 SCALES = [1e-300, 1e-8, 1.0, 1e8, 1e300]
 
@@ -335,3 +336,62 @@ def test_ten_law_system_equals_the_nest():
 
     z = np.array([0.3 + 0.5j, -1.0 + 0.05j, 2.0 + 1.0j, 4.0 + 0.01j])
     assert np.max(np.abs(flat.cauchy(z) - tree(laws).cauchy(z))) < 1e-10
+
+
+class _BlindNearEdge(FreePower):
+    """MP(½)^{⊞3/2} (support [2 − √3, 2 + √3]) whose axis states are never certified above W
+    (standardized) below the upper edge: no certified point outside it, as next to a nearly singular
+    point, so the fold, the branch's turning point and the square-root extrapolation all fail."""
+
+    W = 1e-4
+
+    @property
+    def edge_std(self):
+        return float(self._to_std(2 + np.sqrt(3)))
+
+    def _axis_g(self, x):          # (the axis solve of ⊞ laws; _axis goes through it)
+        u, exact, g = super()._axis_g(x)
+        blind = np.asarray(x) > self.edge_std - self.W
+        if blind.size == 7 and blind.all():
+            self.__dict__["blind_rounds"] = self.__dict__.get("blind_rounds", 0) + 1
+        return u, exact & ~blind, g
+
+
+def test_edge_fallback_stops_at_uncertified_rounds():
+    # The closing 8-section rounds of the edge search counted uncertified points as outside and
+    # went on for 20 rounds (140 solves) walking toward the last point certified inside (60 s next to
+    # the nearly singular point of the tanh conditional FIM at depth 20).  They now stop at the
+    # first round that would move the outer end across uncertified points only, and the edge is
+    # reported with the points between which it was not decided (edge_uncertainty).  Truth: the
+    # closed-form edge 2 + sqrt(3) lies between them, within the blind window of the last point
+    # certified inside; the lower edge (certified) is exact.
+    law = _BlindNearEdge(fp.marchenko_pastur(0.5), 1.5)
+    (lo, hi), = law.intervals
+    scale = law.frame[1]
+    assert abs(lo - (2 - np.sqrt(3))) <= 1e-12
+    unc = law.edge_uncertainty
+    assert list(unc) == [hi]
+    inside, outside = unc[hi]
+    assert inside < 2 + np.sqrt(3) < outside
+    assert 0 < 2 + np.sqrt(3) - inside <= 1.01 * law.W * scale
+    # 8-section rounds with no certified point: one in the bracketing before the fold, one that
+    # ends the closing rounds (the old closing rounds went on through two more)
+    assert law.blind_rounds <= 2
+
+
+def test_axis_certificate_is_relative_to_the_rounding_at_the_state():
+    # P Q + Q P (traces 0.3, 0.6) near -0.0144, 0.014 from its atom at 0: the subordination residual
+    # goes through G_X(ω)^{-1} by an eigendecomposition and converged axis states keep residuals of
+    # 1-2e-13, above the engine's former absolute 1e-13 (14 of 25 points uncertified).  The engine's
+    # own certificate (not the polynomial law's override) now accepts every converged state there
+    # and rejects the same states moved by 1e-12 relative (residual ~1.6e-12, ten times the rounding).
+    from freeprob.solved import SolvedLaw
+
+    P, Q = fp.free_variables("P Q")
+    law = fp.polynomial_law(P * Q + Q * P, {P: fp.bernoulli(0.3), Q: fp.bernoulli(0.6)})
+    x = law._to_std(np.linspace(-0.0150, -0.0138, 9))
+    ua, exact = law._axis(x)
+    assert np.all(exact)
+    above = law._solve(x + 1e-13j)
+    assert np.all(SolvedLaw._axis_certified(law, x + 0j, ua, above))
+    assert not np.any(SolvedLaw._axis_certified(law, x + 0j, ua * (1 + 1e-12), above))

@@ -298,3 +298,62 @@ def test_depth_100_fast_law_against_real_networks():
         ks[N] = _ks(law.cdf, ev, x)
     assert ks[800] <= 1.5 * ks[200] / np.sqrt(2)
     assert ks[800] < _ks(free.cdf, ev, x)
+
+
+# ----------------------------------------------------------------------------- the grid at z = 0
+@pytest.mark.parametrize("depth, fast", [(5, True), (8, True), (5, False)])
+def test_support_when_the_grid_starts_at_zero(depth, fast):
+    # The support grid starts at the hull's lower end 0, where the chain's last pivot is z = 0 and
+    # the state at the axis has exact zeros: a right pivot of the Jacobian's factors is then
+    # infinite and its phase r/|r| was a complex division by zero that numba raises
+    # (`resnet_pre_jacobian_law("relu", 0.1, 2.0, 0.0, depth=32, weights="orthogonal",
+    # paths=256).support` raised ZeroDivisionError; so did these).  Independent checks of the
+    # support found: it lies in the norm bound [(1 - sqrt(beta))^(2B), (1 + sqrt(beta))^(2B)]
+    # (||O|| = 1, |relu'| <= 1), and the density integrated over it (adaptive panels) has mass 1 and
+    # the first two moments of the exact recursion with the rule's path moments (no solver), to 1e-11
+    # relative: an edge off by d would lose ~d^(3/2) of mass.
+    law = resnet_pre_jacobian_law("relu", 0.1, 2.0, 0.0, depth=depth, weights="orthogonal", paths=64, fast=fast)
+    (lo, hi), = law.intervals
+    b, B = np.sqrt(law.beta), law.layers
+    assert (1 - b) ** (2 * B) < lo < hi < (1 + b) ** (2 * B)
+    assert law.edge_uncertainty == {}
+    m1, m2 = law._rule_moments
+    assert abs(law.expect(np.ones_like) - 1.0) <= 1e-11
+    assert abs(law.expect(lambda x: x) / m1 - 1.0) <= 1e-11
+    assert abs(law.expect(lambda x: x * x) / m2 - 1.0) <= 1e-11
+
+
+@pytest.mark.slow
+def test_support_of_the_issue_case():
+    # the case of the issue (32 weight layers, 256 paths), ~45 s
+    law = resnet_pre_jacobian_law("relu", 0.1, 2.0, 0.0, depth=32, weights="orthogonal", paths=256)
+    (lo, hi), = law.intervals
+    b, B = np.sqrt(law.beta), law.layers
+    assert (1 - b) ** (2 * B) < lo < hi < (1 + b) ** (2 * B)
+    m1, m2 = law._rule_moments
+    assert abs(law.expect(np.ones_like) - 1.0) <= 1e-11
+    assert abs(law.expect(lambda x: x) / m1 - 1.0) <= 1e-11
+    assert abs(law.expect(lambda x: x * x) / m2 - 1.0) <= 1e-11
+
+
+def test_uses_only_the_documented_engine_api():
+    # every private method resnet_pre calls on the law is its own or a hook the SolvedLaw docstring
+    # documents (the engine's building blocks are public: continue_from_infinity, newton_refine,
+    # axis_limit, bracket_edge)
+    import ast
+    import inspect
+    import re
+
+    import nn_spectra.resnet_pre as mod
+    from freeprob import SolvedLaw
+
+    tree = ast.parse(inspect.getsource(mod))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ResNetPreJacobianLaw")
+    own = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+    hooks = set(re.findall(r"``(_[a-z_]+)\(", SolvedLaw.__doc__))
+    called = {n.func.attr for n in ast.walk(cls) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+              and isinstance(n.func.value, ast.Name) and n.func.value.id == "self"
+              and n.func.attr.startswith("_") and not n.func.attr.startswith("__")}
+    assert called - own - hooks - {"_freeze", "_cauchy"} == set()
+    for name in ("continue_from_infinity", "newton_refine", "axis_limit", "bracket_edge"):
+        assert getattr(SolvedLaw, name).__doc__
